@@ -1,0 +1,48 @@
+# stratbox — every target works on a fresh machine with Go 1.26 (see README).
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+BENCHOUT  ?= bench/latest.txt
+RUNFOR    ?= 20s
+
+.PHONY: all run test check fmt vet bench fuzz plugins soak clean
+
+all: check test
+
+## run: the main job — the simulator with a real client trading against it, for a bounded time.
+run:
+	$(GO) run ./cmd/host demo --duration $(RUNFOR)
+
+## test: formatting, vet, and the whole suite with the race detector.
+test: check
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## check: fails on unformatted code or vet findings.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## bench: every package's Go benchmarks, written where benchstat can compare two runs.
+bench:
+	@mkdir -p $(dir $(BENCHOUT))
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 5 $(PKGS) | tee $(BENCHOUT)
+
+## fuzz: each native fuzz target for FUZZTIME.
+fuzz:
+	@set -e; for spec in $$($(GO) run ./internal/tools/fuzztargets); do \
+		pkg=$${spec%%:*}; target=$${spec##*:}; \
+		echo "== $$pkg $$target"; \
+		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+## plugins: builds the example strategies (there are none until the ABI lands; see issue 4).
+plugins:
+	@echo "plugins: no wasm plugins in the tree yet"
+
+clean:
+	rm -rf bench/latest.txt

@@ -1,0 +1,8 @@
+module github.com/stratbox/stratbox
+
+go 1.26
+
+require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
+)
