@@ -1,0 +1,114 @@
+package sim
+
+import "time"
+
+// Fault injection. Every method is safe for concurrent use and takes effect
+// at once.
+
+// DropAll closes every client connection abruptly, as a network failure
+// would: cancel-on-disconnect fires for each.
+func (s *Server) DropAll() {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		sessions = append(sessions, c)
+	}
+	s.mu.Unlock()
+	for _, c := range sessions {
+		c.shutdown("dropped by fault injection")
+	}
+}
+
+// DropConn closes one connection abruptly; it reports whether it existed.
+func (s *Server) DropConn(id uint64) bool {
+	s.mu.Lock()
+	c := s.sessions[id]
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.shutdown("dropped by fault injection")
+	return true
+}
+
+// Silence makes the exchange stop sending anything (responses, notifications,
+// heartbeats) and stop answering requests, while keeping the sockets open;
+// Silence(false) resumes. Requests received while silent are lost. While
+// silent, the server does not disconnect clients for missed heartbeats.
+func (s *Server) Silence(on bool) { s.silent.Store(on) }
+
+// SetFrameDelay delays every outbound frame by d (measured on the server's
+// clock); 0 removes the delay.
+func (s *Server) SetFrameDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// SendRaw sends data as one text frame to every connection, whatever it is:
+// malformed JSON, a frame larger than the client accepts, an unknown method.
+func (s *Server) SendRaw(data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.sessions {
+		c.send(data)
+	}
+}
+
+// Publish sends a notification with data on channel to every connection
+// subscribed to it, and reports how many there were. It is for tests that
+// need a flood of notifications of a known shape.
+func (s *Server) Publish(channel string, data any) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.subs[channel])
+	s.publishLocked(channel, "", data)
+	return n
+}
+
+// PublishFrame is Publish with a pre-encoded notification frame, for floods
+// that should not measure the simulator's JSON encoding.
+func (s *Server) PublishFrame(channel string, frame []byte) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subs := s.subscribers(channel)
+	for _, c := range subs {
+		s.stats.notifications.Add(1)
+		c.send(frame)
+	}
+	return len(subs)
+}
+
+// Maintenance starts (true) or ends (false) a maintenance window: platform_state
+// announces it, every order method answers system_maintenance (11051), and
+// the synthetic market stands still.
+func (s *Server) Maintenance(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maint == on {
+		return
+	}
+	s.maint = on
+	if on {
+		s.publishLocked("platform_state", "", map[string]any{"maintenance": true})
+	}
+	for _, idx := range []string{"btc_usd", "eth_usd"} {
+		s.publishLocked("platform_state", "", map[string]any{"price_index": idx, "locked": on})
+	}
+}
+
+// MalformedFrame is a truncated notification, for SendRaw.
+var MalformedFrame = []byte(`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.raw","data":{"ty`)
+
+// OversizedFrame returns a well-formed notification of n bytes (at least
+// 128) on channel "oversized", for SendRaw.
+func OversizedFrame(n int) []byte {
+	const head = `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"oversized","data":"`
+	const tail = `"}}`
+	if n < 128 {
+		n = 128
+	}
+	b := make([]byte, n)
+	copy(b, head)
+	for i := len(head); i < n-len(tail); i++ {
+		b[i] = 'x'
+	}
+	copy(b[n-len(tail):], tail)
+	return b
+}

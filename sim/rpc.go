@@ -1,0 +1,179 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// request is a JSON-RPC 2.0 request as Deribit takes it.
+type request struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  json.RawMessage `json:"params"`
+}
+
+type rpcError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"`
+}
+
+type response struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  any             `json:"result,omitempty"`
+	Error   *rpcError       `json:"error,omitempty"`
+	Testnet bool            `json:"testnet"`
+	UsIn    int64           `json:"usIn"`
+	UsOut   int64           `json:"usOut"`
+	UsDiff  int64           `json:"usDiff"`
+}
+
+var nullID = json.RawMessage("null")
+
+// call is one request being handled.
+type call struct {
+	c       *session
+	method  string
+	params  json.RawMessage
+	usIn    int64
+	account string // the account the request acts for, once authorized
+	tok     *token
+}
+
+// decode unmarshals the params into v; a type mismatch is Deribit's -32602.
+func (k *call) decode(v any) *Error {
+	if len(k.params) == 0 || bytes.Equal(k.params, []byte("null")) {
+		return nil
+	}
+	if err := json.Unmarshal(k.params, v); err != nil {
+		return NewError(CodeInvalidParams, map[string]string{"reason": err.Error()})
+	}
+	return nil
+}
+
+type handler struct {
+	fn func(k *call) (any, *Error)
+	// private methods need an authenticated connection or an access_token.
+	private bool
+	// scope the token must grant, e.g. "trade:read_write".
+	scope string
+	// matching-engine methods are rate limited per account, the others per
+	// connection.
+	matching bool
+	// wsOnly methods are refused over HTTP; the simulator serves only
+	// WebSocket, so this is documentation.
+	wsOnly bool
+}
+
+func (c *session) handle(data []byte) {
+	s := c.srv
+	s.stats.requests.Add(1)
+	usIn := s.clk.Now().UnixMicro()
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		c.reply(nullID, usIn, nil, NewError(CodeInvalidParams,
+			map[string]string{"reason": "batch requests are not supported"}))
+		return
+	}
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil {
+		c.reply(nullID, usIn, nil, NewError(CodeParseError, map[string]string{"reason": err.Error()}))
+		return
+	}
+	id := req.ID
+	if len(id) == 0 {
+		id = nullID
+	}
+	if req.Method == "" {
+		c.reply(id, usIn, nil, NewError(CodeInvalidParams, map[string]string{"param": "method", "reason": "missing"}))
+		return
+	}
+	if len(req.Params) > 0 && req.Params[0] != '{' && !bytes.Equal(req.Params, []byte("null")) {
+		c.reply(id, usIn, nil, NewError(CodeInvalidParams,
+			map[string]string{"param": "params", "reason": "positional params are not supported"}))
+		return
+	}
+	method := strings.TrimPrefix(req.Method, "/api/v2/")
+	if method == "public/test" {
+		c.answered() // the heartbeat answer: never rate limited, never locked behind the engine
+	}
+	h, ok := methods[method]
+	if !ok {
+		c.reply(id, usIn, nil, NewError(CodeMethodNotFound, nil))
+		return
+	}
+	k := &call{c: c, method: method, params: req.Params, usIn: usIn}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if method != "public/test" && !s.cfg.RateLimits.Disabled {
+		if !c.chargeLocked(h, k) {
+			s.stats.rlKills.Add(1)
+			c.reply(id, usIn, nil, NewError(CodeTooManyRequests, nil))
+			c.hangUp("too_many_requests")
+			return
+		}
+	}
+	if h.private {
+		if err := c.authorizeLocked(k, h.scope); err != nil {
+			c.reply(id, usIn, nil, err)
+			return
+		}
+	}
+	result, err := h.fn(k)
+	if err != errNoResponse {
+		c.reply(id, usIn, result, err)
+	}
+	s.afterOpLocked()
+}
+
+// errNoResponse tells handle that the handler answered (or must not answer)
+// itself, as private/logout.
+var errNoResponse = &Error{Code: -1, Message: "no response"}
+
+func (c *session) reply(id json.RawMessage, usIn int64, result any, err *Error) {
+	usOut := c.srv.clk.Now().UnixMicro()
+	r := response{JSONRPC: "2.0", ID: id, Testnet: true, UsIn: usIn, UsOut: usOut, UsDiff: usOut - usIn}
+	if err != nil {
+		r.Error = &rpcError{Code: err.Code, Message: err.Message, Data: err.Data}
+	} else {
+		if result == nil {
+			result = json.RawMessage("null")
+		}
+		r.Result = result
+	}
+	b, mErr := json.Marshal(r)
+	if mErr != nil {
+		panic("sim: response does not marshal: " + mErr.Error())
+	}
+	c.send(b)
+}
+
+// chargeLocked takes the request's credits; false means the client is out of
+// credits and, as on Deribit, the session ends.
+func (c *session) chargeLocked(h handler, k *call) bool {
+	s := c.srv
+	now := s.clk.Now()
+	rl := s.cfg.RateLimits
+	if h.matching && c.account != "" {
+		a := s.accountLocked(c.account)
+		b := &a.me
+		if (k.method == "private/cancel_all" || k.method == "private/cancel_by_label") && !hasParam(k.params, "currency") {
+			b = &a.cancelAll
+		}
+		return b.take(now, 1)
+	}
+	return c.credits.take(now, float64(rl.NonMatchingCost))
+}
+
+func hasParam(params json.RawMessage, name string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(params, &m) != nil {
+		return false
+	}
+	_, ok := m[name]
+	return ok
+}
