@@ -3,6 +3,6 @@ module github.com/stratbox/stratbox
 go 1.26
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	github.com/gorilla/websocket v1.5.3
 )

@@ -59,6 +59,10 @@ type Config struct {
 	// HeartbeatGrace is how long a test_request may stay unanswered before
 	// the connection is closed. Default: one heartbeat interval.
 	HeartbeatGrace time.Duration
+	// AlwaysTestRequest sends a test_request at every heartbeat interval,
+	// even to a client that was active; by default only a quiet client gets
+	// one (RATIONALE.md). For tests and demos that must see answers.
+	AlwaysTestRequest bool
 
 	// TokenTTL is the lifetime of access tokens (expires_in). Default 15m.
 	TokenTTL time.Duration

@@ -278,7 +278,7 @@ func (c *session) heartbeatTick(now time.Time, grace time.Duration) bool {
 		c.shutdown("heartbeat: test_request not answered")
 		return false
 	}
-	quiet := !c.recv.Swap(false)
+	quiet := !c.recv.Swap(false) || c.srv.cfg.AlwaysTestRequest
 	sendTest := quiet && !c.testPending
 	if sendTest {
 		c.testPending = true

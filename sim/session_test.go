@@ -366,3 +366,18 @@ func waitConns(t *testing.T, srv *sim.Server, n int) {
 }
 
 var _ = json.Marshal
+
+func TestAlwaysTestRequest(t *testing.T) {
+	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	srv := quiet(t, sim.Config{Clock: fc, MinHeartbeat: time.Millisecond, AlwaysTestRequest: true})
+	c := dial(t, srv)
+	base := fc.Timers()
+	c.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
+	fc.WaitForTimers(base+1, nil)
+	for i := 0; i < 20; i++ {
+		fc.Advance(time.Second)
+		fc.WaitForTimers(base+1, nil)
+		c.heartbeat("test_request") // even though the client answered the last one
+		c.ok("public/test", nil, nil)
+	}
+}

@@ -64,8 +64,8 @@ func (f *Fake) NewTicker(d time.Duration) Ticker {
 
 type fakeTicker struct{ t *fakeTimer }
 
-func (k fakeTicker) C() <-chan time.Time   { return k.t.ch }
-func (k fakeTicker) Stop()                 { k.t.Stop() }
+func (k fakeTicker) C() <-chan time.Time { return k.t.ch }
+func (k fakeTicker) Stop()               { k.t.Stop() }
 func (k fakeTicker) Reset(d time.Duration) {
 	if d <= 0 {
 		panic("clock: non-positive interval for Ticker.Reset")

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// duration is a time.Duration written as "30s" in TOML.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// fileConfig is host.toml. Unknown keys are errors that name the key.
+type fileConfig struct {
+	Sim simConfig `toml:"sim"`
+}
+
+// simConfig is the [sim] section: the simulator `host sim` runs, and the one
+// `host run` starts when no exchange is configured.
+type simConfig struct {
+	// Listen is the TCP address. Default "127.0.0.1:0" (a free port).
+	Listen string `toml:"listen"`
+	// Seed seeds the synthetic market. Default 1.
+	Seed int64 `toml:"seed"`
+	// Keys are the accepted API keys. Default: the documented test key pair.
+	Keys []simKey `toml:"keys"`
+	// MinHeartbeat is the smallest interval public/set_heartbeat accepts.
+	// Default "10s" (Deribit's minimum); lower only for tests.
+	MinHeartbeat duration `toml:"min_heartbeat"`
+	// HeartbeatGrace is how long a test_request may go unanswered. Default:
+	// one heartbeat interval.
+	HeartbeatGrace duration `toml:"heartbeat_grace"`
+	// AlwaysTestRequest sends a test_request every heartbeat interval, not
+	// only to clients that were quiet. Default false.
+	AlwaysTestRequest bool `toml:"always_test_request"`
+	// Tick is the market's step and the 100ms channels' period. Default "100ms".
+	Tick duration `toml:"tick"`
+	// NoMarket turns the synthetic market off. Default false.
+	NoMarket bool `toml:"no_market"`
+	// TokenTTL is the access tokens' lifetime. Default "15m".
+	TokenTTL duration `toml:"token_ttl"`
+	// RateLimits is Deribit's credit model; defaults are Deribit's (tier 1).
+	RateLimits simRateLimits `toml:"rate_limits"`
+	// Faults schedules fault injection; all off by default.
+	Faults simFaults `toml:"faults"`
+}
+
+type simKey struct {
+	ID      string `toml:"id"`
+	Secret  string `toml:"secret"`
+	Account string `toml:"account"`
+}
+
+type simRateLimits struct {
+	Disabled          bool    `toml:"disabled"`
+	NonMatchingCost   int     `toml:"non_matching_cost"`
+	NonMatchingMax    int     `toml:"non_matching_max"`
+	NonMatchingRefill int     `toml:"non_matching_refill"`
+	MatchingRate      float64 `toml:"matching_rate"`
+	MatchingBurst     float64 `toml:"matching_burst"`
+}
+
+// simFaults are periodic faults; a zero period disables each.
+type simFaults struct {
+	DropEvery      duration `toml:"drop_every"`      // drop every connection this often
+	SilenceEvery   duration `toml:"silence_every"`   // go silent this often …
+	SilenceFor     duration `toml:"silence_for"`     // … for this long
+	Delay          duration `toml:"delay"`           // delay every outbound frame
+	MalformedEvery duration `toml:"malformed_every"` // send a malformed frame this often
+	OversizedEvery duration `toml:"oversized_every"` // send a 2 MiB frame this often
+	MaintenanceAt  duration `toml:"maintenance_at"`  // start a maintenance window after this long …
+	MaintenanceFor duration `toml:"maintenance_for"` // … lasting this long
+}
+
+// loadConfig reads a TOML file strictly.
+func loadConfig(path string) (fileConfig, error) {
+	var cfg fileConfig
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return parseConfig(path, data)
+}
+
+func parseConfig(name string, data []byte) (fileConfig, error) {
+	var cfg fileConfig
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return cfg, fmt.Errorf("config %s: unknown key(s): %s", name, strings.Join(keys, ", "))
+	}
+	return cfg, cfg.validate()
+}
+
+func (c fileConfig) validate() error {
+	for i, k := range c.Sim.Keys {
+		if k.ID == "" || k.Secret == "" {
+			return fmt.Errorf("config: sim.keys[%d]: id and secret are both required", i)
+		}
+	}
+	if c.Sim.Faults.SilenceEvery.Duration > 0 && c.Sim.Faults.SilenceFor.Duration == 0 {
+		return fmt.Errorf("config: sim.faults.silence_for is required with silence_every")
+	}
+	if c.Sim.Faults.MaintenanceAt.Duration > 0 && c.Sim.Faults.MaintenanceFor.Duration == 0 {
+		return fmt.Errorf("config: sim.faults.maintenance_for is required with maintenance_at")
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestUsageErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	for _, args := range [][]string{nil, {"frobnicate"}, {"sim", "extra"}, {"sim", "--key", "nocolon"}} {
+		err := run(context.Background(), args, &out, &errb)
+		if err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		if !errors.Is(err, errUsage) {
+			t.Fatalf("%v: %v is not a usage error", args, err)
+		}
+	}
+}
+
+func TestSimCommandServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--key", "me:secret", "--no-market"}, pw, io.Discard)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatal("no output")
+	}
+	first := lines.Text()
+	url := first[strings.Index(first, "ws://"):]
+	if !lines.Scan() || !strings.Contains(lines.Text(), "me") || strings.Contains(lines.Text(), "secret") {
+		t.Fatalf("key line %q: must name the key id and never the secret", lines.Text())
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"public/auth","params":{"grant_type":"client_credentials","client_id":"me","client_secret":"secret"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := ws.ReadMessage()
+	if err != nil || !strings.Contains(string(data), "access_token") {
+		t.Fatalf("auth through host sim: %s %v", data, err)
+	}
+	ws.Close()
+	cancel()
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rest.String(), "simulator stopped: 1 connections accepted") {
+		t.Fatalf("summary %q", rest.String())
+	}
+}
+
+func TestDemoTradesAndAnswersHeartbeats(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"demo", "--duration", "1500ms", "--heartbeat", "50ms"}, &out, io.Discard); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"connected, authenticated", "summary after", "0 missed", "connection       ready"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, " 0 test_requests answered") || strings.Contains(s, "placed 0,") {
+		t.Fatalf("demo did not trade or answer heartbeats:\n%s", s)
+	}
+}

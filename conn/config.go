@@ -1,0 +1,245 @@
+package conn
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/stratbox/stratbox/heartbeat"
+)
+
+// Defaults of Config's fields.
+const (
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultDialTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 5 * time.Second
+	DefaultMaxFrameSize   = 4 << 20
+	DefaultSinkQueue      = 4096
+	DefaultWriteQueue     = 256
+	DefaultBackoffMin     = 100 * time.Millisecond
+	DefaultBackoffMax     = 10 * time.Second
+	DefaultBackoffJitter  = 0.2
+)
+
+// Overflow is what the built-in notification queue does when it is full.
+type Overflow string
+
+// Overflow policies. Each drop is counted (QueueStats) and the first of a run
+// turns the connection's state to StateDegraded with ErrSlowConsumer.
+const (
+	// DropOldest discards the oldest queued notification to make room: the
+	// consumer sees the most recent data. The default.
+	DropOldest Overflow = "drop_oldest"
+	// DropNewest discards the notification that did not fit.
+	DropNewest Overflow = "drop_newest"
+)
+
+// Backoff is the reconnect schedule: the n-th consecutive failed attempt waits
+// Min × 2^(n-1), capped at Max, less a random fraction of up to Jitter of it.
+type Backoff struct {
+	// Min is the wait before the first reconnect attempt. Default 100ms.
+	Min time.Duration `toml:"min"`
+	// Max caps the wait. Default 10s.
+	Max time.Duration `toml:"max"`
+	// Jitter is the largest fraction (0 to 1) taken off each wait at random,
+	// so that many connections dropped together do not redial together.
+	// Default 0.2; negative means none.
+	Jitter float64 `toml:"jitter"`
+}
+
+// Delay is the wait before attempt (1 for the first), given r in [0, 1).
+func (b Backoff) Delay(attempt int, r float64) time.Duration {
+	b = b.withDefaults()
+	d := b.Min
+	for i := 1; i < attempt && d < b.Max; i++ {
+		d *= 2
+	}
+	if d > b.Max {
+		d = b.Max
+	}
+	if b.Jitter > 0 {
+		d -= time.Duration(float64(d) * b.Jitter * r)
+	}
+	return d
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Min == 0 {
+		b.Min = DefaultBackoffMin
+	}
+	if b.Max == 0 {
+		b.Max = DefaultBackoffMax
+	}
+	if b.Jitter == 0 {
+		b.Jitter = DefaultBackoffJitter
+	}
+	return b
+}
+
+// Config configures one exchange connection. Zero fields take the defaults
+// documented on them; DefaultConfig returns them filled in. Config holds
+// secrets (Credentials); it redacts them when printed or logged.
+type Config struct {
+	// URL is the WebSocket endpoint, ws:// or wss://. Required. wss:// is
+	// verified against the system roots unless the injected Dialer says
+	// otherwise.
+	URL string `toml:"url"`
+	// AllowInsecure permits ws:// to a host that is not loopback. Default false.
+	AllowInsecure bool `toml:"allow_insecure"`
+	// Credentials authenticate the connection after every (re)connect. Zero:
+	// the connection stays public.
+	Credentials Credentials `toml:"credentials"`
+	// CancelOnDisconnect enables Deribit's cancel-on-disconnect (scope
+	// connection) after every authentication. Ignored without Credentials.
+	// Default false; DefaultConfig sets it.
+	CancelOnDisconnect bool `toml:"cancel_on_disconnect"`
+
+	// HeartbeatInterval is sent with public/set_heartbeat after every connect.
+	// Default 10s, Deribit's minimum; shorter intervals are only accepted by
+	// the simulator's test option.
+	HeartbeatInterval time.Duration `toml:"heartbeat_interval"`
+	// SilenceMultiple: no frame for HeartbeatInterval × SilenceMultiple and
+	// the connection is stale. Default 3, at least 2.
+	SilenceMultiple int `toml:"silence_multiple"`
+
+	// RequestTimeout bounds every request, from queueing to response.
+	// Default 10s.
+	RequestTimeout time.Duration `toml:"request_timeout"`
+	// DialTimeout bounds the TCP, TLS and WebSocket handshake. Default 10s.
+	DialTimeout time.Duration `toml:"dial_timeout"`
+	// WriteTimeout is the socket deadline of each frame written. Default 5s.
+	WriteTimeout time.Duration `toml:"write_timeout"`
+	// Backoff is the reconnect schedule.
+	Backoff Backoff `toml:"backoff"`
+
+	// MaxFrameSize is the largest frame read, in bytes; larger frames are
+	// counted and skipped. Default 4 MiB.
+	MaxFrameSize int `toml:"max_frame_size"`
+	// SinkQueue is the capacity, in notifications, of the built-in queue.
+	// Default 4096.
+	SinkQueue int `toml:"sink_queue"`
+	// Overflow is the built-in queue's policy when full. Default drop_oldest.
+	Overflow Overflow `toml:"overflow"`
+	// WriteQueue is how many requests may wait for the writer before Call
+	// blocks (bounded by its context and RequestTimeout). Default 256.
+	WriteQueue int `toml:"write_queue"`
+}
+
+// DefaultConfig returns a Config with every default filled in and
+// cancel-on-disconnect enabled; only URL (and Credentials, for a private
+// connection) remain to be set.
+func DefaultConfig() Config {
+	c := Config{CancelOnDisconnect: true}.withDefaults()
+	return c
+}
+
+func (c Config) withDefaults() Config {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = heartbeat.DefaultInterval
+	}
+	if c.SilenceMultiple == 0 {
+		c.SilenceMultiple = heartbeat.DefaultSilenceMultiple
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	c.Backoff = c.Backoff.withDefaults()
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if c.SinkQueue == 0 {
+		c.SinkQueue = DefaultSinkQueue
+	}
+	if c.Overflow == "" {
+		c.Overflow = DropOldest
+	}
+	if c.WriteQueue == 0 {
+		c.WriteQueue = DefaultWriteQueue
+	}
+	if c.Credentials.Method == "" {
+		c.Credentials.Method = AuthSignature
+	}
+	return c
+}
+
+func (c Config) heartbeat() heartbeat.Config {
+	return heartbeat.Config{Interval: c.HeartbeatInterval, SilenceMultiple: c.SilenceMultiple}
+}
+
+// Validate reports the first invalid field of c, defaults applied. Errors
+// wrap ErrConfig (or ErrInsecure for a plaintext URL to a remote host).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.URL == "" {
+		return fmt.Errorf("%w: url is required", ErrConfig)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("%w: url: %w", ErrConfig, err)
+	}
+	switch u.Scheme {
+	case "wss":
+	case "ws":
+		if !c.AllowInsecure && !isLoopback(u.Hostname()) {
+			return fmt.Errorf("%w: %s (set allow_insecure to permit it)", ErrInsecure, u.Host)
+		}
+	default:
+		return fmt.Errorf("%w: url scheme %q is not ws or wss", ErrConfig, u.Scheme)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%w: url must not carry user information", ErrConfig)
+	}
+	if err := c.heartbeat().Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := c.Credentials.validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.RequestTimeout < 0, c.DialTimeout < 0, c.WriteTimeout < 0:
+		return fmt.Errorf("%w: timeouts must not be negative", ErrConfig)
+	case c.Backoff.Min < 0 || c.Backoff.Max < c.Backoff.Min:
+		return fmt.Errorf("%w: backoff min %v, max %v", ErrConfig, c.Backoff.Min, c.Backoff.Max)
+	case c.Backoff.Jitter > 1:
+		return fmt.Errorf("%w: backoff jitter %v is above 1", ErrConfig, c.Backoff.Jitter)
+	case c.MaxFrameSize < 1024:
+		return fmt.Errorf("%w: max_frame_size %d is below 1024", ErrConfig, c.MaxFrameSize)
+	case c.SinkQueue < 1 || c.WriteQueue < 1:
+		return fmt.Errorf("%w: queue sizes must be positive", ErrConfig)
+	case c.Overflow != DropOldest && c.Overflow != DropNewest:
+		return fmt.Errorf("%w: overflow %q is not drop_oldest or drop_newest", ErrConfig, c.Overflow)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// String prints c without its secrets.
+func (c Config) String() string {
+	return fmt.Sprintf("conn.Config{URL:%s Credentials:%v COD:%v Heartbeat:%v}",
+		c.URL, c.Credentials, c.CancelOnDisconnect, c.HeartbeatInterval)
+}
+
+// LogValue makes slog print c without its secrets.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", redactURL(c.URL)),
+		slog.Any("credentials", c.Credentials),
+		slog.Bool("cancel_on_disconnect", c.CancelOnDisconnect),
+		slog.Duration("heartbeat_interval", c.HeartbeatInterval),
+	)
+}

@@ -1,0 +1,581 @@
+package conn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/stratbox/stratbox/heartbeat"
+	"github.com/stratbox/stratbox/internal/clock"
+)
+
+// Dialer opens the WebSocket. *websocket.Dialer implements it; the default
+// verifies TLS against the system roots and honours the proxy environment.
+type Dialer interface {
+	DialContext(ctx context.Context, url string, header http.Header) (*websocket.Conn, *http.Response, error)
+}
+
+// Option injects a dependency into New.
+type Option func(*options)
+
+type options struct {
+	clock    clock.Clock
+	dialer   Dialer
+	logger   *slog.Logger
+	observer Observer
+	sink     Sink
+}
+
+// WithClock sets the clock for heartbeats, timeouts, backoff and token
+// refresh. Default: the wall clock. (Socket deadlines and the dial timeout
+// are the kernel's and always use wall time.)
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithDialer sets the WebSocket dialer.
+func WithDialer(d Dialer) Option { return func(o *options) { o.dialer = d } }
+
+// WithLogger sets the logger. Default: discard. Secrets, signatures and
+// tokens are never logged.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithObserver sets the observer of state changes.
+func WithObserver(obs Observer) Option { return func(o *options) { o.observer = obs } }
+
+// WithSink replaces the built-in Queue (Config.SinkQueue, Config.Overflow)
+// with s; Notifications then returns nil.
+func WithSink(s Sink) Option { return func(o *options) { o.sink = s } }
+
+// Conn is one exchange connection that survives its sockets: it dials,
+// authenticates, sets the heartbeat, enables cancel-on-disconnect and
+// restores subscriptions after every reconnect. See the package
+// documentation for its goroutines and what is safe to call concurrently.
+type Conn struct {
+	cfg   Config
+	clk   clock.Clock
+	dial  Dialer
+	log   *slog.Logger
+	sink  Sink
+	queue *Queue // nil with WithSink
+	obs   *dispatcher
+	mon   *heartbeat.Monitor
+
+	nextID  atomic.Uint64
+	nextAns atomic.Uint64
+	cur     atomic.Pointer[session]
+
+	stateMu    sync.Mutex // serialises transitions and their reports; never held across I/O
+	state      atomic.Int32
+	sinkDegr   bool // guarded by stateMu: the current Degraded is the sink's
+	lifeMu     sync.Mutex
+	started    bool
+	closed     bool
+	cancel     context.CancelFunc
+	finishOnce sync.Once
+	done       chan struct{}
+
+	subsMu sync.Mutex
+	subs   map[string]struct{}
+
+	frames, notifications, responses, unmatched atomic.Uint64
+	malformed, oversized, other, sinkDropped    atomic.Uint64
+	reconnects                                  atomic.Uint64
+}
+
+// New validates cfg and returns an idle Conn. It does no I/O.
+func New(cfg Config, opts ...Option) (*Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.clock == nil {
+		o.clock = clock.Real{}
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.dialer == nil {
+		o.dialer = &websocket.Dialer{
+			Proxy:            http.ProxyFromEnvironment,
+			HandshakeTimeout: cfg.DialTimeout,
+			ReadBufferSize:   32 << 10,
+			WriteBufferSize:  8 << 10,
+		}
+	}
+	c := &Conn{
+		cfg:  cfg,
+		clk:  o.clock,
+		dial: o.dialer,
+		log:  o.logger.With("url", redactURL(cfg.URL)),
+		sink: o.sink,
+		obs:  newDispatcher(o.observer),
+		mon:  heartbeat.NewMonitor(cfg.heartbeat()),
+		done: make(chan struct{}),
+		subs: make(map[string]struct{}),
+	}
+	if c.sink == nil {
+		c.queue = NewQueue(cfg.SinkQueue, cfg.Overflow)
+		c.sink = c.queue
+	}
+	return c, nil
+}
+
+// Dial is New followed by Start.
+func Dial(ctx context.Context, cfg Config, opts ...Option) (*Conn, error) {
+	c, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start connects and brings the connection to StateReady, then keeps it
+// there, reconnecting with backoff, until Close is called or ctx ends (which
+// closes it). If the first connection fails, Start returns the error and the
+// Conn is closed. Start may be called once.
+func (c *Conn) Start(ctx context.Context) error {
+	c.lifeMu.Lock()
+	if c.closed {
+		c.lifeMu.Unlock()
+		return ErrClosed
+	}
+	if c.started {
+		c.lifeMu.Unlock()
+		return fmt.Errorf("%w: Start called twice", ErrConfig)
+	}
+	c.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	c.lifeMu.Unlock()
+
+	s, err := c.connect(ctx, 0)
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+		c.finish(err)
+		return err
+	}
+	go c.run(ctx, s)
+	return nil
+}
+
+// Close closes the connection: the socket, every pending request (which
+// fails with ErrClosed) and the reconnect loop. It waits for the
+// connection's goroutines, and the Observer's last call, to finish. It is
+// idempotent and always returns nil.
+func (c *Conn) Close() error {
+	c.lifeMu.Lock()
+	first := !c.closed
+	c.closed = true
+	started, cancel := c.started, c.cancel
+	c.lifeMu.Unlock()
+	if first {
+		if cancel != nil {
+			cancel()
+		}
+		if !started {
+			c.finish(nil)
+		}
+	}
+	<-c.done
+	return nil
+}
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+func (c *Conn) finish(err error) {
+	c.finishOnce.Do(func() {
+		if err == nil {
+			err = ErrClosed
+		}
+		c.setState(StateClosed, err, 0)
+		c.obs.close()
+		close(c.done)
+	})
+}
+
+// run keeps the connection up until ctx ends.
+func (c *Conn) run(ctx context.Context, s *session) {
+	defer func() { c.finish(nil) }()
+	for {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.fail(ErrClosed)
+		}
+		s.wait()
+		if ctx.Err() != nil {
+			return
+		}
+		c.setState(StateDegraded, s.cause(), 0)
+		for attempt := 1; ; attempt++ {
+			t := c.clk.NewTimer(c.cfg.Backoff.Delay(attempt, rand.Float64()))
+			select {
+			case <-t.C():
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			var err error
+			s, err = c.connect(ctx, attempt)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			c.setState(StateDegraded, err, attempt)
+		}
+	}
+}
+
+// connect dials one socket and sets it up: heartbeat, authentication,
+// cancel-on-disconnect, subscriptions. On error the socket is gone.
+func (c *Conn) connect(ctx context.Context, attempt int) (*session, error) {
+	c.setState(StateConnecting, nil, attempt)
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	ws, resp, err := c.dial.DialContext(dctx, c.cfg.URL, nil)
+	cancel()
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNotSent, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrDial, redactURL(c.cfg.URL), err)
+	}
+	s := c.newSession(ws)
+	subErr, err := c.setup(ctx, s)
+	if err != nil {
+		s.fail(err)
+		s.wait()
+		return nil, err
+	}
+	s.ready.Store(true)
+	if attempt > 0 {
+		c.reconnects.Add(1) // before Ready is reported, so observers see it counted
+	}
+	c.setState(StateReady, subErr, 0)
+	if s.tok != nil {
+		s.goRefresh()
+	}
+	return s, nil
+}
+
+func (c *Conn) setup(ctx context.Context, s *session) (subErr, err error) {
+	if _, err = s.call(ctx, heartbeat.MethodSetHeartbeat,
+		heartbeat.AppendSetParams(nil, c.cfg.HeartbeatInterval)); err != nil {
+		return nil, fmt.Errorf("conn: set heartbeat: %w", err)
+	}
+	if !c.cfg.Credentials.IsZero() {
+		c.setState(StateAuthenticating, nil, 0)
+		tok, err := c.authenticate(ctx, s, "")
+		if err != nil {
+			return nil, err
+		}
+		s.tok, s.authed = tok, true
+		if c.cfg.CancelOnDisconnect {
+			if _, err := s.call(ctx, "private/enable_cancel_on_disconnect",
+				[]byte(`{"scope":"connection"}`)); err != nil {
+				return nil, fmt.Errorf("conn: enable cancel-on-disconnect: %w", err)
+			}
+		}
+	}
+	chans := c.wanted()
+	if len(chans) == 0 {
+		return nil, nil
+	}
+	_, err = c.subscribe(ctx, s, chans)
+	var se *SubscribeError
+	if errors.As(err, &se) {
+		c.log.Warn("conn: channels not restored", "channels", se.Missing)
+		return err, nil
+	}
+	return nil, err
+}
+
+func (c *Conn) wanted() []string {
+	c.subsMu.Lock()
+	defer c.subsMu.Unlock()
+	out := make([]string, 0, len(c.subs))
+	for ch := range c.subs {
+		out = append(out, ch)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// setState records a transition and reports it to the Observer.
+func (c *Conn) setState(to State, err error, attempt int) {
+	c.stateMu.Lock()
+	from := State(c.state.Load())
+	if from == StateClosed || (from == to && to != StateDegraded) {
+		c.stateMu.Unlock()
+		return
+	}
+	c.state.Store(int32(to))
+	c.sinkDegr = false
+	ch := StateChange{From: from, To: to, Err: err, Attempt: attempt, At: c.clk.Now()}
+	c.obs.push(ch)
+	c.stateMu.Unlock()
+	switch to {
+	case StateDegraded:
+		c.log.Warn("conn: degraded", "err", err, "attempt", attempt)
+	case StateClosed:
+		c.log.Info("conn: closed", "err", err)
+	default:
+		c.log.Debug("conn: state", "state", to.String(), "attempt", attempt)
+	}
+}
+
+// sinkOverflow moves Ready ↔ Degraded(ErrSlowConsumer) for the read
+// goroutine; it only changes a state the sink itself caused.
+func (c *Conn) sinkOverflow(over bool) {
+	c.stateMu.Lock()
+	cur := State(c.state.Load())
+	var ch StateChange
+	switch {
+	case over && cur == StateReady:
+		ch = StateChange{From: cur, To: StateDegraded, Err: ErrSlowConsumer, At: c.clk.Now()}
+		c.sinkDegr = true
+	case !over && cur == StateDegraded && c.sinkDegr:
+		ch = StateChange{From: cur, To: StateReady, At: c.clk.Now()}
+		c.sinkDegr = false
+	default:
+		c.stateMu.Unlock()
+		return
+	}
+	c.state.Store(int32(ch.To))
+	c.obs.push(ch)
+	c.stateMu.Unlock()
+}
+
+// State is the current state.
+func (c *Conn) State() State { return State(c.state.Load()) }
+
+// Notifications is the built-in queue's channel (nil with WithSink).
+func (c *Conn) Notifications() <-chan Notification {
+	if c.queue == nil {
+		return nil
+	}
+	return c.queue.C()
+}
+
+// Heartbeat is a snapshot of the heartbeat measurements, cumulative over
+// the connection's sockets.
+func (c *Conn) Heartbeat() heartbeat.Snapshot { return c.mon.Snapshot() }
+
+// Stats are a connection's counters, cumulative over its sockets.
+type Stats struct {
+	State         State
+	Reconnects    uint64 // sockets set up after the first
+	Frames        uint64 // frames read
+	Notifications uint64 // handed to the sink
+	SinkDropped   uint64 // deliveries the sink reported as dropping
+	Responses     uint64 // responses matched to a waiting request
+	Unmatched     uint64 // responses nobody waited for any more (timed out, cancelled)
+	Malformed     uint64 // frames that could not be parsed, or binary frames; skipped
+	Oversized     uint64 // frames above MaxFrameSize; skipped
+	Other         uint64 // requests of unknown methods from the exchange; skipped
+	Heartbeat     heartbeat.Snapshot
+	Queue         QueueStats // the built-in queue; zero with WithSink
+}
+
+// Stats returns the counters.
+func (c *Conn) Stats() Stats {
+	s := Stats{
+		State:         c.State(),
+		Reconnects:    c.reconnects.Load(),
+		Frames:        c.frames.Load(),
+		Notifications: c.notifications.Load(),
+		SinkDropped:   c.sinkDropped.Load(),
+		Responses:     c.responses.Load(),
+		Unmatched:     c.unmatched.Load(),
+		Malformed:     c.malformed.Load(),
+		Oversized:     c.oversized.Load(),
+		Other:         c.other.Load(),
+		Heartbeat:     c.mon.Snapshot(),
+	}
+	if c.queue != nil {
+		s.Queue = c.queue.Stats()
+	}
+	return s
+}
+
+// readySession is the socket requests go to, or the reason there is none.
+func (c *Conn) readySession() (*session, error) {
+	s := c.cur.Load()
+	if s != nil && s.ready.Load() {
+		return s, nil
+	}
+	if c.State() == StateClosed || c.isClosed() {
+		return nil, fmt.Errorf("%w: %w", ErrNotSent, ErrClosed)
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNotSent, ErrDisconnected)
+}
+
+func (c *Conn) isClosed() bool {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	return c.closed
+}
+
+// CallRaw sends method with params (a JSON object, or nil for {}) and returns
+// the raw JSON result, which the caller owns. It fails fast with ErrNotSent
+// and ErrDisconnected (or ErrClosed) when no socket is ready: requests are
+// never carried over to the next socket. Errors: *RPCError from the exchange;
+// ErrTimeout after Config.RequestTimeout; the context's error; ErrStale,
+// ErrDisconnected or ErrClosed when the socket goes away. Any of these also
+// wraps ErrNotSent when the request was never written.
+func (c *Conn) CallRaw(ctx context.Context, method string, params []byte) (json.RawMessage, error) {
+	s, err := c.readySession()
+	if err != nil {
+		return nil, fmt.Errorf("conn: %s: %w", method, err)
+	}
+	return s.call(ctx, method, params)
+}
+
+// Call is CallRaw with params encoded by encoding/json (nil for none) and
+// the result decoded into result (unless it is nil). Decoding failures wrap
+// ErrDecode.
+func (c *Conn) Call(ctx context.Context, method string, params, result any) error {
+	var p []byte
+	if params != nil {
+		var err error
+		if p, err = json.Marshal(params); err != nil {
+			return fmt.Errorf("conn: %s: %w: %w", method, ErrNotSent, err)
+		}
+	}
+	raw, err := c.CallRaw(ctx, method, p)
+	if err != nil || result == nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, result); err != nil {
+		return fmt.Errorf("conn: %s: %w: %w", method, ErrDecode, err)
+	}
+	return nil
+}
+
+// Subscribe subscribes to channels (private/subscribe when authenticated,
+// public/subscribe otherwise), remembers them for every later reconnect, and
+// returns the channels the exchange confirmed. Channels it left out are
+// reported with a *SubscribeError (and not remembered). If the socket drops
+// during the call the channels stay remembered and are subscribed on the
+// next socket.
+func (c *Conn) Subscribe(ctx context.Context, channels ...string) ([]string, error) {
+	if len(channels) == 0 {
+		return nil, nil
+	}
+	s, err := c.readySession()
+	if err != nil {
+		return nil, fmt.Errorf("conn: subscribe: %w", err)
+	}
+	c.subsMu.Lock()
+	for _, ch := range channels {
+		c.subs[ch] = struct{}{}
+	}
+	c.subsMu.Unlock()
+	got, err := c.subscribe(ctx, s, channels)
+	var se *SubscribeError
+	if err != nil && !errors.As(err, &se) && !errors.Is(err, ErrDisconnected) && !errors.Is(err, ErrStale) {
+		c.forget(channels)
+	}
+	return got, err
+}
+
+// Unsubscribe unsubscribes from channels and forgets them.
+func (c *Conn) Unsubscribe(ctx context.Context, channels ...string) error {
+	c.forget(channels)
+	s, err := c.readySession()
+	if err != nil {
+		return fmt.Errorf("conn: unsubscribe: %w", err)
+	}
+	method := "public/unsubscribe"
+	if s.authed {
+		method = "private/unsubscribe"
+	}
+	p, _ := json.Marshal(struct {
+		Channels []string `json:"channels"`
+	}{channels})
+	_, err = s.call(ctx, method, p)
+	return err
+}
+
+func (c *Conn) forget(channels []string) {
+	c.subsMu.Lock()
+	for _, ch := range channels {
+		delete(c.subs, ch)
+	}
+	c.subsMu.Unlock()
+}
+
+// subscribe runs one subscribe call on s and checks the confirmed list;
+// channels the exchange left out are forgotten and reported.
+func (c *Conn) subscribe(ctx context.Context, s *session, channels []string) ([]string, error) {
+	method := "public/subscribe"
+	if s.authed {
+		method = "private/subscribe"
+	}
+	p, err := json.Marshal(struct {
+		Channels []string `json:"channels"`
+	}{channels})
+	if err != nil {
+		return nil, fmt.Errorf("conn: subscribe: %w: %w", ErrNotSent, err)
+	}
+	raw, err := s.call(ctx, method, p)
+	if err != nil {
+		return nil, err
+	}
+	var got []string
+	if err := json.Unmarshal(raw, &got); err != nil {
+		return nil, fmt.Errorf("conn: %s: %w: %w", method, ErrDecode, err)
+	}
+	ok := make(map[string]bool, len(got))
+	for _, ch := range got {
+		ok[ch] = true
+	}
+	var missing []string
+	for _, ch := range channels {
+		if !ok[ch] {
+			missing = append(missing, ch)
+		}
+	}
+	if len(missing) > 0 {
+		c.forget(missing)
+		return got, &SubscribeError{Missing: missing}
+	}
+	return got, nil
+}
+
+// redactURL drops user information and the query from u for logs and errors.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	p.User = nil
+	p.RawQuery = ""
+	p.Fragment = ""
+	return p.String()
+}
