@@ -79,7 +79,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // and nobody reads them; every one is answered, the simulator never drops
 // the connection, and the overflow is counted.
 func TestSimHeartbeatsUnderFloodWithBlockedConsumer(t *testing.T) {
-	srv := startSim(t, sim.Config{HeartbeatGrace: 500 * time.Millisecond})
+	srv := startSim(t, sim.Config{HeartbeatGrace: 500 * time.Millisecond, AlwaysTestRequest: true})
 	c, obs := dialSim(t, srv, func(cfg *conn.Config) {
 		cfg.HeartbeatInterval = time.Millisecond
 		cfg.SilenceMultiple = 500
