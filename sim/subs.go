@@ -184,6 +184,9 @@ func (s *Server) subscribeLocked(c *session, name string, ch channel) {
 	case chBookGrouped:
 		bids, asks, cid, _ := s.engine.Depth(ch.instrument, 0)
 		c.send(encodeNotification(name, groupedMessage(ch, now, cid, bids, asks)))
+		if len(m) == 1 {
+			s.groupedSent[name] = cid // grouped messages are whole snapshots: the next is due on a change
+		}
 	case chTicker:
 		if t, err := s.engine.Ticker(now, ch.instrument); err == nil {
 			c.send(encodeNotification(name, t))
@@ -210,16 +213,18 @@ func portfolioCurrencies(cur string) []string {
 
 func (s *Server) unsubscribeLocked(c *session, name string) {
 	delete(c.channels, name)
+	ch, known := s.subKinds[name]
+	if known && ch.kind == chBook {
+		if bf := s.books[ch.instrument]; bf != nil {
+			delete(bf.fresh, subKey{c.id, name})
+		}
+	}
 	if m := s.subs[name]; m != nil {
 		delete(m, c.id)
 		if len(m) == 0 {
 			delete(s.subs, name)
 			delete(s.subKinds, name)
-		}
-	}
-	if ch, ok := s.subKinds[name]; ok && ch.kind == chBook {
-		if bf := s.books[ch.instrument]; bf != nil {
-			delete(bf.fresh, subKey{c.id, name})
+			delete(s.groupedSent, name)
 		}
 	}
 	for k := range s.pending.user {

@@ -251,3 +251,87 @@ func TestFaults(t *testing.T) {
 		b.waitClosed()
 	})
 }
+
+func TestGroupedBookAndUserTradesByKind(t *testing.T) {
+	srv := quiet(t, sim.Config{Keys: twoKeys, RateLimits: sim.RateLimits{Disabled: true}})
+	mk, tk := dial(t, srv), dial(t, srv)
+	authAs(mk, "maker", "m")
+	authAs(tk, "taker", "t")
+	mk.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 59991.5}, nil)
+	mk.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 20, "price": 59990.5}, nil)
+	mk.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 40, "price": 59980}, nil)
+	mk.ok("private/sell", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 30, "price": 60000.5}, nil)
+
+	tk.subscribe(false, "book.BTC-PERPETUAL.10.1.100ms")
+	var g struct {
+		ChangeID int64        `json:"change_id"`
+		Bids     [][2]float64 `json:"bids"`
+		Asks     [][2]float64 `json:"asks"`
+	}
+	g = decode[struct {
+		ChangeID int64        `json:"change_id"`
+		Bids     [][2]float64 `json:"bids"`
+		Asks     [][2]float64 `json:"asks"`
+	}](t, tk.notification("book.BTC-PERPETUAL.10.1.100ms").Params.Data)
+	// Group 10, depth 1: bids round down (59991.5 and 59990.5 fall in 59990), asks up (60000.5 → 60010).
+	if len(g.Bids) != 1 || g.Bids[0] != [2]float64{59990, 30} || len(g.Asks) != 1 || g.Asks[0] != [2]float64{60010, 30} {
+		t.Fatalf("grouped book %+v", g)
+	}
+	srv.Step()
+	mk.ok("private/cancel_all", nil, nil)
+	mk.ok("private/sell", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 30, "price": 60000.5}, nil)
+	srv.Step() // the book changed: one new grouped snapshot
+	g2 := decode[struct {
+		ChangeID int64        `json:"change_id"`
+		Bids     [][2]float64 `json:"bids"`
+	}](t, tk.notification("book.BTC-PERPETUAL.10.1.100ms").Params.Data)
+	if g2.ChangeID <= g.ChangeID || len(g2.Bids) != 0 {
+		t.Fatalf("grouped book after cancel_all %+v (before %d)", g2, g.ChangeID)
+	}
+
+	mk.subscribe(true, "user.trades.future.BTC.raw", "user.trades.any.any.100ms")
+	tk.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "type": "market"}, nil)
+	raw := decode[[]sim.Trade](t, mk.notification("user.trades.future.BTC.raw").Params.Data)
+	if len(raw) != 1 || raw[0].Direction != "sell" || raw[0].Amount != 10 {
+		t.Fatalf("user.trades.future.BTC.raw %+v", raw)
+	}
+	srv.Step()
+	batch := decode[[]sim.Trade](t, mk.notification("user.trades.any.any.100ms").Params.Data)
+	if len(batch) != 1 || batch[0].TradeID != raw[0].TradeID {
+		t.Fatalf("user.trades.any.any.100ms %+v", batch)
+	}
+}
+
+func TestHeartbeatFramesAreExact(t *testing.T) {
+	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	srv := quiet(t, sim.Config{Clock: fc, MinHeartbeat: time.Millisecond, AlwaysTestRequest: true})
+	c := dial(t, srv)
+	base := fc.Timers()
+	c.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
+	fc.WaitForTimers(base+1, nil)
+	fc.Advance(time.Second)
+	f := c.heartbeat("test_request")
+	// ../shared/deribit.md §0, confirmed by real captures.
+	if string(f.Raw) != `{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}` {
+		t.Fatalf("test_request frame %s", f.Raw)
+	}
+}
+
+func TestFrameDelay(t *testing.T) {
+	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	srv := quiet(t, sim.Config{Clock: fc})
+	c := dial(t, srv)
+	c.ok("public/test", nil, nil)
+	srv.SetFrameDelay(time.Second)
+	base := fc.Timers()
+	id := c.send("public/test", nil)
+	fc.WaitForTimers(base+1, nil) // the writer holds the answer for one second
+	select {
+	case f := <-c.frames:
+		t.Fatalf("a delayed frame arrived early: %s", f.Raw)
+	default:
+	}
+	fc.Advance(time.Second)
+	c.response(id)
+	srv.SetFrameDelay(0)
+}
