@@ -100,6 +100,13 @@ func (c *client) send(method string, params any) int64 {
 	return id
 }
 
+// trySend sends a request, ignoring a failure to write (the server may
+// already have closed the connection).
+func (c *client) trySend(method string, params any) {
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1 << 40, "method": method, "params": params})
+	_ = c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
 func (c *client) sendRaw(b []byte) {
 	c.t.Helper()
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
@@ -239,3 +246,17 @@ func decode[T any](t testing.TB, raw json.RawMessage) T {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// waitTimers waits until the fake clock has n timers armed, failing the test
+// (instead of hanging) if that does not happen within failsafe.
+func waitTimers(t testing.TB, fc interface {
+	WaitForTimers(int, <-chan struct{}) bool
+}, n int) {
+	t.Helper()
+	done := make(chan struct{})
+	stop := time.AfterFunc(failsafe, func() { close(done) })
+	defer stop.Stop()
+	if !fc.WaitForTimers(n, done) {
+		t.Fatalf("the fake clock never had %d timers", n)
+	}
+}

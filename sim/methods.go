@@ -55,6 +55,11 @@ var methods = map[string]handler{
 	"private/unsubscribe_all": {fn: methodUnsubscribeAll, private: true, wsOnly: true},
 }
 
+// maxHeartbeatSeconds bounds set_heartbeat's interval (Deribit documents no
+// maximum; beyond a day a heartbeat means nothing, and larger values would
+// overflow a time.Duration).
+const maxHeartbeatSeconds = 86400
+
 // apiVersion is what public/test and public/hello report.
 const apiVersion = "1.2.26"
 
@@ -104,11 +109,14 @@ func methodSetHeartbeat(k *call) (any, *Error) {
 	if p.Interval == nil {
 		return nil, paramError("interval", "value required")
 	}
-	d := time.Duration(*p.Interval * float64(time.Second))
 	min := k.c.srv.cfg.MinHeartbeat
-	if *p.Interval <= 0 || math.IsNaN(*p.Interval) || d < min {
+	if *p.Interval <= 0 || math.IsNaN(*p.Interval) || *p.Interval*float64(time.Second) < float64(min) {
 		return nil, paramError("interval", "must be not less than "+min.String())
 	}
+	if *p.Interval > maxHeartbeatSeconds {
+		return nil, paramError("interval", "must be at most one day")
+	}
+	d := time.Duration(*p.Interval * float64(time.Second))
 	k.c.startHeartbeatLocked(d)
 	return "ok", nil
 }
@@ -159,7 +167,7 @@ func methodGetCOD(k *call) (any, *Error) {
 	if p.Scope == "account" {
 		return map[string]any{"scope": "account", "enabled": k.c.srv.accountLocked(k.account).codAccount}, nil
 	}
-	return map[string]any{"scope": "connection", "enabled": k.c.codActiveLocked()}, nil
+	return map[string]any{"scope": "connection", "enabled": k.c.codActiveForLocked(k.account)}, nil
 }
 
 func (s *Server) checkTradingLocked() *Error {

@@ -1,7 +1,6 @@
 package sim_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -42,8 +41,10 @@ func TestOrderLifecycle(t *testing.T) {
 			t.Errorf("order object lacks %s: %s", field, f.Result)
 		}
 	}
-	if strings.Contains(string(f.Result), "Owner") || strings.Contains(string(f.Result), "ConnID") {
-		t.Fatalf("order object leaks bookkeeping: %s", f.Result)
+	for key := range decode[map[string]any](t, f.Result) {
+		if strings.Contains(strings.ToLower(key), "owner") || strings.Contains(strings.ToLower(key), "conn") {
+			t.Fatalf("order object leaks bookkeeping field %q: %s", key, f.Result)
+		}
 	}
 
 	var taken orderResult
@@ -290,6 +291,20 @@ func TestInstrumentsAndCurrencies(t *testing.T) {
 	if len(curs) < 2 {
 		t.Fatalf("currencies %v", curs)
 	}
-	var raw json.RawMessage
-	c.ok("public/get_order_book", map[string]any{"instrument_name": "BTC-PERPETUAL", "depth": 5}, &raw)
+	tr := dial(t, srv)
+	tr.auth()
+	tr.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 30, "price": 59000}, nil)
+	var book struct {
+		Instrument string       `json:"instrument_name"`
+		ChangeID   int64        `json:"change_id"`
+		Bids       [][2]float64 `json:"bids"`
+		Asks       [][2]float64 `json:"asks"`
+		BestBid    float64      `json:"best_bid_price"`
+	}
+	c.ok("public/get_order_book", map[string]any{"instrument_name": "BTC-PERPETUAL", "depth": 5}, &book)
+	if book.Instrument != "BTC-PERPETUAL" || len(book.Bids) != 1 || book.Bids[0] != [2]float64{59000, 30} ||
+		len(book.Asks) != 0 || book.BestBid != 59000 || book.ChangeID == 0 {
+		t.Fatalf("order book %+v", book)
+	}
+	c.fails("public/get_order_book", map[string]any{"instrument_name": "NOPE"}, sim.CodeInvalidInstrument)
 }

@@ -72,61 +72,71 @@ func (c *session) handle(data []byte) {
 	s := c.srv
 	s.stats.requests.Add(1)
 	usIn := s.clk.Now().UnixMicro()
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		c.reply(nullID, usIn, nil, NewError(CodeInvalidParams,
-			map[string]string{"reason": "batch requests are not supported"}))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closing.Load() {
 		return
 	}
 	var req request
-	if err := json.Unmarshal(data, &req); err != nil {
-		c.reply(nullID, usIn, nil, NewError(CodeParseError, map[string]string{"reason": err.Error()}))
-		return
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	batch := len(trimmed) > 0 && trimmed[0] == '['
+	parseErr := error(nil)
+	if !batch {
+		parseErr = json.Unmarshal(data, &req)
 	}
 	id := req.ID
 	if len(id) == 0 {
 		id = nullID
 	}
-	if req.Method == "" {
-		c.reply(id, usIn, nil, NewError(CodeInvalidParams, map[string]string{"param": "method", "reason": "missing"}))
+	method := strings.TrimPrefix(req.Method, "/api/v2/")
+	if method == "public/test" {
+		c.answered() // the heartbeat answer: never rate limited
+	}
+	h, known := methods[method]
+	k := &call{c: c, method: method, params: req.Params, usIn: usIn}
+
+	var authErr *Error
+	if known && h.private && parseErr == nil && !batch {
+		authErr = c.authorizeLocked(k, h.scope)
+	}
+	// Every request costs credits, malformed and unknown ones too; a
+	// matching-engine request is charged to the account it acts for.
+	if method != "public/test" && !s.cfg.RateLimits.Disabled && !c.chargeLocked(h, k, known && authErr == nil) {
+		s.stats.rlKills.Add(1)
+		c.reply(id, usIn, nil, NewError(CodeTooManyRequests, nil))
+		c.hangUp("too_many_requests")
 		return
 	}
-	if len(req.Params) > 0 && req.Params[0] != '{' && !bytes.Equal(req.Params, []byte("null")) {
+	switch {
+	case batch:
+		c.reply(nullID, usIn, nil, NewError(CodeInvalidParams,
+			map[string]string{"reason": "batch requests are not supported"}))
+		return
+	case parseErr != nil:
+		c.reply(nullID, usIn, nil, NewError(CodeParseError, map[string]string{"reason": parseErr.Error()}))
+		return
+	case req.Method == "":
+		c.reply(id, usIn, nil, NewError(CodeInvalidParams, map[string]string{"param": "method", "reason": "missing"}))
+		return
+	case len(req.Params) > 0 && req.Params[0] != '{' && !bytes.Equal(req.Params, []byte("null")):
 		c.reply(id, usIn, nil, NewError(CodeInvalidParams,
 			map[string]string{"param": "params", "reason": "positional params are not supported"}))
 		return
-	}
-	method := strings.TrimPrefix(req.Method, "/api/v2/")
-	if method == "public/test" {
-		c.answered() // the heartbeat answer: never rate limited, never locked behind the engine
-	}
-	h, ok := methods[method]
-	if !ok {
+	case !known:
 		c.reply(id, usIn, nil, NewError(CodeMethodNotFound, nil))
 		return
-	}
-	k := &call{c: c, method: method, params: req.Params, usIn: usIn}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if method != "public/test" && !s.cfg.RateLimits.Disabled {
-		if !c.chargeLocked(h, k) {
-			s.stats.rlKills.Add(1)
-			c.reply(id, usIn, nil, NewError(CodeTooManyRequests, nil))
-			c.hangUp("too_many_requests")
-			return
-		}
-	}
-	if h.private {
-		if err := c.authorizeLocked(k, h.scope); err != nil {
-			c.reply(id, usIn, nil, err)
-			return
-		}
+	case authErr != nil:
+		c.reply(id, usIn, nil, authErr)
+		return
 	}
 	result, err := h.fn(k)
 	if err != errNoResponse {
 		c.reply(id, usIn, result, err)
 	}
+	for _, f := range c.deferred {
+		c.send(f)
+	}
+	c.deferred = c.deferred[:0]
 	s.afterOpLocked()
 }
 
@@ -153,20 +163,20 @@ func (c *session) reply(id json.RawMessage, usIn int64, result any, err *Error) 
 }
 
 // chargeLocked takes the request's credits; false means the client is out of
-// credits and, as on Deribit, the session ends.
-func (c *session) chargeLocked(h handler, k *call) bool {
+// credits and, as on Deribit, the session ends. authorized says k.account is
+// the account the request acts for.
+func (c *session) chargeLocked(h handler, k *call, authorized bool) bool {
 	s := c.srv
 	now := s.clk.Now()
-	rl := s.cfg.RateLimits
-	if h.matching && c.account != "" {
-		a := s.accountLocked(c.account)
+	if h.matching && authorized && k.account != "" {
+		a := s.accountLocked(k.account)
 		b := &a.me
 		if (k.method == "private/cancel_all" || k.method == "private/cancel_by_label") && !hasParam(k.params, "currency") {
 			b = &a.cancelAll
 		}
 		return b.take(now, 1)
 	}
-	return c.credits.take(now, float64(rl.NonMatchingCost))
+	return c.credits.take(now, float64(s.cfg.RateLimits.NonMatchingCost))
 }
 
 func hasParam(params json.RawMessage, name string) bool {

@@ -57,7 +57,9 @@ type Config struct {
 	// Default 10s, Deribit's minimum; tests lower it to run fast.
 	MinHeartbeat time.Duration
 	// HeartbeatGrace is how long a test_request may stay unanswered before
-	// the connection is closed. Default: one heartbeat interval.
+	// the connection is closed. Default: one heartbeat interval. It is
+	// checked at the connection's heartbeat ticks, so it takes effect
+	// rounded up to a whole number of intervals.
 	HeartbeatGrace time.Duration
 	// AlwaysTestRequest sends a test_request at every heartbeat interval,
 	// even to a client that was active; by default only a quiet client gets

@@ -34,7 +34,15 @@ type session struct {
 	loggedOut  bool
 	hello      string
 
-	// Heartbeat state; hbMu is never held with srv.mu.
+	// deferred holds frames a handler produced that must follow its
+	// response (the snapshots of public/subscribe). Guarded by srv.mu.
+	deferred [][]byte
+	// closing is set once the session is being terminated: frames read
+	// after that are not handled (Deribit stops at the terminating error).
+	closing atomic.Bool
+
+	// Heartbeat state. Lock order: srv.mu, then hbMu; the heartbeat loop
+	// takes hbMu alone.
 	hbMu        sync.Mutex
 	testPending bool
 	testSentAt  time.Time
@@ -76,6 +84,7 @@ func (c *session) shutdown(reason string) {
 // hangUp queues a close frame after whatever is already queued (so an error
 // frame reaches the client first), or shuts down at once if the queue is full.
 func (c *session) hangUp(reason string) {
+	c.closing.Store(true)
 	c.reason.CompareAndSwap(nil, reason)
 	select {
 	case c.out <- nil:
@@ -115,6 +124,9 @@ func (c *session) readLoop() {
 			return
 		}
 		c.recv.Store(true)
+		if c.closing.Load() {
+			continue // terminated: drain until the socket closes, handle nothing
+		}
 		if c.srv.silent.Load() {
 			c.srv.stats.silentDropped.Add(1)
 			c.srv.changed()
@@ -171,10 +183,13 @@ func (c *session) cleanup() {
 		close(c.hbStop)
 		c.hbStop = nil
 	}
-	if c.account != "" && !c.loggedOut && c.codActiveLocked() {
+	if !c.loggedOut {
+		// Every order this connection created whose owner has
+		// cancel-on-disconnect active here: the connection may have acted
+		// for an account through access_token without public/auth.
 		id := c.id
 		cancelled := s.engine.CancelMatching(s.nowMs(), "cancel_on_disconnect", func(o *Order) bool {
-			return o.ConnID == id
+			return o.ConnID == id && c.codActiveForLocked(o.Owner)
 		})
 		s.stats.codCancelled.Add(int64(len(cancelled)))
 		s.afterOpLocked()
@@ -183,11 +198,14 @@ func (c *session) cleanup() {
 	s.log.Debug("sim: connection closed", "id", c.id, "reason", r)
 }
 
-func (c *session) codActiveLocked() bool {
+// codActiveForLocked reports whether cancel-on-disconnect applies on this
+// connection to account's orders: an explicit connection-scope setting
+// wins, else the account-scope setting.
+func (c *session) codActiveForLocked(account string) bool {
 	if c.codSet {
 		return c.cod
 	}
-	if a := c.srv.accounts[c.account]; a != nil {
+	if a := c.srv.accounts[account]; a != nil {
 		return a.codAccount
 	}
 	return false
@@ -205,7 +223,7 @@ func (c *session) infoLocked() ConnInfo {
 		Account:            c.account,
 		Authenticated:      c.authed,
 		HeartbeatInterval:  c.hbInterval,
-		COD:                c.account != "" && c.codActiveLocked(),
+		COD:                c.account != "" && c.codActiveForLocked(c.account),
 		Channels:           chs,
 		TestRequestsSent:   c.testsSent.Load(),
 		TestRequestsAnswer: c.testsAnswer.Load(),
@@ -269,6 +287,12 @@ func (c *session) heartbeatLoop(interval time.Duration, stop chan struct{}) {
 // heartbeatTick handles one tick; false means the connection was closed.
 func (c *session) heartbeatTick(now time.Time, grace time.Duration) bool {
 	if c.srv.silent.Load() {
+		// A silent exchange neither sends nor judges: whatever was pending
+		// is forgotten, so that no client is dropped the moment it speaks.
+		c.hbMu.Lock()
+		c.testPending = false
+		c.hbMu.Unlock()
+		c.recv.Store(false)
 		return true
 	}
 	c.hbMu.Lock()

@@ -183,9 +183,9 @@ func TestHeartbeat(t *testing.T) {
 
 	// tick moves the fake clock one interval and waits until the connection's
 	// heartbeat timer is armed again, i.e. until the tick has been handled.
-	tick := func(base int) {
+	tick := func(t *testing.T, base int) {
 		fc.Advance(time.Second)
-		fc.WaitForTimers(base+1, nil)
+		waitTimers(t, fc, base+1)
 	}
 
 	t.Run("answered test_requests keep the connection", func(t *testing.T) {
@@ -193,14 +193,14 @@ func TestHeartbeat(t *testing.T) {
 		c := dial(t, srv)
 		base := fc.Timers()
 		c.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
-		fc.WaitForTimers(base+1, nil)
-		tick(base) // the set_heartbeat request was activity: a heartbeat frame
+		waitTimers(t, fc, base+1)
+		tick(t, base) // the set_heartbeat request was activity: a heartbeat frame
 		c.heartbeat("heartbeat")
 		for i := 0; i < 50; i++ {
-			tick(base) // a quiet interval: a test_request
+			tick(t, base) // a quiet interval: a test_request
 			c.heartbeat("test_request")
 			c.ok("public/test", nil, nil)
-			tick(base) // the answer was activity: a heartbeat frame
+			tick(t, base) // the answer was activity: a heartbeat frame
 			c.heartbeat("heartbeat")
 		}
 		info := srv.Conns()
@@ -228,10 +228,10 @@ func TestHeartbeat(t *testing.T) {
 
 		base := fc.Timers()
 		victim.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
-		fc.WaitForTimers(base+1, nil)
-		tick(base)
+		waitTimers(t, fc, base+1)
+		tick(t, base)
 		victim.heartbeat("heartbeat")
-		tick(base)
+		tick(t, base)
 		victim.heartbeat("test_request")
 		fc.Advance(time.Second) // the grace period (one interval) passes unanswered
 		victim.waitClosed()
@@ -373,11 +373,131 @@ func TestAlwaysTestRequest(t *testing.T) {
 	c := dial(t, srv)
 	base := fc.Timers()
 	c.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
-	fc.WaitForTimers(base+1, nil)
+	waitTimers(t, fc, base+1)
 	for i := 0; i < 20; i++ {
 		fc.Advance(time.Second)
-		fc.WaitForTimers(base+1, nil)
+		waitTimers(t, fc, base+1)
 		c.heartbeat("test_request") // even though the client answered the last one
 		c.ok("public/test", nil, nil)
 	}
+}
+
+func TestRegressions(t *testing.T) {
+	t.Run("cancel-on-disconnect through access_token", func(t *testing.T) {
+		srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{Disabled: true}})
+		a := dial(t, srv)
+		var r struct {
+			AccessToken string `json:"access_token"`
+		}
+		a.ok("public/auth", map[string]any{"grant_type": "client_credentials", "client_id": sim.TestKeyID,
+			"client_secret": sim.TestKeySecret, "scope": "session:s1"}, &r)
+		b := dial(t, srv)
+		tok := map[string]any{"access_token": r.AccessToken}
+		b.ok("private/enable_cancel_on_disconnect", tok, nil)
+		b.ok("private/buy", map[string]any{"access_token": r.AccessToken, "instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 50000}, nil)
+		_ = b.ws.Close()
+		waitConns(t, srv, 1)
+		if open := srv.OpenOrders(sim.TestKeyID); len(open) != 0 {
+			t.Fatalf("orders survived their connection: %+v", open)
+		}
+	})
+
+	t.Run("nothing runs after the terminating error", func(t *testing.T) {
+		srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{MatchingBurst: 1, MatchingRate: 0.0001}})
+		c := dial(t, srv)
+		c.auth()
+		buy := map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 50000}
+		c.send("private/buy", buy)
+		c.send("private/buy", buy) // 10028: the session ends here
+		c.trySend("private/cancel_all", map[string]any{})
+		c.trySend("private/buy", buy)
+		c.waitClosed()
+		waitConns(t, srv, 0)
+		if open := srv.OpenOrders(sim.TestKeyID); len(open) != 1 {
+			t.Fatalf("after the terminating error: %d open orders, want the first one only", len(open))
+		}
+		d := dial(t, srv)
+		d.auth()
+		d.send("private/logout", nil)
+		d.trySend("private/buy", buy) // after logout: not executed
+		d.waitClosed()
+		waitConns(t, srv, 0)
+		if open := srv.OpenOrders(sim.TestKeyID); len(open) != 1 {
+			t.Fatalf("a request after logout ran: %d open orders", len(open))
+		}
+	})
+
+	t.Run("silence does not cost a client its connection", func(t *testing.T) {
+		fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+		srv := quiet(t, sim.Config{Clock: fc, MinHeartbeat: time.Millisecond, AlwaysTestRequest: true})
+		c := dial(t, srv)
+		base := fc.Timers()
+		c.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
+		waitTimers(t, fc, base+1)
+		fc.Advance(time.Second)
+		waitTimers(t, fc, base+1)
+		c.heartbeat("test_request")
+		srv.Silence(true)
+		dropped := srv.Stats().SilentDropped
+		c.send("public/test", nil) // lost: the exchange is silent
+		if !srv.WaitStats(func(st sim.Stats) bool { return st.SilentDropped > dropped }, failsafe) {
+			t.Fatal("the answer never reached the silent server")
+		}
+		for i := 0; i < 2; i++ {
+			fc.Advance(time.Second)
+			waitTimers(t, fc, base+1)
+		}
+		srv.Silence(false)
+		fc.Advance(time.Second)
+		waitTimers(t, fc, base+1)
+		c.heartbeat("test_request") // a fresh one, not a disconnect
+		c.ok("public/test", nil, nil)
+		if st := srv.Stats(); st.HeartbeatKills != 0 {
+			t.Fatalf("heartbeat kills %d", st.HeartbeatKills)
+		}
+	})
+
+	t.Run("subscribe result comes before the snapshot", func(t *testing.T) {
+		srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{Disabled: true}})
+		c := dial(t, srv)
+		c.auth()
+		id := c.send("public/subscribe", map[string]any{"channels": []string{"book.BTC-PERPETUAL.raw", "quote.BTC-PERPETUAL"}})
+		first := c.next("any frame", func(frame) bool { return true })
+		if first.ID == nil || *first.ID != id {
+			t.Fatalf("first frame after subscribe is %s", first.Raw)
+		}
+		c.notification("book.BTC-PERPETUAL.raw")
+		c.notification("quote.BTC-PERPETUAL")
+	})
+
+	t.Run("quote after resubscribe", func(t *testing.T) {
+		srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{Disabled: true}})
+		c := dial(t, srv)
+		c.auth()
+		c.subscribe(false, "quote.BTC-PERPETUAL")
+		c.notification("quote.BTC-PERPETUAL") // Q1: empty book
+		c.ok("public/unsubscribe", map[string]any{"channels": []string{"quote.BTC-PERPETUAL"}}, nil)
+		var r orderResult
+		c.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 50000}, &r)
+		c.subscribe(false, "quote.BTC-PERPETUAL")
+		q2 := decode[sim.Ticker](t, c.notification("quote.BTC-PERPETUAL").Params.Data)
+		if q2.BestBidPrice != 50000 {
+			t.Fatalf("Q2 %+v", q2)
+		}
+		c.ok("private/cancel", map[string]any{"order_id": r.Order.OrderID}, nil) // back to Q1
+		q3 := decode[sim.Ticker](t, c.notification("quote.BTC-PERPETUAL").Params.Data)
+		if q3.BestBidPrice != 0 {
+			t.Fatalf("Q3 %+v", q3)
+		}
+	})
+
+	t.Run("bad channel and interval values", func(t *testing.T) {
+		srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{Disabled: true}})
+		c := dial(t, srv)
+		c.auth()
+		if got := c.subscribe(true, "user.portfolio.Btc", "user.portfolio.btc"); len(got) != 1 || got[0] != "user.portfolio.btc" {
+			t.Fatalf("portfolio casing: %v", got)
+		}
+		c.fails("public/set_heartbeat", map[string]any{"interval": 1e308}, sim.CodeInvalidParams)
+	})
 }

@@ -91,9 +91,9 @@ func (s *Server) parseChannel(name string) (channel, bool) {
 			return channel{kind: k, instKind: f[2], currency: f[3], interval: f[4], private: true}, true
 		}
 	case f[0] == "user" && len(f) == 3 && f[1] == "portfolio":
-		cur := strings.ToUpper(f[2])
-		if cur == "ANY" || cur == "BTC" || cur == "ETH" || cur == "USDC" {
-			return channel{kind: chPortfolio, currency: cur, private: true}, true
+		switch f[2] { // Deribit writes the currency in lower case; upper case is accepted too
+		case "any", "btc", "eth", "usdc", "ANY", "BTC", "ETH", "USDC":
+			return channel{kind: chPortfolio, currency: strings.ToUpper(f[2]), private: true}, true
 		}
 	}
 	return channel{}, false
@@ -116,7 +116,10 @@ func methodSubscribe(private bool) func(k *call) (any, *Error) {
 			return nil, paramError("channels", "at most 500 channels per request")
 		}
 		c, s := k.c, k.c.srv
-		if private && c.account == "" {
+		if private {
+			if c.account != "" && c.account != k.account {
+				return nil, unauthorized("the connection is authenticated for another account")
+			}
 			c.account = k.account
 		}
 		parsed := make([]channel, len(p.Channels))
@@ -177,28 +180,29 @@ func (s *Server) subscribeLocked(c *session, name string, ch channel) {
 	case chBook:
 		if ch.interval == "raw" {
 			bids, asks, cid, _ := s.engine.Depth(ch.instrument, 0)
-			c.send(encodeNotification(name, bookMessage("snapshot", ch.instrument, now, cid, 0, snapshotLevels(bids), snapshotLevels(asks))))
+			c.deferred = append(c.deferred, encodeNotification(name, bookMessage("snapshot", ch.instrument, now, cid, 0, snapshotLevels(bids), snapshotLevels(asks))))
 		} else {
 			s.bookFlushFor(ch.instrument).fresh[subKey{c.id, name}] = true
 		}
 	case chBookGrouped:
 		bids, asks, cid, _ := s.engine.Depth(ch.instrument, 0)
-		c.send(encodeNotification(name, groupedMessage(ch, now, cid, bids, asks)))
+		c.deferred = append(c.deferred, encodeNotification(name, groupedMessage(ch, now, cid, bids, asks)))
 		if len(m) == 1 {
 			s.groupedSent[name] = cid // grouped messages are whole snapshots: the next is due on a change
 		}
 	case chTicker:
 		if t, err := s.engine.Ticker(now, ch.instrument); err == nil {
-			c.send(encodeNotification(name, t))
+			c.deferred = append(c.deferred, encodeNotification(name, t))
 		}
 	case chQuote:
 		if t, err := s.engine.Ticker(now, ch.instrument); err == nil {
-			c.send(encodeNotification(name, quoteOf(t)))
+			c.deferred = append(c.deferred, encodeNotification(name, quoteOf(t)))
+			s.pending.quotes[ch.instrument] = [4]float64{t.BestBidPrice, t.BestBidAmount, t.BestAskPrice, t.BestAskAmount}
 		}
 	case chPortfolio:
 		for _, cur := range portfolioCurrencies(ch.currency) {
 			if sum, err := s.engine.AccountSummary(c.account, cur); err == nil {
-				c.send(encodeNotification(name, sum))
+				c.deferred = append(c.deferred, encodeNotification(name, sum))
 			}
 		}
 	}
@@ -206,7 +210,7 @@ func (s *Server) subscribeLocked(c *session, name string, ch channel) {
 
 func portfolioCurrencies(cur string) []string {
 	if cur == "ANY" {
-		return []string{"BTC", "ETH"}
+		return []string{"BTC", "ETH", "USDC"}
 	}
 	return []string{cur}
 }

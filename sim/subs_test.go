@@ -107,6 +107,7 @@ func TestTradeTickerQuoteAndUserChannels(t *testing.T) {
 		"user.portfolio.btc")
 	mk.notification("user.portfolio.btc") // the current summary on subscribe
 	tk.subscribe(false, "trades.BTC-PERPETUAL.raw", "trades.future.BTC.100ms", "quote.BTC-PERPETUAL", "ticker.BTC-PERPETUAL.100ms")
+	tk.subscribe(true, "user.orders.BTC-PERPETUAL.raw") // the same channel name as the maker's
 	tk.notification("quote.BTC-PERPETUAL")
 	tk.notification("ticker.BTC-PERPETUAL.100ms")
 
@@ -148,11 +149,21 @@ func TestTradeTickerQuoteAndUserChannels(t *testing.T) {
 	if sum.Currency != "BTC" {
 		t.Fatalf("portfolio %+v", sum)
 	}
-	// The taker sees nothing of the maker's private channels.
+	// The taker sees its own orders on user.orders, never the maker's.
+	tk.ok("public/test", nil, nil) // everything above is queued before this answer
+	own := 0
 	for _, f := range tk.queue {
-		if f.Params.Channel == "user.orders.BTC-PERPETUAL.raw" {
+		if f.Params.Channel != "user.orders.BTC-PERPETUAL.raw" {
+			continue
+		}
+		o := decode[sim.Order](t, f.Params.Data)
+		if o.OrderID == placed.Order.OrderID {
 			t.Fatalf("taker received the maker's order: %s", f.Raw)
 		}
+		own++
+	}
+	if own == 0 {
+		t.Fatal("the taker saw none of its own orders on user.orders")
 	}
 }
 
@@ -308,7 +319,7 @@ func TestHeartbeatFramesAreExact(t *testing.T) {
 	c := dial(t, srv)
 	base := fc.Timers()
 	c.ok("public/set_heartbeat", map[string]any{"interval": 1}, nil)
-	fc.WaitForTimers(base+1, nil)
+	waitTimers(t, fc, base+1)
 	fc.Advance(time.Second)
 	f := c.heartbeat("test_request")
 	// ../shared/deribit.md §0, confirmed by real captures.
@@ -325,7 +336,7 @@ func TestFrameDelay(t *testing.T) {
 	srv.SetFrameDelay(time.Second)
 	base := fc.Timers()
 	id := c.send("public/test", nil)
-	fc.WaitForTimers(base+1, nil) // the writer holds the answer for one second
+	waitTimers(t, fc, base+1) // the writer holds the answer for one second
 	select {
 	case f := <-c.frames:
 		t.Fatalf("a delayed frame arrived early: %s", f.Raw)
