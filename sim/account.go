@@ -181,15 +181,14 @@ func (e *Engine) fair(in *instState) float64 {
 
 // band is the [min_price, max_price] range of an instrument in ticks: buys
 // above max and sells below min are rejected. Futures: mark ±5%; options:
-// one tick to mark × 1.5 + 0.01.
+// one tick to mark × 1.5 + 0.01; both ends within [1, maxSteps] ticks.
 func (e *Engine) band(in *instState) (lo, hi int64) {
 	m := e.mark(in)
 	if in.option {
-		return 1, int64(math.Ceil((m*1.5+0.01)/in.tick - 1e-9))
+		return 1, clampSteps(math.Ceil((m*1.5+0.01)/in.tick - 1e-9))
 	}
-	lo = int64(math.Ceil(m * 0.95 / in.tick))
-	hi = int64(math.Floor(m * 1.05 / in.tick))
-	return max(lo, 1), max(hi, 1)
+	// clamped to [1, maxSteps]: a huge index must not wrap the int64 conversion
+	return clampSteps(math.Ceil(m * 0.95 / in.tick)), clampSteps(math.Floor(m * 1.05 / in.tick))
 }
 
 // im is the initial margin (coin) of a signed position of x lots at mark m.

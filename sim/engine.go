@@ -18,6 +18,12 @@ package sim
 // resting order is O(log levels) plus, for a new level, a copy of the
 // levels worse than it.
 //
+// Prices are 1 to maxSteps (1e12) ticks and amounts 1 to maxSteps lots:
+// anything else (including NaN and ±Inf, which the Go API can carry) is
+// rejected with 10023 invalid_price or 10021 invalid_amount, so no int64
+// conversion wraps and sums of lots or ticks stay far from overflow
+// (see maxSteps).
+//
 // Matching is price-time priority. A taker executes against the best
 // opposite level's oldest order at the maker's price until it is filled,
 // the book is empty, or the next level is beyond its limit (market orders'
@@ -28,12 +34,14 @@ package sim
 // Time in force: good_til_cancelled and good_til_day rest (good_til_day
 // never expires here); immediate_or_cancel and market orders cancel their
 // remainder (order_state "cancelled" unless fully filled); fill_or_kill
-// first checks that the book holds its whole amount within its limit and
-// otherwise fails with error 11031 fill_or_kill_not_filled, changing
-// nothing. post_only (GTC/GTD limit orders only) that would take is
-// repriced one tick inside the spread (best ask − tick for a buy), or with
-// reject_post_only fails with 11054. reduce_only is cut to the position
-// (error 11030 if it cannot reduce it at all); a resting reduce-only order
+// first checks that the book holds its whole amount within its limit
+// (counting resting reduce-only orders only for what their positions let
+// them fill, as matching does) and otherwise fails with error 11031
+// fill_or_kill_not_filled, changing nothing. post_only (GTC/GTD limit
+// orders only) that would take is repriced one tick inside the spread
+// (best ask − tick for a buy), or with reject_post_only fails with 11054.
+// reduce_only is cut to the position (error 11030 if it cannot reduce it
+// at all); a resting reduce-only order
 // that the position no longer covers is cut when it is matched (cancelled,
 // cancel_reason "reduce_only", when nothing is left).
 //
@@ -219,6 +227,9 @@ func parseAmount(in *instState, amount, contracts float64) (int64, *Error) {
 	if amount < in.step*(1-1e-9) {
 		return 0, NewError(CodeQtyTooLow, map[string]string{"param": "amount", "reason": "below min_trade_amount"})
 	}
+	if !stepsInRange(amount / in.step) {
+		return 0, NewError(CodeInvalidAmount, map[string]string{"param": "amount", "reason": "too large"})
+	}
 	lots, ok := in.toLots(amount)
 	if !ok {
 		return 0, NewError(CodeInvalidAmount, map[string]string{"param": "amount", "reason": "must be a multiple of min_trade_amount"})
@@ -230,6 +241,13 @@ func parseAmount(in *instState, amount, contracts float64) (int64, *Error) {
 func (e *Engine) parsePrice(in *instState, buy bool, price float64) (int64, *Error) {
 	if !(price > 0) || math.IsInf(price, 0) {
 		return 0, NewError(CodeInvalidPrice, map[string]string{"param": "price", "reason": "must be positive"})
+	}
+	if q := price / in.tick; !stepsInRange(q) {
+		reason := "below tick_size"
+		if q > 1 {
+			reason = "too large"
+		}
+		return 0, NewError(CodeInvalidPrice, map[string]string{"param": "price", "reason": reason})
 	}
 	ticks, ok := in.toTicks(price)
 	if !ok {
@@ -338,15 +356,68 @@ func postOnlyPrice(in *instState, buy bool, ticks int64) (int64, bool) {
 	return ticks, ticks > 0
 }
 
-// liquidity is how many lots rest on opp within limit, up to want.
-func liquidity(opp *bookSide, buy bool, limit, want int64) int64 {
+// liquidity is how many lots a taker of account taker, on side buy with
+// limit ticks, would fill against the opposite side of in, up to want. It
+// walks the book exactly as match does: price-time order, stopping at the
+// limit, and a reduce-only maker counts for what match lets it fill, min(its
+// remaining, what its owner's position still allows when the walk reaches
+// it), with the positions as the earlier fills of this walk (taker's and
+// makers', self-trades included) leave them. Self-trades are allowed, so no
+// other maker is skipped. Fill-or-kill relies on this equality: the order
+// is placed only when liquidity covers it, and then match fills it entirely.
+func liquidity(in *instState, taker *ledger, buy bool, limit, want int64) int64 {
+	opp := &in.asks
+	if !buy {
+		opp = &in.bids
+	}
+	// deltas of positions (in lots, signed) caused by this walk's fills
+	type posDelta struct {
+		a *ledger
+		d int64
+	}
+	var deltas []posDelta
+	add := func(a *ledger, d int64) {
+		for i := range deltas {
+			if deltas[i].a == a {
+				deltas[i].d += d
+				return
+			}
+		}
+		deltas = append(deltas, posDelta{a, d})
+	}
+	posOf := func(a *ledger) posState {
+		p := posState{lots: a.pos[in.idx].lots}
+		for _, x := range deltas {
+			if x.a == a {
+				p.lots += x.d
+			}
+		}
+		return p
+	}
+	sign := int64(1) // the taker's position moves by +q for a buy
+	if !buy {
+		sign = -1
+	}
 	var n int64
 	for i := len(opp.levels) - 1; i >= 0 && n < want; i-- {
 		l := opp.levels[i]
 		if (buy && l.ticks > limit) || (!buy && l.ticks < limit) {
 			break
 		}
-		n += l.lots
+		for m := l.head; m != nil && n < want; m = m.next {
+			avail := m.remaining()
+			if m.ord.ReduceOnly {
+				p := posOf(m.acct)
+				avail = min(avail, reducible(&p, m.buy))
+			}
+			q := min(avail, want-n)
+			if q <= 0 {
+				continue
+			}
+			n += q
+			add(taker, sign*q)
+			add(m.acct, -sign*q)
+		}
 	}
 	return n
 }
@@ -452,7 +523,7 @@ func (e *Engine) Place(nowMs int64, req OrderRequest) (Order, []Trade, *Error) {
 			return Order{}, nil, err
 		}
 	}
-	if v.tif == "fill_or_kill" && liquidity(e.sideOf(in, !v.buy), v.buy, v.ticks, v.lots) < v.lots {
+	if v.tif == "fill_or_kill" && liquidity(in, a, v.buy, v.ticks, v.lots) < v.lots {
 		return Order{}, nil, NewError(CodeFillOrKillNotFilled, map[string]string{"reason": "not enough liquidity to fill the whole amount"})
 	}
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -844,5 +845,470 @@ func TestOptionAmountsAreClean(t *testing.T) {
 	bids, asks, _, _ := h.e.Depth(opt, 0)
 	if len(bids) != 0 || asks[0] != (Level{0.0125, 0.3}) {
 		t.Fatalf("%v", asks)
+	}
+}
+
+func TestHugeOrNonFiniteAmountOrPriceRejected(t *testing.T) {
+	opt := DefaultInstruments(engStart)[3].InstrumentName
+	nan, inf := math.NaN(), math.Inf(1)
+	cases := []struct {
+		name  string
+		owner string
+		inst  string
+		dir   string
+		amt   float64
+		price float64
+		mod   func(*OrderRequest)
+		code  int
+	}{
+		{"huge amount", "alice", btcPerp, "buy", 1e20, 59000, nil, CodeInvalidAmount},
+		{"huge amount unlimited", "__mm", btcPerp, "buy", 1e20, 59000, nil, CodeInvalidAmount},
+		{"huge amount sell", "__mm", btcPerp, "sell", 1e20, 61000, nil, CodeInvalidAmount},
+		{"one lot above the bound", "__mm", btcPerp, "buy", (maxSteps + 1) * 10, 59000, nil, CodeInvalidAmount},
+		{"not a multiple near the bound", "__mm", btcPerp, "buy", (maxSteps-1)*10 + 5, 59000, nil, CodeInvalidAmount},
+		{"huge contracts", "__mm", btcPerp, "buy", 0, 59000, func(r *OrderRequest) { r.Contracts = 1e300 }, CodeInvalidAmount},
+		{"contracts overflowing to Inf", "__mm", btcPerp, "buy", 0, 59000, func(r *OrderRequest) { r.Contracts = math.MaxFloat64 }, CodeInvalidAmount},
+		{"NaN amount", "__mm", btcPerp, "buy", nan, 59000, nil, CodeInvalidAmount},
+		{"Inf amount", "__mm", btcPerp, "buy", inf, 59000, nil, CodeInvalidAmount},
+		{"-Inf amount", "__mm", btcPerp, "buy", -inf, 59000, nil, CodeInvalidAmount},
+		{"NaN contracts", "__mm", btcPerp, "buy", 0, 59000, func(r *OrderRequest) { r.Contracts = nan }, CodeInvalidAmount},
+		{"huge price buy", "__mm", btcPerp, "buy", 10, 1e20, nil, CodeInvalidPrice},
+		{"huge price sell", "__mm", btcPerp, "sell", 10, 1e20, nil, CodeInvalidPrice},
+		{"huge price limited", "alice", btcPerp, "buy", 10, 1e20, nil, CodeInvalidPrice},
+		{"price above the bound", "__mm", btcPerp, "sell", 10, (maxSteps + 1) * 0.5, nil, CodeInvalidPrice},
+		{"NaN price", "__mm", btcPerp, "buy", 10, nan, nil, CodeInvalidPrice},
+		{"Inf price", "__mm", btcPerp, "buy", 10, inf, nil, CodeInvalidPrice},
+		{"price below one tick", "__mm", btcPerp, "buy", 10, 1e-7, nil, CodeInvalidPrice},
+		{"option price below one tick", "__mm", opt, "buy", 0.1, 1e-7, nil, CodeInvalidPrice},
+		{"option huge price", "__mm", opt, "sell", 0.1, 1e300, nil, CodeInvalidPrice},
+		{"option huge amount", "__mm", opt, "sell", 1e300, 0.05, nil, CodeInvalidAmount},
+		{"huge amount fill or kill", "__mm", btcPerp, "buy", 1e20, 60000, withTIF("fill_or_kill"), CodeInvalidAmount},
+		{"huge amount market", "__mm", btcPerp, "buy", 1e20, 0, asMarket(), CodeInvalidAmount},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newEngHarness(t)
+			h.place("maker", btcPerp, "sell", 10, 60000)
+			before := fmt.Sprint(h.e.Depth(btcPerp, 0))
+			h.rec.reset()
+			var mods []func(*OrderRequest)
+			if c.mod != nil {
+				mods = append(mods, c.mod)
+			}
+			o, _, err := h.try(c.owner, c.inst, c.dir, c.amt, c.price, mods...)
+			if err == nil || err.Code != c.code {
+				t.Fatalf("got %+v %v, want code %d", o, err, c.code)
+			}
+			if len(h.rec.log) != 0 || len(h.e.OpenOrders(c.owner, nil)) != 0 || fmt.Sprint(h.e.Depth(btcPerp, 0)) != before {
+				t.Fatalf("rejected request changed something: %v", h.rec.log)
+			}
+		})
+	}
+	t.Run("the bound itself is accepted", func(t *testing.T) {
+		h := newEngHarness(t)
+		o, _ := h.place("__mm", btcPerp, "buy", maxSteps*10, 59000)
+		if o.Amount != maxSteps*10 || o.OrderState != "open" {
+			t.Fatalf("%+v", o)
+		}
+		bids, _, _, _ := h.e.Depth(btcPerp, 0)
+		if len(bids) != 1 || bids[0].Amount != maxSteps*10 {
+			t.Fatalf("%v", bids)
+		}
+		// a taker of the same size fills it exactly
+		o, tr := h.place("__mm2", btcPerp, "sell", maxSteps*10, 59000, withTIF("fill_or_kill"))
+		if o.OrderState != "filled" || len(tr) != 1 || tr[0].Amount != maxSteps*10 {
+			t.Fatalf("%+v %+v", o, tr)
+		}
+		if p, _ := h.e.Position("__mm", btcPerp); p.Size != maxSteps*10 {
+			t.Fatalf("%+v", p)
+		}
+	})
+	t.Run("edit", func(t *testing.T) {
+		h := newEngHarness(t)
+		a, _ := h.place("__mm", btcPerp, "buy", 10, 59000)
+		b, _ := h.place("alice", btcPerp, "sell", 10, 61000)
+		for _, c := range []struct {
+			name          string
+			owner, id     string
+			amount, price float64
+			hasPrice      bool
+			code          int
+		}{
+			{"huge price", "__mm", a.OrderID, 0, 1e20, true, CodeInvalidPrice},
+			{"huge price sell", "alice", b.OrderID, 0, 1e20, true, CodeInvalidPrice},
+			{"NaN price", "__mm", a.OrderID, 0, nan, true, CodeInvalidPrice},
+			{"Inf price", "__mm", a.OrderID, 0, inf, true, CodeInvalidPrice},
+			{"price below one tick", "__mm", a.OrderID, 0, 1e-9, true, CodeInvalidPrice},
+			{"huge amount", "__mm", a.OrderID, 1e20, 0, false, CodeInvalidAmount},
+			{"huge amount limited", "alice", b.OrderID, 1e20, 0, false, CodeInvalidAmount},
+			{"NaN amount", "__mm", a.OrderID, nan, 0, false, CodeInvalidAmount},
+			{"Inf amount", "__mm", a.OrderID, inf, 0, false, CodeInvalidAmount},
+		} {
+			h.rec.reset()
+			before := fmt.Sprint(h.e.Depth(btcPerp, 0))
+			h.now++
+			_, _, err := h.e.Edit(h.now, EditRequest{OrderID: c.id, Owner: c.owner, Amount: c.amount, Price: c.price, HasPrice: c.hasPrice})
+			if err == nil || err.Code != c.code {
+				t.Fatalf("%s: err %v, want %d", c.name, err, c.code)
+			}
+			checkEngineInvariants(t, h.e)
+			if len(h.rec.log) != 0 || fmt.Sprint(h.e.Depth(btcPerp, 0)) != before {
+				t.Fatalf("%s: rejected edit changed something: %v", c.name, h.rec.log)
+			}
+		}
+		for _, id := range []struct{ owner, id string }{{"__mm", a.OrderID}, {"alice", b.OrderID}} {
+			if st, _ := h.e.OrderState(id.owner, id.id); st.Amount != 10 || st.OrderState != "open" || st.Replaced {
+				t.Fatalf("%+v", st)
+			}
+		}
+	})
+	t.Run("huge index keeps the band in range", func(t *testing.T) {
+		h := newEngHarness(t)
+		for _, idx := range []float64{1e300, 1e15, math.MaxFloat64} {
+			h.e.SetIndexPrice("BTC", idx)
+			for _, in := range h.e.insts {
+				lo, hi := h.e.band(in)
+				if lo < 1 || hi < lo || hi > maxSteps {
+					t.Fatalf("%s at index %g: band %d..%d", in.inst.InstrumentName, idx, lo, hi)
+				}
+			}
+			o, tr := h.place("__mm", btcPerp, "buy", 10, 0, asMarket())
+			if o.OrderState != "cancelled" || len(tr) != 0 || o.Price <= 0 {
+				t.Fatalf("%+v", o)
+			}
+		}
+	})
+}
+
+// fokSnapshot renders everything a rejected fill-or-kill order must leave
+// unchanged.
+func fokSnapshot(e *Engine, owners ...string) string {
+	var b strings.Builder
+	for _, in := range e.insts {
+		bids, asks, id, _ := e.Depth(in.inst.InstrumentName, 0)
+		fmt.Fprintln(&b, bids, asks, id)
+	}
+	for _, o := range owners {
+		fmt.Fprintln(&b, o, e.OpenOrders(o, nil), e.Positions(o, "", ""))
+		s, _ := e.AccountSummary(o, "BTC")
+		fmt.Fprintln(&b, s)
+	}
+	return b.String()
+}
+
+func TestFillOrKillAllOrNothing(t *testing.T) {
+	owners := []string{"maker", "alice", "bob", "carol", "erin"}
+	// fok sends erin's (or another owner's) FOK and checks it either filled
+	// entirely or changed nothing; it returns whether it filled.
+	fok := func(h *engHarness, owner, dir string, amount, price float64) bool {
+		t := h.t
+		t.Helper()
+		before := fokSnapshot(h.e, owners...)
+		h.rec.reset()
+		o, tr, err := h.try(owner, btcPerp, dir, amount, price, withTIF("fill_or_kill"))
+		if err != nil {
+			if err.Code != CodeFillOrKillNotFilled {
+				t.Fatalf("err %v", err)
+			}
+			if len(h.rec.log) != 0 {
+				t.Fatalf("rejected FOK reached the listener: %v", h.rec.log)
+			}
+			if after := fokSnapshot(h.e, owners...); after != before {
+				t.Fatalf("rejected FOK changed the engine:\n%s\n--\n%s", before, after)
+			}
+			return false
+		}
+		var sum float64
+		for _, x := range tr {
+			sum += x.Amount
+		}
+		if o.OrderState != "filled" || o.FilledAmount != amount || sum != amount {
+			t.Fatalf("FOK partly filled: %+v %+v", o, tr)
+		}
+		return true
+	}
+	// longRO makes owner long `long` and rests a reduce-only sell of ro @ price.
+	longRO := func(h *engHarness, owner string, long, ro, price float64) Order {
+		h.place("maker", btcPerp, "sell", long, 60000)
+		h.place(owner, btcPerp, "buy", long, 60000)
+		o, _ := h.place(owner, btcPerp, "sell", ro, price, withReduceOnly())
+		return o
+	}
+	// sellPos sells amount of owner's position to bob's bid at 59990.
+	sellPos := func(h *engHarness, owner string, amount float64) {
+		h.place("bob", btcPerp, "buy", amount, 59990)
+		h.place(owner, btcPerp, "sell", amount, 59990, withTIF("immediate_or_cancel"))
+	}
+
+	t.Run("stale reduce-only maker (review repro)", func(t *testing.T) {
+		h := newEngHarness(t)
+		ro := longRO(h, "alice", 100, 100, 60010)
+		sellPos(h, "alice", 100)
+		h.place("carol", btcPerp, "sell", 50, 60020)
+		if fok(h, "erin", "buy", 150, 60020) {
+			t.Fatal("FOK filled with only 50 of real liquidity")
+		}
+		if st, _ := h.e.OrderState("alice", ro.OrderID); st.OrderState != "open" || st.Amount != 100 {
+			t.Fatalf("rejected FOK touched the reduce-only order: %+v", st)
+		}
+		if !fok(h, "erin", "buy", 50, 60020) {
+			t.Fatal("FOK of the real liquidity rejected")
+		}
+		if st, _ := h.e.OrderState("alice", ro.OrderID); st.OrderState != "cancelled" || st.CancelReason != "reduce_only" {
+			t.Fatalf("reduce-only order %+v", st)
+		}
+	})
+	t.Run("reduce-only maker partly covered", func(t *testing.T) {
+		h := newEngHarness(t)
+		longRO(h, "alice", 100, 100, 60010)
+		sellPos(h, "alice", 60) // long 40: the order can fill 40
+		h.place("carol", btcPerp, "sell", 50, 60020)
+		if fok(h, "erin", "buy", 100, 60020) {
+			t.Fatal("filled 100 from 90")
+		}
+		if !fok(h, "erin", "buy", 90, 60020) {
+			t.Fatal("rejected 90 from 90")
+		}
+	})
+	t.Run("two reduce-only makers share one position", func(t *testing.T) {
+		h := newEngHarness(t)
+		longRO(h, "alice", 100, 60, 60010)
+		h.place("alice", btcPerp, "sell", 60, 60015, withReduceOnly()) // cut to the position: 60
+		// the first fills 60, leaving long 40 for the second
+		if fok(h, "erin", "buy", 120, 60015) {
+			t.Fatal("filled 120 from 100")
+		}
+		if !fok(h, "erin", "buy", 100, 60015) {
+			t.Fatal("rejected 100 from 100")
+		}
+	})
+	t.Run("non-reduce-only sell of the same owner shrinks the position first", func(t *testing.T) {
+		h := newEngHarness(t)
+		h.place("maker", btcPerp, "sell", 100, 60000)
+		h.place("alice", btcPerp, "buy", 100, 60000) // long 100
+		h.place("alice", btcPerp, "sell", 70, 60005) // plain sell, ahead
+		h.place("alice", btcPerp, "sell", 100, 60010, withReduceOnly())
+		if fok(h, "erin", "buy", 110, 60010) {
+			t.Fatal("filled 110 from 100")
+		}
+		if !fok(h, "erin", "buy", 100, 60010) {
+			t.Fatal("rejected 100 from 100")
+		}
+	})
+	t.Run("self-trade: the taker's fills grow its own reduce-only maker", func(t *testing.T) {
+		h := newEngHarness(t)
+		longRO(h, "alice", 100, 100, 60010)
+		sellPos(h, "alice", 60)                      // long 40
+		h.place("carol", btcPerp, "sell", 50, 60005) // ahead of alice's order
+		// alice buys 50 from carol (long 90), then 90 from herself
+		if fok(h, "alice", "buy", 150, 60010) {
+			t.Fatal("filled 150 from 140")
+		}
+		if !fok(h, "alice", "buy", 140, 60010) {
+			t.Fatal("rejected 140 from 140")
+		}
+	})
+	t.Run("reduce-only buy makers against a short", func(t *testing.T) {
+		h := newEngHarness(t)
+		h.place("maker", btcPerp, "buy", 100, 60000)
+		h.place("alice", btcPerp, "sell", 100, 60000) // short 100
+		h.place("alice", btcPerp, "buy", 100, 59990, withReduceOnly())
+		h.place("maker", btcPerp, "sell", 80, 60100)
+		h.place("alice", btcPerp, "buy", 80, 60100, withTIF("immediate_or_cancel")) // short 20
+		h.place("carol", btcPerp, "buy", 30, 59980)
+		if fok(h, "erin", "sell", 60, 59980) {
+			t.Fatal("filled 60 from 50")
+		}
+		if !fok(h, "erin", "sell", 50, 59980) {
+			t.Fatal("rejected 50 from 50")
+		}
+	})
+}
+
+// TestFillOrKillLiquidityMatchesMatching builds random books, with
+// reduce-only orders whose positions have since changed, and checks for
+// random fill-or-kill orders that liquidity()'s verdict is what matching
+// does: on a twin engine the same order as immediate_or_cancel fills
+// entirely exactly when liquidity covers it, and the FOK then makes the
+// same trades; otherwise the FOK changes nothing.
+func TestFillOrKillLiquidityMatchesMatching(t *testing.T) {
+	const iterations = 2000
+	owners := []string{"__a", "__b", "__c", "__d"}
+	type script struct {
+		e    *Engine
+		rec  *bookRecorder
+		r    *rand.Rand
+		now  int64
+		seed uint64
+	}
+	place := func(s *script, req OrderRequest) (Order, []Trade, *Error) {
+		s.now++
+		req.Instrument = btcPerp
+		return s.e.Place(s.now, req)
+	}
+	// build replays the book of seed; twins of one seed are identical.
+	build := func(seed uint64, withRec bool) *script {
+		s := &script{r: rand.New(rand.NewPCG(seed, 0x5eed)), now: engStart.UnixMilli(), seed: seed}
+		cfg := EngineConfig{Instruments: DefaultInstruments(engStart)}
+		if withRec {
+			s.rec = newBookRecorder(t)
+			cfg.Listener = s.rec
+		}
+		s.e = NewEngine(cfg)
+		r := s.r
+		two := func() (string, string) {
+			i := r.IntN(len(owners))
+			j := (i + 1 + r.IntN(len(owners)-1)) % len(owners)
+			return owners[i], owners[j]
+		}
+		// transfer moves lots of position from x to y at 60000, a price no
+		// resting order uses, leaving the book as it was.
+		transfer := func(x, y string, lots int64) {
+			amt := float64(lots * 10)
+			if _, _, err := place(s, OrderRequest{Direction: "sell", Amount: amt, Price: 60000, HasPrice: true, Owner: x}); err != nil {
+				t.Fatal(err)
+			}
+			if o, _, err := place(s, OrderRequest{Direction: "buy", Amount: amt, Price: 60000, HasPrice: true, Owner: y, TimeInForce: "immediate_or_cancel"}); err != nil || o.OrderState != "filled" {
+				t.Fatalf("transfer %+v %v", o, err)
+			}
+		}
+		for range r.IntN(6) {
+			x, y := two()
+			transfer(x, y, int64(1+r.IntN(20)))
+		}
+		for range 4 + r.IntN(16) {
+			req := OrderRequest{Owner: owners[r.IntN(len(owners))], Amount: float64(10 * (1 + r.IntN(10))), HasPrice: true, ReduceOnly: r.IntN(2) == 0}
+			if r.IntN(2) == 0 {
+				req.Direction, req.Price = "sell", 60000+0.5*float64(1+r.IntN(40))
+			} else {
+				req.Direction, req.Price = "buy", 60000-0.5*float64(1+r.IntN(40))
+			}
+			if _, _, err := place(s, req); err != nil && err.Code != CodeReduceOnlyExceeded {
+				t.Fatal(err)
+			}
+		}
+		// change positions after the reduce-only orders rested
+		for range 1 + r.IntN(8) {
+			if r.IntN(3) == 0 { // a small taker into the book
+				req := OrderRequest{Owner: owners[r.IntN(len(owners))], Amount: float64(10 * (1 + r.IntN(5))), HasPrice: true, TimeInForce: "immediate_or_cancel"}
+				if r.IntN(2) == 0 {
+					req.Direction, req.Price = "buy", 60005
+				} else {
+					req.Direction, req.Price = "sell", 59995
+				}
+				if _, _, err := place(s, req); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			x, y := two()
+			transfer(x, y, int64(1+r.IntN(30)))
+		}
+		return s
+	}
+	// naiveLots is the book within a limit, every order at full size.
+	naiveLots := func(e *Engine, buy bool, limit int64) int64 {
+		in := e.byName[btcPerp]
+		var n int64
+		for _, l := range slices.Backward(e.sideOf(in, !buy).levels) {
+			if (buy && l.ticks > limit) || (!buy && l.ticks < limit) {
+				break
+			}
+			n += l.lots
+		}
+		return n
+	}
+	nextReq := func(s *script) OrderRequest {
+		r := s.r
+		req := OrderRequest{Instrument: btcPerp, Owner: append(owners, "__t")[r.IntN(len(owners)+1)], Amount: float64(10 * (1 + r.IntN(40))), HasPrice: true, ReduceOnly: r.IntN(5) == 0}
+		if r.IntN(2) == 0 {
+			req.Direction, req.Price = "buy", 60000+0.5*float64(r.IntN(45))
+		} else {
+			req.Direction, req.Price = "sell", 60000-0.5*float64(r.IntN(45))
+		}
+		if r.IntN(10) == 0 {
+			req.Type, req.HasPrice, req.Price = "market", false, 0
+		}
+		// often ask for about what the book shows, where stale reduce-only
+		// makers make the difference
+		if r.IntN(2) == 0 {
+			v, err := s.e.validate(&req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := naiveLots(s.e, v.buy, v.ticks) - int64(r.IntN(3)); n > 0 {
+				req.Amount = float64(10 * n)
+			}
+		}
+		return req
+	}
+	var filled, killed, naiveWrong int
+	for i := range iterations {
+		seed := uint64(i)
+		a := build(seed, true)
+		b := build(seed, false)
+		req := nextReq(a)
+		if req2 := nextReq(b); req2 != req {
+			t.Fatalf("seed %d: twins diverged", seed)
+		}
+
+		// liquidity's verdict, computed on the twin as Place would
+		v, verr := b.e.validate(&req)
+		if verr != nil {
+			t.Fatalf("seed %d: %v", seed, verr)
+		}
+		acct := b.e.account(req.Owner)
+		if req.ReduceOnly {
+			v.lots = min(v.lots, reducible(&acct.pos[v.in.idx], v.buy))
+		}
+		var verdict, naive bool
+		if v.lots > 0 {
+			verdict = liquidity(v.in, acct, v.buy, v.ticks, v.lots) >= v.lots
+			naive = naiveLots(b.e, v.buy, v.ticks) >= v.lots
+		}
+		if naive != verdict {
+			naiveWrong++
+		}
+
+		// the same order as IOC on the twin: what matching does
+		ioc := req
+		ioc.TimeInForce = "immediate_or_cancel"
+		bo, btr, berr := place(b, ioc)
+
+		before := fokSnapshot(a.e, append(owners, "__t")...)
+		a.rec.reset()
+		fk := req
+		fk.TimeInForce = "fill_or_kill"
+		ao, atr, aerr := place(a, fk)
+		checkEngineInvariants(t, a.e)
+		checkEngineInvariants(t, b.e)
+		a.rec.checkShadow(t, a.e)
+
+		switch {
+		case berr != nil: // reduce-only without a position: both refuse
+			if aerr == nil || aerr.Code != berr.Code || berr.Code != CodeReduceOnlyExceeded || v.lots != 0 {
+				t.Fatalf("seed %d: IOC err %v, FOK err %v", seed, berr, aerr)
+			}
+		case bo.OrderState == "filled":
+			if !verdict || aerr != nil || ao.OrderState != "filled" || ao.FilledAmount != bo.FilledAmount || fmt.Sprint(atr) != fmt.Sprint(btr) {
+				t.Fatalf("seed %d: IOC filled %+v, liquidity %v, FOK %+v %v", seed, bo, verdict, ao, aerr)
+			}
+			filled++
+		default:
+			if verdict || aerr == nil || aerr.Code != CodeFillOrKillNotFilled {
+				t.Fatalf("seed %d: IOC %s filled %v of %v, liquidity %v, FOK %+v %+v %v", seed, bo.OrderState, bo.FilledAmount, bo.Amount, verdict, ao, atr, aerr)
+			}
+			if len(a.rec.log) != 0 {
+				t.Fatalf("seed %d: rejected FOK reached the listener: %v", seed, a.rec.log)
+			}
+			if after := fokSnapshot(a.e, append(owners, "__t")...); after != before {
+				t.Fatalf("seed %d: rejected FOK changed the engine", seed)
+			}
+			killed++
+		}
+	}
+	t.Logf("%d filled, %d killed, %d where counting reduce-only makers at full size would be wrong", filled, killed, naiveWrong)
+	if filled < iterations/10 || killed < iterations/10 || naiveWrong < iterations/50 {
+		t.Fatalf("generator does not cover the cases: %d filled, %d killed, %d naive wrong", filled, killed, naiveWrong)
 	}
 }

@@ -256,20 +256,56 @@ func (s *instState) contracts(lots int64) float64 {
 	return roundDec(float64(lots)*s.step/s.inst.ContractSize, 8)
 }
 
-// toTicks converts a price to ticks; ok is false when the price is not a
-// multiple of the tick size.
-func (s *instState) toTicks(p float64) (int64, bool) {
-	q := p / s.tick
-	t := math.Round(q)
-	return int64(t), math.Abs(q-t) <= 1e-6+1e-9*math.Abs(q)
+// maxSteps bounds every price in ticks and every order amount in lots that
+// the engine accepts (1e12 ≈ 2^40). The engine's int64 arithmetic on lots
+// and ticks is additive only: level and open-order totals, positions, open
+// interest, lots + open orders + extra in margin projections, bid + ask
+// ticks for the mid, ±1 tick for post-only. One value is at most 2^40, so a
+// sum only overflows int64 (2^63) after about 9.2 million maximal orders or
+// fills; lots × ticks products (notional, premium, margin, average price)
+// are only ever formed in float64, where ≤ 1e24 is far from overflow. Below
+// 2^53 every count is an exact float64, and 1e12 still allows absurd sizes
+// (1e13 USD of BTC-PERPETUAL, a 5e11 USD price) for the default instruments.
+const maxSteps = 1e12
+
+// stepsInRange reports whether q (a price in ticks or an amount in lots,
+// before rounding) rounds to a count in [1, maxSteps]; false for NaN and ±Inf.
+func stepsInRange(q float64) bool {
+	r := math.Round(q)
+	return r >= 1 && r <= maxSteps
 }
 
+// toSteps rounds q to a count of ticks or lots. ok is false when q is not
+// within float noise of an integer or when it is out of range (the count is
+// then 0: never a wrapped int64 conversion).
+func toSteps(q float64) (int64, bool) {
+	if !stepsInRange(q) {
+		return 0, false
+	}
+	r := math.Round(q)
+	// 1e-14 relative is ~20× the error of q = a/step from float inputs, and
+	// keeps the multiple check meaningful (≤ 0.01 step) up to maxSteps.
+	return int64(r), math.Abs(q-r) <= 1e-6+1e-14*math.Abs(q)
+}
+
+// toTicks converts a price to ticks; ok is false when the price is not a
+// multiple of the tick size or is outside [1, maxSteps] ticks.
+func (s *instState) toTicks(p float64) (int64, bool) { return toSteps(p / s.tick) }
+
 // toLots converts an amount to lots; ok is false when it is not a multiple
-// of the lot size.
-func (s *instState) toLots(a float64) (int64, bool) {
-	q := a / s.step
-	l := math.Round(q)
-	return int64(l), math.Abs(q-l) <= 1e-6+1e-9*math.Abs(q)
+// of the lot size or is outside [1, maxSteps] lots.
+func (s *instState) toLots(a float64) (int64, bool) { return toSteps(a / s.step) }
+
+// clampSteps converts a float count of ticks to int64 within [1, maxSteps]
+// (NaN gives 1).
+func clampSteps(v float64) int64 {
+	switch {
+	case !(v >= 1):
+		return 1
+	case v > maxSteps:
+		return maxSteps
+	}
+	return int64(v)
 }
 
 // normCDF is the standard normal distribution function.
