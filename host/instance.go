@@ -67,6 +67,14 @@ type Instance struct {
 	dead   atomic.Bool
 	fault  atomic.Pointer[Fault]
 
+	// The call budget: one cancellable context for the instance's life and a
+	// reused timer that cancels it when a call overruns. An overrun kills
+	// the instance, so the context never needs renewing while it lives, and
+	// a call allocates no context of its own.
+	budgetCtx    context.Context
+	budgetCancel context.CancelCauseFunc
+	budgetTimer  *time.Timer
+
 	calls   atomic.Uint64
 	callNs  atomic.Uint64
 	maxNs   atomic.Uint64
@@ -103,6 +111,11 @@ func (p *Plugin) Start(ctx context.Context, startup []byte) (*Instance, []byte, 
 		events: mod.ExportedFunction(abi.ExportOnEvents),
 		stop:   mod.ExportedFunction(abi.ExportOnStop),
 		stack:  make([]uint64, 1),
+	}
+	if p.cfg.CallBudget > 0 {
+		in.budgetCtx, in.budgetCancel = context.WithCancelCause(context.Background())
+		in.budgetTimer = time.AfterFunc(time.Hour, func() { in.budgetCancel(errBudget) })
+		in.budgetTimer.Stop()
 	}
 	fail := func(err error) (*Instance, []byte, error) {
 		in.kill(err)
@@ -172,8 +185,8 @@ func (in *Instance) Close(ctx context.Context) error {
 	if in.dead.Swap(true) {
 		return nil
 	}
-	in.p.current.CompareAndSwap(in.st, nil)
-	return in.mod.Close(ctx)
+	in.release()
+	return nil
 }
 
 // Dead reports whether the instance faulted or was closed.
@@ -252,14 +265,19 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 	if in.dead.Load() {
 		return 0, ErrDead
 	}
-	if budget := in.p.cfg.CallBudget; budget > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, budget)
-		defer cancel()
+	callCtx := ctx
+	if in.budgetTimer != nil {
+		if ctx.Done() != nil { // the caller's context still counts: its end cancels the call too
+			stop := in.watch(ctx)
+			defer stop()
+		}
+		callCtx = in.budgetCtx
+		in.budgetTimer.Reset(in.p.cfg.CallBudget)
+		defer in.budgetTimer.Stop()
 	}
 	in.stack[0] = arg
 	began := time.Now()
-	err := fn.CallWithStack(ctx, in.stack)
+	err := fn.CallWithStack(callCtx, in.stack)
 	took := uint64(time.Since(began))
 	in.calls.Add(1)
 	in.callNs.Add(took)
@@ -270,10 +288,22 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 		}
 	}
 	if err != nil {
-		return 0, in.kill(in.p.classify(name, err))
+		var cause error
+		if in.budgetCtx != nil {
+			cause = context.Cause(in.budgetCtx)
+		}
+		return 0, in.kill(in.p.classifyCause(name, err, cause))
 	}
 	return in.stack[0], nil
 }
+
+// watch cancels the budget context when ctx ends.
+func (in *Instance) watch(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { in.budgetCancel(context.Cause(ctx)) })
+}
+
+// errBudget is the cause of a budget context's cancellation.
+var errBudget = errors.New("call budget exceeded")
 
 func (in *Instance) kill(err error) error {
 	var f *Fault
@@ -282,14 +312,28 @@ func (in *Instance) kill(err error) error {
 		in.p.log.Warn("plugin fault", "call", f.Call, "kind", string(f.Kind), "code", f.Code, "err", f.Err)
 	}
 	if !in.dead.Swap(true) {
-		in.p.current.CompareAndSwap(in.st, nil)
-		_ = in.mod.Close(context.Background())
+		in.release()
 	}
 	return err
 }
 
+// release frees what the instance holds; dead is already set.
+func (in *Instance) release() {
+	in.p.current.CompareAndSwap(in.st, nil)
+	if in.budgetTimer != nil {
+		in.budgetTimer.Stop()
+		in.budgetCancel(ErrDead)
+	}
+	_ = in.mod.Close(context.Background())
+}
+
 // classify turns a runtime error into a Fault.
 func (p *Plugin) classify(call string, err error) *Fault {
+	return p.classifyCause(call, err, nil)
+}
+
+// classifyCause classifies err; cause is why the call's context ended, if it did.
+func (p *Plugin) classifyCause(call string, err error, cause error) *Fault {
 	f := &Fault{Plugin: p.name, Call: call, Kind: FaultTrap, Err: err}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
@@ -298,6 +342,9 @@ func (p *Plugin) classify(call string, err error) *Fault {
 			f.Kind = FaultBudget
 		case sys.ExitCodeContextCanceled:
 			f.Kind = FaultCanceled
+			if errors.Is(cause, errBudget) {
+				f.Kind = FaultBudget
+			}
 		default:
 			f.Kind, f.Code = FaultExit, int64(exit.ExitCode())
 		}

@@ -291,3 +291,15 @@ func TestLogRateLimit(t *testing.T) {
 		t.Fatalf("dropped %d", st.LogsDropped)
 	}
 }
+
+func TestCallerContextStopsACall(t *testing.T) {
+	p := load(t, "spin", host.PluginConfig{CallBudget: time.Hour})
+	in := start(t, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := in.Deliver(ctx, batch(1))
+	var f *host.Fault
+	if !errors.As(err, &f) || f.Kind != host.FaultCanceled {
+		t.Fatalf("error %v, want a canceled fault", err)
+	}
+}
