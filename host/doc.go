@@ -19,7 +19,8 @@
 // negative result, a result outside the outbox, an outbox that cannot be
 // framed or a proc_exit is a *Fault; the instance is dead after it and every
 // later call returns ErrDead. Plugin.Start makes a fresh instance from the
-// compiled module. See RATIONALE.md, "Why are plugin calls interruptible?".
+// compiled module. See RATIONALE.md, "Why are plugin calls interruptible, and why
+// will plugins move to a child process?".
 //
 // # Concurrency
 //
