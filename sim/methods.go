@@ -177,18 +177,47 @@ func (s *Server) checkTradingLocked() *Error {
 	return nil
 }
 
+// sizeParams are the amount, contracts and price of buy, sell and edit.
+type sizeParams struct {
+	Amount    *float64 `json:"amount"`
+	Contracts *float64 `json:"contracts"`
+	Price     *float64 `json:"price"`
+}
+
+func (p sizeParams) values() (amount, contracts, price float64, hasPrice bool) {
+	if p.Amount != nil {
+		amount = *p.Amount
+	}
+	if p.Contracts != nil {
+		contracts = *p.Contracts
+	}
+	if p.Price != nil {
+		price, hasPrice = *p.Price, true
+	}
+	return amount, contracts, price, hasPrice
+}
+
+// orderResultOf is the {order, trades} result of buy, sell and edit.
+func orderResultOf(o Order, trades []Trade, err *Error) (any, *Error) {
+	if err != nil {
+		return nil, err
+	}
+	if trades == nil {
+		trades = []Trade{}
+	}
+	return orderResult{Order: o, Trades: trades}, nil
+}
+
 type placeParams struct {
-	InstrumentName string   `json:"instrument_name"`
-	Amount         *float64 `json:"amount"`
-	Contracts      *float64 `json:"contracts"`
-	Type           string   `json:"type"`
-	Label          string   `json:"label"`
-	Price          *float64 `json:"price"`
-	TimeInForce    string   `json:"time_in_force"`
-	PostOnly       bool     `json:"post_only"`
-	RejectPostOnly bool     `json:"reject_post_only"`
-	ReduceOnly     bool     `json:"reduce_only"`
-	ValidUntil     int64    `json:"valid_until"`
+	sizeParams
+	InstrumentName string `json:"instrument_name"`
+	Type           string `json:"type"`
+	Label          string `json:"label"`
+	TimeInForce    string `json:"time_in_force"`
+	PostOnly       bool   `json:"post_only"`
+	RejectPostOnly bool   `json:"reject_post_only"`
+	ReduceOnly     bool   `json:"reduce_only"`
+	ValidUntil     int64  `json:"valid_until"`
 }
 
 type orderResult struct {
@@ -237,35 +266,18 @@ func methodPlace(direction string) func(k *call) (any, *Error) {
 		if req.Type == "" {
 			req.Type = "limit"
 		}
-		if p.Amount != nil {
-			req.Amount = *p.Amount
-		}
-		if p.Contracts != nil {
-			req.Contracts = *p.Contracts
-		}
-		if p.Price != nil {
-			req.Price, req.HasPrice = *p.Price, true
-		}
-		o, trades, err := s.engine.Place(s.nowMs(), req)
-		if err != nil {
-			return nil, err
-		}
-		if trades == nil {
-			trades = []Trade{}
-		}
-		return orderResult{Order: o, Trades: trades}, nil
+		req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
+		return orderResultOf(s.engine.Place(s.nowMs(), req))
 	}
 }
 
 func methodEdit(k *call) (any, *Error) {
 	var p struct {
-		OrderID        string   `json:"order_id"`
-		Amount         *float64 `json:"amount"`
-		Contracts      *float64 `json:"contracts"`
-		Price          *float64 `json:"price"`
-		PostOnly       bool     `json:"post_only"`
-		RejectPostOnly bool     `json:"reject_post_only"`
-		ReduceOnly     bool     `json:"reduce_only"`
+		sizeParams
+		OrderID        string `json:"order_id"`
+		PostOnly       bool   `json:"post_only"`
+		RejectPostOnly bool   `json:"reject_post_only"`
+		ReduceOnly     bool   `json:"reduce_only"`
 	}
 	if err := k.decode(&p); err != nil {
 		return nil, err
@@ -282,23 +294,8 @@ func methodEdit(k *call) (any, *Error) {
 	}
 	req := EditRequest{OrderID: p.OrderID, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
 		ReduceOnly: p.ReduceOnly, Owner: k.account}
-	if p.Amount != nil {
-		req.Amount = *p.Amount
-	}
-	if p.Contracts != nil {
-		req.Contracts = *p.Contracts
-	}
-	if p.Price != nil {
-		req.Price, req.HasPrice = *p.Price, true
-	}
-	o, trades, err := s.engine.Edit(s.nowMs(), req)
-	if err != nil {
-		return nil, err
-	}
-	if trades == nil {
-		trades = []Trade{}
-	}
-	return orderResult{Order: o, Trades: trades}, nil
+	req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
+	return orderResultOf(s.engine.Edit(s.nowMs(), req))
 }
 
 func methodCancel(k *call) (any, *Error) {
