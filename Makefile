@@ -40,9 +40,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-## plugins: builds the example strategies (there are none until the ABI lands; see issue 4).
+## plugins: builds every example strategy (plugins/examples/<name>) to bin/plugins/<name>.wasm.
 plugins:
-	@echo "plugins: no wasm plugins in the tree yet"
+	@mkdir -p bin/plugins
+	@set -e; for dir in plugins/examples/*/; do \
+		name=$$(basename $$dir); [ -f $$dir/main.go ] || continue; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags=-s -o bin/plugins/$$name.wasm ./$$dir; \
+		echo "bin/plugins/$$name.wasm $$(wc -c < bin/plugins/$$name.wasm) bytes"; \
+	done
 
 clean:
 	rm -rf bench/latest.txt
