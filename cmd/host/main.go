@@ -3,6 +3,7 @@
 //
 //	host sim     run the Deribit-compatible simulator alone
 //	host demo    the simulator with a real client trading against it
+//	host inspect what a strategy plugin is, and whether it would load
 //
 // Only this package exits the process.
 package main
@@ -42,6 +43,7 @@ const usage = `usage: host <command> [flags]
 commands:
   sim     run the Deribit-compatible exchange simulator and print its ws:// URL
   demo    run the simulator with a client that trades against it, then print a summary
+  inspect report a plugin's ABI version, exports, imports, size, compile time and whether it loads
 
 Run 'host <command> -h' for a command's flags.`
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSim(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		return runInspect(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

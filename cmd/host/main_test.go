@@ -83,3 +83,20 @@ func TestDemoTradesAndAnswersHeartbeats(t *testing.T) {
 		t.Fatalf("demo did not trade or answer heartbeats:\n%s", s)
 	}
 }
+
+func TestInspect(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"inspect", "../../testdata/abi/cancel_on_timer.wasm"}, &out, io.Discard); err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"ABI:          1.0", "stratbox_on_events", "stratbox.set_timer", "would load:   yes", "empty config: starts"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("inspect output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"inspect", "../../host/testdata/v2.wasm"}, &out, io.Discard)
+	if err == nil || !strings.Contains(out.String(), "would load:   no") || !strings.Contains(out.String(), "ABI 2.0") {
+		t.Fatalf("inspect of a v2 plugin: %v\n%s", err, out.String())
+	}
+}
