@@ -1,0 +1,77 @@
+package deribit
+
+import (
+	"math"
+	"strconv"
+)
+
+// The host's label on every order it places (Deribit's free `label`, at most
+// 64 characters), so that it recognises its orders in notifications, in
+// responses and after a reconnect or a restart, and knows whose they are:
+//
+//	sbx:<instance>:<cid>
+//
+// instance is the host's number for the plugin instance (u32) and cid the
+// plugin's client order id (u64, not 0), both in canonical decimal: digits
+// only, no sign, no leading zeros ("0" is not a valid cid). The longest label
+// is 35 bytes ("sbx:4294967295:18446744073709551615"). Anything else,
+// including labels with JSON escapes, other prefixes, upper case, extra
+// fields or spaces, is not ours: such orders are "foreign".
+const LabelPrefix = "sbx:"
+
+// MaxLabelLen is the length of the longest label EncodeLabel makes.
+const MaxLabelLen = len(LabelPrefix) + 10 + 1 + 20
+
+// EncodeLabel returns the label of order cid of instance.
+func EncodeLabel(instance uint32, cid uint64) string {
+	var b [MaxLabelLen]byte
+	return string(AppendLabel(b[:0], instance, cid))
+}
+
+// AppendLabel appends the label of order cid of instance to dst.
+func AppendLabel(dst []byte, instance uint32, cid uint64) []byte {
+	dst = append(dst, LabelPrefix...)
+	dst = strconv.AppendUint(dst, uint64(instance), 10)
+	dst = append(dst, ':')
+	return strconv.AppendUint(dst, cid, 10)
+}
+
+// DecodeLabel reads a label made by EncodeLabel. ok is false for anything
+// else (a foreign order). It does not allocate.
+func DecodeLabel(b []byte) (instance uint32, cid uint64, ok bool) {
+	if len(b) < len(LabelPrefix)+3 || len(b) > MaxLabelLen || string(b[:len(LabelPrefix)]) != LabelPrefix {
+		return 0, 0, false
+	}
+	b = b[len(LabelPrefix):]
+	in, b, ok := canonicalUint(b, math.MaxUint32)
+	if !ok || len(b) == 0 || b[0] != ':' {
+		return 0, 0, false
+	}
+	c, b, ok := canonicalUint(b[1:], math.MaxUint64)
+	if !ok || len(b) != 0 || c == 0 {
+		return 0, 0, false
+	}
+	return uint32(in), c, true
+}
+
+// canonicalUint reads a decimal without sign or leading zeros, at most max,
+// from the start of b, and returns the rest.
+func canonicalUint(b []byte, max uint64) (uint64, []byte, bool) {
+	i := 0
+	var u uint64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		d := uint64(b[i] - '0')
+		if i == 1 && b[0] == '0' {
+			return 0, nil, false // leading zero
+		}
+		if u > (max-d)/10 {
+			return 0, nil, false
+		}
+		u = u*10 + d
+		i++
+	}
+	if i == 0 {
+		return 0, nil, false
+	}
+	return u, b[i:], true
+}
