@@ -23,6 +23,11 @@ func startSim(t *testing.T, cfg sim.Config) *sim.Server {
 	if cfg.MinHeartbeat == 0 {
 		cfg.MinHeartbeat = time.Millisecond
 	}
+	if cfg.HeartbeatGrace == 0 {
+		// Generous: go test runs packages in parallel on two cores under the
+		// race detector; a test that wants a heartbeat kill says so.
+		cfg.HeartbeatGrace = 2 * time.Second
+	}
 	cfg.NoMarket = true
 	cfg.Tick = -1
 	cfg.RateLimits.Disabled = true
@@ -40,8 +45,8 @@ func dialSim(t *testing.T, srv *sim.Server, mutate func(*conn.Config), opts ...c
 		URL:                srv.URL(),
 		Credentials:        conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret},
 		CancelOnDisconnect: true,
-		HeartbeatInterval:  5 * time.Millisecond,
-		SilenceMultiple:    40, // 200 ms: generous, the race detector and a busy CI share two cores
+		HeartbeatInterval:  10 * time.Millisecond,
+		SilenceMultiple:    200, // 2 s: generous, the race detector and a busy CI share two cores
 		RequestTimeout:     10 * time.Second,
 		Backoff:            conn.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond},
 	}
@@ -79,10 +84,10 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // and nobody reads them; every one is answered, the simulator never drops
 // the connection, and the overflow is counted.
 func TestSimHeartbeatsUnderFloodWithBlockedConsumer(t *testing.T) {
-	srv := startSim(t, sim.Config{HeartbeatGrace: 500 * time.Millisecond, AlwaysTestRequest: true})
+	srv := startSim(t, sim.Config{HeartbeatGrace: 2 * time.Second, AlwaysTestRequest: true})
 	c, obs := dialSim(t, srv, func(cfg *conn.Config) {
 		cfg.HeartbeatInterval = time.Millisecond
-		cfg.SilenceMultiple = 500
+		cfg.SilenceMultiple = 2000 // 2 s
 		cfg.SinkQueue = 128
 	})
 	const channel = "book.BTC-PERPETUAL.100ms"
