@@ -21,6 +21,7 @@ const (
 	DefaultBackoffMin     = 100 * time.Millisecond
 	DefaultBackoffMax     = 10 * time.Second
 	DefaultBackoffJitter  = 0.2
+	DefaultBackoffReset   = 30 * time.Second
 )
 
 // Overflow is what the built-in notification queue does when it is full.
@@ -47,6 +48,11 @@ type Backoff struct {
 	// so that many connections dropped together do not redial together.
 	// Default 0.2; negative means none.
 	Jitter float64 `toml:"jitter"`
+	// ResetAfter is how long a socket must stay Ready for the schedule to
+	// start over: a socket lost sooner (say, a session the exchange ends
+	// right after setup) continues it, so that such a loop backs off
+	// instead of redialing every Min. By the injected clock. Default 30s.
+	ResetAfter time.Duration `toml:"reset_after"`
 }
 
 // Delay is the wait before attempt (1 for the first), given r in [0, 1).
@@ -74,6 +80,9 @@ func (b Backoff) withDefaults() Backoff {
 	}
 	if b.Jitter == 0 {
 		b.Jitter = DefaultBackoffJitter
+	}
+	if b.ResetAfter == 0 {
+		b.ResetAfter = DefaultBackoffReset
 	}
 	return b
 }
@@ -208,6 +217,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: timeouts must not be negative", ErrConfig)
 	case c.Backoff.Min < 0 || c.Backoff.Max < c.Backoff.Min:
 		return fmt.Errorf("%w: backoff min %v, max %v", ErrConfig, c.Backoff.Min, c.Backoff.Max)
+	case c.Backoff.ResetAfter < 0:
+		return fmt.Errorf("%w: backoff reset_after %v is negative", ErrConfig, c.Backoff.ResetAfter)
 	case c.Backoff.Jitter > 1:
 		return fmt.Errorf("%w: backoff jitter %v is above 1", ErrConfig, c.Backoff.Jitter)
 	case c.MaxFrameSize < 1024:
@@ -228,10 +239,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// String prints c without its secrets.
+// String prints c without its secrets (the URL redacted as by LogValue).
 func (c Config) String() string {
 	return fmt.Sprintf("conn.Config{URL:%s Credentials:%v COD:%v Heartbeat:%v}",
-		c.URL, c.Credentials, c.CancelOnDisconnect, c.HeartbeatInterval)
+		redactURL(c.URL), c.Credentials, c.CancelOnDisconnect, c.HeartbeatInterval)
 }
 
 // LogValue makes slog print c without its secrets.

@@ -217,3 +217,13 @@ func TestReadFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestConfigStringRedactsURL(t *testing.T) {
+	c := conn.Config{URL: "wss://www.deribit.com/ws/api/v2?token=SECRETQ#frag"}
+	if s := c.String(); strings.Contains(s, "SECRETQ") || strings.Contains(s, "frag") || !strings.Contains(s, "wss://www.deribit.com/ws/api/v2") {
+		t.Fatalf("String %s", s)
+	}
+	if s := fmt.Sprint(c); strings.Contains(s, "SECRETQ") {
+		t.Fatalf("Sprint %s", s)
+	}
+}

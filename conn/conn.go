@@ -35,6 +35,8 @@ type options struct {
 	logger   *slog.Logger
 	observer Observer
 	sink     Sink
+
+	refreshArmed func() // tests only: the refresher armed its timer
 }
 
 // WithClock sets the clock for heartbeats, timeouts, backoff and token
@@ -70,6 +72,8 @@ type Conn struct {
 	obs   *dispatcher
 	mon   *heartbeat.Monitor
 
+	refreshArmed func() // tests only (export_test.go); nil otherwise
+
 	nextID  atomic.Uint64
 	nextAns atomic.Uint64
 	cur     atomic.Pointer[session]
@@ -82,7 +86,8 @@ type Conn struct {
 	closed     bool
 	cancel     context.CancelFunc
 	finishOnce sync.Once
-	done       chan struct{}
+	down       chan struct{} // closed when the goroutines have ended
+	done       chan struct{} // closed after down, once the Observer's last call returned
 
 	subsMu sync.Mutex
 	subs   map[string]struct{}
@@ -90,6 +95,7 @@ type Conn struct {
 	frames, notifications, responses, unmatched atomic.Uint64
 	malformed, oversized, other, sinkDropped    atomic.Uint64
 	reconnects                                  atomic.Uint64
+	idlessErrors                                atomic.Uint64 // exchange errors without id, for the log's rate limit
 }
 
 // New validates cfg and returns an idle Conn. It does no I/O.
@@ -124,8 +130,11 @@ func New(cfg Config, opts ...Option) (*Conn, error) {
 		sink: o.sink,
 		obs:  newDispatcher(o.observer),
 		mon:  heartbeat.NewMonitor(cfg.heartbeat()),
-		done: make(chan struct{}),
-		subs: make(map[string]struct{}),
+
+		refreshArmed: o.refreshArmed,
+		down:         make(chan struct{}),
+		done:         make(chan struct{}),
+		subs:         make(map[string]struct{}),
 	}
 	if c.sink == nil {
 		c.queue = NewQueue(cfg.SinkQueue, cfg.Overflow)
@@ -161,6 +170,7 @@ func (c *Conn) Start(ctx context.Context) error {
 		return fmt.Errorf("%w: Start called twice", ErrConfig)
 	}
 	c.started = true
+	c.obs.start()
 	ctx, cancel := context.WithCancel(ctx)
 	c.cancel = cancel
 	c.lifeMu.Unlock()
@@ -181,7 +191,10 @@ func (c *Conn) Start(ctx context.Context) error {
 // Close closes the connection: the socket, every pending request (which
 // fails with ErrClosed) and the reconnect loop. It waits for the
 // connection's goroutines, and the Observer's last call, to finish. It is
-// idempotent and always returns nil.
+// idempotent and always returns nil. It may be called from the Observer
+// (a pool closing a failed connection from its StateChanged): it then waits
+// for everything but the Observer's own pending reports, which are
+// delivered, ending with StateClosed, after that call returns.
 func (c *Conn) Close() error {
 	c.lifeMu.Lock()
 	first := !c.closed
@@ -196,11 +209,16 @@ func (c *Conn) Close() error {
 			c.finish(nil)
 		}
 	}
+	<-c.down
+	if c.obs.inside() {
+		return nil // called by the Observer: its own last reports follow
+	}
 	<-c.done
 	return nil
 }
 
-// Done is closed when the connection is closed.
+// Done is closed when the connection is closed and the Observer has returned
+// from its last call.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 func (c *Conn) finish(err error) {
@@ -209,14 +227,17 @@ func (c *Conn) finish(err error) {
 			err = ErrClosed
 		}
 		c.setState(StateClosed, err, 0)
+		close(c.down) // before waiting for the Observer, which may be in Close
 		c.obs.close()
 		close(c.done)
 	})
 }
 
-// run keeps the connection up until ctx ends.
+// run keeps the connection up until ctx ends. The attempt count goes on
+// across a socket that was Ready for less than Backoff.ResetAfter.
 func (c *Conn) run(ctx context.Context, s *session) {
 	defer func() { c.finish(nil) }()
+	attempt := 0 // the attempt that made s
 	for {
 		select {
 		case <-s.done:
@@ -227,8 +248,12 @@ func (c *Conn) run(ctx context.Context, s *session) {
 		if ctx.Err() != nil {
 			return
 		}
-		c.setState(StateDegraded, s.cause(), 0)
-		for attempt := 1; ; attempt++ {
+		if c.clk.Now().Sub(s.readyAt) >= c.cfg.Backoff.ResetAfter {
+			attempt = 0
+		}
+		c.setState(StateDegraded, s.cause(), attempt)
+		for {
+			attempt++
 			t := c.clk.NewTimer(c.cfg.Backoff.Delay(attempt, rand.Float64()))
 			select {
 			case <-t.C():
@@ -272,6 +297,7 @@ func (c *Conn) connect(ctx context.Context, attempt int) (*session, error) {
 		s.wait()
 		return nil, err
 	}
+	s.readyAt = c.clk.Now()
 	s.ready.Store(true)
 	if attempt > 0 {
 		c.reconnects.Add(1) // before Ready is reported, so observers see it counted
@@ -350,8 +376,9 @@ func (c *Conn) setState(to State, err error, attempt int) {
 }
 
 // sinkOverflow moves Ready ↔ Degraded(ErrSlowConsumer) for the read
-// goroutine; it only changes a state the sink itself caused.
-func (c *Conn) sinkOverflow(over bool) {
+// goroutine; it only changes a state the sink itself caused. It reports
+// whether the state now shows the overflow (over) or its end (!over).
+func (c *Conn) sinkOverflow(over bool) bool {
 	c.stateMu.Lock()
 	cur := State(c.state.Load())
 	var ch StateChange
@@ -363,12 +390,14 @@ func (c *Conn) sinkOverflow(over bool) {
 		ch = StateChange{From: cur, To: StateReady, At: c.clk.Now()}
 		c.sinkDegr = false
 	default:
+		ok := over && cur == StateDegraded && c.sinkDegr
 		c.stateMu.Unlock()
-		return
+		return ok
 	}
 	c.state.Store(int32(ch.To))
 	c.obs.push(ch)
 	c.stateMu.Unlock()
+	return true
 }
 
 // State is the current state.
@@ -480,9 +509,12 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 // Subscribe subscribes to channels (private/subscribe when authenticated,
 // public/subscribe otherwise), remembers them for every later reconnect, and
 // returns the channels the exchange confirmed. Channels it left out are
-// reported with a *SubscribeError (and not remembered). If the socket drops
-// during the call the channels stay remembered and are subscribed on the
-// next socket.
+// reported with a *SubscribeError (and not remembered). When the request was
+// not sent (ErrNotSent) or the exchange refused it (*RPCError), the channels
+// this call added are forgotten; channels remembered before it stay. After
+// any other failure (timeout, cancellation, lost socket) the channels stay
+// remembered, since the exchange may have subscribed, and are subscribed on
+// the next socket.
 func (c *Conn) Subscribe(ctx context.Context, channels ...string) ([]string, error) {
 	if len(channels) == 0 {
 		return nil, nil
@@ -491,15 +523,23 @@ func (c *Conn) Subscribe(ctx context.Context, channels ...string) ([]string, err
 	if err != nil {
 		return nil, fmt.Errorf("conn: subscribe: %w", err)
 	}
+	var added []string // not remembered before this call
 	c.subsMu.Lock()
 	for _, ch := range channels {
-		c.subs[ch] = struct{}{}
+		if _, ok := c.subs[ch]; !ok {
+			c.subs[ch] = struct{}{}
+			added = append(added, ch)
+		}
 	}
 	c.subsMu.Unlock()
 	got, err := c.subscribe(ctx, s, channels)
-	var se *SubscribeError
-	if err != nil && !errors.As(err, &se) && !errors.Is(err, ErrDisconnected) && !errors.Is(err, ErrStale) {
-		c.forget(channels)
+	var re *RPCError
+	if err != nil && (errors.Is(err, ErrNotSent) || errors.As(err, &re)) {
+		// Nothing was subscribed: forget what this call added. After a
+		// timeout, a cancellation or a lost socket once the request was
+		// written the exchange may have subscribed, so the channels stay
+		// remembered (and are subscribed on the next socket).
+		c.forget(added)
 	}
 	return got, err
 }

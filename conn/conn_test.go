@@ -219,24 +219,34 @@ func TestHeartbeatWhileConsumerBlocked(t *testing.T) {
 	h.obs.waitFor(t, conn.StateReady)
 }
 
+// TestWriterPrefersPriorityLane: while the writer is inside a request's
+// WriteMessage, a heartbeat answer is queued; with more requests waiting,
+// the answer must be the very next frame written. Twenty rounds: a writer
+// that picked lanes at random would pass with probability 2⁻²⁰.
 func TestWriterPrefersPriorityLane(t *testing.T) {
 	c, err := conn.New(testConfig("ws://127.0.0.1:1/ws"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	frames := conn.WriterOrder(c, 50, 3)
-	for i, f := range frames[:3] {
-		if !bytes.Contains(f, []byte(`"public/test"`)) {
-			t.Fatalf("frame %d is %s, want a heartbeat answer first", i, f)
-		}
-	}
-	for _, f := range frames[3:] {
+	const rounds = 20
+	w := conn.StartGatedWriter(c, rounds+5)
+	defer w.Stop()
+	for i := 0; i < rounds; i++ {
+		f := w.Next(10 * time.Second)
 		if !bytes.Contains(f, []byte(`"private/buy"`)) {
-			t.Fatalf("unexpected frame %s", f)
+			t.Fatalf("round %d: writing %q, want a request", i, f)
+		}
+		w.QueueAnswer() // while the request is being written
+		w.Release()
+		if f := w.Next(10 * time.Second); !bytes.Contains(f, []byte(`"public/test"`)) {
+			t.Fatalf("round %d: wrote %q after the request, want the queued heartbeat answer", i, f)
 		}
 	}
-	if hb := c.Heartbeat(); hb.Answered != 3 {
+	if f := w.Next(10 * time.Second); !bytes.Contains(f, []byte(`"private/buy"`)) {
+		t.Fatalf("wrote %q, want the next request", f)
+	}
+	if hb := c.Heartbeat(); hb.Answered != rounds {
 		t.Fatalf("answered %d", hb.Answered)
 	}
 }
@@ -640,16 +650,22 @@ func TestAuthFailureLogsNoSecrets(t *testing.T) {
 	})
 }
 
+// TestTokenRefresh: every refresh uses the refresh token of the previous
+// answer (the fake issues RT1, RT2, …) and re-arms for the new token.
 func TestTokenRefresh(t *testing.T) {
-	h := start(t, func(c *conn.Config) { creds(c); c.HeartbeatInterval = time.Hour })
+	armed := make(chan struct{}, 16)
+	h := start(t, func(c *conn.Config) { creds(c); c.HeartbeatInterval = time.Hour },
+		conn.WithRefreshArmed(func() { armed <- struct{}{} }))
 	h.fc.expect(t, "public/auth")
-	h.clk.WaitForTimers(2, nil)
-	h.clk.Advance(720 * time.Second) // 80% of expires_in 900
-	r := h.fc.expect(t, "public/auth")
-	if !bytes.Contains(r.Params, []byte(`"grant_type":"refresh_token"`)) || !bytes.Contains(r.Params, []byte(`"refresh_token":"RT1"`)) {
-		t.Fatalf("refresh params %s", r.Params)
+	for _, want := range []string{"RT1", "RT2", "RT3"} {
+		<-armed                          // the refresher's timer is armed for the current token
+		h.clk.Advance(720 * time.Second) // 80% of expires_in 900
+		r := h.fc.expect(t, "public/auth")
+		if !bytes.Contains(r.Params, []byte(`"grant_type":"refresh_token"`)) || !bytes.Contains(r.Params, []byte(`"refresh_token":"`+want+`"`)) {
+			t.Fatalf("refresh params %s, want %s", r.Params, want)
+		}
 	}
-	h.clk.WaitForTimers(2, nil) // re-armed for the new token
+	<-armed
 	if st := h.c.State(); st != conn.StateReady {
 		t.Fatalf("state %v", st)
 	}

@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -23,6 +24,7 @@ type fakeDeribit struct {
 	mu      sync.Mutex
 	respond func(fc *fakeConn, r fakeReq) bool // true: handled (or held) by the test
 	all     []*fakeConn
+	auths   int // public/auth answered by auto: tokens AT<n>, RT<n>
 }
 
 type fakeReq struct {
@@ -116,7 +118,11 @@ func (c *fakeConn) auto(r fakeReq) {
 	case "public/test":
 		c.result(r.ID, map[string]string{"version": "1.2.26"})
 	case "public/auth":
-		c.result(r.ID, map[string]any{"access_token": "AT1", "refresh_token": "RT1", "expires_in": 900,
+		c.srv.mu.Lock()
+		c.srv.auths++
+		n := c.srv.auths
+		c.srv.mu.Unlock()
+		c.result(r.ID, map[string]any{"access_token": fmt.Sprintf("AT%d", n), "refresh_token": fmt.Sprintf("RT%d", n), "expires_in": 900,
 			"scope": "connection mainaccount", "token_type": "bearer"})
 	case "public/subscribe", "private/subscribe", "public/unsubscribe", "private/unsubscribe":
 		var p struct {

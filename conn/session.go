@@ -44,8 +44,11 @@ type session struct {
 	tok    *token // written by setup, then only by the refresher
 	authed bool   // written by setup before ready is set; read after
 
+	readyAt time.Time // set by connect before ready; read by run after the session ends
+
 	// Reader-only.
-	overflowing bool
+	overflowing bool // the state shows this overflow run (Degraded, ErrSlowConsumer)
+	unreported  bool // a drop the state could not show yet (not Ready then)
 	okRun       int
 }
 
@@ -216,7 +219,9 @@ func (s *session) readLoop() {
 			}
 			if !f.HasID {
 				c.unmatched.Add(1)
-				c.log.Warn("conn: exchange error without id", "code", e.Code, "message", e.Message)
+				if n := c.idlessErrors.Add(1); n&(n-1) == 0 { // 1, 2, 4, 8…, like malformed
+					c.log.Warn("conn: exchange error without id", "count", n, "code", e.Code, "message", e.Message)
+				}
 				continue
 			}
 			s.complete(f.ID, now, reply{err: e})
@@ -254,7 +259,8 @@ func (s *session) answer(now time.Time) {
 
 // deliver hands a notification to the sink and tracks overflow runs: the
 // first drop turns the state Degraded, SinkQueue clean deliveries in a row
-// turn it back.
+// turn it back. A drop while the state cannot show it (during setup, before
+// Ready) is remembered and reported at the next delivery once Ready.
 func (s *session) deliver(n Notification) {
 	c := s.c
 	c.notifications.Add(1)
@@ -264,16 +270,27 @@ func (s *session) deliver(n Notification) {
 				s.overflowing = false
 				c.sinkOverflow(false)
 			}
+		} else if s.unreported {
+			s.reportOverflow()
 		}
 		return
 	}
 	c.sinkDropped.Add(1)
 	s.okRun = 0
 	if !s.overflowing {
-		s.overflowing = true
-		c.log.Warn("conn: notification sink overflowed", "policy", string(c.cfg.Overflow))
-		c.sinkOverflow(true)
+		s.unreported = true
+		s.reportOverflow()
 	}
+}
+
+// reportOverflow latches the overflow only when the state change was
+// recorded; otherwise it stays unreported and is tried again.
+func (s *session) reportOverflow() {
+	if !s.c.sinkOverflow(true) {
+		return
+	}
+	s.overflowing, s.unreported = true, false
+	s.c.log.Warn("conn: notification sink overflowed", "policy", string(s.c.cfg.Overflow))
 }
 
 // Request ids are even, heartbeat answer ids odd: the reader recognises the
@@ -449,6 +466,9 @@ func (s *session) goRefresh() {
 		}()
 		for s.tok.lifetime > 0 {
 			t := c.clk.NewTimer(s.tok.refreshAt().Sub(c.clk.Now()))
+			if c.refreshArmed != nil {
+				c.refreshArmed()
+			}
 			select {
 			case <-s.done:
 				t.Stop()
@@ -475,6 +495,9 @@ func (s *session) call(ctx context.Context, method string, params []byte) ([]byt
 	c := s.c
 	if !validMethod(method) {
 		return nil, fmt.Errorf("conn: method %q: %w: %w", method, ErrNotSent, ErrConfig)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("conn: %s: %w: %w", method, ErrNotSent, err)
 	}
 	id := c.callID()
 	m := &outMsg{b: appendRequest(make([]byte, 0, len(method)+len(params)+48), id, method, params)}

@@ -1,7 +1,11 @@
 package conn
 
 import (
+	"bytes"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,14 +48,20 @@ type StateChange struct {
 	// Err is the cause of a Degraded or Closed state, or, with Ready, a
 	// *SubscribeError for channels that could not be restored.
 	Err error
-	// Attempt counts consecutive failed connection attempts (0 when none).
+	// Attempt counts the connection attempts since the last socket that
+	// stayed Ready for Backoff.ResetAfter (0 when none): a socket lost
+	// sooner does not start the count, or the backoff, over.
 	Attempt int
 	At      time.Time
 }
 
 // Observer is told of every state change, in order, from a goroutine of its
 // own: a slow Observer delays only later reports, never the connection.
-// Close waits for the Observer to return from its last call.
+// Close waits for the Observer to return from its last call, except when
+// the Observer itself calls Close (as a pool closing a failed connection
+// does): then Close returns once the connection is closed, and the
+// remaining reports (ending with StateClosed) follow when the Observer
+// returns.
 type Observer interface {
 	StateChanged(StateChange)
 }
@@ -64,20 +74,30 @@ func (f ObserverFunc) StateChanged(c StateChange) { f(c) }
 
 // dispatcher delivers state changes to the Observer from its own goroutine.
 // push never blocks: changes wait in an unbounded slice (there are a handful
-// per reconnect).
+// per reconnect). The goroutine starts with start (Conn.Start) or close,
+// so that a Conn built by New and never started holds none.
 type dispatcher struct {
-	obs     Observer
-	mu      sync.Mutex
-	pending []StateChange
-	closed  bool
-	wake    chan struct{}
-	done    chan struct{}
+	obs       Observer
+	mu        sync.Mutex
+	pending   []StateChange
+	closed    bool
+	startOnce sync.Once
+	gid       atomic.Uint64 // the goroutine's id, once it runs
+	wake      chan struct{}
+	done      chan struct{}
 }
 
 func newDispatcher(obs Observer) *dispatcher {
-	d := &dispatcher{obs: obs, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go d.run()
-	return d
+	return &dispatcher{obs: obs, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// start starts the goroutine; it is idempotent.
+func (d *dispatcher) start() {
+	d.startOnce.Do(func() {
+		ready := make(chan struct{})
+		go d.run(ready)
+		<-ready
+	})
 }
 
 func (d *dispatcher) push(c StateChange) {
@@ -92,20 +112,38 @@ func (d *dispatcher) push(c StateChange) {
 	}
 }
 
-// close delivers what is pending, then stops the goroutine and waits for it.
+// close delivers what is pending, then stops the goroutine and waits for it,
+// unless called from the goroutine itself (an Observer closing its Conn).
 func (d *dispatcher) close() {
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
+	d.start()
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+	d.wait()
+}
+
+// wait waits for the goroutine to end, unless called from it.
+func (d *dispatcher) wait() {
+	if d.inside() {
+		return
+	}
 	<-d.done
 }
 
-func (d *dispatcher) run() {
+// inside reports whether the caller runs on the dispatcher's goroutine.
+func (d *dispatcher) inside() bool {
+	id := d.gid.Load()
+	return id != 0 && id == goroutineID()
+}
+
+func (d *dispatcher) run(ready chan<- struct{}) {
 	defer close(d.done)
+	d.gid.Store(goroutineID())
+	close(ready)
 	for range d.wake {
 		for {
 			d.mu.Lock()
@@ -126,4 +164,18 @@ func (d *dispatcher) run() {
 			}
 		}
 	}
+}
+
+// goroutineID is the calling goroutine's id, parsed from the first line of
+// its stack ("goroutine 123 [running]:"). Only Close uses it, to tell a call
+// from the Observer (which must not wait for itself) from any other.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }

@@ -1,0 +1,92 @@
+package conn_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/conn"
+)
+
+// reconnect drops the current socket and returns the next one once Ready.
+func (h *harness) reconnect(t *testing.T) *fakeConn {
+	t.Helper()
+	h.fc.drop()
+	h.obs.waitFor(t, conn.StateDegraded)
+	h.clk.WaitForTimers(1, nil)
+	h.clk.Advance(2 * time.Second) // testConfig's Backoff.Max
+	h.fc = h.srv.next()
+	h.obs.waitFor(t, conn.StateReady)
+	return h.fc
+}
+
+// TestFailedSubscribeKeepsConfirmedChannels: a Subscribe the exchange
+// refuses forgets only the channels it added; one confirmed earlier is
+// still restored after a reconnect.
+func TestFailedSubscribeKeepsConfirmedChannels(t *testing.T) {
+	h := start(t, nil)
+	if _, err := h.c.Subscribe(context.Background(), "ticker.A"); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.setRespond(func(fc *fakeConn, r fakeReq) bool {
+		if r.Method == "public/subscribe" && strings.Contains(string(r.Params), "book.BAD") {
+			fc.error(r.ID, 11050, "bad_request", nil)
+			return true
+		}
+		return false
+	})
+	var re *conn.RPCError
+	if _, err := h.c.Subscribe(context.Background(), "ticker.A", "book.BAD"); !errors.As(err, &re) {
+		t.Fatalf("err %v", err)
+	}
+	fc := h.reconnect(t)
+	if sub := fc.expect(t, "public/subscribe"); string(sub.Params) != `{"channels":["ticker.A"]}` {
+		t.Fatalf("resubscribe %s", sub.Params)
+	}
+}
+
+// TestTimedOutSubscribeStaysRemembered: once written, a Subscribe that times
+// out may have subscribed; its channels are restored on the next socket.
+func TestTimedOutSubscribeStaysRemembered(t *testing.T) {
+	h := start(t, nil)
+	if _, err := h.c.Subscribe(context.Background(), "ticker.A"); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.setRespond(func(fc *fakeConn, r fakeReq) bool {
+		return r.Method == "public/subscribe" && strings.Contains(string(r.Params), "ticker.B")
+	})
+	errc := make(chan error, 1)
+	go func() { _, err := h.c.Subscribe(context.Background(), "ticker.A", "ticker.B"); errc <- err }()
+	h.fc.expect(t, "public/subscribe") // ticker.A
+	h.fc.expect(t, "public/subscribe") // ticker.A, ticker.B: held
+	h.clk.WaitForTimers(2, nil)        // watchdog + request
+	h.clk.Advance(time.Second)
+	if err := <-errc; !errors.Is(err, conn.ErrTimeout) || errors.Is(err, conn.ErrNotSent) {
+		t.Fatalf("err %v", err)
+	}
+	h.srv.setRespond(nil)
+	fc := h.reconnect(t)
+	if sub := fc.expect(t, "public/subscribe"); string(sub.Params) != `{"channels":["ticker.A","ticker.B"]}` {
+		t.Fatalf("resubscribe %s", sub.Params)
+	}
+}
+
+// TestUnsentSubscribeForgetsOnlyAdded: a Subscribe that was never sent
+// (context already done) forgets the channels it added, not earlier ones.
+func TestUnsentSubscribeForgetsOnlyAdded(t *testing.T) {
+	h := start(t, nil)
+	if _, err := h.c.Subscribe(context.Background(), "ticker.A"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.c.Subscribe(ctx, "ticker.A", "ticker.C"); !errors.Is(err, conn.ErrNotSent) {
+		t.Fatalf("err %v", err)
+	}
+	fc := h.reconnect(t)
+	if sub := fc.expect(t, "public/subscribe"); string(sub.Params) != `{"channels":["ticker.A"]}` {
+		t.Fatalf("resubscribe %s", sub.Params)
+	}
+}
