@@ -332,7 +332,7 @@ func (c *Conn) setup(ctx context.Context, s *session) (subErr, err error) {
 	if len(chans) == 0 {
 		return nil, nil
 	}
-	_, err = c.subscribe(ctx, s, chans)
+	_, err = c.subscribe(ctx, s, chans, true)
 	var se *SubscribeError
 	if errors.As(err, &se) {
 		c.log.Warn("conn: channels not restored", "channels", se.Missing)
@@ -532,7 +532,7 @@ func (c *Conn) Subscribe(ctx context.Context, channels ...string) ([]string, err
 		}
 	}
 	c.subsMu.Unlock()
-	got, err := c.subscribe(ctx, s, channels)
+	got, err := c.subscribe(ctx, s, channels, false)
 	var re *RPCError
 	if err != nil && (errors.Is(err, ErrNotSent) || errors.As(err, &re)) {
 		// Nothing was subscribed: forget what this call added. After a
@@ -572,7 +572,56 @@ func (c *Conn) forget(channels []string) {
 
 // subscribe runs one subscribe call on s and checks the confirmed list;
 // channels the exchange left out are forgotten and reported.
-func (c *Conn) subscribe(ctx context.Context, s *session, channels []string) ([]string, error) {
+// MaxChannelsPerSubscribe is Deribit's limit of channels in one subscribe
+// request; longer lists are sent in batches.
+const MaxChannelsPerSubscribe = 500
+
+// subscribe subscribes channels in batches of at most
+// MaxChannelsPerSubscribe. Channels the exchange leaves out of its answer
+// are forgotten and reported in a *SubscribeError. A batch the exchange
+// refuses with an error is, on re-subscription (restore), forgotten and
+// reported the same way, so that one bad channel cannot keep the connection
+// from becoming ready; on a caller's Subscribe the *RPCError is returned and
+// Subscribe decides what to forget. A lost socket or a timeout stops at once.
+func (c *Conn) subscribe(ctx context.Context, s *session, channels []string, restore bool) ([]string, error) {
+	var got, missing []string
+	var refused error
+	for len(channels) > 0 {
+		n := min(len(channels), MaxChannelsPerSubscribe)
+		batch := channels[:n]
+		channels = channels[n:]
+		ok, err := c.subscribeBatch(ctx, s, batch)
+		var rpc *RPCError
+		switch {
+		case errors.As(err, &rpc) && restore:
+			refused = errors.Join(refused, err)
+			missing = append(missing, batch...)
+			continue
+		case err != nil:
+			return got, err
+		}
+		confirmed := make(map[string]bool, len(ok))
+		for _, ch := range ok {
+			confirmed[ch] = true
+		}
+		got = append(got, ok...)
+		for _, ch := range batch {
+			if !confirmed[ch] {
+				missing = append(missing, ch)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		c.forget(missing)
+		if refused != nil {
+			c.log.Warn("conn: re-subscription refused", "channels", len(missing), "err", refused)
+		}
+		return got, &SubscribeError{Missing: missing}
+	}
+	return got, nil
+}
+
+func (c *Conn) subscribeBatch(ctx context.Context, s *session, channels []string) ([]string, error) {
 	method := "public/subscribe"
 	if s.authed {
 		method = "private/subscribe"
@@ -590,20 +639,6 @@ func (c *Conn) subscribe(ctx context.Context, s *session, channels []string) ([]
 	var got []string
 	if err := json.Unmarshal(raw, &got); err != nil {
 		return nil, fmt.Errorf("conn: %s: %w: %w", method, ErrDecode, err)
-	}
-	ok := make(map[string]bool, len(got))
-	for _, ch := range got {
-		ok[ch] = true
-	}
-	var missing []string
-	for _, ch := range channels {
-		if !ok[ch] {
-			missing = append(missing, ch)
-		}
-	}
-	if len(missing) > 0 {
-		c.forget(missing)
-		return got, &SubscribeError{Missing: missing}
 	}
 	return got, nil
 }

@@ -2,7 +2,9 @@ package conn_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +91,58 @@ func TestUnsentSubscribeForgetsOnlyAdded(t *testing.T) {
 	if sub := fc.expect(t, "public/subscribe"); string(sub.Params) != `{"channels":["ticker.A"]}` {
 		t.Fatalf("resubscribe %s", sub.Params)
 	}
+}
+
+// TestResubscribeInBatches: more channels than Deribit takes in one request
+// are restored in batches of 500, and a batch the exchange refuses is
+// reported as missing instead of keeping the connection from becoming ready.
+func TestResubscribeInBatches(t *testing.T) {
+	h := start(t, nil)
+	chans := make([]string, 1200)
+	for i := range chans {
+		chans[i] = fmt.Sprintf("ticker.I%04d.100ms", i)
+	}
+	got, err := h.c.Subscribe(context.Background(), chans...)
+	if err != nil || len(got) != len(chans) {
+		t.Fatalf("subscribe: %d confirmed, %v", len(got), err)
+	}
+	for _, want := range []int{500, 500, 200} {
+		if n := countChannels(t, h.fc.expect(t, "public/subscribe")); n != want {
+			t.Fatalf("first subscribe batch of %d, want %d", n, want)
+		}
+	}
+	// After a reconnect the exchange refuses the batch holding ticker.I0600.
+	h.srv.setRespond(func(fc *fakeConn, r fakeReq) bool {
+		if r.Method == "public/subscribe" && strings.Contains(string(r.Params), "ticker.I0600.") {
+			fc.error(r.ID, 11050, "bad_request", nil)
+			return true
+		}
+		return false
+	})
+	h.fc.drop()
+	h.obs.waitFor(t, conn.StateDegraded)
+	h.clk.WaitForTimers(1, nil)
+	h.clk.Advance(2 * time.Second) // testConfig's Backoff.Max
+	fc := h.srv.next()
+	for _, want := range []int{500, 500, 200} {
+		if n := countChannels(t, fc.expect(t, "public/subscribe")); n != want {
+			t.Fatalf("resubscribe batch of %d, want %d", n, want)
+		}
+	}
+	ready := h.obs.waitFor(t, conn.StateReady)
+	var se *conn.SubscribeError
+	if !errors.As(ready.Err, &se) || len(se.Missing) != 500 || se.Missing[0] != "ticker.I0500.100ms" {
+		t.Fatalf("ready with %v", ready.Err)
+	}
+}
+
+func countChannels(t *testing.T, r fakeReq) int {
+	t.Helper()
+	var p struct {
+		Channels []string `json:"channels"`
+	}
+	if err := json.Unmarshal(r.Params, &p); err != nil {
+		t.Fatal(err)
+	}
+	return len(p.Channels)
 }
