@@ -57,7 +57,9 @@ func testConfig(url string) conn.Config {
 		URL:               url,
 		HeartbeatInterval: 10 * time.Second,
 		RequestTimeout:    time.Second,
-		Backoff:           conn.Backoff{Min: time.Second, Max: 2 * time.Second},
+		// A fixed 2 s wait, longer than RequestTimeout: a test that advances the
+		// fake clock by 2 s to redial can never also fire a setup request's timeout.
+		Backoff: conn.Backoff{Min: 2 * time.Second, Max: 2 * time.Second, Jitter: -1},
 	}
 }
 
