@@ -27,6 +27,7 @@ const (
 	FaultDescriptor FaultKind = "descriptor" // stratbox_buffers pointed at a bad descriptor
 	FaultCanceled   FaultKind = "canceled"   // the host's context ended during the call
 	FaultStartup    FaultKind = "startup"    // the start-up blob does not fit the inbox
+	FaultFlood      FaultKind = "flood"      // the plugin kept sending intents far over its rate limit
 )
 
 // Fault is a failed plugin call. The instance is dead after it.

@@ -112,6 +112,7 @@ type Plugin struct {
 	compiled wazero.CompiledModule
 	version  abi.Version
 	size     int
+	wasm     []byte // the module, for child processes (IsolateProcess)
 	compile  time.Duration
 
 	mu      sync.Mutex                // serialises Start
@@ -156,7 +157,7 @@ func Load(ctx context.Context, name string, wasm []byte, cfg PluginConfig, opts 
 	if o.cache != nil {
 		rc = rc.WithCompilationCache(o.cache.c)
 	}
-	p := &Plugin{name: name, cfg: cfg, clk: o.clk, log: o.log.With("plugin", name), size: len(wasm)}
+	p := &Plugin{name: name, cfg: cfg, clk: o.clk, log: o.log.With("plugin", name), size: len(wasm), wasm: wasm}
 	p.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	began := time.Now()
 	compiled, err := p.rt.CompileModule(ctx, wasm)

@@ -131,6 +131,49 @@ func (st *instState) dueTimers(now time.Time) []uint32 {
 	return due
 }
 
+type dueTimer struct {
+	id uint32
+	at time.Time
+}
+
+// dueTimersAt is dueTimers with the times the timers were due at.
+func (st *instState) dueTimersAt(now time.Time) []dueTimer {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var due []dueTimer
+	for id, at := range st.timers {
+		if !at.After(now) {
+			due = append(due, dueTimer{id, at})
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].at.Equal(due[j].at) {
+			return due[i].at.Before(due[j].at)
+		}
+		return due[i].id < due[j].id
+	})
+	for _, d := range due {
+		delete(st.timers, d.id)
+	}
+	return due
+}
+
+// nextTimer is the earliest armed timer's due time.
+func (st *instState) nextTimer() (time.Time, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var first time.Time
+	for _, at := range st.timers {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first, !first.IsZero()
+}
+
 // lineWriter turns a plugin's stdout or stderr into log lines.
 type lineWriter struct {
 	p     *Plugin

@@ -29,7 +29,11 @@ func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 
 // fileConfig is host.toml. Unknown keys are errors that name the key.
 type fileConfig struct {
-	Sim simConfig `toml:"sim"`
+	Sim      simConfig      `toml:"sim"`
+	Exchange exchangeConfig `toml:"exchange"`
+	Host     hostConfig     `toml:"host"`
+	Risk     riskConfig     `toml:"risk"`
+	Plugins  []pluginConfig `toml:"plugin"`
 }
 
 // simConfig is the [sim] section: the simulator `host sim` runs, and the one
@@ -127,5 +131,5 @@ func (c fileConfig) validate() error {
 	if c.Sim.Faults.MaintenanceAt.Duration > 0 && c.Sim.Faults.MaintenanceFor.Duration == 0 {
 		return fmt.Errorf("config: sim.faults.maintenance_for is required with maintenance_at")
 	}
-	return nil
+	return c.validateRun()
 }

@@ -1,6 +1,7 @@
 // Command host runs trading strategies compiled to WebAssembly next to an
 // exchange, and the tools around them.
 //
+//	host run     run strategy plugins against the exchange (default: the built-in simulator)
 //	host sim     run the Deribit-compatible simulator alone
 //	host demo    the simulator with a real client trading against it
 //	host inspect what a strategy plugin is, and whether it would load
@@ -17,12 +18,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/stratbox/stratbox/host"
 )
 
 // errUsage marks an error the user fixes by changing the command line.
 var errUsage = errors.New("usage")
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == host.ChildArg {
+		// A plugin's child process (host.IsolateProcess): not a command.
+		os.Exit(host.ServeChild(os.Stdin, os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -41,6 +48,7 @@ func main() {
 const usage = `usage: host <command> [flags]
 
 commands:
+  run     run strategy plugins (.wasm) against the exchange; the built-in simulator by default
   sim     run the Deribit-compatible exchange simulator and print its ws:// URL
   demo    run the simulator with a client that trades against it, then print a summary
   inspect report a plugin's ABI version, exports, imports, size, compile time and whether it loads
@@ -53,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: no command", errUsage)
 	}
 	switch args[0] {
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
 	case "sim":
 		return runSim(ctx, args[1:], stdout, stderr)
 	case "demo":

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/sim"
+)
+
+// runFlags are `host run`'s flags; they override the config file.
+type runFlags struct {
+	config    string
+	exchange  string
+	duration  time.Duration
+	isolation string
+	cacheDir  string
+	status    time.Duration
+	seed      int64
+	logLevel  string
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("host run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runFlags
+	fs.StringVar(&f.config, "config", "", "TOML config file (see host.example.toml)")
+	fs.StringVar(&f.exchange, "exchange", "", "exchange ws:// or wss:// URL (default: the built-in simulator); keys from DERIBIT_CLIENT_ID / DERIBIT_CLIENT_SECRET")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (default: until interrupted)")
+	fs.StringVar(&f.isolation, "isolation", "", `where plugins run: "process" (default) or "none"`)
+	fs.StringVar(&f.cacheDir, "cache-dir", "", `compiled-plugin cache directory ("off": none)`)
+	fs.DurationVar(&f.status, "status", -1, "status line period (0: none; default 1s)")
+	fs.Int64Var(&f.seed, "seed", 0, "the built-in simulator's market seed (default 1)")
+	fs.StringVar(&f.logLevel, "log", "warn", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: host run [flags] [strategy.wasm ...]\n\nRuns strategy plugins against the exchange (default: the built-in simulator).\nSIGUSR1 is the kill switch: every open order is cancelled and every new intent refused.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := f.load(fs.Args())
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)}))
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+	return trade(ctx, cfg, log, stdout)
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(s)) != nil {
+		return slog.LevelWarn
+	}
+	return l
+}
+
+// load reads the config file and applies the flags and the plugin paths
+// given as arguments (each becomes a plugin with default settings unless a
+// [[plugin]] of the config has the same path).
+func (f *runFlags) load(paths []string) (fileConfig, error) {
+	var c fileConfig
+	base := "."
+	if f.config != "" {
+		var err error
+		if c, err = loadConfig(f.config); err != nil {
+			return c, err
+		}
+		base = filepath.Dir(f.config)
+		for i := range c.Plugins {
+			if !filepath.IsAbs(c.Plugins[i].Path) {
+				c.Plugins[i].Path = filepath.Join(base, c.Plugins[i].Path)
+			}
+		}
+	}
+	for _, p := range paths {
+		known := false
+		for _, q := range c.Plugins {
+			if filepath.Clean(q.Path) == filepath.Clean(p) {
+				known = true
+			}
+		}
+		if !known {
+			c.Plugins = append(c.Plugins, pluginConfig{Path: p})
+		}
+	}
+	if len(c.Plugins) == 0 {
+		return c, fmt.Errorf("%w: no strategy: give a .wasm file or a config with [[plugin]] sections", errUsage)
+	}
+	if f.exchange != "" {
+		c.Exchange.URL = f.exchange
+	}
+	if f.isolation != "" {
+		c.Host.Isolation = f.isolation
+	}
+	if f.cacheDir != "" {
+		c.Host.CacheDir = f.cacheDir
+	}
+	if f.status >= 0 {
+		c.Host.Status = &duration{f.status}
+	}
+	if f.seed != 0 {
+		c.Sim.Seed = f.seed
+	}
+	return c, c.validate()
+}
+
+// trade runs the engine until ctx ends, then prints the summary.
+func trade(ctx context.Context, c fileConfig, log *slog.Logger, stdout io.Writer) error {
+	// The exchange and the connection outlive the trading period so that
+	// the engine can wind down (cancel its orders) after it.
+	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLife()
+
+	var cache *host.Cache
+	var err error
+	dir := c.Host.cacheDir()
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("cache dir: %w", err)
+		}
+	}
+	if cache, err = host.NewCache(dir); err != nil {
+		return err
+	}
+	defer cache.Close(context.Background())
+
+	specs, err := loadPlugins(ctx, c, cache, dir, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range specs {
+			s.Plugin.Close(context.Background())
+		}
+	}()
+
+	cc, account, srv, err := exchangeConn(life, c, stdout)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		defer srv.Close()
+	}
+	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration}
+	if ecfg.Risk, err = c.Risk.limits("risk"); err != nil {
+		return err
+	}
+	if c.Host.MaxRestarts != nil {
+		ecfg.MaxRestarts = *c.Host.MaxRestarts
+		if ecfg.MaxRestarts == 0 {
+			ecfg.MaxRestarts = -1
+		}
+	}
+	eng, err := host.New(ecfg, host.EngineLogger(log))
+	if err != nil {
+		return err
+	}
+	obs := conn.ObserverFunc(func(ch conn.StateChange) {
+		if ch.To == conn.StateReady || ch.From == conn.StateReady {
+			eng.ConnState(ch.To == conn.StateReady, false)
+		}
+	})
+	x, err := conn.Dial(life, cc, conn.WithSink(eng), conn.WithObserver(obs), conn.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", cc.URL, err)
+	}
+	defer x.Close()
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = fmt.Sprintf("%s on %s", s.Name, strings.Join(s.Instruments, ","))
+	}
+	fmt.Fprintf(stdout, "connected to %s (account %s), heartbeat every %v, cancel-on-disconnect on\n", cc.URL, account, cc.HeartbeatInterval)
+	fmt.Fprintf(stdout, "running %s (isolation %s)\n", strings.Join(names, "; "), isolationOf(c))
+
+	kill := make(chan os.Signal, 1)
+	signal.Notify(kill, syscall.SIGUSR1)
+	defer signal.Stop(kill)
+	start := time.Now()
+	runErr := make(chan error, 1)
+	go func() { runErr <- eng.Run(ctx, x) }()
+	period := time.Second
+	if c.Host.Status != nil {
+		period = c.Host.Status.Duration
+	}
+	var tick <-chan time.Time
+	if period > 0 {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case err := <-runErr:
+			if err != nil {
+				return err
+			}
+			printSummary(stdout, eng.Stats(), x, account, time.Since(start))
+			return nil
+		case <-kill:
+			n := eng.Kill()
+			fmt.Fprintf(stdout, "KILL SWITCH: trading halted, cancelling %d open orders\n", n)
+		case <-tick:
+			printStatus(stdout, eng.Stats(), x.Heartbeat().Answered, time.Since(start))
+		}
+	}
+}
+
+func isolationOf(c fileConfig) string {
+	if c.Host.Isolation == "" {
+		return string(host.IsolateProcess)
+	}
+	return c.Host.Isolation
+}
+
+// loadPlugins compiles and checks every plugin and makes its spec.
+func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir string, log *slog.Logger) ([]host.PluginSpec, error) {
+	var specs []host.PluginSpec
+	for i, pc := range c.Plugins {
+		wasm, err := os.ReadFile(pc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("plugin[%d]: %w", i, err)
+		}
+		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
+			CallBudget: pc.CallBudget.Duration, Seed: pc.Seed}, host.WithCache(cache), host.WithLogger(log))
+		if err != nil {
+			return nil, err
+		}
+		prm, err := params(pc.Params)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: params: %w", pc.name(), err)
+		}
+		lim, err := c.Risk.merge(pc.Risk).limits("plugin " + pc.name() + " risk")
+		if err != nil {
+			return nil, err
+		}
+		spec := host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(), Channels: pc.Channels,
+			Params: prm, Risk: &lim}
+		iso := pc.Isolation
+		if iso == "" {
+			iso = c.Host.Isolation
+		}
+		if iso != string(host.IsolateNone) {
+			pcfg := host.ProcessConfig{CacheDir: dir}
+			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pcfg) }
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+// exchangeConn returns the connection config: to the configured exchange
+// with the keys of the environment, or to a simulator started here.
+func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Config, string, *sim.Server, error) {
+	cc := conn.DefaultConfig()
+	cc.AllowInsecure = c.Exchange.AllowInsecure
+	cc.HeartbeatInterval = c.Exchange.HeartbeatInterval.Duration
+	method := conn.AuthSignature
+	if c.Exchange.Auth == "client_credentials" {
+		method = conn.AuthCredentials
+	}
+	if c.Exchange.URL != "" {
+		cred, err := conn.CredentialsFromEnv()
+		if err != nil {
+			return cc, "", nil, err
+		}
+		cred.Method = method
+		cc.URL, cc.Credentials = c.Exchange.URL, cred
+		if cc.HeartbeatInterval == 0 {
+			cc.HeartbeatInterval = 10 * time.Second
+		}
+		return cc, cred.ClientID, nil, cc.Validate()
+	}
+	sc := c.Sim.serverConfig()
+	if cc.HeartbeatInterval == 0 {
+		cc.HeartbeatInterval = time.Second
+	}
+	if sc.MinHeartbeat == 0 || sc.MinHeartbeat > cc.HeartbeatInterval {
+		sc.MinHeartbeat = cc.HeartbeatInterval
+	}
+	srv, err := sim.Start(ctx, sc)
+	if err != nil {
+		return cc, "", nil, err
+	}
+	go injectFaults(ctx, srv, c.Sim.Faults)
+	id, secret := sim.TestKeyID, sim.TestKeySecret
+	if len(c.Sim.Keys) > 0 {
+		id, secret = c.Sim.Keys[0].ID, c.Sim.Keys[0].Secret
+	}
+	cc.URL = srv.URL()
+	cc.Credentials = conn.Credentials{ClientID: id, ClientSecret: secret, Method: method}
+	fmt.Fprintf(stdout, "built-in simulator on %s (seed %d)\n", srv.URL(), max(c.Sim.Seed, 1))
+	return cc, id, srv, cc.Validate()
+}
+
+func printStatus(w io.Writer, s host.EngineStats, answered uint64, since time.Duration) {
+	var pos []string
+	var faults uint64
+	for _, p := range s.Plugins {
+		faults += p.Faults
+		for _, q := range p.Positions {
+			if q.Size != 0 {
+				pos = append(pos, fmt.Sprintf("%s %s %+g", p.Name, q.Instrument, q.Size.Float64()))
+			}
+		}
+	}
+	if len(pos) == 0 {
+		pos = []string{"flat"}
+	}
+	fmt.Fprintf(w, "%6.1fs  events %d  intents %d  orders placed %d acked %d filled %d cancelled %d rejected %d  fills %d  %s  heartbeats answered %d  faults %d\n",
+		since.Seconds(), s.Events, s.Intents, s.Placed, s.Acked, s.Filled, s.Cancelled, s.Rejected+s.Refused, s.Fills,
+		strings.Join(pos, ", "), answered, faults)
+}
+
+func printSummary(w io.Writer, s host.EngineStats, x *conn.Conn, account string, took time.Duration) {
+	st := x.Stats()
+	h := st.Heartbeat
+	fmt.Fprintf(w, "\nsummary after %v\n", took.Round(time.Millisecond))
+	fmt.Fprintf(w, "  events      %d frames in, %d market events routed, %d malformed, %d book gaps\n", s.Frames, s.Events, s.Malformed, s.BookGaps)
+	fmt.Fprintf(w, "  intents     %d from plugins, %d refused by the host (validation and risk)\n", s.Intents, s.Refused)
+	fmt.Fprintf(w, "  orders      %d placed, %d acknowledged, %d filled (%d fills), %d cancelled, %d rejected by the exchange\n",
+		s.Placed, s.Acked, s.Filled, s.Fills, s.Cancelled, s.Rejected)
+	for _, p := range s.Plugins {
+		fault := "no faults"
+		if p.Faults > 0 {
+			fault = fmt.Sprintf("%d faults, last: %v", p.Faults, p.LastFault)
+			if p.Down {
+				fault += " (stopped by the circuit breaker)"
+			}
+		}
+		avg := time.Duration(0)
+		if p.Calls > 0 {
+			avg = p.CallTime / time.Duration(p.Calls)
+		}
+		fmt.Fprintf(w, "  plugin %-10s %d calls (avg %v, max %v), %d conflated, %d dropped market events, %s\n",
+			p.Name, p.Calls, avg, p.MaxCallTime, p.Inbox.Conflated+p.Inbox.Merged, p.Inbox.Dropped, fault)
+		for _, q := range p.Positions {
+			fmt.Fprintf(w, "    position  %s %+g at %.2f, realized PnL %.8f (fees included), unrealized %.8f\n",
+				q.Instrument, q.Size.Float64(), q.AvgPrice, q.RealizedPnL, q.UnrealizedPnL)
+		}
+	}
+	end, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var positions []struct {
+		Instrument string  `json:"instrument_name"`
+		Size       float64 `json:"size"`
+		PnL        float64 `json:"total_profit_loss"`
+	}
+	if raw, err := x.CallRaw(end, "private/get_positions", []byte(`{"currency":"any"}`)); err == nil && json.Unmarshal(raw, &positions) == nil {
+		for _, p := range positions {
+			if p.Size != 0 || p.PnL != 0 {
+				fmt.Fprintf(w, "  account     %s %s %+g, total PnL %.8f\n", account, p.Instrument, p.Size, p.PnL)
+			}
+		}
+	} else if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(w, "  account     positions not available: %v\n", err)
+	}
+	fmt.Fprintf(w, "  heartbeats  %d heartbeat frames, %d test_requests answered, %d missed; answer latency p50 %v p99 %v max %v\n",
+		h.Heartbeats, h.Answered, h.Missed, h.AnswerLatency.P50, h.AnswerLatency.P99, h.AnswerLatency.Max)
+	fmt.Fprintf(w, "  connection  %v, %d reconnects, %d malformed frames skipped\n", st.State, st.Reconnects, st.Malformed)
+	if s.Killed {
+		fmt.Fprintf(w, "  kill switch was used\n")
+	}
+}

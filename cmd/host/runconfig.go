@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host"
+)
+
+// exchangeConfig is the [exchange] section: where `host run` trades.
+type exchangeConfig struct {
+	// URL is the exchange's ws:// or wss:// endpoint. Empty: the built-in
+	// simulator (the [sim] section), started in-process.
+	URL string `toml:"url"`
+	// Auth is "client_signature" (default) or "client_credentials". The key
+	// pair comes from DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET, never from
+	// this file.
+	Auth string `toml:"auth"`
+	// HeartbeatInterval is asked of the exchange with public/set_heartbeat.
+	// Default 10s (Deribit's minimum); 1s against the built-in simulator.
+	HeartbeatInterval duration `toml:"heartbeat_interval"`
+	// AllowInsecure permits ws:// to a host other than loopback.
+	AllowInsecure bool `toml:"allow_insecure"`
+}
+
+// hostConfig is the [host] section.
+type hostConfig struct {
+	// Isolation is where plugins run: "process" (default: a child process
+	// per plugin, so that no plugin can delay a heartbeat) or "none" (in
+	// the host's process: trusted plugins and backtests).
+	Isolation string `toml:"isolation"`
+	// CacheDir holds compiled plugins. Default: the user cache directory
+	// (stratbox/wazero); "off" compiles in memory every time.
+	CacheDir string `toml:"cache_dir"`
+	// MaxRestarts after faults before a plugin stays stopped. Default 3.
+	MaxRestarts *int `toml:"max_restarts"`
+	// RestartBackoff is the wait before the first restart. Default "1s".
+	RestartBackoff duration `toml:"restart_backoff"`
+	// KeepOrders leaves a stopped or faulted plugin's orders on the book.
+	KeepOrders bool `toml:"keep_orders"`
+	// Status is the period of the status line. Default "1s"; "0s": none.
+	Status *duration `toml:"status"`
+}
+
+// riskConfig is [risk] and [plugin.risk]: the host's limits on a plugin.
+// Amounts are in the instrument's amount unit; 0 is no limit.
+type riskConfig struct {
+	MaxOrderAmount   float64 `toml:"max_order_amount"`
+	MaxOpenOrders    int     `toml:"max_open_orders"`
+	MaxPosition      float64 `toml:"max_position"`
+	MaxNotional      float64 `toml:"max_notional"`
+	PriceBandBps     float64 `toml:"price_band_bps"`
+	IntentsPerSecond float64 `toml:"intents_per_second"`
+	IntentBurst      int     `toml:"intent_burst"`
+	FloodLimit       int     `toml:"flood_limit"`
+}
+
+// pluginConfig is one [[plugin]] section.
+type pluginConfig struct {
+	// Name is the instance's name (default: the file's base name).
+	Name string `toml:"name"`
+	// Path is the .wasm file (relative to the config file's directory).
+	Path string `toml:"path"`
+	// Instruments it trades and receives. Default ["BTC-PERPETUAL"].
+	Instruments []string `toml:"instruments"`
+	// Channels are market channel templates per instrument ({instrument}
+	// is replaced). Default book.{instrument}.100ms,
+	// ticker.{instrument}.100ms, trades.{instrument}.100ms.
+	Channels []string `toml:"channels"`
+	// MemoryLimitPages caps the plugin's memory in 64 KiB pages (default 1024).
+	MemoryLimitPages uint32 `toml:"memory_limit_pages"`
+	// CallBudget is the time one call may take (default "50ms").
+	CallBudget duration `toml:"call_budget"`
+	// Isolation overrides [host] isolation for this plugin.
+	Isolation string `toml:"isolation"`
+	// Seed of the plugin's random source (default 1).
+	Seed uint64 `toml:"seed"`
+	// Risk overrides [risk] for this plugin (keys given replace the global ones).
+	Risk *riskConfig `toml:"risk"`
+	// Params is a free table that reaches the plugin at start.
+	Params map[string]any `toml:"params"`
+}
+
+func (r riskConfig) limits(where string) (host.RiskLimits, error) {
+	fx := func(key string, v float64) (abi.Fixed, error) {
+		x, ok := abi.FixedFromFloat(v)
+		if !ok || v < 0 {
+			return 0, fmt.Errorf("config: %s.%s: %v is not an amount ≥ 0", where, key, v)
+		}
+		return x, nil
+	}
+	var l host.RiskLimits
+	var err error
+	if l.MaxOrderAmount, err = fx("max_order_amount", r.MaxOrderAmount); err != nil {
+		return l, err
+	}
+	if l.MaxPosition, err = fx("max_position", r.MaxPosition); err != nil {
+		return l, err
+	}
+	l.MaxOpenOrders, l.MaxNotional, l.PriceBandBps = r.MaxOpenOrders, r.MaxNotional, r.PriceBandBps
+	l.IntentsPerSecond, l.IntentBurst, l.FloodLimit = r.IntentsPerSecond, r.IntentBurst, r.FloodLimit
+	if err := l.Validate(); err != nil {
+		return l, fmt.Errorf("config: %s: %w", where, err)
+	}
+	return l, nil
+}
+
+// merge returns r with the keys set in o replacing its own.
+func (r riskConfig) merge(o *riskConfig) riskConfig {
+	if o == nil {
+		return r
+	}
+	for _, p := range []struct{ dst, src *float64 }{{&r.MaxOrderAmount, &o.MaxOrderAmount},
+		{&r.MaxPosition, &o.MaxPosition}, {&r.MaxNotional, &o.MaxNotional}, {&r.PriceBandBps, &o.PriceBandBps},
+		{&r.IntentsPerSecond, &o.IntentsPerSecond}} {
+		if *p.src != 0 {
+			*p.dst = *p.src
+		}
+	}
+	for _, p := range []struct{ dst, src *int }{{&r.MaxOpenOrders, &o.MaxOpenOrders},
+		{&r.IntentBurst, &o.IntentBurst}, {&r.FloodLimit, &o.FloodLimit}} {
+		if *p.src != 0 {
+			*p.dst = *p.src
+		}
+	}
+	return r
+}
+
+func validIsolation(s string) bool {
+	return s == "" || s == string(host.IsolateProcess) || s == string(host.IsolateNone)
+}
+
+func (c fileConfig) validateRun() error {
+	if u := c.Exchange.URL; u != "" && !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+		return fmt.Errorf("config: exchange.url %q: want ws:// or wss://", u)
+	}
+	switch c.Exchange.Auth {
+	case "", "client_signature", "client_credentials":
+	default:
+		return fmt.Errorf("config: exchange.auth %q: want client_signature or client_credentials", c.Exchange.Auth)
+	}
+	if !validIsolation(c.Host.Isolation) {
+		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)
+	}
+	if m := c.Host.MaxRestarts; m != nil && *m < 0 {
+		return fmt.Errorf("config: host.max_restarts is negative")
+	}
+	if _, err := c.Risk.limits("risk"); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for i, p := range c.Plugins {
+		where := fmt.Sprintf("plugin[%d]", i)
+		if p.Path == "" {
+			return fmt.Errorf("config: %s.path is required", where)
+		}
+		if !validIsolation(p.Isolation) {
+			return fmt.Errorf("config: %s.isolation %q: want process or none", where, p.Isolation)
+		}
+		if p.MemoryLimitPages > 65536 {
+			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
+		}
+		if _, err := c.Risk.merge(p.Risk).limits(where + ".risk"); err != nil {
+			return err
+		}
+		if _, err := params(p.Params); err != nil {
+			return fmt.Errorf("config: %s.params: %w", where, err)
+		}
+		n := p.name()
+		if names[n] {
+			return fmt.Errorf("config: two plugins are named %q (set name)", n)
+		}
+		names[n] = true
+	}
+	return nil
+}
+
+func (p pluginConfig) name() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strings.TrimSuffix(filepath.Base(p.Path), ".wasm")
+}
+
+func (p pluginConfig) instruments() []string {
+	if len(p.Instruments) == 0 {
+		return []string{"BTC-PERPETUAL"}
+	}
+	return p.Instruments
+}
+
+// params flattens a free TOML table into param records: nested tables
+// become dotted keys; strings, integers, floats and booleans keep their
+// type; anything else (arrays, dates) is passed as TOML text.
+func params(m map[string]any) ([]abi.Param, error) {
+	var out []abi.Param
+	var walk func(prefix string, m map[string]any) error
+	walk = func(prefix string, m map[string]any) error {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			key := prefix + k
+			switch v := m[k].(type) {
+			case map[string]any:
+				if err := walk(key+".", v); err != nil {
+					return err
+				}
+			case string:
+				out = append(out, abi.Param{Type: abi.ParamString, Key: key, Text: v})
+			case int64:
+				out = append(out, abi.Param{Type: abi.ParamInt, Key: key, Int: v})
+			case float64:
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("%s: %v is not a finite number", key, v)
+				}
+				out = append(out, abi.Param{Type: abi.ParamFloat, Key: key, Float: v})
+			case bool:
+				out = append(out, abi.Param{Type: abi.ParamBool, Key: key, Bool: v})
+			default:
+				out = append(out, abi.Param{Type: abi.ParamTOML, Key: key, Text: tomlText(v)})
+			}
+		}
+		return nil
+	}
+	if err := walk("", m); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if _, err := abi.AppendParam(nil, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// tomlText renders a TOML value (array, date, inline table) as TOML text.
+func tomlText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case time.Time:
+		return v.Format(time.RFC3339Nano)
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = tomlText(x)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case []map[string]any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = tomlText(x)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = strconv.Quote(k) + " = " + tomlText(v[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return fmt.Sprint(v)
+}
+
+// cacheDir resolves [host] cache_dir.
+func (h hostConfig) cacheDir() string {
+	switch h.CacheDir {
+	case "off":
+		return ""
+	case "":
+		if d, err := os.UserCacheDir(); err == nil {
+			return filepath.Join(d, "stratbox", "wazero")
+		}
+		return filepath.Join(os.TempDir(), "stratbox-wazero")
+	}
+	return h.CacheDir
+}

@@ -1,0 +1,425 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/venue/deribit"
+)
+
+// Exchange is what the engine needs of a connection to the exchange; a
+// *conn.Conn is one. The engine must also be the connection's Sink
+// (conn.WithSink) so that it receives the notifications it subscribes to.
+type Exchange interface {
+	CallRaw(ctx context.Context, method string, params []byte) (json.RawMessage, error)
+	Subscribe(ctx context.Context, channels ...string) ([]string, error)
+}
+
+// DefaultChannels are the market channels a plugin receives for each of its
+// instruments when its spec names none. {instrument} is replaced by the
+// instrument's name.
+var DefaultChannels = []string{"book.{instrument}.100ms", "ticker.{instrument}.100ms", "trades.{instrument}.100ms"}
+
+// Defaults of Config.
+const (
+	DefaultMaxRestarts    = 3
+	DefaultRestartBackoff = time.Second
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultStopTimeout    = 5 * time.Second
+)
+
+// Config configures an Engine.
+type Config struct {
+	Plugins []PluginSpec
+	// Risk is every plugin's default limits (a spec may override them).
+	Risk RiskLimits
+	// MaxRestarts is how many times a faulted plugin is restarted before
+	// the circuit breaker leaves it stopped (default 3; negative: never
+	// restart). RestartBackoff is the wait before the first restart,
+	// doubled for each next one (default 1s).
+	MaxRestarts    int
+	RestartBackoff time.Duration
+	// KeepOrders leaves a stopped or faulted plugin's orders on the book;
+	// by default they are cancelled.
+	KeepOrders bool
+	// RequestTimeout bounds each order request (default 5s).
+	RequestTimeout time.Duration
+	// StopTimeout bounds the wind-down after the run's context ends:
+	// stratbox_on_stop calls and the cancels of open orders (default 5s).
+	StopTimeout time.Duration
+}
+
+// PluginSpec is one plugin instance in the engine.
+type PluginSpec struct {
+	// Name is the instance's name (the start record's name, logs, stats).
+	Name   string
+	Plugin *Plugin
+	// NewSandbox makes each instance's sandbox; default: NewInProcess.
+	NewSandbox func(*Plugin) Sandbox
+	// Instruments the plugin trades and receives, by exchange name; they
+	// become its instrument table in this order.
+	Instruments []string
+	// Channels are templates of the market channels it receives for each
+	// instrument ({instrument} is replaced); default DefaultChannels.
+	Channels []string
+	// Params reach the plugin in its start-up blob.
+	Params []abi.Param
+	// Risk overrides Config.Risk when not nil.
+	Risk *RiskLimits
+	// InboxLimit bounds the market data waiting for the plugin, in bytes
+	// (default 1 MiB); order events are never dropped.
+	InboxLimit int
+}
+
+// Engine routes exchange events to plugins and carries out their intents:
+// validation, risk limits, the order manager, the requests to the exchange.
+type Engine struct {
+	cfg  Config
+	clk  clock.Clock
+	log  *slog.Logger
+	ex   Exchange
+	life context.Context // requests' parent: outlives the run's context during wind-down
+
+	rt atomic.Pointer[router] // nil until Run has set up the table
+
+	mu        sync.Mutex // the order manager's state
+	orders    map[orderKey]*order
+	instances map[uint32]*plugin
+	nextInst  uint32
+	rtr       *deribit.Translator // responses (under mu)
+	rbuf      []byte
+	plugins   []*plugin
+
+	killed atomic.Bool
+	reqs   sync.WaitGroup
+	stats  engineCounters
+	marks  []atomic.Int64 // mark price per global instrument (abi.Fixed)
+
+	chMu   sync.Mutex
+	change chan struct{} // closed by notify; nil when nobody waits
+}
+
+// router is the read goroutine's state, published once by Run.
+type router struct {
+	tr    *deribit.Translator
+	tab   *deribit.Table
+	chans map[string][]*plugin // market channel → its subscribers
+	buf   []byte
+	tmp   []byte
+}
+
+type engineCounters struct {
+	frames, events, malformed, gaps, unknownOrders atomic.Uint64
+	intents, refused, placed, acked, filled        atomic.Uint64
+	cancelled, rejected, fills, requests           atomic.Uint64
+}
+
+// EngineOption configures New.
+type EngineOption func(*Engine)
+
+// EngineClock sets the engine's clock (default: the wall clock).
+func EngineClock(c clock.Clock) EngineOption { return func(e *Engine) { e.clk = c } }
+
+// EngineLogger sets the engine's logger (default: discarded).
+func EngineLogger(l *slog.Logger) EngineOption { return func(e *Engine) { e.log = l } }
+
+// New checks cfg and returns an Engine; Run starts it.
+func New(cfg Config, opts ...EngineOption) (*Engine, error) {
+	if len(cfg.Plugins) == 0 {
+		return nil, fmt.Errorf("%w: no plugins", ErrConfig)
+	}
+	if err := cfg.Risk.Validate(); err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for i, s := range cfg.Plugins {
+		switch {
+		case s.Name == "":
+			return nil, fmt.Errorf("%w: plugin %d has no name", ErrConfig, i)
+		case len(s.Name) > 31:
+			return nil, fmt.Errorf("%w: plugin name %q is longer than 31 bytes", ErrConfig, s.Name)
+		case names[s.Name]:
+			return nil, fmt.Errorf("%w: two plugins are named %q", ErrConfig, s.Name)
+		case s.Plugin == nil && s.NewSandbox == nil:
+			return nil, fmt.Errorf("%w: plugin %q has no module", ErrConfig, s.Name)
+		case len(s.Instruments) == 0:
+			return nil, fmt.Errorf("%w: plugin %q names no instruments", ErrConfig, s.Name)
+		}
+		if s.Risk != nil {
+			if err := s.Risk.Validate(); err != nil {
+				return nil, fmt.Errorf("plugin %q: %w", s.Name, err)
+			}
+		}
+		names[s.Name] = true
+	}
+	if cfg.MaxRestarts == 0 {
+		cfg.MaxRestarts = DefaultMaxRestarts
+	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = DefaultRestartBackoff
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = DefaultStopTimeout
+	}
+	e := &Engine{cfg: cfg, clk: clock.Real{}, log: slog.New(slog.DiscardHandler),
+		orders: map[orderKey]*order{}, instances: map[uint32]*plugin{}}
+	for _, opt := range opts {
+		opt(e)
+	}
+	return e, nil
+}
+
+// Deliver is the engine's conn.Sink: it translates a notification into abi
+// records and routes them, without blocking: market data to the inboxes of
+// the plugins subscribed to the channel, order events through the order
+// manager to the plugin that owns the order.
+func (e *Engine) Deliver(n conn.Notification) bool {
+	r := e.rt.Load()
+	if r == nil {
+		return true
+	}
+	e.stats.frames.Add(1)
+	now := n.Received.UnixNano()
+	buf, cls, err := r.tr.AppendNotification(r.buf[:0], n.Channel, n.Data, now)
+	r.buf = buf
+	if err != nil {
+		if errors.Is(err, deribit.ErrBookGap) {
+			e.stats.gaps.Add(1)
+			go e.resubscribe(string(n.Channel))
+		} else {
+			e.stats.malformed.Add(1)
+		}
+		return true
+	}
+	switch cls.Kind {
+	case deribit.ClassMarket:
+		e.route(r, r.chans[string(n.Channel)], buf)
+	case deribit.ClassOrder:
+		e.mu.Lock()
+		e.applyRecords(buf, r.tr.Routes(), n.Received)
+		e.mu.Unlock()
+	}
+	return true
+}
+
+// route pushes market records to the subscribers, each record's instrument
+// renumbered into the subscriber's table.
+func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
+	for off := 0; off+abi.HeaderSize <= len(buf); {
+		h := abi.ReadHeader(buf[off:])
+		rec := buf[off : off+int(h.Size)]
+		off += int(h.Size)
+		inst := le32(rec[8:])
+		if h.Kind == abi.KindTicker && int(inst) < len(e.marks) {
+			if m := int64(le64(rec[64:])); m > 0 {
+				e.marks[inst].Store(m)
+			}
+		}
+		for _, pl := range subs {
+			if int(inst) >= len(pl.local) || pl.local[inst] == abi.NoInstrument {
+				continue
+			}
+			r.tmp = append(r.tmp[:0], rec...)
+			put32(r.tmp[8:], pl.local[inst])
+			pl.inbox.push(r.tmp)
+			e.stats.events.Add(1)
+		}
+	}
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+func le64(b []byte) uint64 { return uint64(le32(b)) | uint64(le32(b[4:]))<<32 }
+func put32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+// resubscribe asks for a fresh snapshot of a book whose changes skipped
+// one: Deribit sends a snapshot first on every subscription.
+func (e *Engine) resubscribe(channel string) {
+	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
+	defer cancel()
+	if u, ok := e.ex.(interface {
+		Unsubscribe(context.Context, ...string) error
+	}); ok {
+		_ = u.Unsubscribe(ctx, channel)
+	}
+	if _, err := e.ex.Subscribe(ctx, channel); err != nil {
+		e.log.Warn("resubscribe after a book gap failed", "channel", channel, "err", err)
+	}
+}
+
+// Run sets up the instrument tables from the exchange, subscribes, starts
+// every plugin and trades until ctx ends; then it stops the plugins,
+// cancels their open orders (unless Config.KeepOrders) and returns. ex must
+// deliver its notifications to e.Deliver.
+func (e *Engine) Run(ctx context.Context, ex Exchange) error {
+	e.ex = ex
+	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLife()
+	e.life = life
+	if err := e.setup(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, pl := range e.plugins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pl.run(ctx)
+		}()
+	}
+	wg.Wait() // the runners return once ctx has ended and their plugins stopped
+	now := e.clk.Now()
+	if !e.cfg.KeepOrders {
+		e.mu.Lock()
+		e.cancelOpen(nil, abi.ReasonPluginStopped, now)
+		e.mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() { e.reqs.Wait(); close(done) }()
+	t := e.clk.NewTimer(e.cfg.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C():
+		stopLife()
+		<-done
+	}
+	return nil
+}
+
+// setup fetches the instruments, builds the tables and subscribes.
+func (e *Engine) setup(ctx context.Context) error {
+	var names []string
+	for _, s := range e.cfg.Plugins {
+		for _, n := range s.Instruments {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	all, err := e.fetchInstruments(ctx)
+	if err != nil {
+		return err
+	}
+	byName := map[string]abi.Instrument{}
+	for _, in := range all {
+		byName[in.Name.String()] = in
+	}
+	list := make([]abi.Instrument, 0, len(names))
+	for _, n := range names {
+		in, ok := byName[n]
+		if !ok {
+			return fmt.Errorf("%w: the exchange has no instrument %q (plugin %s)", ErrConfig, n, e.pluginOf(n))
+		}
+		in.Index = uint32(len(list))
+		list = append(list, in)
+	}
+	tab, err := deribit.NewTable(list)
+	if err != nil {
+		return err
+	}
+	e.marks = make([]atomic.Int64, len(list))
+	e.rtr = deribit.NewTranslator(tab)
+	r := &router{tr: deribit.NewTranslator(tab), tab: tab, chans: map[string][]*plugin{}}
+	var channels []string
+	for i := range e.cfg.Plugins {
+		pl := newPlugin(e, &e.cfg.Plugins[i], tab)
+		e.mu.Lock()
+		e.plugins = append(e.plugins, pl)
+		e.mu.Unlock()
+		for _, n := range pl.spec.Instruments {
+			for _, tpl := range pl.channels() {
+				ch := strings.ReplaceAll(tpl, "{instrument}", n)
+				if _, seen := r.chans[ch]; !seen {
+					channels = append(channels, ch)
+				}
+				r.chans[ch] = append(r.chans[ch], pl)
+			}
+		}
+	}
+	for _, n := range names {
+		channels = append(channels, "user.orders."+n+".raw", "user.trades."+n+".raw")
+	}
+	e.rt.Store(r)
+	if _, err := e.ex.Subscribe(ctx, channels...); err != nil {
+		return fmt.Errorf("host: subscribe: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) pluginOf(instrument string) string {
+	var out []string
+	for _, s := range e.cfg.Plugins {
+		if slices.Contains(s.Instruments, instrument) {
+			out = append(out, s.Name)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// fetchInstruments reads the exchange's instruments of every currency.
+func (e *Engine) fetchInstruments(ctx context.Context) ([]abi.Instrument, error) {
+	raw, err := e.ex.CallRaw(ctx, "public/get_instruments", []byte(`{"currency":"any","expired":false}`))
+	if err != nil {
+		return nil, fmt.Errorf("host: public/get_instruments: %w", err)
+	}
+	list, err := deribit.Instruments(raw)
+	if err != nil {
+		return nil, fmt.Errorf("host: public/get_instruments: %w", err)
+	}
+	return list, nil
+}
+
+// Kill is the kill switch: every later intent is refused
+// (risk_kill_switch) and every open order of every plugin is cancelled
+// (reason kill_switch). It returns how many orders it cancels.
+func (e *Engine) Kill() int {
+	e.killed.Store(true)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cancelOpen(nil, abi.ReasonKillSwitch, e.clk.Now())
+}
+
+// Killed reports whether the kill switch is on.
+func (e *Engine) Killed() bool { return e.killed.Load() }
+
+// ConnState tells every plugin the health of the exchange connection (a
+// pool_state event); wire it to the connection's Observer.
+func (e *Engine) ConnState(healthy bool, maintenance bool) {
+	ps := abi.PoolState{Total: 1, Time: uint64(e.clk.Now().UnixNano())}
+	if healthy {
+		ps.Healthy = 1
+	} else {
+		ps.Flags |= abi.PoolDegraded
+	}
+	if maintenance {
+		ps.Flags |= abi.PoolMaintenance
+	}
+	rec := abi.AppendPoolState(nil, &ps)
+	for _, pl := range e.pluginList() {
+		pl.inbox.push(rec)
+	}
+}
+
+func (e *Engine) pluginList() []*plugin {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.plugins)
+}

@@ -1,0 +1,606 @@
+package host
+
+import (
+	"cmp"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+	"sync"
+
+	"github.com/stratbox/stratbox/abi"
+)
+
+// defaultInboxLimit is the bound, in bytes, on the conflatable market data
+// pending in a plugin's inbox when newInbox is given none.
+const defaultInboxLimit = 1 << 20
+
+// InboxStats are an inbox's counters. Every accepted record is counted once
+// in Pushed and ends up in exactly one of Taken, Conflated, Merged, Dropped
+// or Pending, so Pushed == Taken + Conflated + Merged + Dropped + Pending.
+type InboxStats struct {
+	Pushed    uint64 // records accepted by push
+	Taken     uint64 // records handed to the plugin by take
+	Conflated uint64 // tickers and positions replaced by a newer one, book records superseded by a snapshot
+	Merged    uint64 // book changes merged into the pending book record they follow
+	Dropped   uint64 // trades dropped over the limit, and records too large for take's max
+	Refused   uint64 // records push refused: they do not frame or their kind's layout rejects them
+
+	Pending         int // records pending
+	PendingBytes    int // bytes pending
+	MaxPendingBytes int // the most bytes ever pending at once
+}
+
+// inbox is one plugin instance's queue of event records, between the router
+// (which pushes, on an exchange connection's read goroutine) and the
+// plugin's goroutine (which takes batches). It implements the delivery
+// guarantees of abi/README.md §14:
+//
+//   - order_update, fill, intent_rejected, pool_state, timer and kinds it
+//     does not know are never dropped, merged or reordered, and do not count
+//     against the limit;
+//   - a ticker replaces the pending ticker of the same instrument and
+//     top_only flag in place, a position the pending position of the same
+//     instrument and flags;
+//   - a book snapshot supersedes the pending book records of its instrument,
+//     and a book change that follows the last pending book record of its
+//     instrument (prev_change_id == its change_id) is merged into it, so that
+//     each delivered change still follows the book record delivered before it;
+//   - trades are dropped, oldest first, while the conflatable records pending
+//     (tickers, positions, books, trades) exceed the limit.
+//
+// Records live in per-record buffers drawn from free lists by power-of-two
+// size class, linked into the queue by slot index; so a push and a take do
+// O(record) work under the mutex and allocate nothing once the inbox has
+// held its working set. Safe for concurrent use.
+type inbox struct {
+	mu    sync.Mutex    // guards everything below; held for O(record) work
+	limit int           // bound on conf, in bytes
+	sig   chan struct{} // capacity 1: records are pending
+
+	slots     []inboxSlot // every slot ever used; free ones are in freeSlots
+	freeSlots []int32     // indices of free slots, reused last in first out
+	queue     inboxList   // every pending record, oldest first (prev/next)
+	trades    inboxList   // the pending trades, oldest first (lprev/lnext)
+
+	tickerIdx map[uint64]int32 // ticker key (inboxKey) → index into latest (never deleted)
+	posIdx    map[uint64]int32 // position key (inboxKey) → index into latest (never deleted)
+	latest    []int32          // the pending slot of each key, or inboxNil
+	bookIdx   map[uint32]int32 // instrument → index into books (never deleted)
+	books     []inboxList      // the pending book records of each instrument (lprev/lnext)
+
+	bufs      [inboxBufClasses][][]byte // free record buffers by size class
+	freeBytes int                       // capacity held in bufs
+	freeLimit int                       // the most capacity bufs keeps
+
+	count    int // records pending
+	bytes    int // bytes pending
+	conf     int // bytes of conflatable records pending (tickers, positions, books, trades)
+	maxBytes int // high-water mark of bytes
+
+	pushed, taken, conflated, merged, dropped, refused uint64 // the counters of InboxStats
+
+	// Scratch for merging book records, reused so that a merge does not
+	// allocate once the slices have grown.
+	mergeA, mergeB, mergeOut abi.Book
+	mergeBids, mergeAsks     []abi.Level
+}
+
+// inboxSlot is one pending record (or, when free, an empty slot).
+type inboxSlot struct {
+	buf          []byte // the record, in a buffer from the inbox's free lists
+	prev, next   int32  // neighbours in the queue
+	lprev, lnext int32  // neighbours in the trade list or the instrument's book list
+	key          int32  // index into inbox.latest (inboxLatest) or inbox.books (inboxBook)
+	class        uint8  // how the record is conflated: inboxOrdered, inboxLatest, inboxBook, inboxTrade
+}
+
+// inboxList is a doubly linked list of slots, by index.
+type inboxList struct{ head, tail int32 }
+
+// inboxKey returns the key of a ticker (flags: its top_only flag) or a
+// position (flags: all of them) of an instrument, of which only the latest
+// pending is kept.
+func inboxKey(inst, flags uint32) uint64 { return uint64(inst) | uint64(flags)<<32 }
+
+// Slot classes: how a record is conflated.
+const (
+	inboxOrdered uint8 = iota // never dropped or merged; not counted against the limit
+	inboxLatest               // ticker or position: the latest of its key wins
+	inboxBook                 // book snapshot or change: superseded or merged per instrument
+	inboxTrade                // trade: dropped oldest first over the limit
+)
+
+// inboxNil is the nil slot index.
+const inboxNil int32 = -1
+
+// Record buffers come in inboxBufClasses power-of-two sizes, from
+// 1<<inboxMinBufShift bytes up to 64 KiB (abi.MaxRecordSize fits).
+const (
+	inboxMinBufShift = 6
+	inboxBufClasses  = 17 - inboxMinBufShift
+)
+
+// Byte offsets of the fields the inbox reads (abi/README.md §9).
+const (
+	inboxOffInstrument   = 8  // u32, in book, ticker, trade and position records
+	inboxOffLatestFlags  = 12 // u32 flags of a ticker or position
+	inboxOffBookFlags    = 16 // u16
+	inboxOffChangeID     = 24 // u64
+	inboxOffPrevChangeID = 32 // u64
+)
+
+// inboxUnmergeable are the book flags that keep a record out of merging.
+const inboxUnmergeable = abi.BookContinues | abi.BookContinuation
+
+// newInbox returns an inbox whose conflatable market data is bounded by
+// limit bytes (defaultInboxLimit if limit <= 0).
+func newInbox(limit int) *inbox {
+	if limit <= 0 {
+		limit = defaultInboxLimit
+	}
+	return &inbox{
+		limit:     limit,
+		sig:       make(chan struct{}, 1),
+		queue:     inboxList{inboxNil, inboxNil},
+		trades:    inboxList{inboxNil, inboxNil},
+		tickerIdx: make(map[uint64]int32),
+		posIdx:    make(map[uint64]int32),
+		bookIdx:   make(map[uint32]int32),
+		freeLimit: max(4*limit, defaultInboxLimit),
+	}
+}
+
+// ready is signalled whenever records are pending after a push (and after
+// a take that left some). It has a capacity of 1 and is never closed.
+func (q *inbox) ready() <-chan struct{} { return q.sig }
+
+// push appends one record (a book message split with the continues and
+// continuation flags is pushed one record at a time, in order); rec is
+// copied and must be exactly one record. A record that does not frame
+// (abi.NextRecord), has bytes after it, is larger than abi.MaxRecordSize, is
+// of kind 0, or is of a known kind but shorter than its layout (or a book
+// whose level counts disagree with its size) is refused: push returns false
+// and counts it. Conflation may drop or replace pending market data, never
+// an order event. push does O(len(rec)) work (a book merge: O(levels of the
+// two records)) under a mutex that take holds only while copying out.
+func (q *inbox) push(rec []byte) bool {
+	if !inboxAcceptable(rec) {
+		q.mu.Lock()
+		q.refused++
+		q.mu.Unlock()
+		return false
+	}
+	q.mu.Lock()
+	q.pushed++
+	switch k := abi.ReadHeader(rec).Kind; k {
+	case abi.KindTicker:
+		q.pushLatest(q.tickerIdx, inboxKey(inboxU32(rec, inboxOffInstrument), inboxU32(rec, inboxOffLatestFlags)&uint32(abi.TickerTopOnly)), rec, false)
+	case abi.KindPosition:
+		q.pushLatest(q.posIdx, inboxKey(inboxU32(rec, inboxOffInstrument), inboxU32(rec, inboxOffLatestFlags)), rec, true)
+	case abi.KindBookSnapshot, abi.KindBookChange:
+		q.pushBook(k, rec)
+	case abi.KindTrade:
+		s := q.add(rec, inboxTrade)
+		q.linkSub(&q.trades, s)
+	default:
+		q.add(rec, inboxOrdered)
+	}
+	for q.conf > q.limit && q.trades.head != inboxNil {
+		q.remove(q.trades.head)
+		q.dropped++
+	}
+	q.maxBytes = max(q.maxBytes, q.bytes)
+	pending := q.count > 0
+	q.mu.Unlock()
+	if pending {
+		q.signal()
+	}
+	return true
+}
+
+// pushBatch pushes every record of buf, a buffer of framed records, in
+// order. At the first record that does not frame it counts one refusal and
+// stops, since nothing after it can be framed.
+func (q *inbox) pushBatch(buf []byte) {
+	r := abi.NewReader(buf)
+	for r.Next() {
+		q.push(r.Record().Bytes)
+	}
+	if r.Err() != nil {
+		q.mu.Lock()
+		q.refused++
+		q.mu.Unlock()
+	}
+}
+
+// take appends to dst whole records, oldest first, up to max bytes in
+// total, removes them and returns dst. It returns at least one record if
+// any is pending and fits in max; a pending record larger than max is
+// dropped and counted (the plugin's inbox cannot hold it). The mutex is held
+// only while copying out.
+func (q *inbox) take(dst []byte, max int) []byte {
+	if max <= 0 {
+		return dst
+	}
+	q.mu.Lock()
+	room := max
+	for s := q.queue.head; s != inboxNil; s = q.queue.head {
+		n := len(q.slots[s].buf)
+		if n > max {
+			q.remove(s)
+			q.dropped++
+			continue
+		}
+		if n > room {
+			break
+		}
+		dst = append(dst, q.slots[s].buf...)
+		room -= n
+		q.remove(s)
+		q.taken++
+	}
+	pending := q.count > 0
+	q.mu.Unlock()
+	if pending {
+		q.signal()
+	}
+	return dst
+}
+
+// len returns the number of bytes pending.
+func (q *inbox) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
+
+// stats returns the inbox's counters. Safe from any goroutine.
+func (q *inbox) stats() InboxStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return InboxStats{
+		Pushed: q.pushed, Taken: q.taken, Conflated: q.conflated, Merged: q.merged,
+		Dropped: q.dropped, Refused: q.refused,
+		Pending: q.count, PendingBytes: q.bytes, MaxPendingBytes: q.maxBytes,
+	}
+}
+
+// signal wakes the taker without blocking.
+func (q *inbox) signal() {
+	select {
+	case q.sig <- struct{}{}:
+	default:
+	}
+}
+
+// inboxAcceptable reports whether push takes rec: exactly one framed record, of
+// a kind other than 0, not shorter than its kind's layout, and for a book,
+// with level counts that match its size.
+func inboxAcceptable(rec []byte) bool {
+	h, r, rest, err := abi.NextRecord(rec)
+	if err != nil || len(rest) != 0 || h.Kind == 0 || len(r) < inboxMinSize(h.Kind) {
+		return false
+	}
+	if h.Kind == abi.KindBookSnapshot || h.Kind == abi.KindBookChange {
+		_, _, _, err := abi.BookLevels(r)
+		return err == nil
+	}
+	return true
+}
+
+// inboxMinSize returns the smallest valid size of a record of kind k, or 0
+// for a kind this version of the ABI does not define; like k.MinSize, but
+// without a map lookup for the event kinds.
+func inboxMinSize(k abi.Kind) int {
+	switch k {
+	case abi.KindBookSnapshot, abi.KindBookChange:
+		return abi.SizeBookFixed
+	case abi.KindTicker:
+		return abi.SizeTicker
+	case abi.KindTrade:
+		return abi.SizeTrade
+	case abi.KindOrderUpdate:
+		return abi.SizeOrderUpdate
+	case abi.KindFill:
+		return abi.SizeFill
+	case abi.KindPosition:
+		return abi.SizePosition
+	case abi.KindPoolState:
+		return abi.SizePoolState
+	case abi.KindTimer:
+		return abi.SizeTimer
+	case abi.KindIntentRejected:
+		return abi.SizeIntentRejected
+	}
+	return k.MinSize()
+}
+
+// pushLatest pushes a ticker or position: it replaces the pending record of
+// the same key, in place (tickers) or by removing it and appending the new
+// one (positions, toEnd: a position counts the fills before it, so it must
+// not overtake a fill pushed after the record it replaces), or is appended.
+func (q *inbox) pushLatest(idx map[uint64]int32, k uint64, rec []byte, toEnd bool) {
+	ki, ok := idx[k]
+	if !ok {
+		ki = int32(len(q.latest))
+		q.latest = append(q.latest, inboxNil)
+		idx[k] = ki
+	}
+	if s := q.latest[ki]; s != inboxNil {
+		q.conflated++
+		if !toEnd {
+			copy(q.resize(s, len(rec)), rec)
+			return
+		}
+		q.remove(s)
+	}
+	s := q.add(rec, inboxLatest)
+	q.slots[s].key = ki
+	q.latest[ki] = s
+}
+
+// pushBook pushes a book snapshot or change. A snapshot that starts a
+// message (no continuation flag) supersedes the pending book records of its
+// instrument. A change without continuation flags whose prev_change_id is
+// the change_id of the last pending book record of its instrument, itself
+// without continuation flags, is merged into it. Anything else is appended.
+func (q *inbox) pushBook(k abi.Kind, rec []byte) {
+	inst := inboxU32(rec, inboxOffInstrument)
+	bi, ok := q.bookIdx[inst]
+	if !ok {
+		bi = int32(len(q.books))
+		q.books = append(q.books, inboxList{inboxNil, inboxNil})
+		q.bookIdx[inst] = bi
+	}
+	flags := abi.BookFlags(binary.LittleEndian.Uint16(rec[inboxOffBookFlags:]))
+	switch {
+	case k == abi.KindBookSnapshot && flags&abi.BookContinuation == 0:
+		for s := q.books[bi].head; s != inboxNil; s = q.books[bi].head {
+			q.remove(s)
+			q.conflated++
+		}
+	case k == abi.KindBookChange && flags&inboxUnmergeable == 0:
+		if t := q.books[bi].tail; t != inboxNil {
+			tb := q.slots[t].buf
+			tflags := abi.BookFlags(binary.LittleEndian.Uint16(tb[inboxOffBookFlags:]))
+			if tflags&inboxUnmergeable == 0 && inboxU64(tb, inboxOffChangeID) == inboxU64(rec, inboxOffPrevChangeID) && q.mergeBook(t, rec) {
+				q.merged++
+				return
+			}
+		}
+	}
+	s := q.add(rec, inboxBook)
+	q.slots[s].key = bi
+	q.linkSub(&q.books[bi], s)
+}
+
+// mergeBook merges the change rec into the pending book record of slot t,
+// which it follows: the levels of rec win per price and side; into a
+// snapshot an amount 0 deletes the level, into a change it is kept (it
+// deletes in the plugin's book); the result keeps t's kind, seq and
+// prev_change_id, takes rec's change_id and ts, adds rec's truncated flag,
+// and has its bids sorted best (highest) first and its asks lowest first. It
+// reports false, changing nothing, when the result would not fit in one
+// record.
+func (q *inbox) mergeBook(t int32, rec []byte) bool {
+	a, b, out := &q.mergeA, &q.mergeB, &q.mergeOut
+	if abi.DecodeBook(q.slots[t].buf, a) != nil || abi.DecodeBook(rec, b) != nil {
+		return false // cannot happen: both were checked by inboxAcceptable
+	}
+	snapshot := abi.ReadHeader(q.slots[t].buf).Kind == abi.KindBookSnapshot
+	q.mergeBids = inboxMergeLevels(q.mergeBids[:0], inboxSortLevels(a.Bids, true), inboxSortLevels(b.Bids, true), true, snapshot)
+	q.mergeAsks = inboxMergeLevels(q.mergeAsks[:0], inboxSortLevels(a.Asks, false), inboxSortLevels(b.Asks, false), false, snapshot)
+	n := len(q.mergeBids) + len(q.mergeAsks)
+	if n > abi.MaxBookLevels {
+		return false
+	}
+	*out = abi.Book{
+		Seq: a.Seq, Instrument: a.Instrument, Flags: a.Flags | b.Flags&abi.BookTruncated,
+		ChangeID: b.ChangeID, PrevChangeID: a.PrevChangeID, Time: b.Time,
+		Bids: q.mergeBids, Asks: q.mergeAsks,
+	}
+	buf := q.resize(t, abi.SizeBookFixed+abi.SizeLevel*n)[:0]
+	if snapshot {
+		buf, _ = abi.AppendBookSnapshot(buf, out) // cannot fail: n <= MaxBookLevels
+	} else {
+		buf, _ = abi.AppendBookChange(buf, out)
+	}
+	q.slots[t].buf = buf
+	return true
+}
+
+// inboxSortLevels sorts the levels of one side best first (bids: highest price
+// first) and keeps only the last level of each price, the one that wins
+// when the record is applied in order. It works in place.
+func inboxSortLevels(ls []abi.Level, bids bool) []abi.Level {
+	better := inboxCompareAsks
+	if bids {
+		better = inboxCompareBids
+	}
+	if !slices.IsSortedFunc(ls, better) {
+		slices.SortStableFunc(ls, better)
+	}
+	out := ls[:0]
+	for i, l := range ls {
+		if i+1 < len(ls) && ls[i+1].Price == l.Price {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// inboxCompareBids orders bid levels best (highest price) first.
+func inboxCompareBids(x, y abi.Level) int { return cmp.Compare(y.Price, x.Price) }
+
+// inboxCompareAsks orders ask levels best (lowest price) first.
+func inboxCompareAsks(x, y abi.Level) int { return cmp.Compare(x.Price, y.Price) }
+
+// inboxMergeLevels appends to dst the union of two sides sorted best first with
+// one level per price, b's level winning at a price both have. Into a
+// snapshot (dropZero) levels of amount 0 are left out.
+func inboxMergeLevels(dst, a, b []abi.Level, bids, dropZero bool) []abi.Level {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var l abi.Level
+		switch {
+		case j == len(b):
+			l, i = a[i], i+1
+		case i == len(a):
+			l, j = b[j], j+1
+		case a[i].Price == b[j].Price:
+			l, i, j = b[j], i+1, j+1
+		case (a[i].Price > b[j].Price) == bids:
+			l, i = a[i], i+1
+		default:
+			l, j = b[j], j+1
+		}
+		if dropZero && l.Amount == 0 {
+			continue
+		}
+		dst = append(dst, l)
+	}
+	return dst
+}
+
+// add copies rec into a new slot at the end of the queue and returns it.
+func (q *inbox) add(rec []byte, class uint8) int32 {
+	var s int32
+	if n := len(q.freeSlots); n > 0 {
+		s = q.freeSlots[n-1]
+		q.freeSlots = q.freeSlots[:n-1]
+	} else {
+		s = int32(len(q.slots))
+		q.slots = append(q.slots, inboxSlot{})
+	}
+	buf := q.getBuf(len(rec))
+	copy(buf, rec)
+	q.slots[s] = inboxSlot{buf: buf, prev: q.queue.tail, next: inboxNil, lprev: inboxNil, lnext: inboxNil, key: inboxNil, class: class}
+	if q.queue.tail != inboxNil {
+		q.slots[q.queue.tail].next = s
+	} else {
+		q.queue.head = s
+	}
+	q.queue.tail = s
+	q.count++
+	q.bytes += len(rec)
+	if class != inboxOrdered {
+		q.conf += len(rec)
+	}
+	return s
+}
+
+// linkSub appends slot s to l, a trade list or book list (lprev/lnext).
+func (q *inbox) linkSub(l *inboxList, s int32) {
+	q.slots[s].lprev = l.tail
+	if l.tail != inboxNil {
+		q.slots[l.tail].lnext = s
+	} else {
+		l.head = s
+	}
+	l.tail = s
+}
+
+// unlinkSub removes slot s from l.
+func (q *inbox) unlinkSub(l *inboxList, s int32) {
+	sl := &q.slots[s]
+	if sl.lprev != inboxNil {
+		q.slots[sl.lprev].lnext = sl.lnext
+	} else {
+		l.head = sl.lnext
+	}
+	if sl.lnext != inboxNil {
+		q.slots[sl.lnext].lprev = sl.lprev
+	} else {
+		l.tail = sl.lprev
+	}
+}
+
+// remove takes slot s out of the queue and its class's index, and frees it
+// and its buffer.
+func (q *inbox) remove(s int32) {
+	sl := &q.slots[s]
+	if sl.prev != inboxNil {
+		q.slots[sl.prev].next = sl.next
+	} else {
+		q.queue.head = sl.next
+	}
+	if sl.next != inboxNil {
+		q.slots[sl.next].prev = sl.prev
+	} else {
+		q.queue.tail = sl.prev
+	}
+	switch sl.class {
+	case inboxLatest:
+		q.latest[sl.key] = inboxNil
+	case inboxBook:
+		q.unlinkSub(&q.books[sl.key], s)
+	case inboxTrade:
+		q.unlinkSub(&q.trades, s)
+	}
+	n := len(sl.buf)
+	q.count--
+	q.bytes -= n
+	if sl.class != inboxOrdered {
+		q.conf -= n
+	}
+	q.putBuf(sl.buf)
+	*sl = inboxSlot{}
+	q.freeSlots = append(q.freeSlots, s)
+}
+
+// resize gives slot s a buffer of n bytes (its old contents are lost when
+// the buffer is replaced) and returns it, keeping the byte counts.
+func (q *inbox) resize(s int32, n int) []byte {
+	sl := &q.slots[s]
+	old := len(sl.buf)
+	if cap(sl.buf) < n {
+		q.putBuf(sl.buf)
+		sl.buf = q.getBuf(n)
+	} else {
+		sl.buf = sl.buf[:n]
+	}
+	q.bytes += n - old
+	if sl.class != inboxOrdered {
+		q.conf += n - old
+	}
+	return sl.buf
+}
+
+// inboxBufClass returns the size class of a buffer of n bytes (n <= 64 KiB).
+func inboxBufClass(n int) int {
+	if n <= 1<<inboxMinBufShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - inboxMinBufShift
+}
+
+// getBuf returns a buffer of n bytes from the free lists, or a new one.
+func (q *inbox) getBuf(n int) []byte {
+	c := inboxBufClass(n)
+	if l := len(q.bufs[c]); l > 0 {
+		b := q.bufs[c][l-1]
+		q.bufs[c][l-1] = nil
+		q.bufs[c] = q.bufs[c][:l-1]
+		q.freeBytes -= cap(b)
+		return b[:n]
+	}
+	return make([]byte, n, 1<<(c+inboxMinBufShift))
+}
+
+// putBuf returns b to the free lists, unless they hold freeLimit bytes
+// already (the garbage collector takes it then).
+func (q *inbox) putBuf(b []byte) {
+	c := inboxBufClass(cap(b))
+	if cap(b) == 0 || c >= inboxBufClasses || cap(b) != 1<<(c+inboxMinBufShift) || q.freeBytes+cap(b) > q.freeLimit {
+		return
+	}
+	q.bufs[c] = append(q.bufs[c], b[:0])
+	q.freeBytes += cap(b)
+}
+
+// inboxU32 reads the little-endian u32 at off of b.
+func inboxU32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
+
+// inboxU64 reads the little-endian u64 at off of b.
+func inboxU64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }

@@ -1,0 +1,584 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/venue/deribit"
+)
+
+// maxBatch bounds one delivery, whatever the plugin's inbox.
+const maxBatch = 256 << 10
+
+// plugin is one configured plugin: its goroutine, inbox, risk state and
+// the instances it has run.
+type plugin struct {
+	e      *Engine
+	spec   *PluginSpec
+	name   string
+	table  []abi.Instrument // the plugin's instrument table
+	global []uint32         // its index → the engine's
+	local  []uint32         // the engine's index → its, or abi.NoInstrument
+	inbox  *inbox
+	risk   *risk
+
+	// Guarded by e.mu.
+	instance uint32 // the live instance's id (its orders' labels carry it)
+	firstCID uint64
+	maxCID   uint64
+	used     map[uint64]struct{} // cids used by the live instance
+	open     map[*order]struct{}
+	pos      []position
+	scratch  []byte
+
+	// The plugin's goroutine only.
+	sb    Sandbox
+	batch []byte
+
+	starts, faults atomic.Uint64
+	lastFault      atomic.Pointer[Fault]
+	down           atomic.Bool // the circuit breaker tripped
+	calls          atomic.Uint64
+	intentsN       atomic.Uint64
+	callNs         atomic.Uint64
+	maxCallNs      atomic.Uint64
+}
+
+// position is the plugin's own position on one instrument, from its fills.
+type position struct {
+	size     abi.Fixed
+	avg      float64
+	realized float64
+	fees     float64
+	inverse  bool
+}
+
+func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
+	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: newInbox(spec.InboxLimit),
+		open: map[*order]struct{}{}, used: map[uint64]struct{}{}}
+	lim := e.cfg.Risk
+	if spec.Risk != nil {
+		lim = *spec.Risk
+	}
+	pl.risk = newRisk(lim, &e.killed)
+	pl.local = make([]uint32, tab.Len())
+	for i := range pl.local {
+		pl.local[i] = abi.NoInstrument
+	}
+	for _, n := range spec.Instruments {
+		g, _ := tab.Index(n)
+		if pl.local[g] != abi.NoInstrument {
+			continue
+		}
+		pl.local[g] = uint32(len(pl.table))
+		in := *tab.At(g)
+		in.Index = uint32(len(pl.table))
+		pl.table = append(pl.table, in)
+		pl.global = append(pl.global, g)
+		pl.pos = append(pl.pos, position{inverse: in.Flags&abi.InstrumentInverse != 0})
+	}
+	return pl
+}
+
+func (pl *plugin) channels() []string {
+	if len(pl.spec.Channels) > 0 {
+		return pl.spec.Channels
+	}
+	return DefaultChannels
+}
+
+func (pl *plugin) newSandbox() Sandbox {
+	if pl.spec.NewSandbox != nil {
+		return pl.spec.NewSandbox(pl.spec.Plugin)
+	}
+	return NewInProcess(pl.spec.Plugin)
+}
+
+// run starts the plugin and restarts it after faults, up to the circuit
+// breaker, until ctx ends.
+func (pl *plugin) run(ctx context.Context) {
+	e := pl.e
+	backoff := e.cfg.RestartBackoff
+	for restarts := 0; ; restarts++ {
+		f := pl.life(ctx)
+		if f == nil || ctx.Err() != nil {
+			return
+		}
+		pl.faults.Add(1)
+		pl.lastFault.Store(f)
+		e.notify()
+		e.log.Warn("plugin faulted", "plugin", pl.name, "kind", string(f.Kind), "call", f.Call, "err", f.Error())
+		if !e.cfg.KeepOrders {
+			e.mu.Lock()
+			e.cancelOpen(pl, abi.ReasonPluginFault, e.clk.Now())
+			e.mu.Unlock()
+		}
+		if e.cfg.MaxRestarts < 0 || restarts >= e.cfg.MaxRestarts {
+			pl.down.Store(true)
+			e.notify()
+			e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load())
+			return
+		}
+		t := e.clk.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		backoff *= 2
+	}
+}
+
+// life runs one instance until ctx ends (nil) or it faults (the fault).
+func (pl *plugin) life(ctx context.Context) *Fault {
+	e := pl.e
+	sb := pl.newSandbox()
+	pl.sb = sb
+	defer sb.Close()
+	now := e.clk.Now()
+	startup, err := pl.startup(now)
+	if err != nil {
+		return &Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: FaultStartup, Err: err}
+	}
+	out, err := sb.Start(ctx, startup, now)
+	pl.starts.Add(1)
+	e.notify()
+	if err != nil {
+		return asFault(pl.name, abi.ExportInit, err)
+	}
+	if pl.intents(out, now) {
+		return pl.flood()
+	}
+	timer := e.clk.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		pl.arm(timer, sb)
+		select {
+		case <-ctx.Done():
+			pl.stop(sb)
+			return nil
+		case <-pl.inbox.ready():
+		case <-timer.C():
+		}
+		for {
+			now := e.clk.Now()
+			pl.batch = pl.inbox.take(pl.batch[:0], pl.batchCap(sb))
+			began := time.Now()
+			out, err := sb.Deliver(e.life, pl.batch, now)
+			pl.account(time.Since(began))
+			if err != nil {
+				return asFault(pl.name, abi.ExportOnEvents, err)
+			}
+			if pl.intents(out, now) {
+				return pl.flood()
+			}
+			if pl.inbox.len() == 0 || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+}
+
+func (pl *plugin) account(d time.Duration) {
+	pl.calls.Add(1)
+	pl.callNs.Add(uint64(d))
+	for {
+		m := pl.maxCallNs.Load()
+		if uint64(d) <= m || pl.maxCallNs.CompareAndSwap(m, uint64(d)) {
+			return
+		}
+	}
+}
+
+func (pl *plugin) batchCap(sb Sandbox) int {
+	c := int(sb.Descriptor().InboxCap)
+	if c <= 0 || c > maxBatch {
+		c = maxBatch
+	}
+	return c
+}
+
+// arm sets timer to the plugin's next timer.
+func (pl *plugin) arm(t interface {
+	Stop() bool
+	Reset(time.Duration) bool
+}, sb Sandbox) {
+	t.Stop()
+	if due, ok := sb.NextTimer(); ok {
+		t.Reset(max(due.Sub(pl.e.clk.Now()), 0))
+	}
+}
+
+// stop calls stratbox_on_stop and carries out its intents (cancels, most
+// likely) before the engine cancels what is left.
+func (pl *plugin) stop(sb Sandbox) {
+	ctx, cancel := context.WithTimeout(pl.e.life, pl.e.cfg.StopTimeout)
+	defer cancel()
+	now := pl.e.clk.Now()
+	if out, err := sb.Stop(ctx, now); err == nil {
+		pl.intents(out, now)
+	}
+}
+
+func (pl *plugin) flood() *Fault {
+	return &Fault{Plugin: pl.name, Call: abi.ExportOnEvents, Kind: FaultFlood,
+		Err: errors.New("intents far over the rate limit")}
+}
+
+func asFault(name, call string, err error) *Fault {
+	var f *Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	return &Fault{Plugin: name, Call: call, Kind: FaultError, Err: err}
+}
+
+// startup builds the start-up blob of a new instance: a new instance id,
+// the next cids, the plugin's table, its parameters and its positions.
+func (pl *plugin) startup(now time.Time) ([]byte, error) {
+	e := pl.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.nextInst++
+	if pl.instance != 0 {
+		delete(e.instances, pl.instance)
+	}
+	pl.instance = e.nextInst
+	e.instances[pl.instance] = pl
+	pl.firstCID = pl.maxCID + 1
+	clear(pl.used)
+	s := abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: pl.firstCID, Time: uint64(now.UnixNano()),
+		Name: abi.NewStr32(pl.name)}, Instruments: pl.table, Params: pl.spec.Params}
+	for i := range pl.pos {
+		if pl.pos[i].size != 0 || pl.pos[i].realized != 0 {
+			s.Positions = append(s.Positions, pl.positionRecord(uint32(i), now))
+		}
+	}
+	return abi.AppendStartup(nil, &s)
+}
+
+// intents carries out a call's intents in outbox order; true means the
+// plugin is flooding.
+func (pl *plugin) intents(out []byte, now time.Time) bool {
+	if len(out) == 0 {
+		return false
+	}
+	e := pl.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for rec, err := range abi.Records(out) {
+		if err != nil {
+			return false // the sandbox checked the framing; nothing after a bad record
+		}
+		e.stats.intents.Add(1)
+		pl.intentsN.Add(1)
+		if pl.risk.flooding(now) {
+			return true
+		}
+		pl.intent(rec.Bytes, rec.Kind, rec.Seq, now)
+	}
+	return false
+}
+
+// intent validates one intent, applies the risk limits and hands it to the
+// order manager.
+func (pl *plugin) intent(rec []byte, kind abi.Kind, seq uint32, now time.Time) {
+	switch kind {
+	case abi.KindPlace:
+		var p abi.Place
+		if abi.DecodePlace(rec, &p) != nil {
+			pl.refusePlace(&p, abi.ReasonMalformed, now)
+			return
+		}
+		pl.place(rec, &p, now)
+	case abi.KindAmend:
+		var a abi.Amend
+		if abi.DecodeAmend(rec, &a) != nil {
+			pl.refuse(kind, seq, a.CID, abi.NoInstrument, abi.ReasonMalformed, now)
+			return
+		}
+		pl.amend(rec, &a, now)
+	case abi.KindCancel:
+		var c abi.Cancel
+		if abi.DecodeCancel(rec, &c) != nil || !abi.ReservedZero(rec) || c.CID == 0 {
+			pl.refuse(kind, seq, c.CID, abi.NoInstrument, abi.ReasonMalformed, now)
+			return
+		}
+		pl.cancel(&c, now)
+	case abi.KindCancelAll:
+		var c abi.CancelAll
+		if abi.DecodeCancelAll(rec, &c) != nil || !abi.ReservedZero(rec) || c.Side > abi.Sell {
+			pl.refuse(kind, seq, 0, abi.NoInstrument, abi.ReasonMalformed, now)
+			return
+		}
+		pl.cancelAll(&c, now)
+	default:
+		pl.refuse(kind, seq, 0, abi.NoInstrument, abi.ReasonUnsupported, now)
+	}
+}
+
+func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
+	r := validatePlace(rec, p, pl.table)
+	if r == 0 || r > abi.ReasonMalformed {
+		if _, dup := pl.used[p.CID]; dup || p.CID < pl.firstCID {
+			r = abi.ReasonDuplicateCID
+		} else if p.CID != 0 {
+			pl.used[p.CID] = struct{}{}
+			pl.maxCID = max(pl.maxCID, p.CID)
+		}
+	}
+	if r == 0 {
+		r = pl.risk.admit(now)
+	}
+	var ex exposure
+	if r == 0 {
+		pl.exposure(p.Instrument, &ex)
+		r = pl.risk.checkPlace(p, &pl.table[p.Instrument], &ex)
+	}
+	if r == abi.ReasonDuplicateCID {
+		// An order_update would speak of the order that has this cid.
+		pl.refuse(abi.KindPlace, p.Seq, p.CID, p.Instrument, r, now)
+		return
+	}
+	if r != 0 {
+		pl.refusePlace(p, r, now)
+		return
+	}
+	e := pl.e
+	o := &order{pl: pl, key: orderKey{pl.instance, p.CID}, global: pl.global[p.Instrument], local: p.Instrument,
+		side: p.Side, typ: p.Type, tif: p.TIF, flags: p.Flags, price: p.Price, amount: p.Amount,
+		state: abi.StatePending, userText: p.Label}
+	o.label = deribit.EncodeLabel(o.key.instance, o.key.cid)
+	e.orders[o.key] = o
+	pl.open[o] = struct{}{}
+	e.stats.placed.Add(1)
+	u := o.update(now, abi.ReasonNone)
+	pl.emitOrder(o, &u)
+	method := "private/buy"
+	if p.Side == abi.Sell {
+		method = "private/sell"
+	}
+	e.send(request{o: o, method: method, params: placeParams(nil, pl.table[p.Instrument].Name.String(), o),
+		what: abi.KindPlace, seq: p.Seq})
+	return
+}
+
+func (pl *plugin) refusePlace(p *abi.Place, r abi.Reason, now time.Time) {
+	defer pl.e.notify()
+	pl.e.stats.refused.Add(1)
+	u := abi.OrderUpdate{CID: p.CID, Instrument: p.Instrument, State: abi.StateRejected, Side: p.Side,
+		Type: p.Type, TIF: p.TIF, Flags: p.Flags, Reason: r, Time: uint64(now.UnixNano()), Price: p.Price,
+		Amount: p.Amount}
+	putStr32(&u.Text, "refused by the host: "+r.String())
+	pl.scratch = abi.AppendOrderUpdate(pl.scratch[:0], &u)
+	pl.inbox.push(pl.scratch)
+}
+
+// refuse reports a refused amend, cancel, cancel_all or unknown intent.
+func (pl *plugin) refuse(kind abi.Kind, seq uint32, cid uint64, inst uint32, r abi.Reason, now time.Time) {
+	pl.e.stats.refused.Add(1)
+	x := abi.IntentRejected{IntentKind: kind, Reason: r, CID: cid, IntentSeq: seq, Instrument: inst,
+		Time: uint64(now.UnixNano())}
+	putStr32(&x.Text, "refused by the host: "+r.String())
+	pl.emitRejected(pl.instance, &x)
+}
+
+func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
+	o := pl.e.orders[orderKey{pl.instance, a.CID}]
+	var r abi.Reason
+	inst := uint32(abi.NoInstrument)
+	switch {
+	case o == nil:
+		r = abi.ReasonUnknownCID
+	case o.final() || o.state == abi.StatePending || o.unknown:
+		r, inst = abi.ReasonNotOpen, o.local
+	default:
+		inst = o.local
+		r = validateAmend(rec, a, o, &pl.table[o.local])
+	}
+	if r == 0 {
+		r = pl.risk.admit(now)
+	}
+	if r == 0 {
+		var ex exposure
+		pl.exposure(o.local, &ex)
+		r = pl.risk.checkAmend(a, o, &pl.table[o.local], &ex)
+	}
+	if r != 0 {
+		pl.refuse(abi.KindAmend, a.Seq, a.CID, inst, r, now)
+		return
+	}
+	if o.inflight || o.wantCancel {
+		// One request per order at a time: the amend follows the one in
+		// flight (a later amend replaces it; a cancel drops it).
+		cp := *a
+		o.pendingAmend = &cp
+		return
+	}
+	pl.e.sendAmend(o, a)
+	return
+}
+
+func (pl *plugin) cancel(c *abi.Cancel, now time.Time) {
+	o := pl.e.orders[orderKey{pl.instance, c.CID}]
+	var r abi.Reason
+	inst := uint32(abi.NoInstrument)
+	switch {
+	case o == nil:
+		r = abi.ReasonUnknownCID
+	case o.final():
+		r, inst = abi.ReasonNotOpen, o.local
+	}
+	if r == 0 {
+		r = pl.risk.admit(now)
+	}
+	if r != 0 {
+		pl.refuse(abi.KindCancel, c.Seq, c.CID, inst, r, now)
+		return
+	}
+	pl.e.requestCancel(o)
+	return
+}
+
+func (pl *plugin) cancelAll(c *abi.CancelAll, now time.Time) {
+	if c.Instrument != abi.NoInstrument && int64(c.Instrument) >= int64(len(pl.table)) {
+		pl.refuse(abi.KindCancelAll, c.Seq, 0, c.Instrument, abi.ReasonUnknownInstrument, now)
+		return
+	}
+	if r := pl.risk.admit(now); r != 0 {
+		pl.refuse(abi.KindCancelAll, c.Seq, 0, c.Instrument, r, now)
+		return
+	}
+	for o := range pl.open {
+		if o.key.instance != pl.instance || o.final() ||
+			c.Instrument != abi.NoInstrument && o.local != c.Instrument || c.Side != abi.SideNone && o.side != c.Side {
+			continue
+		}
+		pl.e.requestCancel(o)
+	}
+	return
+}
+
+// exposure sums the plugin's open orders and position for the risk checks.
+func (pl *plugin) exposure(inst uint32, ex *exposure) {
+	ex.openOrders = len(pl.open)
+	ex.position = pl.pos[inst].size
+	ex.mark = abi.Fixed(pl.e.marks[pl.global[inst]].Load())
+	for o := range pl.open {
+		rest := o.rest()
+		ex.openNotional += notional(&pl.table[o.local], o.price, rest)
+		if o.local != inst {
+			continue
+		}
+		if o.side == abi.Buy {
+			ex.openBuy += rest
+		} else {
+			ex.openSell += rest
+		}
+	}
+}
+
+// applyFill books a fill into the plugin's position: average cost, and
+// realized PnL on the part that reduces the position (in the quote
+// currency, or for inverse instruments in the settlement currency).
+func (pl *plugin) applyFill(inst uint32, side abi.Side, price, amount, fee abi.Fixed) *position {
+	p := &pl.pos[inst]
+	q := amount
+	if side == abi.Sell {
+		q = -q
+	}
+	px := price.Float64()
+	p.fees += fee.Float64()
+	switch {
+	case p.size == 0 || (p.size > 0) == (q > 0): // opening or adding
+		tot := math.Abs(p.size.Float64()) + math.Abs(q.Float64())
+		if p.inverse && px > 0 && p.avg > 0 { // inverse: the average is harmonic
+			p.avg = tot / (math.Abs(p.size.Float64())/p.avg + math.Abs(q.Float64())/px)
+		} else {
+			p.avg = (p.avg*math.Abs(p.size.Float64()) + px*math.Abs(q.Float64())) / tot
+		}
+		p.size += q
+	default: // reducing, maybe flipping
+		closed := math.Min(math.Abs(p.size.Float64()), math.Abs(q.Float64()))
+		dir := 1.0
+		if p.size < 0 {
+			dir = -1
+		}
+		if p.inverse {
+			if p.avg > 0 && px > 0 {
+				p.realized += dir * closed * (1/p.avg - 1/px)
+			}
+		} else {
+			p.realized += dir * closed * (px - p.avg)
+		}
+		p.size += q
+		switch {
+		case p.size == 0:
+			p.avg = 0
+		case (p.size > 0) != (dir > 0): // flipped: the rest opened at px
+			p.avg = px
+		}
+	}
+	return p
+}
+
+// positionRecord renders the plugin's position on inst, with unrealized
+// PnL at the last mark price.
+func (pl *plugin) positionRecord(inst uint32, now time.Time) abi.Position {
+	p := &pl.pos[inst]
+	out := abi.Position{Instrument: inst, Time: uint64(now.UnixNano()), Size: p.size}
+	out.AvgPrice, _ = abi.FixedFromFloat(p.avg)
+	out.RealizedPnL, _ = abi.FixedFromFloat(p.realized - p.fees)
+	if mark := abi.Fixed(pl.e.marks[pl.global[inst]].Load()).Float64(); mark > 0 && p.avg > 0 {
+		var u float64
+		if p.inverse {
+			u = p.size.Float64() * (1/p.avg - 1/mark)
+		} else {
+			u = p.size.Float64() * (mark - p.avg)
+		}
+		out.UnrealizedPnL, _ = abi.FixedFromFloat(u)
+	}
+	return out
+}
+
+// The emit functions push order events to the plugin's inbox; events of an
+// earlier instance's orders are not delivered to the live one. Called with
+// e.mu held.
+
+func (pl *plugin) emitOrder(o *order, u *abi.OrderUpdate) {
+	defer pl.e.notify()
+	if o.key.instance != pl.instance {
+		return
+	}
+	pl.scratch = abi.AppendOrderUpdate(pl.scratch[:0], u)
+	pl.inbox.push(pl.scratch)
+}
+
+func (pl *plugin) emitFill(o *order, f *abi.Fill) {
+	defer pl.e.notify()
+	if o.key.instance != pl.instance {
+		return
+	}
+	pl.scratch = abi.AppendFill(pl.scratch[:0], f)
+	pl.inbox.push(pl.scratch)
+}
+
+func (pl *plugin) emitPosition(inst uint32, _ *position, now time.Time) {
+	p := pl.positionRecord(inst, now)
+	pl.scratch = abi.AppendPosition(pl.scratch[:0], &p)
+	pl.inbox.push(pl.scratch)
+}
+
+func (pl *plugin) emitRejected(instance uint32, x *abi.IntentRejected) {
+	defer pl.e.notify()
+	if instance != pl.instance {
+		return
+	}
+	pl.scratch = abi.AppendIntentRejected(pl.scratch[:0], x)
+	pl.inbox.push(pl.scratch)
+}

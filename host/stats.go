@@ -1,0 +1,114 @@
+package host
+
+import (
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+)
+
+// EngineStats are the engine's counters, for the status line, the summary
+// and telemetry.
+type EngineStats struct {
+	Frames        uint64 // notifications received
+	Events        uint64 // market records routed to plugins
+	Malformed     uint64 // notifications or results that could not be decoded
+	BookGaps      uint64 // book changes that skipped one (a resubscription follows)
+	Intents       uint64 // intents received from plugins
+	Refused       uint64 // intents refused by validation or risk
+	Placed        uint64 // orders sent to the exchange
+	Acked         uint64 // orders the exchange acknowledged as open
+	Filled        uint64 // orders completely filled
+	Fills         uint64 // fills
+	Cancelled     uint64 // orders cancelled (by anyone)
+	Rejected      uint64 // orders the exchange refused
+	Requests      uint64 // order requests sent
+	UnknownOrders uint64 // order events for orders the engine does not know
+	Killed        bool
+	Plugins       []PluginStats
+}
+
+// PluginStats are one plugin's counters.
+type PluginStats struct {
+	Name        string
+	Starts      uint64 // instances started (1 + restarts)
+	Faults      uint64
+	LastFault   *Fault
+	Down        bool // the circuit breaker stopped it
+	Calls       uint64
+	Intents     uint64
+	CallTime    time.Duration
+	MaxCallTime time.Duration
+	OpenOrders  int
+	Inbox       InboxStats
+	Positions   []PositionStats
+}
+
+// PositionStats is a plugin's own position on one instrument.
+type PositionStats struct {
+	Instrument    string
+	Size          abi.Fixed
+	AvgPrice      float64
+	RealizedPnL   float64 // fees included
+	UnrealizedPnL float64 // at the last mark price
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() EngineStats {
+	s := EngineStats{
+		Frames: e.stats.frames.Load(), Events: e.stats.events.Load(), Malformed: e.stats.malformed.Load(),
+		BookGaps: e.stats.gaps.Load(), Intents: e.stats.intents.Load(), Refused: e.stats.refused.Load(),
+		Placed: e.stats.placed.Load(), Acked: e.stats.acked.Load(), Filled: e.stats.filled.Load(),
+		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(),
+		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clk.Now()
+	for _, pl := range e.plugins {
+		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Faults: pl.faults.Load(),
+			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
+			CallTime: time.Duration(pl.callNs.Load()), MaxCallTime: time.Duration(pl.maxCallNs.Load()),
+			OpenOrders: len(pl.open), Inbox: pl.inbox.stats()}
+		for i := range pl.pos {
+			r := pl.positionRecord(uint32(i), now)
+			ps.Positions = append(ps.Positions, PositionStats{Instrument: pl.table[i].Name.String(), Size: r.Size,
+				AvgPrice: r.AvgPrice.Float64(), RealizedPnL: r.RealizedPnL.Float64(), UnrealizedPnL: r.UnrealizedPnL.Float64()})
+		}
+		s.Plugins = append(s.Plugins, ps)
+	}
+	return s
+}
+
+// notify wakes WaitStats callers: something they may wait for changed.
+func (e *Engine) notify() {
+	e.chMu.Lock()
+	if e.change != nil {
+		close(e.change)
+		e.change = nil
+	}
+	e.chMu.Unlock()
+}
+
+// WaitStats waits until pred holds for the engine's stats, for at most
+// timeout (on the wall clock), and reports whether it did. The stats are
+// checked after every order event, fault and plugin start.
+func (e *Engine) WaitStats(pred func(EngineStats) bool, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		e.chMu.Lock()
+		if e.change == nil {
+			e.change = make(chan struct{})
+		}
+		ch := e.change
+		e.chMu.Unlock()
+		if pred(e.Stats()) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		}
+	}
+}
