@@ -10,9 +10,9 @@ RUNFOR    ?= 20s
 
 all: check test
 
-## run: the main job — the simulator with a real client trading against it, for a bounded time.
-run:
-	$(GO) run ./cmd/host demo --duration $(RUNFOR)
+## run: the main job — the example market maker, compiled to wasm, trading against the built-in simulator for RUNFOR.
+run: plugins
+	$(GO) run ./cmd/host run --config host.example.toml --duration $(RUNFOR)
 
 ## test: formatting, vet, and the whole suite with the race detector.
 test: check

@@ -143,13 +143,13 @@ func testLogger(t testing.TB) *slog.Logger {
 // testCacheDir, which the child processes share).
 var testCache = sync.OnceValues(func() (*Cache, error) { return NewCache(testCacheDir) })
 
-func load(t testing.TB, name string, wasm []byte, cfg PluginConfig) *Plugin {
+func load(t testing.TB, name string, wasm []byte, cfg PluginConfig, opts ...Option) *Plugin {
 	t.Helper()
 	cache, err := testCache()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Load(context.Background(), name, wasm, cfg, WithCache(cache))
+	p, err := Load(context.Background(), name, wasm, cfg, append(opts, WithCache(cache))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +428,7 @@ func TestEngineContainsHostilePlugins(t *testing.T) {
 				budget = 5 * time.Second // generous: the child is a race-instrumented test binary
 			}
 			mm := load(t, "mm", mmWasm, PluginConfig{CallBudget: 5 * time.Second})
-			bad := load(t, tc.fixture, fixture(t, tc.fixture), PluginConfig{CallBudget: budget, MemoryLimitPages: 16})
+			bad := load(t, tc.fixture, fixture(t, tc.fixture), PluginConfig{CallBudget: budget, MemoryLimitPages: 16}, ForProcess())
 			cfg := Config{MaxRestarts: 1, RestartBackoff: 10 * time.Millisecond, Plugins: []PluginSpec{
 				{Name: "mm", Plugin: mm, Instruments: []string{"BTC-PERPETUAL"},
 					Params: []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1}}},

@@ -109,11 +109,14 @@ func parseConfig(name string, data []byte) (fileConfig, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	var keys []string
+	for _, k := range md.Undecoded() {
+		if len(k) > 2 && k[0] == "plugin" && k[1] == "params" {
+			continue // nested tables of a plugin's free parameters
 		}
+		keys = append(keys, k.String())
+	}
+	if len(keys) > 0 {
 		return cfg, fmt.Errorf("config %s: unknown key(s): %s", name, strings.Join(keys, ", "))
 	}
 	return cfg, cfg.validate()

@@ -3,7 +3,6 @@
 //
 //	host run     run strategy plugins against the exchange (default: the built-in simulator)
 //	host sim     run the Deribit-compatible simulator alone
-//	host demo    the simulator with a real client trading against it
 //	host inspect what a strategy plugin is, and whether it would load
 //
 // Only this package exits the process.
@@ -50,7 +49,6 @@ const usage = `usage: host <command> [flags]
 commands:
   run     run strategy plugins (.wasm) against the exchange; the built-in simulator by default
   sim     run the Deribit-compatible exchange simulator and print its ws:// URL
-  demo    run the simulator with a client that trades against it, then print a summary
   inspect report a plugin's ABI version, exports, imports, size, compile time and whether it loads
 
 Run 'host <command> -h' for a command's flags.`
@@ -65,8 +63,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRun(ctx, args[1:], stdout, stderr)
 	case "sim":
 		return runSim(ctx, args[1:], stdout, stderr)
-	case "demo":
-		return runDemo(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		return runInspect(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -68,22 +68,6 @@ func TestSimCommandServesAndStops(t *testing.T) {
 	}
 }
 
-func TestDemoTradesAndAnswersHeartbeats(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"demo", "--duration", "1500ms", "--heartbeat", "50ms"}, &out, io.Discard); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
-	s := out.String()
-	for _, want := range []string{"connected, authenticated", "summary after", "0 missed", "connection       ready"} {
-		if !strings.Contains(s, want) {
-			t.Fatalf("demo output lacks %q:\n%s", want, s)
-		}
-	}
-	if strings.Contains(s, " 0 test_requests answered") || strings.Contains(s, "placed 0,") {
-		t.Fatalf("demo did not trade or answer heartbeats:\n%s", s)
-	}
-}
-
 func TestInspect(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"inspect", "../../testdata/abi/cancel_on_timer.wasm"}, &out, io.Discard); err != nil {

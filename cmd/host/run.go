@@ -56,12 +56,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)}))
-	if f.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.duration)
-		defer cancel()
-	}
-	return trade(ctx, cfg, log, stdout)
+	return trade(ctx, cfg, f.duration, log, stdout)
 }
 
 func parseLevel(s string) slog.Level {
@@ -122,8 +117,10 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 	return c, c.validate()
 }
 
-// trade runs the engine until ctx ends, then prints the summary.
-func trade(ctx context.Context, c fileConfig, log *slog.Logger, stdout io.Writer) error {
+// trade runs the engine until ctx ends or, when d > 0, for d from the moment
+// the plugins are loaded and the connection is up; then it prints the
+// summary.
+func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger, stdout io.Writer) error {
 	// The exchange and the connection outlive the trading period so that
 	// the engine can wind down (cancel its orders) after it.
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
@@ -190,6 +187,11 @@ func trade(ctx context.Context, c fileConfig, log *slog.Logger, stdout io.Writer
 	fmt.Fprintf(stdout, "connected to %s (account %s), heartbeat every %v, cancel-on-disconnect on\n", cc.URL, account, cc.HeartbeatInterval)
 	fmt.Fprintf(stdout, "running %s (isolation %s)\n", strings.Join(names, "; "), isolationOf(c))
 
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	kill := make(chan os.Signal, 1)
 	signal.Notify(kill, syscall.SIGUSR1)
 	defer signal.Stop(kill)
@@ -238,8 +240,16 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 		if err != nil {
 			return nil, fmt.Errorf("plugin[%d]: %w", i, err)
 		}
+		iso := pc.Isolation
+		if iso == "" {
+			iso = c.Host.Isolation
+		}
+		opts := []host.Option{host.WithCache(cache), host.WithLogger(log)}
+		if iso != string(host.IsolateNone) {
+			opts = append(opts, host.ForProcess())
+		}
 		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: pc.CallBudget.Duration, Seed: pc.Seed}, host.WithCache(cache), host.WithLogger(log))
+			CallBudget: pc.CallBudget.Duration, Seed: pc.Seed}, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -253,10 +263,6 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 		}
 		spec := host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(), Channels: pc.Channels,
 			Params: prm, Risk: &lim}
-		iso := pc.Isolation
-		if iso == "" {
-			iso = c.Host.Isolation
-		}
 		if iso != string(host.IsolateNone) {
 			pcfg := host.ProcessConfig{CacheDir: dir}
 			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pcfg) }
@@ -280,6 +286,9 @@ func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Con
 		cred, err := conn.CredentialsFromEnv()
 		if err != nil {
 			return cc, "", nil, err
+		}
+		if cred.IsZero() {
+			return cc, "", nil, fmt.Errorf("trading on %s needs a key pair: set %s and %s", c.Exchange.URL, conn.EnvClientID, conn.EnvClientSecret)
 		}
 		cred.Method = method
 		cc.URL, cc.Credentials = c.Exchange.URL, cred

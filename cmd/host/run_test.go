@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stratbox/stratbox/abi"
+)
+
+// buildExample compiles plugins/examples/<name> to wasm as `make plugins`
+// does.
+func buildExample(t *testing.T, name string) string {
+	t.Helper()
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../../plugins/examples/"+name)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// host run with a config: the market maker, in a child process, trades
+// against the built-in simulator, the status line and the summary report
+// it, and every heartbeat is answered.
+func TestRunTradesAgainstTheSimulator(t *testing.T) {
+	wasm := buildExample(t, "marketmaker")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "host.toml")
+	toml := fmt.Sprintf(`
+[sim]
+tick = "20ms"
+[sim.rate_limits]
+disabled = true
+[exchange]
+heartbeat_interval = "100ms"
+[host]
+cache_dir = %q
+status = "200ms"
+[[plugin]]
+name = "mm"
+path = %q
+call_budget = "5s"
+[plugin.params]
+half_spread_bps = 0.5
+size = 100
+`, filepath.Join(dir, "cache"), wasm)
+	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DERIBIT_CLIENT_SECRET", "must-not-leak")
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "4s"}, &out, &errb); err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{"built-in simulator on ws://127.0.0.1:", "running mm on BTC-PERPETUAL (isolation process)",
+		"summary after", "plugin mm", "no faults", " 0 missed", "connection  ready, 0 reconnects"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("output lacks %q:\n%s\nstderr:\n%s", want, s, errb.String())
+		}
+	}
+	m := regexp.MustCompile(`orders +(\d+) placed, (\d+) acknowledged`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no orders line:\n%s", s)
+	}
+	if placed, _ := strconv.Atoi(m[1]); placed == 0 {
+		t.Fatalf("the market maker placed nothing:\n%s\n%s", s, errb.String())
+	}
+	if !regexp.MustCompile(`test_requests answered`).MatchString(s) || !strings.Contains(s, "events ") {
+		t.Fatalf("no status line or heartbeat summary:\n%s", s)
+	}
+	if strings.Contains(s+errb.String(), "must-not-leak") {
+		t.Fatal("a secret reached the output")
+	}
+}
+
+func TestRunRefusesBadPlugins(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no plugin", []string{"run"}, "no strategy"},
+		{"missing file", []string{"run", "nope.wasm"}, "nope.wasm"},
+		{"abi 2.0", []string{"run", "--isolation", "none", "../../host/testdata/v2.wasm"}, "ABI 2.0"},
+		{"bad isolation", []string{"run", "--isolation", "vm", "x.wasm"}, "isolation"},
+		{"bad exchange url", []string{"run", "--exchange", "http://example.com", "x.wasm"}, "ws://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), tc.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	// A real exchange needs the key pair from the environment.
+	t.Setenv("DERIBIT_CLIENT_ID", "")
+	t.Setenv("DERIBIT_CLIENT_SECRET", "")
+	err := run(context.Background(), []string{"run", "--exchange", "wss://127.0.0.1:1/ws", "--isolation", "none",
+		"../../testdata/abi/cancel_on_timer.wasm"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DERIBIT_CLIENT_ID") {
+		t.Fatalf("error %v, want one naming DERIBIT_CLIENT_ID", err)
+	}
+	if errors.Is(err, errUsage) {
+		t.Fatalf("%v is not a usage error", err)
+	}
+}
+
+func TestRunConfigErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ name, toml, want string }{
+		{"unknown plugin key", "[[plugin]]\npath = \"a.wasm\"\npth = 1\n", "plugin.pth"},
+		{"plugin without path", "[[plugin]]\nname = \"a\"\n", "plugin[0].path"},
+		{"bad isolation", "[host]\nisolation = \"vm\"\n", "host.isolation"},
+		{"bad plugin isolation", "[[plugin]]\npath = \"a.wasm\"\nisolation = \"x\"\n", "plugin[0].isolation"},
+		{"negative risk", "[risk]\nmax_position = -1.0\n", "risk.max_position"},
+		{"negative plugin risk", "[[plugin]]\npath = \"a.wasm\"\n[plugin.risk]\nmax_open_orders = -2\n", "max_open_orders"},
+		{"unknown risk key", "[risk]\nmax_pos = 1\n", "risk.max_pos"},
+		{"same name twice", "[[plugin]]\npath = \"a.wasm\"\n[[plugin]]\npath = \"b/a.wasm\"\n", `two plugins are named "a"`},
+		{"bad url", "[exchange]\nurl = \"https://x\"\n", "exchange.url"},
+		{"bad auth", "[exchange]\nauth = \"password\"\n", "exchange.auth"},
+		{"bad budget", "[[plugin]]\npath = \"a.wasm\"\ncall_budget = \"soon\"\n", "call_budget"},
+		{"memory over 4 GiB", "[[plugin]]\npath = \"a.wasm\"\nmemory_limit_pages = 70000\n", "memory_limit_pages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig("test.toml", []byte(tc.toml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A plugin's free params table reaches it as param records: nested tables
+// as dotted keys, TOML types kept, anything else as TOML text.
+func TestPluginParams(t *testing.T) {
+	cfg, err := parseConfig("test.toml", []byte(`
+[[plugin]]
+path = "a.wasm"
+[plugin.params]
+name = "x"
+size = 10
+spread = 2.5
+on = true
+levels = [1, 2, 3]
+[plugin.params.quote]
+skew = -1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := params(cfg.Plugins[0].Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]abi.Param{}
+	for _, p := range ps {
+		got[p.Key] = p
+	}
+	want := map[string]abi.Param{
+		"name": {Type: abi.ParamString, Key: "name", Text: "x"}, "size": {Type: abi.ParamInt, Key: "size", Int: 10},
+		"spread": {Type: abi.ParamFloat, Key: "spread", Float: 2.5}, "on": {Type: abi.ParamBool, Key: "on", Bool: true},
+		"levels": {Type: abi.ParamTOML, Key: "levels", Text: "[1, 2, 3]"}, "quote.skew": {Type: abi.ParamInt, Key: "quote.skew", Int: -1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("params %+v", ps)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %+v, want %+v", k, got[k], w)
+		}
+	}
+}
