@@ -101,10 +101,11 @@ type Engine struct {
 	rbuf      []byte
 	plugins   []*plugin
 
-	killed atomic.Bool
-	reqs   sync.WaitGroup
-	stats  engineCounters
-	marks  []atomic.Int64 // mark price per global instrument (abi.Fixed)
+	killed  atomic.Bool
+	wasDown atomic.Bool // the connection was lost since it was last healthy
+	reqs    sync.WaitGroup
+	stats   engineCounters
+	marks   []atomic.Int64 // mark price per global instrument (abi.Fixed)
 
 	chMu   sync.Mutex
 	change chan struct{} // closed by notify; nil when nobody waits
@@ -401,7 +402,11 @@ func (e *Engine) Kill() int {
 func (e *Engine) Killed() bool { return e.killed.Load() }
 
 // ConnState tells every plugin the health of the exchange connection (a
-// pool_state event); wire it to the connection's Observer.
+// pool_state event); wire it to the connection's Observer. When the
+// connection is back after a loss, the engine verifies every order it
+// believes live against the exchange (cancel-on-disconnect has cancelled
+// them, and the notifications sent meanwhile were lost) and reports what it
+// finds to the plugins.
 func (e *Engine) ConnState(healthy bool, maintenance bool) {
 	ps := abi.PoolState{Total: 1, Time: uint64(e.clk.Now().UnixNano())}
 	if healthy {
@@ -415,6 +420,12 @@ func (e *Engine) ConnState(healthy bool, maintenance bool) {
 	rec := abi.AppendPoolState(nil, &ps)
 	for _, pl := range e.pluginList() {
 		pl.inbox.push(rec)
+	}
+	if !healthy {
+		e.wasDown.Store(true)
+	} else if e.wasDown.Swap(false) && e.rt.Load() != nil {
+		// Back after a loss: what happened meanwhile was not heard.
+		go e.resync()
 	}
 }
 

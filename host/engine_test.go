@@ -92,7 +92,12 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	cc.HeartbeatInterval = 100 * time.Millisecond
 	// The connection outlives the run, so that the engine can cancel its
 	// orders after the run's context ends.
-	c, err := conn.Dial(context.Background(), cc, conn.WithSink(e))
+	obs := conn.ObserverFunc(func(ch conn.StateChange) {
+		if ch.To == conn.StateReady || ch.From == conn.StateReady {
+			e.ConnState(ch.To == conn.StateReady, false)
+		}
+	})
+	c, err := conn.Dial(context.Background(), cc, conn.WithSink(e), conn.WithObserver(obs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,4 +461,33 @@ func TestEngineContainsHostilePlugins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// When the connection drops, cancel-on-disconnect cancels the orders it
+// carried and the notifications saying so are lost with it; once the
+// connection is back, the engine reads each order it believed open back
+// from the exchange and tells the plugin (state cancelled, reason
+// cancel_on_disconnect), after a pool_state that said the connection was
+// down.
+func TestEngineResyncAfterReconnect(t *testing.T) {
+	sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "10"))
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
+	r := startRig(t, cfg, nil)
+	sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
+	r.srv.DropAll()
+	sb.waitFor(t, "pool down", func(rec []byte) bool {
+		var p abi.PoolState
+		return abi.DecodePoolState(rec, &p) == nil && p.Healthy == 0 && p.Flags&abi.PoolDegraded != 0
+	})
+	u := sb.waitOrder(t, 1, abi.StateCancelled, abi.ReasonCancelOnDisconnect)
+	if u.ExchangeOrderID[0] == 0 {
+		t.Errorf("update %+v without the exchange's id", u)
+	}
+	if left := ourOrders(r.srv); len(left) != 0 {
+		t.Fatalf("orders on the book: %+v", left)
+	}
+	// Trading goes on over the new connection.
+	sb.queue(place(2, 2, 0, abi.Buy, "1000", "10"))
+	sb.waitOrder(t, 2, abi.StateOpen, abi.ReasonNone)
 }

@@ -342,12 +342,14 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 
 // applyFill applies one fill of o: once per trade.
 func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
-	for _, s := range o.seen {
-		if s == f.TradeSeq {
-			return
+	if f.TradeSeq != 0 { // 0: a fill reconstructed after a reconnect
+		for _, s := range o.seen {
+			if s == f.TradeSeq {
+				return
+			}
 		}
+		o.seen = append(o.seen, f.TradeSeq)
 	}
-	o.seen = append(o.seen, f.TradeSeq)
 	o.accounted += f.Amount
 	e.stats.fills.Add(1)
 	pl := o.pl
@@ -387,4 +389,99 @@ func (e *Engine) cancelOpen(pl *plugin, reason abi.Reason, now time.Time) int {
 		}
 	}
 	return n
+}
+
+// resync verifies every order the engine believes live against the
+// exchange, after the connection was lost and restored: notifications sent
+// while it was down are lost, and cancel-on-disconnect has cancelled the
+// orders it carried. Each order is read back (private/get_order_state, or by
+// label when the exchange's id is not known) and its state applied; fills
+// the engine missed are reconstructed (trade_seq 0, at the order's average
+// price) so that the plugin's position stays right.
+func (e *Engine) resync() {
+	e.mu.Lock()
+	var list []*order
+	for _, pl := range e.plugins {
+		for o := range pl.open {
+			if !o.final() && !o.inflight {
+				o.inflight = true // no other request for it meanwhile
+				list = append(list, o)
+			}
+		}
+	}
+	e.mu.Unlock()
+	for _, o := range list {
+		e.resyncOrder(o)
+	}
+	e.notify()
+}
+
+func (e *Engine) resyncOrder(o *order) {
+	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
+	defer cancel()
+	var raw json.RawMessage
+	var err error
+	if o.exchID != "" {
+		p := append([]byte(`{"order_id":`), strconv.Quote(o.exchID)...)
+		raw, err = e.ex.CallRaw(ctx, "private/get_order_state", append(p, '}'))
+	} else {
+		in := &o.pl.table[o.local]
+		p := append([]byte(`{"currency":`), strconv.Quote(in.BaseCurrency.String())...)
+		p = append(append(p, `,"label":`...), strconv.Quote(o.label)...)
+		raw, err = e.ex.CallRaw(ctx, "private/get_order_state_by_label", append(p, '}'))
+		if err == nil {
+			var arr []json.RawMessage
+			if json.Unmarshal(raw, &arr) == nil {
+				raw = nil
+				if len(arr) > 0 {
+					raw = arr[len(arr)-1]
+				}
+			}
+		}
+	}
+	now := e.clk.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o.inflight = false
+	switch {
+	case err != nil:
+		var rpc *conn.RPCError
+		if errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound {
+			e.lost(o, now)
+		} else {
+			e.log.Warn("order state not verified after a reconnect", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
+		}
+	case raw == nil:
+		e.lost(o, now)
+	default:
+		buf, _, derr := e.rtr.AppendOrderResult(e.rbuf[:0], raw, now.UnixNano())
+		e.rbuf = buf
+		if derr != nil {
+			e.stats.malformed.Add(1)
+			break
+		}
+		for _, rt := range e.rtr.Routes() {
+			rec := buf[rt.Offset:]
+			var u abi.OrderUpdate
+			if abi.ReadHeader(rec).Kind != abi.KindOrderUpdate || abi.DecodeOrderUpdate(rec, &u) != nil || u.CID != o.key.cid {
+				continue
+			}
+			if missed := u.FilledAmount - o.accounted; missed > 0 {
+				e.applyFill(o, &abi.Fill{CID: o.key.cid, Instrument: o.local, Side: o.side, Time: u.Time,
+					Price: u.AvgPrice, Amount: missed}, now)
+			}
+			e.applyUpdate(o, &u, now)
+		}
+	}
+	e.followUp(o, now)
+}
+
+// lost ends an order the exchange does not know (never placed, or gone).
+func (e *Engine) lost(o *order, now time.Time) {
+	o.state = abi.StateCancelled
+	e.finish(o)
+	e.stats.cancelled.Add(1)
+	u := o.update(now, abi.ReasonCancelOnDisconnect)
+	putStr32(&u.Text, "not on the exchange after a reconnect")
+	o.pl.emitOrder(o, &u)
 }
