@@ -103,7 +103,7 @@ type Engine struct {
 
 	killed  atomic.Bool
 	wasDown atomic.Bool // the connection was lost since it was last healthy
-	reqs    sync.WaitGroup
+	reqs    tracker     // requests to the exchange and verifications in flight
 	stats   engineCounters
 	marks   []atomic.Int64 // mark price per global instrument (abi.Fixed)
 
@@ -231,7 +231,7 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 			}
 		}
 		for _, pl := range subs {
-			if int(inst) >= len(pl.local) || pl.local[inst] == abi.NoInstrument {
+			if int(inst) >= len(pl.local) || pl.local[inst] == abi.NoInstrument || pl.down.Load() {
 				continue
 			}
 			r.tmp = append(r.tmp[:0], rec...)
@@ -292,17 +292,77 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 		e.cancelOpen(nil, abi.ReasonPluginStopped, now)
 		e.mu.Unlock()
 	}
-	done := make(chan struct{})
-	go func() { e.reqs.Wait(); close(done) }()
 	t := e.clk.NewTimer(e.cfg.StopTimeout)
 	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C():
-		stopLife()
-		<-done
+	for {
+		select {
+		case <-e.reqs.idle():
+			if e.reqs.count() == 0 {
+				return nil
+			}
+		case <-t.C():
+			stopLife() // what is still in flight fails at once
+			for e.reqs.count() > 0 {
+				<-e.reqs.idle()
+			}
+			return nil
+		}
 	}
-	return nil
+}
+
+// tracker counts goroutines that talk to the exchange for the order
+// manager, so that Run can wait for them. Unlike a WaitGroup it may be
+// added to while someone waits.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	done chan struct{} // closed when n drops to 0
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.done = make(chan struct{})
+	}
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *tracker) release() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 {
+		close(t.done)
+	}
+	t.mu.Unlock()
+}
+
+func (t *tracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
+// idle is closed when nothing is in flight (now, or once the current ones
+// end; something may start after it).
+func (t *tracker) idle() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return t.done
+}
+
+// spawn runs f on its own goroutine, tracked.
+func (e *Engine) spawn(f func()) {
+	e.reqs.add()
+	go func() {
+		defer e.reqs.release()
+		f()
+	}()
 }
 
 // setup fetches the instruments, builds the tables and subscribes.
@@ -419,13 +479,15 @@ func (e *Engine) ConnState(healthy bool, maintenance bool) {
 	}
 	rec := abi.AppendPoolState(nil, &ps)
 	for _, pl := range e.pluginList() {
-		pl.inbox.push(rec)
+		if !pl.down.Load() {
+			pl.inbox.push(rec)
+		}
 	}
 	if !healthy {
 		e.wasDown.Store(true)
 	} else if e.wasDown.Swap(false) && e.rt.Load() != nil {
 		// Back after a loss: what happened meanwhile was not heard.
-		go e.resync()
+		e.resync()
 	}
 }
 

@@ -41,6 +41,10 @@ type order struct {
 	userText abi.Str32
 
 	inflight     bool             // a request for this order is on its way
+	updated      uint64           // exchange time of the last update applied
+	value        float64          // Σ price × amount of the fills delivered
+	synth        abi.Fixed        // filled amount reconstructed after a reconnect, not yet seen as fills
+	cancelTries  int              // host-initiated cancels retried
 	wantCancel   bool             // cancel once the in-flight request completes
 	pendingAmend *abi.Amend       // amend once the in-flight request completes
 	hostReason   abi.Reason       // a host-initiated cancel's reason (plugin_stopped, plugin_fault, kill_switch)
@@ -128,7 +132,10 @@ func editParams(o *order, a *abi.Amend) []byte {
 func cancelParams(o *order) (method string, params []byte) {
 	if o.exchID == "" {
 		p := append([]byte(nil), `{"label":`...)
-		return "private/cancel_by_label", append(strconv.AppendQuote(p, o.label), '}')
+		p = strconv.AppendQuote(p, o.label)
+		p = append(p, `,"currency":`...)
+		p = strconv.AppendQuote(p, o.pl.table[o.local].BaseCurrency.String())
+		return "private/cancel_by_label", append(p, '}')
 	}
 	p := append([]byte(nil), `{"order_id":`...)
 	return "private/cancel", append(strconv.AppendQuote(p, o.exchID), '}')
@@ -138,13 +145,11 @@ func cancelParams(o *order) (method string, params []byte) {
 // Called with e.mu held.
 func (e *Engine) send(req request) {
 	req.o.inflight = true
-	e.reqs.Add(1)
 	e.stats.requests.Add(1)
-	go e.do(req)
+	e.spawn(func() { e.do(req) })
 }
 
 func (e *Engine) do(req request) {
-	defer e.reqs.Done()
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
 	raw, err := e.ex.CallRaw(ctx, req.method, req.params)
 	cancel()
@@ -153,9 +158,15 @@ func (e *Engine) do(req request) {
 	defer e.mu.Unlock()
 	o := req.o
 	o.inflight = false
-	if err != nil {
+	switch {
+	case err != nil:
 		e.requestFailed(req, err, now)
-	} else {
+	case req.method == "private/cancel_by_label":
+		// The result is a count: 0 means the exchange does not have it.
+		if n, perr := strconv.Atoi(string(raw)); perr == nil && n == 0 {
+			e.lost(o, now, "not on the exchange")
+		}
+	default:
 		e.applyResult(raw, now)
 	}
 	e.followUp(o, now)
@@ -218,10 +229,10 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 	switch {
 	case errors.As(err, &rpc):
 		rej = deribit.RejectFromError(rpc.Code, rpc.Message)
-	case errors.Is(err, conn.ErrNotSent), errors.Is(err, conn.ErrClosed), errors.Is(err, conn.ErrStale):
+	case errors.Is(err, conn.ErrNotSent):
 		rej = deribit.Reject{Reason: abi.ReasonNoConnection}
 		putStr32(&rej.Text, "not sent: no connection")
-	default: // sent, no answer: the order's state is not known
+	default: // perhaps sent, no answer: the order's state is not known
 		rej = deribit.Reject{Reason: abi.ReasonTimeout}
 		putStr32(&rej.Text, "no answer from the exchange")
 		if req.what == abi.KindPlace {
@@ -229,8 +240,9 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 			u := o.update(now, abi.ReasonTimeout)
 			u.Text = rej.Text
 			o.pl.emitOrder(o, &u)
-			return
 		}
+		e.verify(o) // read its state back once the exchange can be asked
+		return
 	}
 	e.log.Info("order request refused", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "err", err,
 		"reason", rej.Reason.String(), "code", rej.ExchangeCode, "text", rej.Text.String())
@@ -241,6 +253,10 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		e.finish(o)
 		e.stats.rejected.Add(1)
 		o.pl.emitOrder(o, &u)
+		return
+	}
+	if req.what == abi.KindCancel && o.hostReason != 0 {
+		e.retryCancel(o) // the host's own cancel: not the plugin's to hear about, but it must happen
 		return
 	}
 	x := abi.IntentRejected{IntentKind: req.what, CID: o.key.cid, IntentSeq: req.seq, Instrument: o.local,
@@ -298,6 +314,14 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	if o.final() {
 		return
 	}
+	// A response applied after newer notifications is stale: it must not
+	// undo them (nor drop an update waiting for its fills).
+	if u.FilledAmount < o.filled || u.Time < o.updated {
+		return
+	}
+	if d := o.deferred; d != nil && d != u && (u.FilledAmount < d.FilledAmount || u.Time < d.Time) {
+		return
+	}
 	if u.FilledAmount > o.accounted {
 		cp := *u
 		o.deferred = &cp
@@ -321,6 +345,7 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	changed := u.State != o.state || u.Price != o.price || u.Amount != o.amount || u.FilledAmount != o.filled || o.unknown
 	wasPending := o.state == abi.StatePending
 	o.state, o.price, o.amount, o.filled, o.avg, o.unknown = u.State, u.Price, u.Amount, u.FilledAmount, u.AvgPrice, false
+	o.flags, o.updated = u.Flags, u.Time
 	if u.State == abi.StateCancelled {
 		e.stats.cancelled.Add(1)
 	}
@@ -349,8 +374,19 @@ func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
 			}
 		}
 		o.seen = append(o.seen, f.TradeSeq)
+		if o.synth > 0 { // a late notification of a fill already reconstructed
+			take := min(o.synth, f.Amount)
+			o.synth -= take
+			if take == f.Amount {
+				return
+			}
+			cp := *f
+			cp.Amount -= take
+			f = &cp
+		}
 	}
 	o.accounted += f.Amount
+	o.value += f.Price.Float64() * f.Amount.Float64()
 	e.stats.fills.Add(1)
 	pl := o.pl
 	out := *f
@@ -363,11 +399,14 @@ func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
 	}
 }
 
-// finish takes a final order out of its plugin's open orders.
+// finish takes a final order out of its plugin's open orders and out of
+// the engine's index (later events about it are counted as unknown; an
+// amend or cancel of its cid is refused not_open, from the plugin's cid
+// high-water mark).
 func (e *Engine) finish(o *order) {
-	pl := o.pl
-	if _, ok := pl.open[o]; ok {
-		delete(pl.open, o)
+	delete(o.pl.open, o)
+	if e.orders[o.key] == o {
+		delete(e.orders, o.key)
 	}
 }
 
@@ -394,48 +433,47 @@ func (e *Engine) cancelOpen(pl *plugin, reason abi.Reason, now time.Time) int {
 // resync verifies every order the engine believes live against the
 // exchange, after the connection was lost and restored: notifications sent
 // while it was down are lost, and cancel-on-disconnect has cancelled the
-// orders it carried. Each order is read back (private/get_order_state, or by
-// label when the exchange's id is not known) and its state applied; fills
-// the engine missed are reconstructed (trade_seq 0, at the order's average
-// price) so that the plugin's position stays right.
+// orders it carried. Each order is read back (concurrently) and its state
+// applied; fills the engine missed are reconstructed so that the plugin's
+// position stays right.
 func (e *Engine) resync() {
 	e.mu.Lock()
-	var list []*order
+	defer e.mu.Unlock()
 	for _, pl := range e.plugins {
 		for o := range pl.open {
-			if !o.final() && !o.inflight {
-				o.inflight = true // no other request for it meanwhile
-				list = append(list, o)
-			}
+			e.verify(o)
 		}
 	}
-	e.mu.Unlock()
-	for _, o := range list {
-		e.resyncOrder(o)
-	}
-	e.notify()
 }
 
-func (e *Engine) resyncOrder(o *order) {
-	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
-	defer cancel()
-	var raw json.RawMessage
-	var err error
+// verify reads o's state back from the exchange, unless a request for it
+// is in flight (whose answer will tell). Called with e.mu held.
+func (e *Engine) verify(o *order) {
+	if o.final() || o.inflight {
+		return
+	}
+	o.inflight = true // no other request for it meanwhile
+	method, params := "private/get_order_state", []byte(nil)
 	if o.exchID != "" {
-		p := append([]byte(`{"order_id":`), strconv.Quote(o.exchID)...)
-		raw, err = e.ex.CallRaw(ctx, "private/get_order_state", append(p, '}'))
+		params = append(strconv.AppendQuote([]byte(`{"order_id":`), o.exchID), '}')
 	} else {
-		in := &o.pl.table[o.local]
-		p := append([]byte(`{"currency":`), strconv.Quote(in.BaseCurrency.String())...)
-		p = append(append(p, `,"label":`...), strconv.Quote(o.label)...)
-		raw, err = e.ex.CallRaw(ctx, "private/get_order_state_by_label", append(p, '}'))
-		if err == nil {
-			var arr []json.RawMessage
-			if json.Unmarshal(raw, &arr) == nil {
-				raw = nil
-				if len(arr) > 0 {
-					raw = arr[len(arr)-1]
-				}
+		method = "private/get_order_state_by_label"
+		params = strconv.AppendQuote([]byte(`{"currency":`), o.pl.table[o.local].BaseCurrency.String())
+		params = append(strconv.AppendQuote(append(params, `,"label":`...), o.label), '}')
+	}
+	e.spawn(func() { e.verifyDone(o, method, params) })
+}
+
+func (e *Engine) verifyDone(o *order, method string, params []byte) {
+	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
+	raw, err := e.ex.CallRaw(ctx, method, params)
+	cancel()
+	if err == nil && method == "private/get_order_state_by_label" {
+		var arr []json.RawMessage
+		if json.Unmarshal(raw, &arr) == nil {
+			raw = nil
+			if len(arr) > 0 {
+				raw = arr[len(arr)-1]
 			}
 		}
 	}
@@ -443,45 +481,93 @@ func (e *Engine) resyncOrder(o *order) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	o.inflight = false
+	var rpc *conn.RPCError
 	switch {
+	case err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound, err == nil && raw == nil:
+		e.lost(o, now, "not on the exchange")
 	case err != nil:
-		var rpc *conn.RPCError
-		if errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound {
-			e.lost(o, now)
-		} else {
-			e.log.Warn("order state not verified after a reconnect", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
-		}
-	case raw == nil:
-		e.lost(o, now)
+		e.log.Warn("order state not verified", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
 	default:
-		buf, _, derr := e.rtr.AppendOrderResult(e.rbuf[:0], raw, now.UnixNano())
-		e.rbuf = buf
-		if derr != nil {
-			e.stats.malformed.Add(1)
-			break
-		}
-		for _, rt := range e.rtr.Routes() {
-			rec := buf[rt.Offset:]
-			var u abi.OrderUpdate
-			if abi.ReadHeader(rec).Kind != abi.KindOrderUpdate || abi.DecodeOrderUpdate(rec, &u) != nil || u.CID != o.key.cid {
-				continue
-			}
-			if missed := u.FilledAmount - o.accounted; missed > 0 {
-				e.applyFill(o, &abi.Fill{CID: o.key.cid, Instrument: o.local, Side: o.side, Time: u.Time,
-					Price: u.AvgPrice, Amount: missed}, now)
-			}
-			e.applyUpdate(o, &u, now)
-		}
+		e.applyState(o, raw, now)
 	}
 	e.followUp(o, now)
 }
 
-// lost ends an order the exchange does not know (never placed, or gone).
-func (e *Engine) lost(o *order, now time.Time) {
+// applyState applies an order object read back from the exchange,
+// reconstructing the fills the engine did not hear of (trade_seq 0, at the
+// average price of the missing part).
+func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
+	buf, _, err := e.rtr.AppendOrderResult(e.rbuf[:0], raw, now.UnixNano())
+	e.rbuf = buf
+	if err != nil {
+		e.stats.malformed.Add(1)
+		return
+	}
+	for _, rt := range e.rtr.Routes() {
+		rec := buf[rt.Offset:]
+		var u abi.OrderUpdate
+		if abi.ReadHeader(rec).Kind != abi.KindOrderUpdate || abi.DecodeOrderUpdate(rec, &u) != nil || u.CID != o.key.cid {
+			continue
+		}
+		if missed := u.FilledAmount - o.accounted; missed > 0 {
+			px := u.AvgPrice
+			if v := u.AvgPrice.Float64()*u.FilledAmount.Float64() - o.value; v > 0 {
+				if p, ok := abi.FixedFromFloat(v / missed.Float64()); ok {
+					px = p
+				}
+			}
+			o.synth += missed
+			e.applyFill(o, &abi.Fill{CID: o.key.cid, Instrument: o.local, Side: o.side, Time: u.Time,
+				Price: px, Amount: missed}, now)
+		}
+		e.applyUpdate(o, &u, now)
+	}
+}
+
+// lost ends an order the exchange does not have (never placed, or gone).
+func (e *Engine) lost(o *order, now time.Time, why string) {
+	if o.final() {
+		return
+	}
 	o.state = abi.StateCancelled
 	e.finish(o)
 	e.stats.cancelled.Add(1)
-	u := o.update(now, abi.ReasonCancelOnDisconnect)
-	putStr32(&u.Text, "not on the exchange after a reconnect")
+	r := abi.ReasonCancelOnDisconnect
+	if o.hostReason != 0 {
+		r = o.hostReason
+	} else if o.wantCancel {
+		r = abi.ReasonCancelRequested
+	}
+	u := o.update(now, r)
+	putStr32(&u.Text, why)
 	o.pl.emitOrder(o, &u)
 }
+
+// retryCancel tries a host-initiated cancel again a little later (at most
+// a few times): a kill switch or a stopped plugin's orders must not stay
+// on the book because one request failed. Called with e.mu held.
+func (e *Engine) retryCancel(o *order) {
+	if o.final() || o.cancelTries >= maxCancelTries {
+		if !o.final() {
+			e.log.Error("could not cancel an order", "plugin", o.pl.name, "cid", o.key.cid, "label", o.label)
+		}
+		return
+	}
+	o.cancelTries++
+	o.inflight = true // nothing else for it until the retry
+	e.reqs.add()
+	e.clk.AfterFunc(time.Duration(o.cancelTries)*cancelRetryDelay, func() {
+		defer e.reqs.release()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		o.inflight = false
+		if !o.final() {
+			e.sendCancel(o)
+		}
+	})
+}
+
+const (
+	maxCancelTries   = 5
+	cancelRetryDelay = 200 * time.Millisecond
+)

@@ -91,12 +91,14 @@ type exposure struct {
 	mark         abi.Fixed // last mark price, 0 when unknown
 }
 
-// notional is an order's notional in the quote currency.
+// notional is an order's notional in the quote currency: the amount for
+// inverse instruments, amount × price otherwise (0 when the price is not
+// known: the caller refuses what it cannot value).
 func notional(in *abi.Instrument, price, amount abi.Fixed) float64 {
-	if in.Flags&abi.InstrumentInverse != 0 || price <= 0 {
+	if in.Flags&abi.InstrumentInverse != 0 {
 		return amount.Float64()
 	}
-	return amount.Float64() * price.Float64()
+	return amount.Float64() * max(price, 0).Float64()
 }
 
 // risk holds one plugin's rate limiter and the host's kill switch.
@@ -135,16 +137,16 @@ func (r *risk) admit(now time.Time) abi.Reason {
 	return abi.ReasonRiskRate
 }
 
-// flooding counts one intent, valid or not, and reports whether the plugin
+// flooding counts n intents, valid or not, and reports whether the plugin
 // has sent more than FloodLimit of them within the current second.
-func (r *risk) flooding(now time.Time) bool {
+func (r *risk) flooding(now time.Time, n int) bool {
 	if r.lim.FloodLimit <= 0 {
 		return false
 	}
 	if r.floodWin.IsZero() || now.Sub(r.floodWin) >= time.Second {
 		r.floodWin, r.floodN = now, 0
 	}
-	r.floodN++
+	r.floodN += n
 	return r.floodN > r.lim.FloodLimit
 }
 
@@ -167,8 +169,13 @@ func (r *risk) checkPlace(p *abi.Place, in *abi.Instrument, ex *exposure) abi.Re
 	if p.Type == abi.Market {
 		price = ex.mark
 	}
-	if l.MaxNotional > 0 && ex.openNotional+notional(in, price, p.Amount) > l.MaxNotional {
-		return abi.ReasonRiskMaxNotional
+	if l.MaxNotional > 0 {
+		if price <= 0 && in.Flags&abi.InstrumentInverse == 0 {
+			return abi.ReasonRiskMaxNotional // a market order's notional is not known without a mark
+		}
+		if ex.openNotional+notional(in, price, p.Amount) > l.MaxNotional {
+			return abi.ReasonRiskMaxNotional
+		}
 	}
 	if p.Type == abi.Limit && outsideBand(l.PriceBandBps, p.Price, ex.mark) {
 		return abi.ReasonRiskPriceBand
@@ -185,7 +192,7 @@ func (r *risk) checkAmend(a *abi.Amend, o *order, in *abi.Instrument, ex *exposu
 	}
 	oldRest := o.amount - o.filled
 	newRest := a.Amount - o.filled
-	if l.MaxPosition > 0 && o.flags&abi.ReduceOnly == 0 && a.Flags&abi.ReduceOnly == 0 {
+	if l.MaxPosition > 0 && a.Flags&abi.ReduceOnly == 0 { // the amend's flags replace the order's
 		if o.side == abi.Buy && ex.position+ex.openBuy-oldRest+newRest > l.MaxPosition ||
 			o.side == abi.Sell && ex.position-ex.openSell+oldRest-newRest < -l.MaxPosition {
 			return abi.ReasonRiskMaxPosition

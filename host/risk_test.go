@@ -151,14 +151,14 @@ func TestRiskRateAndFlood(t *testing.T) {
 		t.Fatalf("a token later: %v", got)
 	}
 	for i := range 5 {
-		if r.flooding(t0) {
+		if r.flooding(t0, 1) {
 			t.Fatalf("flooding after %d intents", i+1)
 		}
 	}
-	if !r.flooding(t0.Add(500 * time.Millisecond)) {
+	if !r.flooding(t0.Add(500*time.Millisecond), 1) {
 		t.Fatal("the 6th intent within a second is not a flood")
 	}
-	if r.flooding(t0.Add(1500 * time.Millisecond)) {
+	if r.flooding(t0.Add(1500*time.Millisecond), 1) {
 		t.Fatal("a new second starts a new count")
 	}
 	killed.Store(true)

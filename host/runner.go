@@ -30,7 +30,6 @@ type plugin struct {
 	instance uint32 // the live instance's id (its orders' labels carry it)
 	firstCID uint64
 	maxCID   uint64
-	used     map[uint64]struct{} // cids used by the live instance
 	open     map[*order]struct{}
 	pos      []position
 	scratch  []byte
@@ -59,7 +58,7 @@ type position struct {
 
 func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
 	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: newInbox(spec.InboxLimit),
-		open: map[*order]struct{}{}, used: map[uint64]struct{}{}}
+		open: map[*order]struct{}{}}
 	lim := e.cfg.Risk
 	if spec.Risk != nil {
 		lim = *spec.Risk
@@ -251,7 +250,6 @@ func (pl *plugin) startup(now time.Time) ([]byte, error) {
 	pl.instance = e.nextInst
 	e.instances[pl.instance] = pl
 	pl.firstCID = pl.maxCID + 1
-	clear(pl.used)
 	s := abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: pl.firstCID, Time: uint64(now.UnixNano()),
 		Name: abi.NewStr32(pl.name)}, Instruments: pl.table, Params: pl.spec.Params}
 	for i := range pl.pos {
@@ -263,24 +261,34 @@ func (pl *plugin) startup(now time.Time) ([]byte, error) {
 }
 
 // intents carries out a call's intents in outbox order; true means the
-// plugin is flooding.
+// plugin is flooding, and then none of them is carried out (abi/README.md
+// §15: a faulted call's outbox is discarded). The engine's lock is taken
+// per intent, so that the connection's read goroutine, which applies order
+// events under it, never waits for a whole outbox.
 func (pl *plugin) intents(out []byte, now time.Time) bool {
 	if len(out) == 0 {
 		return false
 	}
+	n := 0
+	for _, err := range abi.Records(out) {
+		if err != nil {
+			break // the sandbox checked the framing; nothing after a bad record
+		}
+		n++
+	}
+	if pl.risk.flooding(now, n) {
+		return true
+	}
 	e := pl.e
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.stats.intents.Add(uint64(n))
+	pl.intentsN.Add(uint64(n))
 	for rec, err := range abi.Records(out) {
 		if err != nil {
-			return false // the sandbox checked the framing; nothing after a bad record
+			break
 		}
-		e.stats.intents.Add(1)
-		pl.intentsN.Add(1)
-		if pl.risk.flooding(now) {
-			return true
-		}
+		e.mu.Lock()
 		pl.intent(rec.Bytes, rec.Kind, rec.Seq, now)
+		e.mu.Unlock()
 	}
 	return false
 }
@@ -292,7 +300,7 @@ func (pl *plugin) intent(rec []byte, kind abi.Kind, seq uint32, now time.Time) {
 	case abi.KindPlace:
 		var p abi.Place
 		if abi.DecodePlace(rec, &p) != nil {
-			pl.refusePlace(&p, abi.ReasonMalformed, now)
+			pl.refusePlace(&p, abi.ReasonMalformed, p.CID != 0 && pl.used(p.CID), now)
 			return
 		}
 		pl.place(rec, &p, now)
@@ -324,12 +332,17 @@ func (pl *plugin) intent(rec []byte, kind abi.Kind, seq uint32, now time.Time) {
 
 func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 	r := validatePlace(rec, p, pl.table)
+	if p.CID == math.MaxUint64 {
+		r = abi.ReasonMalformed // the next instance's first_cid must not wrap
+	}
+	wasUsed := pl.used(p.CID)
 	if r == 0 || r > abi.ReasonMalformed {
-		if _, dup := pl.used[p.CID]; dup || p.CID < pl.firstCID {
+		// cids increase within an instance (abi/README.md §11), so the
+		// largest used is the whole record of what was used.
+		if wasUsed {
 			r = abi.ReasonDuplicateCID
-		} else if p.CID != 0 {
-			pl.used[p.CID] = struct{}{}
-			pl.maxCID = max(pl.maxCID, p.CID)
+		} else {
+			pl.maxCID = p.CID
 		}
 	}
 	if r == 0 {
@@ -340,13 +353,8 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 		pl.exposure(p.Instrument, &ex)
 		r = pl.risk.checkPlace(p, &pl.table[p.Instrument], &ex)
 	}
-	if r == abi.ReasonDuplicateCID {
-		// An order_update would speak of the order that has this cid.
-		pl.refuse(abi.KindPlace, p.Seq, p.CID, p.Instrument, r, now)
-		return
-	}
 	if r != 0 {
-		pl.refusePlace(p, r, now)
+		pl.refusePlace(p, r, wasUsed, now)
 		return
 	}
 	e := pl.e
@@ -365,10 +373,16 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 	}
 	e.send(request{o: o, method: method, params: placeParams(nil, pl.table[p.Instrument].Name.String(), o),
 		what: abi.KindPlace, seq: p.Seq})
-	return
 }
 
-func (pl *plugin) refusePlace(p *abi.Place, r abi.Reason, now time.Time) {
+// refusePlace reports a refused place: an order_update in state rejected,
+// or, when the cid was used before (wasUsed), an intent_rejected, because an
+// order_update would speak of the order that has this cid.
+func (pl *plugin) refusePlace(p *abi.Place, r abi.Reason, wasUsed bool, now time.Time) {
+	if wasUsed {
+		pl.refuse(abi.KindPlace, p.Seq, p.CID, p.Instrument, r, now)
+		return
+	}
 	defer pl.e.notify()
 	pl.e.stats.refused.Add(1)
 	u := abi.OrderUpdate{CID: p.CID, Instrument: p.Instrument, State: abi.StateRejected, Side: p.Side,
@@ -392,13 +406,19 @@ func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
 	o := pl.e.orders[orderKey{pl.instance, a.CID}]
 	var r abi.Reason
 	inst := uint32(abi.NoInstrument)
+	if o != nil {
+		inst = o.local
+	}
 	switch {
+	case !abi.ReservedZero(rec) || a.CID == 0 || a.Flags&^(abi.PostOnly|abi.RejectPostOnly|abi.ReduceOnly) != 0:
+		r = abi.ReasonMalformed
+	case o == nil && pl.used(a.CID):
+		r = abi.ReasonNotOpen // it ended
 	case o == nil:
 		r = abi.ReasonUnknownCID
 	case o.final() || o.state == abi.StatePending || o.unknown:
-		r, inst = abi.ReasonNotOpen, o.local
+		r = abi.ReasonNotOpen
 	default:
-		inst = o.local
 		r = validateAmend(rec, a, o, &pl.table[o.local])
 	}
 	if r == 0 {
@@ -424,18 +444,19 @@ func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
 	return
 }
 
+// cancel and cancelAll pass no rate limit and no kill switch: taking
+// risk off is always allowed.
 func (pl *plugin) cancel(c *abi.Cancel, now time.Time) {
 	o := pl.e.orders[orderKey{pl.instance, c.CID}]
 	var r abi.Reason
 	inst := uint32(abi.NoInstrument)
 	switch {
+	case o == nil && pl.used(c.CID):
+		r = abi.ReasonNotOpen
 	case o == nil:
 		r = abi.ReasonUnknownCID
 	case o.final():
 		r, inst = abi.ReasonNotOpen, o.local
-	}
-	if r == 0 {
-		r = pl.risk.admit(now)
 	}
 	if r != 0 {
 		pl.refuse(abi.KindCancel, c.Seq, c.CID, inst, r, now)
@@ -450,10 +471,6 @@ func (pl *plugin) cancelAll(c *abi.CancelAll, now time.Time) {
 		pl.refuse(abi.KindCancelAll, c.Seq, 0, c.Instrument, abi.ReasonUnknownInstrument, now)
 		return
 	}
-	if r := pl.risk.admit(now); r != 0 {
-		pl.refuse(abi.KindCancelAll, c.Seq, 0, c.Instrument, r, now)
-		return
-	}
 	for o := range pl.open {
 		if o.key.instance != pl.instance || o.final() ||
 			c.Instrument != abi.NoInstrument && o.local != c.Instrument || c.Side != abi.SideNone && o.side != c.Side {
@@ -464,6 +481,9 @@ func (pl *plugin) cancelAll(c *abi.CancelAll, now time.Time) {
 	return
 }
 
+// used reports whether the live instance has used cid (or may not use it).
+func (pl *plugin) used(cid uint64) bool { return cid < pl.firstCID || cid <= pl.maxCID }
+
 // exposure sums the plugin's open orders and position for the risk checks.
 func (pl *plugin) exposure(inst uint32, ex *exposure) {
 	ex.openOrders = len(pl.open)
@@ -471,7 +491,11 @@ func (pl *plugin) exposure(inst uint32, ex *exposure) {
 	ex.mark = abi.Fixed(pl.e.marks[pl.global[inst]].Load())
 	for o := range pl.open {
 		rest := o.rest()
-		ex.openNotional += notional(&pl.table[o.local], o.price, rest)
+		price := o.price
+		if o.typ == abi.Market {
+			price = abi.Fixed(pl.e.marks[o.global].Load())
+		}
+		ex.openNotional += notional(&pl.table[o.local], price, rest)
 		if o.local != inst {
 			continue
 		}

@@ -1,0 +1,919 @@
+package host
+
+// The benchmarks of issue 4 (targets in BENCHMARKS.md):
+//
+//   - BenchmarkDispatch (example=…): the cost of one event delivered to a
+//     Go-built plugin (the example market maker and taker, and the quoter
+//     of plugins/bench/quoter), in this process with the default call
+//     budget (none), in a child process (process), and for the quoter also
+//     in this process without a budget (trusted) and natively through
+//     strategy.Runner (native: the same ABI bytes, no wasm), in batches of
+//     1 and 64. (The count.wasm rows of BenchmarkDispatch are in
+//     plugin_bench_test.go, package host_test.)
+//   - BenchmarkEndToEnd: a ticker notification's bytes handed to the engine
+//     (as a connection's read goroutine hands them) → the order request's
+//     params bytes handed to the exchange, with the quoter native, in wasm
+//     in this process, and in wasm in a child process.
+//   - BenchmarkHeartbeatWhileSpinning: the heartbeat answer latency of a
+//     connection to the simulator while a plugin spins forever and the
+//     process is under garbage-collection pressure, with the plugins in
+//     this process and in child processes.
+//
+// They measure; they never fail on a number.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/plugins/bench/quoter"
+	strategy "github.com/stratbox/stratbox/plugins/sdk/go"
+	"github.com/stratbox/stratbox/sim"
+)
+
+// benchPlugins caches the plugins built from directories other than the
+// examples (benchPlugin).
+var benchPlugins sync.Map // dir → []byte
+
+// benchPlugin builds the Go plugin in dir (relative to the repository root)
+// as `make plugins` builds the examples, once per test binary.
+func benchPlugin(tb testing.TB, dir string) []byte {
+	tb.Helper()
+	if b, ok := benchPlugins.Load(dir); ok {
+		return b.([]byte)
+	}
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		tb.Skip("no go command to build the plugins")
+	}
+	out := filepath.Join(tb.TempDir(), "plugin.wasm")
+	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../"+dir)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", dir, err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	benchPlugins.Store(dir, wasm)
+	return wasm
+}
+
+const quoterDir = "plugins/bench/quoter/wasm"
+
+// benchWasm returns the module of a benchmarked plugin: an example or the
+// quoter.
+func benchWasm(tb testing.TB, name string) []byte {
+	if name == "quoter" {
+		return benchPlugin(tb, quoterDir)
+	}
+	return example(tb, name)
+}
+
+// benchInstrument is BTC-PERPETUAL as Deribit lists it: inverse, tick 0.5,
+// contract size 10, minimum amount 10.
+func benchInstrument() abi.Instrument {
+	fx := func(s string) abi.Fixed { x, _ := abi.ParseFixed(s); return x }
+	return abi.Instrument{Kind: abi.Perpetual, Flags: abi.InstrumentInverse, TickSize: fx("0.5"),
+		ContractSize: fx("10"), MinAmount: fx("10"), TakerFee: fx("0.0005"),
+		BaseCurrency: abi.NewStr8("BTC"), QuoteCurrency: abi.NewStr8("USD"), SettlementCurrency: abi.NewStr8("BTC"),
+		Name: abi.NewStr64("BTC-PERPETUAL")}
+}
+
+// benchParams are each benchmarked plugin's parameters: the market maker
+// requotes on every tick the market moves (0.05 bps of 60000 is below the
+// 0.5 tick), the quoter rests 10 ticks below the best bid.
+func benchParams(name string) []abi.Param {
+	switch name {
+	case "marketmaker":
+		return []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1},
+			{Type: abi.ParamFloat, Key: "requote_bps", Float: 0.05}}
+	case "quoter":
+		return []abi.Param{{Type: abi.ParamInt, Key: "distance_ticks", Int: 10}}
+	}
+	return nil
+}
+
+// benchStartup is a start-up blob with one instrument, as the engine writes
+// it.
+func benchStartup(tb testing.TB, name string, now time.Time) []byte {
+	tb.Helper()
+	b, err := abi.AppendStartup(nil, &abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: 1,
+		Time: uint64(now.UnixNano()), Name: abi.NewStr32(name)},
+		Instruments: []abi.Instrument{benchInstrument()}, Params: benchParams(name)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// nativeBox is a Sandbox that runs a strategy natively through
+// strategy.Runner: the same ABI bytes in and out as a plugin, without wasm.
+// It is the baseline of the benchmarks. Its strategies set no timers (it
+// delivers none).
+type nativeBox struct {
+	r             *strategy.Runner
+	inbox, outbox []byte
+	seq           uint32
+	now           int64
+	calls         uint64
+	stopped       bool
+}
+
+// newNativeBox returns a native Sandbox of s with the SDK's buffer sizes.
+func newNativeBox(s strategy.Strategy) *nativeBox {
+	n := &nativeBox{inbox: make([]byte, strategy.InboxSize), outbox: make([]byte, strategy.OutboxSize)}
+	n.r = strategy.NewRunner(s, nativeHost{n}, n.inbox, n.outbox)
+	return n
+}
+
+// nativeHost is the host functions of a nativeBox: the clock is the now of
+// the call, logs are dropped, timers are refused (the strategies of the
+// benchmarks set none).
+type nativeHost struct{ n *nativeBox }
+
+func (nativeHost) Log(abi.LogLevel, []byte) abi.Status { return abi.StatusOK }
+func (h nativeHost) Now() int64                        { return h.n.now }
+func (nativeHost) SetTimer(uint32, int64) abi.Status   { return abi.StatusLimit }
+func (nativeHost) CancelTimer(uint32) abi.Status       { return abi.StatusNotFound }
+
+func (n *nativeBox) result(call string, res int32) ([]byte, error) {
+	n.calls++
+	if res < 0 || int(res) > len(n.outbox) {
+		return nil, &Fault{Plugin: "native", Call: call, Kind: FaultResult, Code: int64(res)}
+	}
+	return n.outbox[:res], nil
+}
+
+func (n *nativeBox) Start(_ context.Context, startup []byte, now time.Time) ([]byte, error) {
+	if len(startup) > len(n.inbox) {
+		return nil, fmt.Errorf("%w: start-up blob of %d bytes", ErrInboxFull, len(startup))
+	}
+	n.now = now.UnixNano()
+	return n.result(abi.ExportInit, n.r.Init(int32(copy(n.inbox, startup))))
+}
+
+func (n *nativeBox) Deliver(_ context.Context, batch []byte, now time.Time) ([]byte, error) {
+	if n.stopped {
+		return nil, ErrDead
+	}
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	if len(batch) > len(n.inbox) {
+		return nil, fmt.Errorf("%w: %d bytes, inbox of %d", ErrInboxFull, len(batch), len(n.inbox))
+	}
+	n.now = now.UnixNano()
+	in := n.inbox[:copy(n.inbox, batch)]
+	numberEvents(in, &n.seq)
+	return n.result(abi.ExportOnEvents, n.r.OnEvents(int32(len(in))))
+}
+
+func (n *nativeBox) NextTimer() (time.Time, bool) { return time.Time{}, false }
+
+func (n *nativeBox) Stop(_ context.Context, now time.Time) ([]byte, error) {
+	if n.stopped {
+		return nil, nil
+	}
+	n.stopped = true
+	n.now = now.UnixNano()
+	return n.result(abi.ExportOnStop, n.r.OnStop())
+}
+
+func (n *nativeBox) Close() error  { n.stopped = true; return nil }
+func (n *nativeBox) Fault() *Fault { return nil }
+func (n *nativeBox) Stats() InstanceStats {
+	return InstanceStats{Calls: n.calls}
+}
+func (n *nativeBox) Descriptor() abi.Descriptor {
+	return abi.Descriptor{Version: abi.Current, InboxCap: uint32(len(n.inbox)), OutboxCap: uint32(len(n.outbox))}
+}
+
+var _ Sandbox = (*nativeBox)(nil)
+
+// benchSandbox starts name (an example or the quoter) in a sandbox of the
+// isolation: "native" (the quoter only), "none" or "process" with the
+// default call budget, or "trusted" (in this process, no call budget). The
+// sandbox is closed when the benchmark ends.
+func benchSandbox(b *testing.B, name, isolation string, now time.Time) (Sandbox, []byte) {
+	b.Helper()
+	var sb Sandbox
+	switch isolation {
+	case "native":
+		sb = newNativeBox(quoter.New())
+	case string(IsolateNone):
+		sb = NewInProcess(load(b, name, benchWasm(b, name), PluginConfig{}))
+	case "trusted": // in this process without a call budget: no interruption checks
+		sb = NewInProcess(load(b, name, benchWasm(b, name), PluginConfig{CallBudget: -1}))
+	case string(IsolateProcess):
+		p := load(b, name, benchWasm(b, name), PluginConfig{}, ForProcess())
+		sb = NewProcess(p, ProcessConfig{CacheDir: testCacheDir})
+	default:
+		b.Fatalf("isolation %q", isolation)
+	}
+	b.Cleanup(func() { _ = sb.Close() })
+	out, err := sb.Start(context.Background(), benchStartup(b, name, now), now)
+	if err != nil {
+		b.Fatalf("start %s (%s): %v", name, isolation, err)
+	}
+	return sb, out
+}
+
+// benchMarket is a cycle of market events for instrument 0 around 60000:
+// a ticker, a book change, a trade, a book change, and again. The book
+// changes move the best bid and ask a tick at a time, up 4, down 8, up 4
+// (twice a cycle), so that the book is the same at the end of a cycle as
+// at its start; the tickers and trades follow them.
+type benchMarket struct {
+	snapshot []byte   // the book the cycle starts from (change id 1)
+	events   [][]byte // one cycle, 64 records
+	isBook   []bool   // events[i] is a book change
+	changeID uint64   // the last change id delivered
+}
+
+const benchCycle = 64
+
+func newBenchMarket(tb testing.TB, now time.Time) *benchMarket {
+	tb.Helper()
+	fx := func(ticks int) abi.Fixed { return abi.Fixed(60000*abi.FixedScale) + abi.Fixed(ticks)*abi.FixedScale/2 }
+	amt := func(x int64) abi.Fixed { return abi.Fixed(x * abi.FixedScale) }
+	ts := uint64(now.UnixNano())
+	m := &benchMarket{changeID: 1}
+	var bids, asks []abi.Level
+	for j := range 20 {
+		bids = append(bids, abi.Level{Price: fx(-j), Amount: amt(int64(1000 + 100*j))})
+		asks = append(asks, abi.Level{Price: fx(1 + j), Amount: amt(int64(1000 + 100*j))})
+	}
+	var err error
+	if m.snapshot, err = abi.AppendBookSnapshot(nil, &abi.Book{ChangeID: 1, Time: ts, Bids: bids, Asks: asks}); err != nil {
+		tb.Fatal(err)
+	}
+	k, changes := 0, 0 // the best bid is fx(k), the best ask fx(k+1)
+	steps := [...]int{4, -8, 4}
+	step := func(n int) int { // the direction of the n-th change of a half cycle of 16
+		n %= 16
+		switch {
+		case n < steps[0]:
+			return 1
+		case n < steps[0]-steps[1]:
+			return -1
+		}
+		return 1
+	}
+	var seq uint64
+	for i := range benchCycle {
+		ts += uint64(time.Millisecond)
+		var rec []byte
+		book := false
+		switch i % 4 {
+		case 0:
+			rec = abi.AppendTicker(nil, &abi.Ticker{Time: ts, BestBidPrice: fx(k), BestBidAmount: amt(1770),
+				BestAskPrice: fx(k + 1), BestAskAmount: amt(5920), LastPrice: fx(k), MarkPrice: fx(k) + abi.FixedScale/4,
+				IndexPrice: fx(k), OpenInterest: amt(502097590)})
+		case 2:
+			seq++
+			side, price := abi.Buy, fx(k+1)
+			if step(changes) < 0 {
+				side, price = abi.Sell, fx(k)
+			}
+			rec = abi.AppendTrade(nil, &abi.Trade{Time: ts, Side: side, TradeSeq: seq, Price: price, Amount: amt(int64(100 * (1 + i%3)))})
+		default:
+			// The change ids are set when the record is delivered.
+			var ch abi.Book
+			ch.Time = ts
+			if step(changes) > 0 { // a new best bid where the best ask was
+				k++
+				ch.Bids = []abi.Level{{Price: fx(k), Amount: amt(500)}, {Price: fx(k - 3), Amount: amt(int64(900 + i))}}
+				ch.Asks = []abi.Level{{Price: fx(k), Amount: 0}, {Price: fx(k + 2), Amount: amt(int64(800 + i))}}
+			} else { // a new best ask where the best bid was
+				ch.Bids = []abi.Level{{Price: fx(k), Amount: 0}, {Price: fx(k - 2), Amount: amt(int64(700 + i))}}
+				ch.Asks = []abi.Level{{Price: fx(k), Amount: amt(500)}, {Price: fx(k + 3), Amount: amt(int64(600 + i))}}
+				k--
+			}
+			changes++
+			if rec, err = abi.AppendBookChange(nil, &ch); err != nil {
+				tb.Fatal(err)
+			}
+			book = true
+		}
+		m.events = append(m.events, rec)
+		m.isBook = append(m.isBook, book)
+	}
+	if k != 0 {
+		tb.Fatalf("the cycle ends %d ticks from where it starts", k)
+	}
+	return m
+}
+
+// batches returns the cycle as batches of n (1 or 64) records, and for
+// each batch the offsets of its book changes.
+func (m *benchMarket) batches(n int) (batches [][]byte, books [][]int) {
+	for i := 0; i < benchCycle; i += n {
+		var b []byte
+		var offs []int
+		for j := i; j < i+n; j++ {
+			if m.isBook[j] {
+				offs = append(offs, len(b))
+			}
+			b = append(b, m.events[j]...)
+		}
+		batches = append(batches, b)
+		books = append(books, offs)
+	}
+	return batches, books
+}
+
+// chain sets the change ids of the book changes at offs in batch so that
+// they follow the last one delivered.
+func (m *benchMarket) chain(batch []byte, offs []int) {
+	for _, off := range offs {
+		le64put(batch[off+32:], m.changeID)
+		m.changeID++
+		le64put(batch[off+24:], m.changeID)
+	}
+}
+
+func le64put(b []byte, v uint64) {
+	le32put(b, uint32(v))
+	le32put(b[4:], uint32(v>>32))
+}
+
+// acks answers the places among intents as the exchange would, at once:
+// a resting order is open, an immediate-or-cancel one cancelled unfilled.
+func acks(tb testing.TB, intents []byte) []byte {
+	tb.Helper()
+	var out []byte
+	for rec, err := range abi.Records(intents) {
+		if err != nil {
+			tb.Fatalf("intents: %v", err)
+		}
+		if rec.Kind != abi.KindPlace {
+			continue
+		}
+		var p abi.Place
+		if err := abi.DecodePlace(rec.Bytes, &p); err != nil {
+			tb.Fatal(err)
+		}
+		u := abi.OrderUpdate{CID: p.CID, Instrument: p.Instrument, State: abi.StateOpen, Side: p.Side, Type: p.Type,
+			TIF: p.TIF, Flags: p.Flags, Price: p.Price, Amount: p.Amount,
+			ExchangeOrderID: abi.NewStr32("BTC-" + strconv.FormatUint(p.CID, 10))}
+		if p.TIF == abi.ImmediateOrCancel || p.TIF == abi.FillOrKill {
+			u.State, u.Reason = abi.StateCancelled, abi.ReasonUnfilled
+		}
+		out = abi.AppendOrderUpdate(out, &u)
+	}
+	return out
+}
+
+// BenchmarkDispatch measures one Deliver of a batch of 1 or 64 realistic
+// market events (tickers, book changes, trades for BTC-PERPETUAL) to a
+// Go-built plugin with the default call budget, in this process (none) or
+// in a child process, per event; and the quoter run natively through
+// strategy.Runner (the baseline: the same bytes in and out, no wasm). Before
+// the timing the plugin receives the book snapshot and a cycle of events,
+// and its orders are acknowledged, so that it works on every event:
+// the market maker amends its quotes as the book moves, the quoter amends
+// its bid on every ticker, the taker counts the trade flow.
+func BenchmarkDispatch(b *testing.B) {
+	type row struct{ example, isolation string }
+	var rows []row
+	for _, ex := range []string{"marketmaker", "taker", "quoter"} {
+		rows = append(rows, row{ex, string(IsolateNone)}, row{ex, string(IsolateProcess)})
+	}
+	rows = append(rows, row{"quoter", "trusted"}, row{"quoter", "native"})
+	for _, r := range rows {
+		for _, n := range []int{1, benchCycle} {
+			b.Run(fmt.Sprintf("example=%s/isolation=%s/batch=%d", r.example, r.isolation, n), func(b *testing.B) {
+				benchDispatch(b, r.example, r.isolation, n)
+			})
+		}
+	}
+}
+
+func benchDispatch(b *testing.B, name, isolation string, n int) {
+	ctx := context.Background()
+	now := time.Now()
+	sb, out := benchSandbox(b, name, isolation, now)
+	m := newBenchMarket(b, now)
+	batches, books := m.batches(n)
+	// Warm up: the book, a cycle, the acknowledgements of the orders placed.
+	pending := acks(b, out)
+	got, err := sb.Deliver(ctx, m.snapshot, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pending = append(pending, acks(b, got)...)
+	intents := len(out) + len(got)
+	for round := 0; round < 3; round++ {
+		for i := range batches {
+			m.chain(batches[i], books[i])
+			got, err := sb.Deliver(ctx, batches[i], now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pending = append(pending, acks(b, got)...)
+			if round == 2 {
+				intents += len(got)
+			}
+		}
+		if len(pending) > 0 {
+			got, err := sb.Deliver(ctx, pending, now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pending = append(pending[:0], acks(b, got)...)
+		}
+	}
+	if intents == 0 && name != "taker" {
+		b.Fatalf("%s made no intent in the last cycle of the warm-up", name)
+	}
+	var total int
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		m.chain(batches[i], books[i])
+		got, err := sb.Deliver(ctx, batches[i], now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += len(got)
+		if i++; i == len(batches) {
+			i = 0
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+	b.ReportMetric(float64(total)/float64(b.N*n), "intent-bytes/event")
+	if f := sb.Fault(); f != nil {
+		b.Fatalf("fault: %v", f)
+	}
+}
+
+// benchInstrumentsJSON is public/get_instruments' result for BTC-PERPETUAL
+// as Deribit documents it (deribit.md §7).
+const benchInstrumentsJSON = `[{"tick_size_steps":[],"tick_size":0.5,"taker_commission":0.0005,"settlement_period":"perpetual","settlement_currency":"BTC","quote_currency":"USD","price_index":"btc_usd","min_trade_amount":10,"max_liquidation_commission":0.0075,"max_leverage":50,"maker_commission":0,"kind":"future","is_active":true,"instrument_name":"BTC-PERPETUAL","instrument_id":124972,"instrument_type":"reversed","expiration_timestamp":32503708800000,"creation_timestamp":1534242287000,"counter_currency":"USD","contract_size":10,"block_trade_tick_size":0.01,"block_trade_min_trade_amount":200000,"block_trade_commission":0.00025,"base_currency":"BTC","future_type":"reversed"}]`
+
+// benchRequest is one order request the fake exchange received: when
+// CallRaw was entered, and the params bytes.
+type benchRequest struct {
+	method string
+	params []byte
+	at     time.Time
+}
+
+// benchExchange is an Exchange that answers at once: the instruments, the
+// subscriptions, and every order request with a result that makes the
+// order open (or cancelled), as Deribit's would. Each buy, sell and edit is
+// sent on reqs.
+type benchExchange struct {
+	reqs chan benchRequest
+
+	mu     sync.Mutex
+	orders map[string]benchOrder // by order_id
+	next   int
+}
+
+type benchOrder struct {
+	label, instrument, direction string
+	price, amount                json.Number
+	postOnly                     bool
+}
+
+func newBenchExchange() *benchExchange {
+	return &benchExchange{reqs: make(chan benchRequest, 64), orders: map[string]benchOrder{}}
+}
+
+func (x *benchExchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
+	return channels, nil
+}
+
+func (x *benchExchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
+	at := time.Now()
+	var p struct {
+		Instrument string      `json:"instrument_name"`
+		Amount     json.Number `json:"amount"`
+		Price      json.Number `json:"price"`
+		Label      string      `json:"label"`
+		OrderID    string      `json:"order_id"`
+		PostOnly   bool        `json:"post_only"`
+	}
+	if method != "public/get_instruments" {
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, &conn.RPCError{Code: -32602, Message: "Invalid params: " + err.Error()}
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var id string
+	var o benchOrder
+	state := "open"
+	switch method {
+	case "public/get_instruments":
+		return json.RawMessage(benchInstrumentsJSON), nil
+	case "private/buy", "private/sell":
+		x.next++
+		id = "BTC-" + strconv.Itoa(x.next)
+		o = benchOrder{label: p.Label, instrument: p.Instrument, direction: method[len("private/"):],
+			price: p.Price, amount: p.Amount, postOnly: p.PostOnly}
+	case "private/edit":
+		var ok bool
+		if id = p.OrderID; id == "" {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		if o, ok = x.orders[id]; !ok {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		o.price, o.amount, o.postOnly = p.Price, p.Amount, p.PostOnly
+	case "private/cancel":
+		var ok bool
+		id = p.OrderID
+		if o, ok = x.orders[id]; !ok {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		state = "cancelled"
+	case "private/cancel_by_label":
+		for oid, v := range x.orders {
+			if v.label == p.Label {
+				id, o = oid, v
+			}
+		}
+		if id == "" {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		state = "cancelled"
+	default:
+		return nil, &conn.RPCError{Code: -32601, Message: "Method not found"}
+	}
+	if state == "cancelled" {
+		delete(x.orders, id)
+	} else {
+		x.orders[id] = o
+	}
+	ms := strconv.FormatInt(at.UnixMilli(), 10)
+	ord := `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":` +
+		strconv.FormatBool(method == "private/edit") + `,"reject_post_only":false,"reduce_only":false,"profit_loss":0,` +
+		`"price":` + string(o.price) + `,"post_only":` + strconv.FormatBool(o.postOnly) +
+		`,"order_type":"limit","order_state":"` + state + `","order_id":"` + id + `","mmp":false,` +
+		`"last_update_timestamp":` + ms + `,"label":` + strconv.Quote(o.label) + `,"is_liquidation":false,` +
+		`"instrument_name":` + strconv.Quote(o.instrument) + `,"filled_amount":0.0,"direction":"` + o.direction +
+		`","creation_timestamp":` + ms + `,"commission":0,"average_price":0.0,"api":true,"amount":` + string(o.amount)
+	if state == "cancelled" {
+		return json.RawMessage(ord + `,"cancel_reason":"user_request"}`), nil
+	}
+	select {
+	case x.reqs <- benchRequest{method: method, params: append([]byte(nil), params...), at: at}:
+	default:
+	}
+	return json.RawMessage(`{"trades":[],"order":` + ord + `}}`), nil
+}
+
+// ackWatch is a Sandbox that reports every order_update of state open it
+// delivers (after the call), so that a benchmark knows when the plugin has
+// seen an order acknowledged.
+type ackWatch struct {
+	Sandbox
+	acked chan struct{}
+}
+
+func (w *ackWatch) Deliver(ctx context.Context, batch []byte, now time.Time) ([]byte, error) {
+	out, err := w.Sandbox.Deliver(ctx, batch, now)
+	for off := 0; off+abi.HeaderSize <= len(batch); {
+		h := abi.ReadHeader(batch[off:])
+		if h.Size < abi.HeaderSize {
+			break
+		}
+		if h.Kind == abi.KindOrderUpdate && off+int(h.Size) <= len(batch) {
+			var u abi.OrderUpdate
+			if abi.DecodeOrderUpdate(batch[off:off+int(h.Size)], &u) == nil && u.State == abi.StateOpen {
+				select {
+				case w.acked <- struct{}{}:
+				default:
+				}
+			}
+		}
+		off += int(h.Size)
+	}
+	return out, err
+}
+
+// e2eNative is the native row's ns/op of the last BenchmarkEndToEnd run,
+// for the other rows' ratio.
+var e2eNative atomic.Int64
+
+// BenchmarkEndToEnd measures, through an Engine with one plugin (the
+// quoter), the time from a ticker notification handed to Engine.Deliver
+// (as a connection's read goroutine hands it: the frame's channel and data
+// bytes) to the order request's params handed to the exchange
+// (Exchange.CallRaw): translation, routing, the plugin's goroutine, the
+// plugin call, validation and risk, the order manager. Every ticker carries
+// a new best bid and makes the quoter amend its order (private/edit); after
+// each request the benchmark waits, untimed, until the plugin has seen the
+// order open again, so that each ticker meets an idle engine. ns/op is that
+// time; x-native is the ratio to the native row of the same run. B/op and
+// allocs/op count everything in the loop, the fake exchange's JSON
+// included.
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, mode := range []string{"native", "inprocess", "process"} {
+		b.Run("sandbox="+mode, func(b *testing.B) { benchEndToEnd(b, mode) })
+	}
+}
+
+func benchEndToEnd(b *testing.B, mode string) {
+	acked := make(chan struct{}, 16)
+	watch := func(sb Sandbox) Sandbox { return &ackWatch{Sandbox: sb, acked: acked} }
+	spec := PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
+		Channels: []string{"ticker.{instrument}.100ms"}, Params: benchParams("quoter"),
+		Risk: &RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
+	switch mode {
+	case "native":
+		spec.NewSandbox = func(*Plugin) Sandbox { return watch(newNativeBox(quoter.New())) }
+	case "inprocess":
+		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), PluginConfig{})
+		spec.NewSandbox = func(p *Plugin) Sandbox { return watch(NewInProcess(p)) }
+	case "process":
+		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), PluginConfig{}, ForProcess())
+		spec.NewSandbox = func(p *Plugin) Sandbox {
+			return watch(NewProcess(p, ProcessConfig{CacheDir: testCacheDir}))
+		}
+	}
+	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, EngineLogger(testLogger(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex := newBenchExchange()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, ex) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			b.Error("Run did not return")
+		}
+	}()
+	if !e.WaitStats(func(s EngineStats) bool {
+		return len(s.Plugins) == 1 && (s.Plugins[0].Starts > 0 || s.Plugins[0].Faults > 0)
+	}, 60*time.Second) {
+		b.Fatal("the plugin did not start")
+	}
+	if ps := e.Stats().Plugins[0]; ps.Faults > 0 {
+		b.Fatalf("the plugin faulted: %v", ps.LastFault)
+	}
+
+	channel := []byte("ticker.BTC-PERPETUAL.100ms")
+	var data []byte
+	const limit = 10 * time.Second
+	timeout := time.NewTimer(limit)
+	defer timeout.Stop()
+	wait := func(ch <-chan struct{}, what string) {
+		timeout.Reset(limit)
+		select {
+		case <-ch:
+		case <-timeout.C:
+			b.Fatalf("no %s within %v; stats %+v", what, limit, e.Stats())
+		}
+	}
+	// tick hands the engine one ticker and returns the request it made.
+	tick := func(i int) (time.Duration, benchRequest) {
+		bid := abi.Fixed(60000*abi.FixedScale) + abi.Fixed(i%16)*abi.FixedScale/2
+		data = appendBenchTicker(data[:0], bid, time.Now())
+		t0 := time.Now()
+		e.Deliver(conn.Notification{Channel: channel, Data: data, Received: t0})
+		var req benchRequest
+		timeout.Reset(limit)
+		select {
+		case req = <-ex.reqs:
+		case <-timeout.C:
+			b.Fatalf("no order request within %v; stats %+v", limit, e.Stats())
+		}
+		wait(acked, "acknowledgement seen by the plugin")
+		return req.at.Sub(t0), req
+	}
+	// The first ticker places the order; the timed ones amend it.
+	if _, r := tick(0); r.method != "private/buy" {
+		b.Fatalf("first request %s %s, want private/buy", r.method, r.params)
+	}
+	var total time.Duration
+	for i := 1; i <= b.N; i++ {
+		d, r := tick(i)
+		if r.method != "private/edit" {
+			b.Fatalf("request %d: %s %s, want private/edit", i, r.method, r.params)
+		}
+		total += d
+	}
+	ns := float64(total.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(ns, "ns/op")
+	if mode == "native" {
+		e2eNative.Store(int64(ns))
+	} else if nat := e2eNative.Load(); nat > 0 {
+		b.ReportMetric(ns/float64(nat), "x-native")
+	}
+	st := e.Stats()
+	if st.Refused != 0 || st.Malformed != 0 || st.Plugins[0].Faults != 0 {
+		b.Fatalf("refused %d, malformed %d, faults %d (%v)", st.Refused, st.Malformed, st.Plugins[0].Faults,
+			st.Plugins[0].LastFault)
+	}
+}
+
+// appendBenchTicker appends a ticker.BTC-PERPETUAL.100ms data object in
+// Deribit's shape with best bid bid and best ask a tick above.
+func appendBenchTicker(dst []byte, bid abi.Fixed, now time.Time) []byte {
+	dst = append(dst, `{"timestamp":`...)
+	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	dst = append(dst, `,"stats":{"volume_usd":1.6e9,"volume":41141.77,"price_change":-3.4,"low":59700,"high":61000},"state":"open","settlement_price":60057.4,"open_interest":502097590,"min_price":59100.5,"max_price":60900.5,"mark_price":`...)
+	dst = abi.AppendFixed(dst, bid+abi.FixedScale/4)
+	dst = append(dst, `,"last_price":`...)
+	dst = abi.AppendFixed(dst, bid)
+	dst = append(dst, `,"interest_value":1.9e-3,"instrument_name":"BTC-PERPETUAL","index_price":`...)
+	dst = abi.AppendFixed(dst, bid-abi.FixedScale)
+	dst = append(dst, `,"funding_8h":0.00009734,"estimated_delivery_price":60056.12,"current_funding":0.0,"best_bid_price":`...)
+	dst = abi.AppendFixed(dst, bid)
+	dst = append(dst, `,"best_bid_amount":1770.0,"best_ask_price":`...)
+	dst = abi.AppendFixed(dst, bid+abi.FixedScale/2)
+	return append(dst, `,"best_ask_amount":5920.0}`...)
+}
+
+// BenchmarkHeartbeatWhileSpinning measures one window of spinWindow,
+// whatever b.N, with a test_request every spinHeartbeat (about 150 answers:
+// the p99 is the second-largest).
+const (
+	spinWindow    = 3 * time.Second
+	spinHeartbeat = 5 * time.Millisecond
+)
+
+// garbageRate is the garbage BenchmarkHeartbeatWhileSpinning allocates, in
+// MiB/s: STRATBOX_BENCH_GARBAGE_MIBS, default 200 (four times the isolation
+// spike's 50 MB/s); 0 allocates without pause (the two goroutines then keep
+// both cores of a 2-core machine busy).
+func garbageRate(tb testing.TB) float64 {
+	v := os.Getenv("STRATBOX_BENCH_GARBAGE_MIBS")
+	if v == "" {
+		return 200
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || r < 0 {
+		tb.Fatalf("STRATBOX_BENCH_GARBAGE_MIBS=%q: want a number of MiB/s ≥ 0", v)
+	}
+	return r
+}
+
+// BenchmarkHeartbeatWhileSpinning measures the heartbeat answer latency
+// (test_request read → public/test written: conn's histogram) of a
+// connection to the simulator (a test_request every 20 ms) whose read
+// goroutine feeds an engine running the example market maker and the spin
+// fixture, which spins forever in every on_events call: its call budget
+// (500 ms) stops it, the engine restarts it at once, and it spins again.
+// The host is under load: the market maker trades against the simulator
+// (a market tick every 10 ms), and two goroutines allocate 1 MiB slices
+// (200 MiB/s; STRATBOX_BENCH_GARBAGE_MIBS=0: without pause), so that the
+// collector runs several times a second. With isolation=none the spinning
+// guest runs in this process, where each collection's stop-the-world has
+// to wait for it to reach one of wazero's interruption checks; with
+// isolation=process the plugins run in child processes and nothing in the
+// host's process spins, but a child keeps one core busy.
+//
+// One run is one window of 3 s, whatever b.N, once the spin plugin has
+// overrun its budget once. The histogram covers the whole connection (its
+// first ~0.6 s are before the window, most of them with the plugin
+// spinning). Reported: p50-µs, p99-µs and max-µs of the answer latency, the
+// answers during the window, the missed heartbeats, the collections during
+// the window, and the spin plugin's faults.
+func BenchmarkHeartbeatWhileSpinning(b *testing.B) {
+	for _, iso := range []Isolation{IsolateProcess, IsolateNone} {
+		b.Run("isolation="+string(iso), func(b *testing.B) { benchHeartbeatSpinning(b, iso) })
+	}
+}
+
+func benchHeartbeatSpinning(b *testing.B, iso Isolation) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// The load: garbage, all the time.
+	var loadWG sync.WaitGroup
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer func() { stopLoad(); loadWG.Wait() }()
+	rate := garbageRate(b) / 2 // MiB/s per goroutine
+	var keep [4]atomic.Pointer[[]byte]
+	for g := range 2 {
+		loadWG.Add(1)
+		go func() {
+			defer loadWG.Done()
+			t0 := time.Now()
+			for i := 0; loadCtx.Err() == nil; i++ {
+				s := make([]byte, 1<<20)
+				s[i%len(s)] = byte(i)
+				keep[(g*2+i)%len(keep)].Store(&s) // a little live heap, so marking has work
+				if rate <= 0 {
+					runtime.Gosched()
+				} else if ahead := time.Duration(float64(i+1)/rate*float64(time.Second)) - time.Since(t0); ahead > 0 {
+					time.Sleep(ahead)
+				}
+			}
+		}()
+	}
+
+	var opts []Option
+	var box func(*Plugin) Sandbox
+	if iso == IsolateProcess {
+		opts = []Option{ForProcess()}
+		box = func(p *Plugin) Sandbox { return NewProcess(p, ProcessConfig{CacheDir: testCacheDir}) }
+	}
+	mm := load(b, "mm", example(b, "marketmaker"), PluginConfig{CallBudget: 5 * time.Second}, opts...)
+	spin := load(b, "spin", fixture(b, "spin"), PluginConfig{CallBudget: 500 * time.Millisecond, MemoryLimitPages: 16}, opts...)
+	cfg := Config{MaxRestarts: 1000, RestartBackoff: time.Millisecond, Plugins: []PluginSpec{
+		{Name: "mm", Plugin: mm, NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
+			Params: []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1}}},
+		{Name: "spin", Plugin: spin, NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"}},
+	}}
+	srv, err := sim.Start(ctx, sim.Config{Seed: 1, MinHeartbeat: spinHeartbeat, AlwaysTestRequest: true,
+		HeartbeatGrace: time.Second, Tick: 10 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	e, err := New(cfg, EngineLogger(testLogger(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cc := conn.DefaultConfig()
+	cc.URL = srv.URL()
+	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc.HeartbeatInterval = spinHeartbeat
+	cc.SilenceMultiple = int(time.Second / spinHeartbeat) // a stall is measured, not a reason to reconnect
+	c, err := conn.Dial(context.Background(), cc, conn.WithSink(e))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx, c) }()
+	defer func() {
+		stopRun()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			b.Error("Run did not return")
+		}
+	}()
+	if !e.WaitStats(func(s EngineStats) bool { return pluginStats(s, "spin").Faults > 0 }, 60*time.Second) {
+		b.Fatalf("the spin plugin never overran its budget; stats %+v", e.Stats())
+	}
+
+	b.ResetTimer()
+	before := c.Heartbeat()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	time.Sleep(spinWindow)
+	runtime.ReadMemStats(&ms1)
+	h := c.Heartbeat()
+	b.StopTimer()
+
+	st := e.Stats()
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(us(h.AnswerLatency.P50), "p50-µs")
+	b.ReportMetric(us(h.AnswerLatency.P99), "p99-µs")
+	b.ReportMetric(us(h.AnswerLatency.Max), "max-µs")
+	b.ReportMetric(float64(h.Answered-before.Answered), "answered")
+	b.ReportMetric(float64(h.Missed), "missed")
+	b.ReportMetric(float64(ms1.NumGC-ms0.NumGC), "gcs")
+	b.ReportMetric(us(maxPause(&ms0, &ms1)), "gc-pause-max-µs")
+	b.ReportMetric(float64(pluginStats(st, "spin").Faults), "spin-faults")
+	if c.Stats().Reconnects != 0 || srv.Stats().HeartbeatKills != 0 {
+		b.Logf("%d reconnects, %d connections closed by the exchange for an unanswered test_request",
+			c.Stats().Reconnects, srv.Stats().HeartbeatKills)
+	}
+	if m := pluginStats(st, "mm"); m.Faults != 0 {
+		b.Logf("the market maker faulted: %v", m.LastFault)
+	}
+}
+
+// maxPause is the longest stop-the-world pause of the collections between
+// two MemStats (the last 256 of them at most).
+func maxPause(before, after *runtime.MemStats) time.Duration {
+	var m uint64
+	n := after.NumGC - before.NumGC
+	for i := uint32(0); i < n && i < uint32(len(after.PauseNs)); i++ {
+		m = max(m, after.PauseNs[(after.NumGC-1-i)%uint32(len(after.PauseNs))])
+	}
+	return time.Duration(m)
+}

@@ -1,0 +1,105 @@
+package host
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/venue/deribit"
+)
+
+// omRig is an engine's order manager with one plugin and one order, no
+// exchange: the test applies exchange records in the order it chooses.
+func omRig(t *testing.T) (*Engine, *plugin, *order) {
+	t.Helper()
+	e := &Engine{clk: clock.NewFake(time.Unix(1000, 0)), log: slog.New(slog.DiscardHandler),
+		orders: map[orderKey]*order{}, instances: map[uint32]*plugin{}, marks: make([]atomic.Int64, 1)}
+	pl := &plugin{e: e, name: "p", inbox: newInbox(0), open: map[*order]struct{}{}, table: []abi.Instrument{btcPerp},
+		global: []uint32{0}, local: []uint32{0}, pos: []position{{inverse: true}}, instance: 1, firstCID: 1, maxCID: 1}
+	e.plugins = []*plugin{pl}
+	o := &order{pl: pl, key: orderKey{1, 1}, side: abi.Buy, typ: abi.Limit, tif: abi.GoodTilCancelled,
+		price: fx("60000"), amount: fx("10"), state: abi.StatePending}
+	e.orders[o.key] = o
+	pl.open[o] = struct{}{}
+	return e, pl, o
+}
+
+func upd(state abi.OrderState, filled string, ts uint64) *abi.OrderUpdate {
+	u := &abi.OrderUpdate{CID: 1, State: state, Side: abi.Buy, Type: abi.Limit, TIF: abi.GoodTilCancelled,
+		Price: fx("60000"), Amount: fx("10"), FilledAmount: fx(filled), Time: ts}
+	if filled != "0" {
+		u.AvgPrice = fx("60000")
+	}
+	return u
+}
+
+func newTestTranslator(t *testing.T) *deribit.Translator {
+	t.Helper()
+	tab, err := deribit.NewTable([]abi.Instrument{btcPerp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deribit.NewTranslator(tab)
+}
+
+// A response applied after newer notifications must not undo them: the
+// order reaches filled, after its fill, whatever the order of arrival.
+func TestOrderUpdatesNeverGoBack(t *testing.T) {
+	e, pl, o := omRig(t)
+	now := time.Unix(1000, 0)
+	e.mu.Lock()
+	e.applyUpdate(o, upd(abi.StateOpen, "0", 1), now)    // notification: open
+	e.applyUpdate(o, upd(abi.StateFilled, "10", 3), now) // notification: filled, before its fill: waits
+	e.applyUpdate(o, upd(abi.StateOpen, "0", 2), now)    // the buy's response, late: stale
+	if o.state != abi.StateOpen || o.deferred == nil {
+		t.Fatalf("state %v, deferred %v", o.state, o.deferred)
+	}
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 7, Price: fx("60000"), Amount: fx("10")}, now)
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 7, Price: fx("60000"), Amount: fx("10")}, now) // again
+	e.mu.Unlock()
+	if o.state != abi.StateFilled || len(pl.open) != 0 || e.orders[o.key] != nil {
+		t.Fatalf("order %+v not final and forgotten", o)
+	}
+	var kinds []abi.Kind
+	for _, rec := range ibRecords(t, pl.inbox.take(nil, 1<<20)) {
+		kinds = append(kinds, abi.ReadHeader(rec).Kind)
+	}
+	want := []abi.Kind{abi.KindOrderUpdate, abi.KindFill, abi.KindPosition, abi.KindOrderUpdate}
+	if len(kinds) != len(want) {
+		t.Fatalf("delivered %v, want %v", kinds, want)
+	}
+	for i := range want {
+		if kinds[i] != want[i] {
+			t.Fatalf("delivered %v, want %v", kinds, want)
+		}
+	}
+	if pl.pos[0].size != fx("10") {
+		t.Fatalf("position %v", pl.pos[0].size)
+	}
+}
+
+// After a reconnect, fills the engine did not hear of are reconstructed
+// from the order's state, and a late notification of the same fill is not
+// counted twice.
+func TestReconstructedFills(t *testing.T) {
+	e, pl, o := omRig(t)
+	now := time.Unix(1000, 0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.applyUpdate(o, upd(abi.StateOpen, "0", 1), now)
+	raw := []byte(`{"order_id":"ETH-1","instrument_name":"BTC-PERPETUAL","direction":"buy","order_type":"limit",
+		"time_in_force":"good_til_cancelled","order_state":"cancelled","cancel_reason":"cancel_on_disconnect",
+		"label":"sbx:1:1","price":60000,"amount":10,"filled_amount":10,"average_price":60000,"last_update_timestamp":5}`)
+	e.rtr = newTestTranslator(t)
+	e.applyState(o, raw, now)
+	if o.state != abi.StateCancelled || pl.pos[0].size != fx("10") || o.synth != fx("10") {
+		t.Fatalf("order %+v position %v", o, pl.pos[0].size)
+	}
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 9, Price: fx("60000"), Amount: fx("10")}, now)
+	if pl.pos[0].size != fx("10") {
+		t.Fatalf("the late fill was counted twice: position %v", pl.pos[0].size)
+	}
+}
