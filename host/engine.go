@@ -18,8 +18,20 @@ import (
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
+// spreader is what the engine needs of a pool of connections (a
+// *pool.Pool): Run detects it and spreads orders over its members.
+type spreader interface {
+	Exchange
+	Size() int
+	Pick() (int, error)
+	CallOn(ctx context.Context, member int, method string, params []byte) (json.RawMessage, error)
+	Carry(member, delta int)
+	Healthy(member int) bool
+}
+
 // Exchange is what the engine needs of a connection to the exchange; a
-// *conn.Conn is one. The engine must also be the connection's Sink
+// *conn.Conn is one, and a *pool.Pool (whose members each deliver to
+// Engine.Sink(i)). The engine must also be the connection's Sink
 // (conn.WithSink) so that it receives the notifications it subscribes to.
 type Exchange interface {
 	CallRaw(ctx context.Context, method string, params []byte) (json.RawMessage, error)
@@ -53,6 +65,10 @@ type Config struct {
 	// KeepOrders leaves a stopped or faulted plugin's orders on the book;
 	// by default they are cancelled.
 	KeepOrders bool
+	// NoReestablish only tells the plugin when cancel-on-disconnect
+	// cancelled one of its orders; by default the engine re-places the
+	// unfilled rest on a healthy connection under the same cid, once.
+	NoReestablish bool
 	// RequestTimeout bounds each order request (default 5s).
 	RequestTimeout time.Duration
 	// StopTimeout bounds the wind-down after the run's context ends:
@@ -91,7 +107,9 @@ type Engine struct {
 	ex   Exchange
 	life context.Context // requests' parent: outlives the run's context during wind-down
 
-	rt atomic.Pointer[router] // nil until Run has set up the table
+	rt    atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
+	pool  spreader                  // nil: one connection (ex)
+	relay bool                      // re-place orders cancelled by a lost connection (Config.Reestablish)
 
 	mu        sync.Mutex // the order manager's state
 	orders    map[orderKey]*order
@@ -124,6 +142,7 @@ type engineCounters struct {
 	frames, events, malformed, gaps, unknownOrders atomic.Uint64
 	intents, refused, placed, acked, filled        atomic.Uint64
 	cancelled, rejected, fills, requests           atomic.Uint64
+	relocated                                      atomic.Uint64
 }
 
 // EngineOption configures New.
@@ -188,11 +207,26 @@ func New(cfg Config, opts ...EngineOption) (*Engine, error) {
 // records and routes them, without blocking: market data to the inboxes of
 // the plugins subscribed to the channel, order events through the order
 // manager to the plugin that owns the order.
-func (e *Engine) Deliver(n conn.Notification) bool {
-	r := e.rt.Load()
-	if r == nil {
+func (e *Engine) Deliver(n conn.Notification) bool { return e.deliver(0, n) }
+
+// Sink returns the Sink of one connection of a pool (its notifications are
+// translated by a translator of their own: each connection has its own read
+// goroutine and its own book sequence).
+func (e *Engine) Sink(member int) conn.Sink { return memberSink{e, member} }
+
+type memberSink struct {
+	e *Engine
+	m int
+}
+
+func (s memberSink) Deliver(n conn.Notification) bool { return s.e.deliver(s.m, n) }
+
+func (e *Engine) deliver(member int, n conn.Notification) bool {
+	rs := e.rt.Load()
+	if rs == nil || member < 0 || member >= len(*rs) {
 		return true
 	}
+	r := (*rs)[member]
 	e.stats.frames.Add(1)
 	now := n.Received.UnixNano()
 	buf, cls, err := r.tr.AppendNotification(r.buf[:0], n.Channel, n.Data, now)
@@ -271,6 +305,10 @@ func (e *Engine) resubscribe(channel string) {
 // deliver its notifications to e.Deliver.
 func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 	e.ex = ex
+	if p, ok := ex.(spreader); ok {
+		e.pool = p
+	}
+	e.relay = !e.cfg.NoReestablish
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLife()
 	e.life = life
@@ -398,7 +436,8 @@ func (e *Engine) setup(ctx context.Context) error {
 	}
 	e.marks = make([]atomic.Int64, len(list))
 	e.rtr = deribit.NewTranslator(tab)
-	r := &router{tr: deribit.NewTranslator(tab), tab: tab, chans: map[string][]*plugin{}}
+	chans := map[string][]*plugin{}
+	r := &router{tab: tab, chans: chans}
 	var channels []string
 	for i := range e.cfg.Plugins {
 		pl := newPlugin(e, &e.cfg.Plugins[i], tab)
@@ -418,7 +457,17 @@ func (e *Engine) setup(ctx context.Context) error {
 	for _, n := range names {
 		channels = append(channels, "user.orders."+n+".raw", "user.trades."+n+".raw")
 	}
-	e.rt.Store(r)
+	n := 1
+	if e.pool != nil {
+		n = e.pool.Size()
+	}
+	rs := make([]*router, n)
+	for i := range rs {
+		tr := deribit.NewTranslator(tab)
+		tr.Truncate = true
+		rs[i] = &router{tr: tr, tab: tab, chans: chans}
+	}
+	e.rt.Store(&rs)
 	if _, err := e.ex.Subscribe(ctx, channels...); err != nil {
 		return fmt.Errorf("host: subscribe: %w", err)
 	}
@@ -462,16 +511,36 @@ func (e *Engine) Kill() int {
 func (e *Engine) Killed() bool { return e.killed.Load() }
 
 // ConnState tells every plugin the health of the exchange connection (a
-// pool_state event); wire it to the connection's Observer. When the
+// pool_state event); wire it to the connection's Observer (with a pool,
+// use PoolEvent instead). When the
 // connection is back after a loss, the engine verifies every order it
 // believes live against the exchange (cancel-on-disconnect has cancelled
 // them, and the notifications sent meanwhile were lost) and reports what it
 // finds to the plugins.
 func (e *Engine) ConnState(healthy bool, maintenance bool) {
-	ps := abi.PoolState{Total: 1, Time: uint64(e.clk.Now().UnixNano())}
+	h := 0
 	if healthy {
-		ps.Healthy = 1
-	} else {
+		h = 1
+	}
+	e.poolState(h, 1, !healthy, maintenance)
+	if !healthy {
+		e.wasDown.Store(true)
+	} else if e.wasDown.Swap(false) && e.rt.Load() != nil && e.pool == nil {
+		// Back after a loss: what happened meanwhile was not heard.
+		e.resync()
+	}
+}
+
+func (e *Engine) pluginList() []*plugin {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.plugins)
+}
+
+// poolState tells every live plugin the health of the connections.
+func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
+	ps := abi.PoolState{Healthy: uint16(healthy), Total: uint16(total), Time: uint64(e.clk.Now().UnixNano())}
+	if degraded {
 		ps.Flags |= abi.PoolDegraded
 	}
 	if maintenance {
@@ -483,16 +552,27 @@ func (e *Engine) ConnState(healthy bool, maintenance bool) {
 			pl.inbox.push(rec)
 		}
 	}
-	if !healthy {
-		e.wasDown.Store(true)
-	} else if e.wasDown.Swap(false) && e.rt.Load() != nil {
-		// Back after a loss: what happened meanwhile was not heard.
-		e.resync()
-	}
 }
 
-func (e *Engine) pluginList() []*plugin {
+// PoolEvent is the observer of a pool of connections (pool.New): every
+// change of health reaches the plugins as a pool_state event, and when a
+// connection is lost the orders it carried — cancelled by the exchange's
+// cancel-on-disconnect — are verified over a healthy connection and
+// re-placed there (unless Config.NoReestablish). healthy and total count
+// the pool's members; lost names the member that was lost, or -1.
+func (e *Engine) PoolEvent(lost, healthy, total int, degraded bool) {
+	e.poolState(healthy, total, degraded, false)
+	if lost < 0 || e.rt.Load() == nil {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.plugins)
+	for _, pl := range e.plugins {
+		for o := range pl.open {
+			if o.conn == lost && !o.final() {
+				o.relocating = true
+				e.verify(o)
+			}
+		}
+	}
 }

@@ -466,28 +466,51 @@ func TestEngineContainsHostilePlugins(t *testing.T) {
 // When the connection drops, cancel-on-disconnect cancels the orders it
 // carried and the notifications saying so are lost with it; once the
 // connection is back, the engine reads each order it believed open back
-// from the exchange and tells the plugin (state cancelled, reason
-// cancel_on_disconnect), after a pool_state that said the connection was
-// down.
+// from the exchange and, by default, re-places it under the same cid
+// (pending with reason cancel_on_disconnect, then open); with
+// NoReestablish it tells the plugin the order was cancelled.
 func TestEngineResyncAfterReconnect(t *testing.T) {
-	sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "10"))
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
-		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
-	r := startRig(t, cfg, nil)
-	sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
-	r.srv.DropAll()
-	sb.waitFor(t, "pool down", func(rec []byte) bool {
-		var p abi.PoolState
-		return abi.DecodePoolState(rec, &p) == nil && p.Healthy == 0 && p.Flags&abi.PoolDegraded != 0
-	})
-	u := sb.waitOrder(t, 1, abi.StateCancelled, abi.ReasonCancelOnDisconnect)
-	if u.ExchangeOrderID[0] == 0 {
-		t.Errorf("update %+v without the exchange's id", u)
+	for _, relay := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reestablish=%v", relay), func(t *testing.T) {
+			sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "10"))
+			cfg := Config{NoReestablish: !relay, Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+				Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
+			r := startRig(t, cfg, nil)
+			first := sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
+			r.srv.DropAll()
+			sb.waitFor(t, "pool down", func(rec []byte) bool {
+				var p abi.PoolState
+				return abi.DecodePoolState(rec, &p) == nil && p.Healthy == 0 && p.Flags&abi.PoolDegraded != 0
+			})
+			if !relay {
+				sb.waitOrder(t, 1, abi.StateCancelled, abi.ReasonCancelOnDisconnect)
+				if left := ourOrders(r.srv); len(left) != 0 {
+					t.Fatalf("orders on the book: %+v", left)
+				}
+				return
+			}
+			sb.waitFor(t, "order 1 pending again", func(rec []byte) bool {
+				var u abi.OrderUpdate
+				return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StatePending &&
+					u.Reason == abi.ReasonCancelOnDisconnect
+			})
+			again := sb.waitFor(t, "order 1 open again", func(rec []byte) bool {
+				var u abi.OrderUpdate
+				return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
+					u.ExchangeOrderID != first.ExchangeOrderID
+			})
+			var u abi.OrderUpdate
+			_ = abi.DecodeOrderUpdate(again, &u)
+			if left := ourOrders(r.srv); len(left) != 1 || left[0].OrderID != u.ExchangeOrderID.String() {
+				t.Fatalf("orders on the book: %+v, want only %s", left, u.ExchangeOrderID.String())
+			}
+			if st := r.e.Stats(); st.Relocated != 1 {
+				t.Fatalf("relocated %d", st.Relocated)
+			}
+			// Trading goes on over the new connection.
+			sb.queue(place(2, 2, 0, abi.Buy, "1000", "10"))
+			sb.waitOrder(t, 2, abi.StateOpen, abi.ReasonNone)
+		})
 	}
-	if left := ourOrders(r.srv); len(left) != 0 {
-		t.Fatalf("orders on the book: %+v", left)
-	}
-	// Trading goes on over the new connection.
-	sb.queue(place(2, 2, 0, abi.Buy, "1000", "10"))
-	sb.waitOrder(t, 2, abi.StateOpen, abi.ReasonNone)
 }
+

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -41,6 +42,12 @@ type order struct {
 	userText abi.Str32
 
 	inflight     bool             // a request for this order is on its way
+	conn         int              // the pool member that carries it (0 without a pool)
+	relocating   bool             // its connection was lost: being verified, to be re-placed
+	replaced     bool             // re-placed once after a lost connection (never twice)
+	base         abi.Fixed        // filled before the exchange order it has now (re-placed orders)
+	baseValue    float64          // Σ price × amount of that filled part
+	oldIDs       []string         // exchange ids of the orders it had before (their late updates are stale)
 	updated      uint64           // exchange time of the last update applied
 	value        float64          // Σ price × amount of the fills delivered
 	synth        abi.Fixed        // filled amount reconstructed after a reconnect, not yet seen as fills
@@ -73,6 +80,7 @@ func (o *order) update(now time.Time, r abi.Reason) abi.OrderUpdate {
 // request is one call to the exchange about an order.
 type request struct {
 	o      *order
+	member int // the pool member to send it on; -1: any
 	method string
 	params []byte
 	what   abi.Kind // the intent it carries out: place, amend or cancel
@@ -85,7 +93,7 @@ func placeParams(dst []byte, name string, o *order) []byte {
 	dst = append(dst, `{"instrument_name":`...)
 	dst = strconv.AppendQuote(dst, name)
 	dst = append(dst, `,"amount":`...)
-	dst = abi.AppendFixed(dst, o.amount)
+	dst = abi.AppendFixed(dst, o.amount-o.base)
 	if o.typ == abi.Market {
 		dst = append(dst, `,"type":"market"`...)
 	} else {
@@ -123,7 +131,7 @@ func editParams(o *order, a *abi.Amend) []byte {
 	dst := append([]byte(nil), `{"order_id":`...)
 	dst = strconv.AppendQuote(dst, o.exchID)
 	dst = append(dst, `,"amount":`...)
-	dst = abi.AppendFixed(dst, a.Amount)
+	dst = abi.AppendFixed(dst, a.Amount-o.base)
 	dst = append(dst, `,"price":`...)
 	dst = abi.AppendFixed(dst, a.Price)
 	return appendFlags(dst, a.Flags, true)
@@ -145,13 +153,17 @@ func cancelParams(o *order) (method string, params []byte) {
 // Called with e.mu held.
 func (e *Engine) send(req request) {
 	req.o.inflight = true
+	req.member = -1
+	if e.pool != nil && e.pool.Healthy(req.o.conn) {
+		req.member = req.o.conn
+	}
 	e.stats.requests.Add(1)
 	e.spawn(func() { e.do(req) })
 }
 
 func (e *Engine) do(req request) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
-	raw, err := e.ex.CallRaw(ctx, req.method, req.params)
+	raw, err := e.call(ctx, req.member, req.method, req.params)
 	cancel()
 	now := e.clk.Now()
 	e.mu.Lock()
@@ -170,6 +182,43 @@ func (e *Engine) do(req request) {
 		e.applyResult(raw, now)
 	}
 	e.followUp(o, now)
+}
+
+// call sends a request on a pool member (any healthy one when member is
+// -1, or without a pool).
+func (e *Engine) call(ctx context.Context, member int, method string, params []byte) (json.RawMessage, error) {
+	if e.pool == nil || member < 0 {
+		return e.ex.CallRaw(ctx, method, params)
+	}
+	return e.pool.CallOn(ctx, member, method, params)
+}
+
+// sendPlace sends o's place (the first, or a re-placement of its unfilled
+// rest after a lost connection) on the member the pool's policy picks.
+// Called with e.mu held.
+func (e *Engine) sendPlace(o *order, seq uint32) {
+	if e.pool != nil {
+		id, err := e.pool.Pick()
+		if err != nil {
+			e.requestFailed(request{o: o, what: abi.KindPlace, seq: seq}, fmt.Errorf("%w: %w", conn.ErrNotSent, err), e.clk.Now())
+			return
+		}
+		o.conn = id
+		e.pool.Carry(id, 1)
+	}
+	method := "private/buy"
+	if o.side == abi.Sell {
+		method = "private/sell"
+	}
+	req := request{o: o, method: method, params: placeParams(nil, o.pl.table[o.local].Name.String(), o),
+		what: abi.KindPlace, seq: seq}
+	o.inflight = true
+	req.member = -1
+	if e.pool != nil {
+		req.member = o.conn
+	}
+	e.stats.requests.Add(1)
+	e.spawn(func() { e.do(req) })
 }
 
 // followUp sends what waited for the order's in-flight request or for its
@@ -314,6 +363,17 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	if o.final() {
 		return
 	}
+	if len(o.oldIDs) > 0 && u != o.deferred {
+		id := u.ExchangeOrderID.Bytes()
+		for _, old := range o.oldIDs {
+			if string(id) == old {
+				return // about the order it had before it was re-placed
+			}
+		}
+		if o.base > 0 {
+			u = o.pluginView(u)
+		}
+	}
 	// A response applied after newer notifications is stale: it must not
 	// undo them (nor drop an update waiting for its fills).
 	if u.FilledAmount < o.filled || u.Time < o.updated {
@@ -328,6 +388,11 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 		return
 	}
 	o.deferred = nil
+	if u.State == abi.StateCancelled && (u.Reason == abi.ReasonCancelOnDisconnect || o.relocating) &&
+		e.relay && !o.replaced && o.hostReason == 0 && !o.wantCancel && u.FilledAmount < u.Amount {
+		e.relocate(o, u, now)
+		return
+	}
 	if u.ExchangeOrderID[0] != 0 {
 		o.exchID = u.ExchangeOrderID.String()
 	}
@@ -404,6 +469,9 @@ func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
 // amend or cancel of its cid is refused not_open, from the plugin's cid
 // high-water mark).
 func (e *Engine) finish(o *order) {
+	if _, ok := o.pl.open[o]; ok && e.pool != nil {
+		e.pool.Carry(o.conn, -1)
+	}
 	delete(o.pl.open, o)
 	if e.orders[o.key] == o {
 		delete(e.orders, o.key)
@@ -489,6 +557,12 @@ func (e *Engine) verifyDone(o *order, method string, params []byte) {
 		e.log.Warn("order state not verified", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
 	default:
 		e.applyState(o, raw, now)
+		if o.relocating && !o.final() && o.state == abi.StateOpen {
+			// Its connection is gone but the exchange has not cancelled it
+			// (yet): cancel it here, then re-place it (relocating).
+			e.sendCancel(o)
+			return
+		}
 	}
 	e.followUp(o, now)
 }
@@ -527,6 +601,11 @@ func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
 // lost ends an order the exchange does not have (never placed, or gone).
 func (e *Engine) lost(o *order, now time.Time, why string) {
 	if o.final() {
+		return
+	}
+	if o.relocating && e.relay && !o.replaced && o.hostReason == 0 && !o.wantCancel {
+		u := o.update(now, abi.ReasonCancelOnDisconnect)
+		e.relocate(o, &u, now)
 		return
 	}
 	o.state = abi.StateCancelled
@@ -571,3 +650,45 @@ const (
 	maxCancelTries   = 5
 	cancelRetryDelay = 200 * time.Millisecond
 )
+
+// pluginView turns an update of a re-placed order's exchange order (which
+// knows only the rest) into the plugin's view of the whole order.
+func (o *order) pluginView(u *abi.OrderUpdate) *abi.OrderUpdate {
+	cp := *u
+	cp.Amount += o.base
+	cp.FilledAmount += o.base
+	if cp.FilledAmount > 0 {
+		if avg, ok := abi.FixedFromFloat((o.baseValue + u.AvgPrice.Float64()*u.FilledAmount.Float64()) / cp.FilledAmount.Float64()); ok {
+			cp.AvgPrice = avg
+		}
+	}
+	return &cp
+}
+
+// relocate re-places the unfilled rest of o, which cancel-on-disconnect
+// cancelled (u says so, or the verification after its connection's loss
+// did), on a healthy connection under the same cid: once, and only now
+// that the exchange has confirmed the old order is cancelled, so that the
+// order is never live twice. The plugin sees pending with reason
+// cancel_on_disconnect, then open again.
+func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
+	o.replaced, o.relocating = true, false
+	if o.exchID != "" {
+		o.oldIDs = append(o.oldIDs, o.exchID)
+	}
+	if id := string(u.ExchangeOrderID.Bytes()); id != "" && id != o.exchID {
+		o.oldIDs = append(o.oldIDs, id)
+	}
+	o.exchID = ""
+	o.base, o.baseValue = u.FilledAmount, u.AvgPrice.Float64()*u.FilledAmount.Float64()
+	o.filled, o.avg, o.updated = u.FilledAmount, u.AvgPrice, 0
+	o.state = abi.StatePending
+	e.stats.relocated.Add(1)
+	if e.pool != nil {
+		e.pool.Carry(o.conn, -1)
+	}
+	out := o.update(now, abi.ReasonCancelOnDisconnect)
+	putStr32(&out.Text, "connection lost: re-placing")
+	o.pl.emitOrder(o, &out)
+	e.sendPlace(o, 0)
+}

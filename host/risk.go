@@ -74,8 +74,6 @@ func (l RiskLimits) Validate() error {
 		return fmt.Errorf("%w: intents_per_second must be finite", ErrConfig)
 	case l.IntentBurst < 0:
 		return fmt.Errorf("%w: intent_burst is negative", ErrConfig)
-	case l.FloodLimit < 0:
-		return fmt.Errorf("%w: flood_limit is negative", ErrConfig)
 	}
 	return nil
 }

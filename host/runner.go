@@ -367,12 +367,7 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 	e.stats.placed.Add(1)
 	u := o.update(now, abi.ReasonNone)
 	pl.emitOrder(o, &u)
-	method := "private/buy"
-	if p.Side == abi.Sell {
-		method = "private/sell"
-	}
-	e.send(request{o: o, method: method, params: placeParams(nil, pl.table[p.Instrument].Name.String(), o),
-		what: abi.KindPlace, seq: p.Seq})
+	e.sendPlace(o, p.Seq)
 }
 
 // refusePlace reports a refused place: an order_update in state rejected,

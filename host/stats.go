@@ -21,6 +21,7 @@ type EngineStats struct {
 	Fills         uint64 // fills
 	Cancelled     uint64 // orders cancelled (by anyone)
 	Rejected      uint64 // orders the exchange refused
+	Relocated     uint64 // orders re-placed after their connection was lost
 	Requests      uint64 // order requests sent
 	UnknownOrders uint64 // order events for orders the engine does not know
 	Killed        bool
@@ -58,7 +59,7 @@ func (e *Engine) Stats() EngineStats {
 		Frames: e.stats.frames.Load(), Events: e.stats.events.Load(), Malformed: e.stats.malformed.Load(),
 		BookGaps: e.stats.gaps.Load(), Intents: e.stats.intents.Load(), Refused: e.stats.refused.Load(),
 		Placed: e.stats.placed.Load(), Acked: e.stats.acked.Load(), Filled: e.stats.filled.Load(),
-		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(),
+		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(), Relocated: e.stats.relocated.Load(),
 		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
 	}
 	e.mu.Lock()
