@@ -23,7 +23,7 @@ import (
 type spreader interface {
 	Exchange
 	Size() int
-	Pick() (int, error)
+	PickExcept(except uint64) (int, error)
 	CallOn(ctx context.Context, member int, method string, params []byte) (json.RawMessage, error)
 	Carry(member, delta int)
 	Healthy(member int) bool
@@ -119,11 +119,12 @@ type Engine struct {
 	rbuf      []byte
 	plugins   []*plugin
 
-	killed  atomic.Bool
-	wasDown atomic.Bool // the connection was lost since it was last healthy
-	reqs    tracker     // requests to the exchange and verifications in flight
-	stats   engineCounters
-	marks   []atomic.Int64 // mark price per global instrument (abi.Fixed)
+	killed   atomic.Bool
+	stopping atomic.Bool // winding down: nothing is re-placed any more
+	wasDown  atomic.Bool // the connection was lost since it was last healthy
+	reqs     tracker     // requests to the exchange and verifications in flight
+	stats    engineCounters
+	marks    []atomic.Int64 // mark price per global instrument (abi.Fixed)
 
 	chMu   sync.Mutex
 	change chan struct{} // closed by notify; nil when nobody waits
@@ -324,6 +325,7 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 		}()
 	}
 	wg.Wait() // the runners return once ctx has ended and their plugins stopped
+	e.stopping.Store(true)
 	now := e.clk.Now()
 	if !e.cfg.KeepOrders {
 		e.mu.Lock()
@@ -562,7 +564,8 @@ func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
 // the pool's members; lost names the member that was lost, or -1.
 func (e *Engine) PoolEvent(lost, healthy, total int, degraded bool) {
 	e.poolState(healthy, total, degraded, false)
-	if lost < 0 || e.rt.Load() == nil {
+	defer e.notify()
+	if lost < 0 || e.rt.Load() == nil || e.stopping.Load() {
 		return
 	}
 	e.mu.Lock()

@@ -513,4 +513,3 @@ func TestEngineResyncAfterReconnect(t *testing.T) {
 		})
 	}
 }
-

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -84,6 +85,7 @@ type request struct {
 	method string
 	params []byte
 	what   abi.Kind // the intent it carries out: place, amend or cancel
+	tries  uint64   // the pool members a place could not be sent on (bit i: member i)
 	seq    uint32   // the intent's seq, for intent_rejected
 	amend  abi.Amend
 }
@@ -171,6 +173,13 @@ func (e *Engine) do(req request) {
 	o := req.o
 	o.inflight = false
 	switch {
+	case err != nil && req.what == abi.KindPlace && e.pool != nil && errors.Is(err, conn.ErrNotSent) &&
+		req.member >= 0 && !o.final():
+		// Its connection went down before the pool heard of it: nothing was
+		// sent, so another connection may carry it.
+		e.pool.Carry(o.conn, -1)
+		e.sendPlaceTry(o, req.seq, req.tries|1<<uint(o.conn))
+		return
 	case err != nil:
 		e.requestFailed(req, err, now)
 	case req.method == "private/cancel_by_label":
@@ -196,22 +205,26 @@ func (e *Engine) call(ctx context.Context, member int, method string, params []b
 // sendPlace sends o's place (the first, or a re-placement of its unfilled
 // rest after a lost connection) on the member the pool's policy picks.
 // Called with e.mu held.
-func (e *Engine) sendPlace(o *order, seq uint32) {
+func (e *Engine) sendPlace(o *order, seq uint32) { e.sendPlaceTry(o, seq, 0) }
+
+// sendPlaceTry is sendPlace avoiding the members in tries.
+func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 	if e.pool != nil {
-		id, err := e.pool.Pick()
+		id, err := e.pool.PickExcept(tries)
 		if err != nil {
 			e.requestFailed(request{o: o, what: abi.KindPlace, seq: seq}, fmt.Errorf("%w: %w", conn.ErrNotSent, err), e.clk.Now())
 			return
 		}
 		o.conn = id
 		e.pool.Carry(id, 1)
+		e.log.Debug("place", "plugin", o.pl.name, "cid", o.key.cid, "conn", id, "try", tries)
 	}
 	method := "private/buy"
 	if o.side == abi.Sell {
 		method = "private/sell"
 	}
 	req := request{o: o, method: method, params: placeParams(nil, o.pl.table[o.local].Name.String(), o),
-		what: abi.KindPlace, seq: seq}
+		what: abi.KindPlace, seq: seq, tries: tries}
 	o.inflight = true
 	req.member = -1
 	if e.pool != nil {
@@ -389,7 +402,7 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	}
 	o.deferred = nil
 	if u.State == abi.StateCancelled && (u.Reason == abi.ReasonCancelOnDisconnect || o.relocating) &&
-		e.relay && !o.replaced && o.hostReason == 0 && !o.wantCancel && u.FilledAmount < u.Amount {
+		e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel && u.FilledAmount < u.Amount {
 		e.relocate(o, u, now)
 		return
 	}
@@ -521,6 +534,7 @@ func (e *Engine) verify(o *order) {
 		return
 	}
 	o.inflight = true // no other request for it meanwhile
+	e.log.Debug("verifying an order", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "relocating", o.relocating)
 	method, params := "private/get_order_state", []byte(nil)
 	if o.exchID != "" {
 		params = append(strconv.AppendQuote([]byte(`{"order_id":`), o.exchID), '}')
@@ -536,18 +550,12 @@ func (e *Engine) verifyDone(o *order, method string, params []byte) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
 	raw, err := e.ex.CallRaw(ctx, method, params)
 	cancel()
-	if err == nil && method == "private/get_order_state_by_label" {
-		var arr []json.RawMessage
-		if json.Unmarshal(raw, &arr) == nil {
-			raw = nil
-			if len(arr) > 0 {
-				raw = arr[len(arr)-1]
-			}
-		}
-	}
 	now := e.clk.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err == nil && method == "private/get_order_state_by_label" {
+		raw = e.latestByLabel(o, raw)
+	}
 	o.inflight = false
 	var rpc *conn.RPCError
 	switch {
@@ -603,7 +611,7 @@ func (e *Engine) lost(o *order, now time.Time, why string) {
 	if o.final() {
 		return
 	}
-	if o.relocating && e.relay && !o.replaced && o.hostReason == 0 && !o.wantCancel {
+	if o.relocating && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel {
 		u := o.update(now, abi.ReasonCancelOnDisconnect)
 		e.relocate(o, &u, now)
 		return
@@ -672,6 +680,8 @@ func (o *order) pluginView(u *abi.OrderUpdate) *abi.OrderUpdate {
 // order is never live twice. The plugin sees pending with reason
 // cancel_on_disconnect, then open again.
 func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
+	e.log.Debug("re-placing an order cancelled by a lost connection", "plugin", o.pl.name, "cid", o.key.cid,
+		"old", o.exchID, "conn", o.conn)
 	o.replaced, o.relocating = true, false
 	if o.exchID != "" {
 		o.oldIDs = append(o.oldIDs, o.exchID)
@@ -690,5 +700,25 @@ func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
 	out := o.update(now, abi.ReasonCancelOnDisconnect)
 	putStr32(&out.Text, "connection lost: re-placing")
 	o.pl.emitOrder(o, &out)
-	e.sendPlace(o, 0)
+	// Not on the connection it was lost with, even if the pool has not
+	// heard of the loss yet.
+	e.sendPlaceTry(o, 0, 1<<uint(o.conn))
+}
+
+// latestByLabel picks, from the orders the exchange has under o's label,
+// the latest that is not one o had before a re-placement (nil: none).
+func (e *Engine) latestByLabel(o *order, raw json.RawMessage) json.RawMessage {
+	var arr []json.RawMessage
+	if json.Unmarshal(raw, &arr) != nil {
+		return raw
+	}
+	for i := len(arr) - 1; i >= 0; i-- {
+		var id struct {
+			OrderID string `json:"order_id"`
+		}
+		if json.Unmarshal(arr[i], &id) == nil && !slices.Contains(o.oldIDs, id.OrderID) {
+			return arr[i]
+		}
+	}
+	return nil
 }

@@ -1,0 +1,506 @@
+// Package pool keeps N authenticated connections to one exchange account and
+// spreads requests over them, so that the loss of one connection cancels
+// (by cancel-on-disconnect) only the orders it carried.
+//
+// Each member is a conn.Conn: it dials, authenticates, sets the heartbeat,
+// enables cancel-on-disconnect with scope connection and restores its
+// subscriptions by itself, and reconnects with backoff; a member is healthy
+// only while its connection is ready, so a replacement socket is admitted
+// only after all of that is done. The pool adds what one connection cannot
+// know: which member carries each new order (a Policy), where each
+// subscription lives (market data on exactly one healthy member, moved when
+// that member fails; order and fill channels on several, so that one loss
+// loses no update — the consumer de-duplicates), and the pool's health
+// (healthy, total, degraded) reported to an observer.
+//
+// The pool knows no plugin and no order: the order manager (package host)
+// asks Pick for a member, calls it with CallOn, reports how many orders each
+// member carries with Carry, and is told of losses by the observer.
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/heartbeat"
+)
+
+// Policy chooses the member that carries a new order.
+type Policy string
+
+// Policies.
+const (
+	// RoundRobin takes the healthy members in turn.
+	RoundRobin Policy = "round_robin"
+	// LeastLoaded takes the healthy member with the fewest orders and
+	// requests in flight.
+	LeastLoaded Policy = "least_loaded"
+)
+
+// Defaults of Config.
+const (
+	DefaultSize          = 3
+	DefaultOrderChannels = 2
+	// MaxSize stays within Deribit's limits (16 sessions per API key, 32
+	// connections per IP) with room for other programs.
+	MaxSize = 16
+)
+
+// Config configures a Pool.
+type Config struct {
+	// Conn is every member's connection configuration.
+	Conn conn.Config
+	// Size is the number of connections. Default 3.
+	Size int
+	// MinHealthy is how many healthy members the pool needs not to be
+	// degraded. Default Size.
+	MinHealthy int
+	// Policy spreads new orders. Default LeastLoaded.
+	Policy Policy
+	// OrderChannels is on how many members each private channel (user.*)
+	// is subscribed. Default 2 (capped at Size).
+	OrderChannels int
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Size < 0 || c.Size > MaxSize:
+		return fmt.Errorf("pool: size %d: want 1..%d", c.Size, MaxSize)
+	case c.MinHealthy < 0 || c.Size > 0 && c.MinHealthy > c.Size:
+		return fmt.Errorf("pool: min_healthy %d: want 0..size", c.MinHealthy)
+	case c.Policy != "" && c.Policy != RoundRobin && c.Policy != LeastLoaded:
+		return fmt.Errorf("pool: policy %q: want %s or %s", c.Policy, RoundRobin, LeastLoaded)
+	case c.OrderChannels < 0:
+		return fmt.Errorf("pool: order_channels is negative")
+	}
+	return c.Conn.Validate()
+}
+
+func (c Config) withDefaults() Config {
+	if c.Size == 0 {
+		c.Size = DefaultSize
+	}
+	if c.MinHealthy == 0 {
+		c.MinHealthy = c.Size
+	}
+	if c.Policy == "" {
+		c.Policy = LeastLoaded
+	}
+	if c.OrderChannels == 0 {
+		c.OrderChannels = DefaultOrderChannels
+	}
+	c.OrderChannels = min(c.OrderChannels, c.Size)
+	return c
+}
+
+// ErrNoHealthy: no member can take a request now.
+var ErrNoHealthy = errors.New("pool: no healthy connection")
+
+// Event is a change of a member's health, as told to the observer.
+type Event struct {
+	Member  int  // the member that changed
+	Ready   bool // it is ready (healthy) now
+	Lost    bool // it was ready and is not any more: the orders it carried are cancelled by the exchange
+	Healthy int  // members ready now
+	Total   int
+	// Degraded: fewer than MinHealthy members are ready.
+	Degraded bool
+	Err      error
+	At       time.Time
+}
+
+// up reports whether the member can take a request now: ready by its
+// observer's account and by its connection's own state (which changes
+// before the observer hears of it).
+func (m *member) up() bool { return m.ready.Load() && m.c.State() == conn.StateReady }
+
+// member is one connection of the pool.
+type member struct {
+	id      int
+	c       *conn.Conn
+	ready   atomic.Bool
+	carried atomic.Int64 // orders the consumer says this member carries
+	calls   atomic.Int64 // requests in flight
+	losses  atomic.Uint64
+}
+
+// Pool is a set of connections to one account.
+type Pool struct {
+	cfg     Config
+	log     *slog.Logger
+	members []*member
+	observe func(Event)
+	next    atomic.Uint64 // round robin
+
+	mu     sync.Mutex          // subscriptions
+	market map[string]int      // market channel → the member carrying it
+	orders map[string][]int    // private channel → the members carrying it
+	moving sync.Mutex          // serialises moves of market channels
+	failed atomic.Uint64       // losses of any member
+	moved  atomic.Uint64       // market channels moved to another member
+	sinks  func(int) conn.Sink // the consumer's sink per member
+}
+
+// New checks cfg and returns a Pool; Start connects it. sinks gives the
+// Sink of each member's notifications (one per member: a sink is called
+// on that member's read goroutine); observe (may be nil) is told of every
+// change of a member's health, from that member's observer goroutine, and
+// must not block for long. opts apply to every member's connection.
+func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log *slog.Logger, opts ...conn.Option) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pool{cfg: cfg, log: log, observe: observe, sinks: sinks,
+		market: map[string]int{}, orders: map[string][]int{}}
+	for i := range cfg.Size {
+		m := &member{id: i}
+		o := append(slices.Clone(opts), conn.WithObserver(conn.ObserverFunc(func(ch conn.StateChange) { p.changed(m, ch) })),
+			conn.WithLogger(log.With("conn", i)))
+		if sinks != nil {
+			o = append(o, conn.WithSink(sinks(i)))
+		}
+		c, err := conn.New(cfg.Conn, o...)
+		if err != nil {
+			return nil, err
+		}
+		m.c = c
+		p.members = append(p.members, m)
+	}
+	return p, nil
+}
+
+// Start connects every member, concurrently. It returns once each has
+// become ready or failed its first attempt; an error only when none is
+// ready (the failed ones keep nothing: they are closed). ctx bounds the
+// pool's life.
+func (p *Pool) Start(ctx context.Context) error {
+	errs := make([]error, len(p.members))
+	var wg sync.WaitGroup
+	for i, m := range p.members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.c.Start(ctx)
+		}()
+	}
+	wg.Wait()
+	var up int
+	for i, err := range errs {
+		if err == nil {
+			up++
+		} else {
+			p.log.Warn("pool: connection failed to start", "conn", i, "err", err)
+		}
+	}
+	if up == 0 {
+		return fmt.Errorf("pool: no connection could start: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// changed follows a member's state.
+func (p *Pool) changed(m *member, ch conn.StateChange) {
+	ready := ch.To == conn.StateReady
+	was := m.ready.Swap(ready)
+	if was == ready {
+		return
+	}
+	ev := Event{Member: m.id, Ready: ready, Lost: was && !ready, Err: ch.Err, At: ch.At, Total: len(p.members)}
+	if ev.Lost {
+		m.losses.Add(1)
+		p.failed.Add(1)
+		p.log.Warn("pool: connection lost", "conn", m.id, "err", ch.Err)
+		go p.moveMarket(m.id)
+	}
+	ev.Healthy = p.healthy()
+	ev.Degraded = ev.Healthy < p.cfg.MinHealthy
+	if p.observe != nil {
+		p.observe(ev)
+	}
+}
+
+func (p *Pool) healthy() int {
+	n := 0
+	for _, m := range p.members {
+		if m.ready.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// Size is the number of members.
+func (p *Pool) Size() int { return len(p.members) }
+
+// Healthy reports whether member id is ready.
+func (p *Pool) Healthy(id int) bool {
+	return id >= 0 && id < len(p.members) && p.members[id].ready.Load()
+}
+
+// Conn returns member id's connection.
+func (p *Pool) Conn(id int) *conn.Conn { return p.members[id].c }
+
+// Pick chooses the member for a new order by the pool's policy, among the
+// healthy ones.
+func (p *Pool) Pick() (int, error) { return p.PickExcept(0) }
+
+// PickExcept is Pick without the members whose bit is set in except (bit
+// i: member i), e.g. those a request could not be sent on.
+func (p *Pool) PickExcept(except uint64) (int, error) {
+	ok := func(m *member) bool { return except&(1<<uint(m.id)) == 0 && m.up() }
+	switch p.cfg.Policy {
+	case RoundRobin:
+		n := uint64(len(p.members))
+		start := p.next.Add(1)
+		for i := range n {
+			if m := p.members[(start+i)%n]; ok(m) {
+				return m.id, nil
+			}
+		}
+	default:
+		best, load := -1, int64(0)
+		for _, m := range p.members {
+			if !ok(m) {
+				continue
+			}
+			if l := m.carried.Load() + m.calls.Load(); best < 0 || l < load {
+				best, load = m.id, l
+			}
+		}
+		if best >= 0 {
+			return best, nil
+		}
+	}
+	return -1, ErrNoHealthy
+}
+
+// Carry adds delta to the orders member id carries (the consumer's count,
+// for LeastLoaded and Stats).
+func (p *Pool) Carry(id int, delta int) {
+	if id >= 0 && id < len(p.members) {
+		p.members[id].carried.Add(int64(delta))
+	}
+}
+
+// CallOn sends a request on member id. It fails with conn.ErrNotSent
+// wrapped when the member is not ready.
+func (p *Pool) CallOn(ctx context.Context, id int, method string, params []byte) (json.RawMessage, error) {
+	if id < 0 || id >= len(p.members) {
+		return nil, fmt.Errorf("pool: no connection %d: %w", id, conn.ErrNotSent)
+	}
+	m := p.members[id]
+	m.calls.Add(1)
+	defer m.calls.Add(-1)
+	return m.c.CallRaw(ctx, method, params)
+}
+
+// CallRaw sends a request that any member may carry (queries): on the
+// least loaded healthy member, and again on the next one if it could not
+// be sent.
+func (p *Pool) CallRaw(ctx context.Context, method string, params []byte) (json.RawMessage, error) {
+	tried := map[int]bool{}
+	var last error = ErrNoHealthy
+	for range p.members {
+		best, load := -1, int64(0)
+		for _, m := range p.members {
+			if tried[m.id] || !m.up() {
+				continue
+			}
+			if l := m.calls.Load(); best < 0 || l < load {
+				best, load = m.id, l
+			}
+		}
+		if best < 0 {
+			break
+		}
+		tried[best] = true
+		raw, err := p.CallOn(ctx, best, method, params)
+		if err == nil || !errors.Is(err, conn.ErrNotSent) {
+			return raw, err
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("pool: %s: %w", method, last)
+}
+
+// Subscribe subscribes channels: a private channel (user.*) on
+// OrderChannels members, any other channel on exactly one healthy member
+// (moved to another when that member fails). It returns the channels
+// confirmed at least once.
+func (p *Pool) Subscribe(ctx context.Context, channels ...string) ([]string, error) {
+	byMember := map[int][]string{}
+	p.mu.Lock()
+	for _, ch := range channels {
+		if strings.HasPrefix(ch, "user.") {
+			if _, ok := p.orders[ch]; ok {
+				continue
+			}
+			ids := p.spreadPrivate()
+			p.orders[ch] = ids
+			for _, id := range ids {
+				byMember[id] = append(byMember[id], ch)
+			}
+			continue
+		}
+		if _, ok := p.market[ch]; ok {
+			continue
+		}
+		id := p.marketMember(len(p.market))
+		if id < 0 {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("pool: subscribe: %w", ErrNoHealthy)
+		}
+		p.market[ch] = id
+		byMember[id] = append(byMember[id], ch)
+	}
+	p.mu.Unlock()
+	seen := map[string]bool{}
+	var got []string
+	var errs []error
+	for id, chs := range byMember {
+		ok, err := p.members[id].c.Subscribe(ctx, chs...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("conn %d: %w", id, err))
+		}
+		for _, ch := range ok {
+			if !seen[ch] {
+				seen[ch] = true
+				got = append(got, ch)
+			}
+		}
+	}
+	return got, errors.Join(errs...)
+}
+
+// spreadPrivate picks the members for a private channel: the first
+// OrderChannels healthy ones (all members when fewer are healthy: a
+// member that is down restores the channel when it comes back).
+func (p *Pool) spreadPrivate() []int {
+	var ids []int
+	for _, m := range p.members {
+		if len(ids) < p.cfg.OrderChannels && m.ready.Load() {
+			ids = append(ids, m.id)
+		}
+	}
+	for _, m := range p.members {
+		if len(ids) < p.cfg.OrderChannels && !slices.Contains(ids, m.id) {
+			ids = append(ids, m.id)
+		}
+	}
+	return ids
+}
+
+// marketMember picks a healthy member for the k-th market channel,
+// spreading market data over the members. Called with p.mu held.
+func (p *Pool) marketMember(k int) int {
+	n := len(p.members)
+	for i := range n {
+		m := p.members[(k+i)%n]
+		if m.ready.Load() {
+			return m.id
+		}
+	}
+	return -1
+}
+
+// moveMarket moves the market channels of a lost member to healthy ones:
+// the lost member forgets them (so that it does not restore them when it
+// comes back), a healthy one subscribes (Deribit starts a book channel
+// with a snapshot, so the consumer's books resynchronise).
+func (p *Pool) moveMarket(lost int) {
+	p.moving.Lock()
+	defer p.moving.Unlock()
+	p.mu.Lock()
+	var chs []string
+	for ch, id := range p.market {
+		if id == lost {
+			chs = append(chs, ch)
+		}
+	}
+	slices.Sort(chs)
+	byMember := map[int][]string{}
+	for k, ch := range chs {
+		id := p.marketMember(k + int(p.moved.Load()))
+		if id < 0 || id == lost {
+			continue // nobody to take it now: it stays with the lost member, which restores it
+		}
+		p.market[ch] = id
+		byMember[id] = append(byMember[id], ch)
+	}
+	p.mu.Unlock()
+	for id, moved := range byMember {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = p.members[lost].c.Unsubscribe(ctx, moved...) // forgets them; the socket is gone anyway
+		if _, err := p.members[id].c.Subscribe(ctx, moved...); err != nil {
+			p.log.Warn("pool: moving market channels failed", "from", lost, "to", id, "err", err)
+		}
+		cancel()
+		p.moved.Add(uint64(len(moved)))
+	}
+}
+
+// Stats are the pool's health.
+type Stats struct {
+	Total, Healthy int
+	Degraded       bool
+	Losses         uint64 // connections lost, all members
+	Moved          uint64 // market channels moved after a loss
+	// AnswerP99 and AnswerMean are over the members' heartbeat answers
+	// (the worst p99, the mean of the means).
+	AnswerP99, AnswerMean time.Duration
+	Members               []MemberStats
+}
+
+// MemberStats is one member's health.
+type MemberStats struct {
+	ID         int
+	State      conn.State
+	Carried    int64 // orders the consumer says it carries
+	InFlight   int64
+	Losses     uint64
+	Reconnects uint64
+	Heartbeat  heartbeat.Snapshot
+}
+
+// Stats returns the pool's health.
+func (p *Pool) Stats() Stats {
+	s := Stats{Total: len(p.members), Losses: p.failed.Load(), Moved: p.moved.Load()}
+	var sum time.Duration
+	for _, m := range p.members {
+		cs := m.c.Stats()
+		ms := MemberStats{ID: m.id, State: cs.State, Carried: m.carried.Load(), InFlight: m.calls.Load(),
+			Losses: m.losses.Load(), Reconnects: cs.Reconnects, Heartbeat: cs.Heartbeat}
+		if m.ready.Load() {
+			s.Healthy++
+		}
+		s.AnswerP99 = max(s.AnswerP99, cs.Heartbeat.AnswerLatency.P99)
+		sum += cs.Heartbeat.AnswerLatency.Mean
+		s.Members = append(s.Members, ms)
+	}
+	if len(p.members) > 0 {
+		s.AnswerMean = sum / time.Duration(len(p.members))
+	}
+	s.Degraded = s.Healthy < p.cfg.MinHealthy
+	return s
+}
+
+// Close closes every member.
+func (p *Pool) Close() {
+	for _, m := range p.members {
+		m.c.Close()
+	}
+}
