@@ -202,6 +202,11 @@ func (p *Pool) Start(ctx context.Context) error {
 	for i, err := range errs {
 		if err == nil {
 			up++
+			// Healthy from now on, without waiting for the observer's
+			// report of the same transition (which then changes nothing).
+			if m := p.members[i]; m.c.State() == conn.StateReady {
+				p.changed(m, conn.StateChange{From: conn.StateAuthenticating, To: conn.StateReady, At: time.Now()})
+			}
 		} else {
 			p.log.Warn("pool: connection failed to start", "conn", i, "err", err)
 		}
