@@ -20,7 +20,9 @@ type sinks struct {
 	change chan struct{}
 }
 
-func newSinks() *sinks { return &sinks{counts: map[int]map[string]int{}, change: make(chan struct{}, 1)} }
+func newSinks() *sinks {
+	return &sinks{counts: map[int]map[string]int{}, change: make(chan struct{}, 1)}
+}
 
 type memberSink struct {
 	s *sinks
