@@ -71,7 +71,8 @@ type Config struct {
 	OrderChannels int
 }
 
-// Validate reports the first invalid field.
+// Validate reports the first invalid field of the pool's own settings (New
+// checks Conn as well).
 func (c Config) Validate() error {
 	switch {
 	case c.Size < 0 || c.Size > MaxSize:
@@ -83,7 +84,7 @@ func (c Config) Validate() error {
 	case c.OrderChannels < 0:
 		return fmt.Errorf("pool: order_channels is negative")
 	}
-	return c.Conn.Validate()
+	return nil
 }
 
 func (c Config) withDefaults() Config {
@@ -142,13 +143,14 @@ type Pool struct {
 	observe func(Event)
 	next    atomic.Uint64 // round robin
 
-	mu     sync.Mutex          // subscriptions
-	market map[string]int      // market channel → the member carrying it
-	orders map[string][]int    // private channel → the members carrying it
-	moving sync.Mutex          // serialises moves of market channels
-	failed atomic.Uint64       // losses of any member
-	moved  atomic.Uint64       // market channels moved to another member
-	sinks  func(int) conn.Sink // the consumer's sink per member
+	mu      sync.Mutex          // subscriptions
+	market  map[string]int      // market channel → the member carrying it
+	orders  map[string][]int    // private channel → the members carrying it
+	moving  sync.Mutex          // serialises moves of market channels
+	failed  atomic.Uint64       // losses of any member
+	closing atomic.Bool         // Close was called: members going down are not losses
+	moved   atomic.Uint64       // market channels moved to another member
+	sinks   func(int) conn.Sink // the consumer's sink per member
 }
 
 // New checks cfg and returns a Pool; Start connects it. sinks gives the
@@ -158,6 +160,9 @@ type Pool struct {
 // must not block for long. opts apply to every member's connection.
 func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log *slog.Logger, opts ...conn.Option) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Conn.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
@@ -221,7 +226,7 @@ func (p *Pool) Start(ctx context.Context) error {
 func (p *Pool) changed(m *member, ch conn.StateChange) {
 	ready := ch.To == conn.StateReady
 	was := m.ready.Swap(ready)
-	if was == ready {
+	if was == ready || p.closing.Load() {
 		return
 	}
 	ev := Event{Member: m.id, Ready: ready, Lost: was && !ready, Err: ch.Err, At: ch.At, Total: len(p.members)}
@@ -505,6 +510,7 @@ func (p *Pool) Stats() Stats {
 
 // Close closes every member.
 func (p *Pool) Close() {
+	p.closing.Store(true)
 	for _, m := range p.members {
 		m.c.Close()
 	}

@@ -227,7 +227,6 @@ func TestConfigValidate(t *testing.T) {
 		{pool.Config{Conn: base, Size: 2, MinHealthy: 3}, "min_healthy"},
 		{pool.Config{Conn: base, Policy: "random"}, "policy"},
 		{pool.Config{Conn: base, OrderChannels: -1}, "order_channels"},
-		{pool.Config{}, "url"},
 	} {
 		if err := tc.c.Validate(); err == nil || !strings.Contains(strings.ToLower(err.Error()), tc.want) {
 			t.Errorf("%+v: error %v, want one mentioning %q", tc.c, err, tc.want)

@@ -32,6 +32,7 @@ type fileConfig struct {
 	Sim      simConfig      `toml:"sim"`
 	Exchange exchangeConfig `toml:"exchange"`
 	Host     hostConfig     `toml:"host"`
+	Pool     poolConfig     `toml:"pool"`
 	Risk     riskConfig     `toml:"risk"`
 	Plugins  []pluginConfig `toml:"plugin"`
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
 
@@ -170,13 +171,20 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if err != nil {
 		return err
 	}
-	obs := conn.ObserverFunc(func(ch conn.StateChange) {
-		if ch.To == conn.StateReady || ch.From == conn.StateReady {
-			eng.ConnState(ch.To == conn.StateReady, false)
+	pc := pool.Config{Conn: cc, Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
+		OrderChannels: c.Pool.OrderChannels}
+	x, err := pool.New(pc, eng.Sink, func(ev pool.Event) {
+		lost := -1
+		if ev.Lost {
+			lost = ev.Member
+			fmt.Fprintf(stdout, "connection %d lost (%v): its orders are verified and re-placed on the others\n", ev.Member, ev.Err)
 		}
-	})
-	x, err := conn.Dial(life, cc, conn.WithSink(eng), conn.WithObserver(obs), conn.WithLogger(log))
+		eng.PoolEvent(lost, ev.Healthy, ev.Total, ev.Degraded)
+	}, log)
 	if err != nil {
+		return err
+	}
+	if err := x.Start(life); err != nil {
 		return fmt.Errorf("connect to %s: %w", cc.URL, err)
 	}
 	defer x.Close()
@@ -184,7 +192,9 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	for i, s := range specs {
 		names[i] = fmt.Sprintf("%s on %s", s.Name, strings.Join(s.Instruments, ","))
 	}
-	fmt.Fprintf(stdout, "connected to %s (account %s), heartbeat every %v, cancel-on-disconnect on\n", cc.URL, account, cc.HeartbeatInterval)
+	ps := x.Stats()
+	fmt.Fprintf(stdout, "connected to %s (account %s): %d of %d connections ready, heartbeat every %v, cancel-on-disconnect on each\n",
+		cc.URL, account, ps.Healthy, ps.Total, cc.HeartbeatInterval)
 	fmt.Fprintf(stdout, "running %s (isolation %s)\n", strings.Join(names, "; "), isolationOf(c))
 
 	if d > 0 {
@@ -220,7 +230,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 			n := eng.Kill()
 			fmt.Fprintf(stdout, "KILL SWITCH: trading halted, cancelling %d open orders\n", n)
 		case <-tick:
-			printStatus(stdout, eng.Stats(), x.Heartbeat().Answered, time.Since(start))
+			printStatus(stdout, eng.Stats(), x.Stats(), time.Since(start))
 		}
 	}
 }
@@ -319,7 +329,11 @@ func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Con
 	return cc, id, srv, cc.Validate()
 }
 
-func printStatus(w io.Writer, s host.EngineStats, answered uint64, since time.Duration) {
+func printStatus(w io.Writer, s host.EngineStats, ps pool.Stats, since time.Duration) {
+	var answered uint64
+	for _, m := range ps.Members {
+		answered += m.Heartbeat.Answered
+	}
 	var pos []string
 	var faults uint64
 	for _, p := range s.Plugins {
@@ -333,14 +347,13 @@ func printStatus(w io.Writer, s host.EngineStats, answered uint64, since time.Du
 	if len(pos) == 0 {
 		pos = []string{"flat"}
 	}
-	fmt.Fprintf(w, "%6.1fs  events %d  intents %d  orders placed %d acked %d filled %d cancelled %d rejected %d  fills %d  %s  heartbeats answered %d  faults %d\n",
+	fmt.Fprintf(w, "%6.1fs  events %d  intents %d  orders placed %d acked %d filled %d cancelled %d rejected %d  fills %d  %s  connections %d/%d  heartbeats answered %d  faults %d\n",
 		since.Seconds(), s.Events, s.Intents, s.Placed, s.Acked, s.Filled, s.Cancelled, s.Rejected+s.Refused, s.Fills,
-		strings.Join(pos, ", "), answered, faults)
+		strings.Join(pos, ", "), ps.Healthy, ps.Total, answered, faults)
 }
 
-func printSummary(w io.Writer, s host.EngineStats, x *conn.Conn, account string, took time.Duration) {
-	st := x.Stats()
-	h := st.Heartbeat
+func printSummary(w io.Writer, s host.EngineStats, x *pool.Pool, account string, took time.Duration) {
+	ps := x.Stats()
 	fmt.Fprintf(w, "\nsummary after %v\n", took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  events      %d frames in, %d market events routed, %d malformed, %d book gaps\n", s.Frames, s.Events, s.Malformed, s.BookGaps)
 	fmt.Fprintf(w, "  intents     %d from plugins, %d refused by the host (validation and risk)\n", s.Intents, s.Refused)
@@ -381,9 +394,12 @@ func printSummary(w io.Writer, s host.EngineStats, x *conn.Conn, account string,
 	} else if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(w, "  account     positions not available: %v\n", err)
 	}
-	fmt.Fprintf(w, "  heartbeats  %d heartbeat frames, %d test_requests answered, %d missed; answer latency p50 %v p99 %v max %v\n",
-		h.Heartbeats, h.Answered, h.Missed, h.AnswerLatency.P50, h.AnswerLatency.P99, h.AnswerLatency.Max)
-	fmt.Fprintf(w, "  connection  %v, %d reconnects, %d malformed frames skipped\n", st.State, st.Reconnects, st.Malformed)
+	fmt.Fprintf(w, "  orders      %d re-placed after a lost connection\n", s.Relocated)
+	for _, m := range ps.Members {
+		h := m.Heartbeat
+		fmt.Fprintf(w, "  connection %d %v, %d reconnects, %d losses; heartbeats: %d frames, %d test_requests answered, %d missed; answer latency p50 %v p99 %v max %v\n",
+			m.ID, m.State, m.Reconnects, m.Losses, h.Heartbeats, h.Answered, h.Missed, h.AnswerLatency.P50, h.AnswerLatency.P99, h.AnswerLatency.Max)
+	}
 	if s.Killed {
 		fmt.Fprintf(w, "  kill switch was used\n")
 	}

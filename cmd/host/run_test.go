@@ -69,7 +69,7 @@ size = 100
 	}
 	s := out.String()
 	for _, want := range []string{"built-in simulator on ws://127.0.0.1:", "running mm on BTC-PERPETUAL (isolation process)",
-		"summary after", "plugin mm", "no faults", " 0 missed", "connection  ready, 0 reconnects"} {
+		"summary after", "plugin mm", "no faults", " 0 missed", "connection 0 ready, 0 reconnects", "connection 2 ready", "3 of 3 connections ready"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("output lacks %q:\n%s\nstderr:\n%s", want, s, errb.String())
 		}

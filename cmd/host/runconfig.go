@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/pool"
 )
 
 // exchangeConfig is the [exchange] section: where `host run` trades.
@@ -28,6 +29,19 @@ type exchangeConfig struct {
 	HeartbeatInterval duration `toml:"heartbeat_interval"`
 	// AllowInsecure permits ws:// to a host other than loopback.
 	AllowInsecure bool `toml:"allow_insecure"`
+}
+
+// poolConfig is the [pool] section: the connections to the exchange.
+type poolConfig struct {
+	// Size is the number of connections (default 3, at most 16).
+	Size int `toml:"size"`
+	// Policy spreads new orders: "least_loaded" (default) or "round_robin".
+	Policy string `toml:"policy"`
+	// MinHealthy: fewer ready connections than this is "degraded" (default: size).
+	MinHealthy int `toml:"min_healthy"`
+	// OrderChannels: on how many connections the order and fill channels
+	// are subscribed (default 2).
+	OrderChannels int `toml:"order_channels"`
 }
 
 // hostConfig is the [host] section.
@@ -145,6 +159,10 @@ func (c fileConfig) validateRun() error {
 	case "", "client_signature", "client_credentials":
 	default:
 		return fmt.Errorf("config: exchange.auth %q: want client_signature or client_credentials", c.Exchange.Auth)
+	}
+	if err := (pool.Config{Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
+		OrderChannels: c.Pool.OrderChannels}).Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if !validIsolation(c.Host.Isolation) {
 		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)
