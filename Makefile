@@ -6,7 +6,7 @@ BENCHTIME ?= 1s
 BENCHOUT  ?= bench/latest.txt
 RUNFOR    ?= 20s
 
-.PHONY: all run test check fmt vet bench fuzz plugins soak clean
+.PHONY: all run test check fmt vet bench fuzz plugins soak chaos clean
 
 all: check test
 
@@ -39,6 +39,12 @@ fuzz:
 		echo "== $$pkg $$target"; \
 		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+## chaos: the chaos test — random connection drops under a random trader; CHAOS_DROPS, CHAOS_SEED.
+CHAOS_DROPS ?= 25
+CHAOS_SEED  ?= 7
+chaos:
+	$(GO) test -race -count=1 -run '^TestChaos$$' -v ./host -args -chaos -chaos.drops=$(CHAOS_DROPS) -chaos.seed=$(CHAOS_SEED)
 
 ## plugins: builds every example strategy (plugins/examples/<name>) to bin/plugins/<name>.wasm.
 plugins:

@@ -113,6 +113,8 @@ type Engine struct {
 
 	mu        sync.Mutex // the order manager's state
 	orders    map[orderKey]*order
+	recent    map[orderKey]*order // final orders, for late fills (FIFO, maxRecent)
+	recentQ   []orderKey
 	instances map[uint32]*plugin
 	nextInst  uint32
 	rtr       *deribit.Translator // responses (under mu)
@@ -197,7 +199,7 @@ func New(cfg Config, opts ...EngineOption) (*Engine, error) {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
 	e := &Engine{cfg: cfg, clk: clock.Real{}, log: slog.New(slog.DiscardHandler),
-		orders: map[orderKey]*order{}, instances: map[uint32]*plugin{}}
+		orders: map[orderKey]*order{}, recent: map[orderKey]*order{}, instances: map[uint32]*plugin{}}
 	for _, opt := range opts {
 		opt(e)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
@@ -53,6 +54,8 @@ type order struct {
 	value        float64          // Σ price × amount of the fills delivered
 	synth        abi.Fixed        // filled amount reconstructed after a reconnect, not yet seen as fills
 	cancelTries  int              // host-initiated cancels retried
+	verifyTries  int              // verifications retried
+	placeTries   int              // waits for a connection to re-place on
 	wantCancel   bool             // cancel once the in-flight request completes
 	pendingAmend *abi.Amend       // amend once the in-flight request completes
 	hostReason   abi.Reason       // a host-initiated cancel's reason (plugin_stopped, plugin_fault, kill_switch)
@@ -174,7 +177,7 @@ func (e *Engine) do(req request) {
 	o.inflight = false
 	switch {
 	case err != nil && req.what == abi.KindPlace && e.pool != nil && errors.Is(err, conn.ErrNotSent) &&
-		req.member >= 0 && !o.final():
+		!errors.Is(err, pool.ErrRateLimited) && req.member >= 0 && !o.final():
 		// Its connection went down before the pool heard of it: nothing was
 		// sent, so another connection may carry it.
 		e.pool.Carry(o.conn, -1)
@@ -211,6 +214,22 @@ func (e *Engine) sendPlace(o *order, seq uint32) { e.sendPlaceTry(o, seq, 0) }
 func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 	if e.pool != nil {
 		id, err := e.pool.PickExcept(tries)
+		if err != nil && o.replaced && o.placeTries < maxPlaceTries && !e.stopping.Load() {
+			// A re-placement while no connection is up: wait for one.
+			o.placeTries++
+			o.inflight = true
+			e.reqs.add()
+			e.clk.AfterFunc(verifyRetryDelay*time.Duration(o.placeTries), func() {
+				defer e.reqs.release()
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				o.inflight = false
+				if !o.final() {
+					e.sendPlaceTry(o, seq, 0)
+				}
+			})
+			return
+		}
 		if err != nil {
 			e.requestFailed(request{o: o, what: abi.KindPlace, seq: seq}, fmt.Errorf("%w: %w", conn.ErrNotSent, err), e.clk.Now())
 			return
@@ -286,11 +305,19 @@ func (e *Engine) applyResult(raw json.RawMessage, now time.Time) {
 // requestFailed handles an order request that failed.
 func (e *Engine) requestFailed(req request, err error, now time.Time) {
 	o := req.o
+	if o.final() && req.what == abi.KindPlace {
+		return // it ended meanwhile (a re-placement's order cancelled): nothing more to say
+	}
 	var rpc *conn.RPCError
 	var rej deribit.Reject
 	switch {
 	case errors.As(err, &rpc):
 		rej = deribit.RejectFromError(rpc.Code, rpc.Message)
+	case errors.Is(err, pool.ErrRateLimited):
+		// The pool's limiter kept it from tripping the exchange's limits
+		// (which would end the session and cancel its orders).
+		rej = deribit.Reject{Reason: abi.ReasonRateLimited}
+		putStr32(&rej.Text, "rate limit (host)")
 	case errors.Is(err, conn.ErrNotSent):
 		rej = deribit.Reject{Reason: abi.ReasonNoConnection}
 		putStr32(&rej.Text, "not sent: no connection")
@@ -326,6 +353,9 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 	rej.ApplyToIntent(&x)
 	if rpc != nil && (rpc.Code == deribit.CodeNotOpenOrder || rpc.Code == deribit.CodeOrderNotFound) {
 		x.Reason = abi.ReasonNotOpen
+		// The exchange says it is not open while the engine thinks it
+		// is: an update was lost (with a connection). Read its state.
+		defer e.verify(o)
 	}
 	o.pl.emitRejected(o.key.instance, &x)
 }
@@ -354,6 +384,8 @@ func (e *Engine) applyRecords(buf []byte, routes []deribit.Route, now time.Time)
 				e.applyUpdate(o, &u, now)
 			} else {
 				e.stats.unknownOrders.Add(1)
+				e.log.Debug("update of an order not open in the engine", "instance", rt.Instance, "cid", u.CID,
+					"state", u.State.String(), "filled", u.FilledAmount.String(), "id", u.ExchangeOrderID.String())
 			}
 		case abi.KindFill:
 			var f abi.Fill
@@ -362,8 +394,12 @@ func (e *Engine) applyRecords(buf []byte, routes []deribit.Route, now time.Time)
 			}
 			if o := e.orders[orderKey{rt.Instance, f.CID}]; o != nil {
 				e.applyFill(o, &f, now)
+			} else if o := e.recent[orderKey{rt.Instance, f.CID}]; o != nil {
+				e.applyFill(o, &f, now) // once per trade, like any fill
 			} else {
 				e.stats.unknownOrders.Add(1)
+				e.log.Debug("fill of an order not open in the engine", "instance", rt.Instance, "cid", f.CID,
+					"amount", f.Amount.String(), "seq", f.TradeSeq)
 			}
 		}
 	}
@@ -397,6 +433,11 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	}
 	if u.FilledAmount > o.accounted {
 		cp := *u
+		if o.deferred == nil && !o.inflight {
+			// Its fills normally follow at once; if they were lost with a
+			// connection, the order's state read back reconstructs them.
+			e.retryVerify(o)
+		}
 		o.deferred = &cp
 		return
 	}
@@ -482,14 +523,27 @@ func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
 // amend or cancel of its cid is refused not_open, from the plugin's cid
 // high-water mark).
 func (e *Engine) finish(o *order) {
+	e.log.Debug("order final", "plugin", o.pl.name, "cid", o.key.cid, "state", o.state.String(), "id", o.exchID,
+		"filled", o.filled.String())
 	if _, ok := o.pl.open[o]; ok && e.pool != nil {
 		e.pool.Carry(o.conn, -1)
 	}
 	delete(o.pl.open, o)
 	if e.orders[o.key] == o {
 		delete(e.orders, o.key)
+		// Kept a while for fills that arrive after the final update (an
+		// order whose outcome was not known when its connection died).
+		if len(e.recentQ) >= maxRecent {
+			delete(e.recent, e.recentQ[0])
+			e.recentQ = e.recentQ[1:]
+		}
+		e.recent[o.key] = o
+		e.recentQ = append(e.recentQ, o.key)
 	}
 }
+
+// maxRecent bounds the final orders kept for late fills.
+const maxRecent = 4096
 
 // cancelOpen cancels every order of pl (every plugin when pl is nil) that
 // is not final, with a host reason. Called with e.mu held.
@@ -562,7 +616,9 @@ func (e *Engine) verifyDone(o *order, method string, params []byte) {
 	case err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound, err == nil && raw == nil:
 		e.lost(o, now, "not on the exchange")
 	case err != nil:
-		e.log.Warn("order state not verified", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
+		e.log.Info("order state not verified yet", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
+		e.retryVerify(o)
+		return
 	default:
 		e.applyState(o, raw, now)
 		if o.relocating && !o.final() && o.state == abi.StateOpen {
@@ -606,12 +662,41 @@ func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
 	}
 }
 
+// retryVerify verifies o again a little later: the exchange could not be
+// asked (no healthy connection), and its answer is the only way to learn
+// what happened to an order whose connection was lost. Called with e.mu
+// held.
+func (e *Engine) retryVerify(o *order) {
+	if o.final() || e.stopping.Load() {
+		return
+	}
+	o.verifyTries++
+	o.inflight = true
+	e.reqs.add()
+	e.clk.AfterFunc(min(time.Duration(o.verifyTries)*verifyRetryDelay, time.Second), func() {
+		defer e.reqs.release()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		o.inflight = false
+		e.verify(o)
+	})
+}
+
+const (
+	verifyRetryDelay = 50 * time.Millisecond
+	maxPlaceTries    = 40 // a re-placement waits up to ~40 s for a connection
+)
+
 // lost ends an order the exchange does not have (never placed, or gone).
 func (e *Engine) lost(o *order, now time.Time, why string) {
 	if o.final() {
 		return
 	}
-	if o.relocating && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel {
+	// Re-placed only when the exchange knew it (its id): an order whose
+	// place was sent but never answered may have filled and gone (the
+	// exchange lists only open orders by label), and must never be live
+	// twice.
+	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel {
 		u := o.update(now, abi.ReasonCancelOnDisconnect)
 		e.relocate(o, &u, now)
 		return
@@ -620,6 +705,9 @@ func (e *Engine) lost(o *order, now time.Time, why string) {
 	e.finish(o)
 	e.stats.cancelled.Add(1)
 	r := abi.ReasonCancelOnDisconnect
+	if o.unknown && o.exchID == "" {
+		r, why = abi.ReasonTimeout, "outcome unknown: not re-placed"
+	}
 	if o.hostReason != 0 {
 		r = o.hostReason
 	} else if o.wantCancel {

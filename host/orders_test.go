@@ -16,7 +16,7 @@ import (
 func omRig(t *testing.T) (*Engine, *plugin, *order) {
 	t.Helper()
 	e := &Engine{clk: clock.NewFake(time.Unix(1000, 0)), log: slog.New(slog.DiscardHandler),
-		orders: map[orderKey]*order{}, instances: map[uint32]*plugin{}, marks: make([]atomic.Int64, 1)}
+		orders: map[orderKey]*order{}, recent: map[orderKey]*order{}, instances: map[uint32]*plugin{}, marks: make([]atomic.Int64, 1)}
 	pl := &plugin{e: e, name: "p", inbox: newInbox(0), open: map[*order]struct{}{}, table: []abi.Instrument{btcPerp},
 		global: []uint32{0}, local: []uint32{0}, pos: []position{{inverse: true}}, instance: 1, firstCID: 1, maxCID: 1}
 	e.plugins = []*plugin{pl}

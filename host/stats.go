@@ -24,6 +24,7 @@ type EngineStats struct {
 	Relocated     uint64 // orders re-placed after their connection was lost
 	Requests      uint64 // order requests sent
 	UnknownOrders uint64 // order events for orders the engine does not know
+	InFlight      int    // requests to the exchange (and verifications) not answered yet
 	Killed        bool
 	Plugins       []PluginStats
 }
@@ -61,6 +62,7 @@ func (e *Engine) Stats() EngineStats {
 		Placed: e.stats.placed.Load(), Acked: e.stats.acked.Load(), Filled: e.stats.filled.Load(),
 		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(), Relocated: e.stats.relocated.Load(),
 		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
+		InFlight: e.reqs.count(),
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -69,6 +69,10 @@ type Config struct {
 	// OrderChannels is on how many members each private channel (user.*)
 	// is subscribed. Default 2 (capped at Size).
 	OrderChannels int
+	// Limits is the client-side rate limiter of CallOn (limit.go). The
+	// zero value keeps within Deribit's tier-1 limits (the simulator's
+	// defaults); Limits.Disabled turns it off.
+	Limits Limits
 }
 
 // Validate reports the first invalid field of the pool's own settings (New
@@ -151,6 +155,7 @@ type Pool struct {
 	closing atomic.Bool         // Close was called: members going down are not losses
 	moved   atomic.Uint64       // market channels moved to another member
 	sinks   func(int) conn.Sink // the consumer's sink per member
+	limit   *limiter            // nil when cfg.Limits.Disabled
 }
 
 // New checks cfg and returns a Pool; Start connects it. sinks gives the
@@ -169,8 +174,12 @@ func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lim, err := newLimiter(cfg.Limits, cfg.Size)
+	if err != nil {
+		return nil, err
+	}
 	p := &Pool{cfg: cfg, log: log, observe: observe, sinks: sinks,
-		market: map[string]int{}, orders: map[string][]int{}}
+		market: map[string]int{}, orders: map[string][]int{}, limit: lim}
 	for i := range cfg.Size {
 		m := &member{id: i}
 		o := append(slices.Clone(opts), conn.WithObserver(conn.ObserverFunc(func(ch conn.StateChange) { p.changed(m, ch) })),
@@ -307,10 +316,14 @@ func (p *Pool) Carry(id int, delta int) {
 }
 
 // CallOn sends a request on member id. It fails with conn.ErrNotSent
-// wrapped when the member is not ready.
+// wrapped when the member is not ready, and with ErrRateLimited and
+// conn.ErrNotSent wrapped when the rate limiter (Config.Limits) refuses it.
 func (p *Pool) CallOn(ctx context.Context, id int, method string, params []byte) (json.RawMessage, error) {
 	if id < 0 || id >= len(p.members) {
 		return nil, fmt.Errorf("pool: no connection %d: %w", id, conn.ErrNotSent)
+	}
+	if err := p.limit.take(ctx, id, method, params); err != nil {
+		return nil, err
 	}
 	m := p.members[id]
 	m.calls.Add(1)

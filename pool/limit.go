@@ -1,0 +1,395 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratbox/stratbox/conn"
+)
+
+// ErrRateLimited: the pool's rate limiter held a request back because it
+// would have exceeded the exchange's limits (../shared/deribit.md §6). It is
+// always wrapped together with conn.ErrNotSent: nothing was sent.
+var ErrRateLimited = errors.New("pool: rate limited")
+
+// Deribit's tier-1 limits, as the simulator (sim.RateLimits) has them by
+// default: the zero Limits uses these.
+const (
+	DefaultMatchingRate      = 30     // matching-engine requests per second, per account
+	DefaultMatchingBurst     = 100    // matching-engine burst, per account
+	DefaultNonMatchingCost   = 500    // credits per non-matching request, per connection
+	DefaultNonMatchingMax    = 50_000 // credit pool per connection (a burst of 100)
+	DefaultNonMatchingRefill = 10_000 // credits per second per connection (20 requests/s)
+	// DefaultLimitMargin is the share of each limit the pool uses (see
+	// Limits.Margin).
+	DefaultLimitMargin = 0.9
+)
+
+// Limits is the client side of Deribit's rate limits: the pool refuses, or
+// holds for up to MaxWait, a request that would exceed them, because the
+// exchange answers such a request with too_many_requests (10028) and then
+// terminates the session, which fires cancel-on-disconnect.
+//
+// The model is the exchange's (and the simulator's, sim.RateLimits):
+//   - matching-engine requests (private/buy, sell, edit, cancel, cancel_all,
+//     cancel_all_by_instrument, cancel_all_by_currency, cancel_by_label, and
+//     the ones only Deribit has: edit_by_label, cancel_all_by_kind_or_type,
+//     close_position, mass_quote, cancel_quotes, verify_block_trade,
+//     execute_block_trade) take one token from a bucket per ACCOUNT, shared
+//     by all members: MatchingRate tokens per second up to MatchingBurst.
+//     private/cancel_all, and private/cancel_by_label without a "currency"
+//     parameter, use a second bucket of the same size (Deribit's separate
+//     cancel_all bucket), so that order flow never starves a mass cancel;
+//   - every other request costs NonMatchingCost credits from a pool per
+//     CONNECTION (per account with NonMatchingPerAccount) of NonMatchingMax
+//     credits, refilled at NonMatchingRefill credits per second. The
+//     methods only Deribit knows as matching are charged here as well (the
+//     simulator charges them here; Deribit to the account), which errs on
+//     the safe side on both;
+//   - public/test (the heartbeat's answer, which conn sends by itself) is
+//     free, as in the simulator.
+//
+// The buckets start full: the pool assumes the account was idle before it
+// started. The requests conn sends by itself (set_heartbeat, auth and its
+// refreshes, enable_cancel_on_disconnect, subscribe and unsubscribe, also
+// the pool's own Subscribe) do not pass CallOn and are not counted: Margin
+// leaves room for them.
+type Limits struct {
+	// Disabled turns the limiter off: every request is sent at once.
+	Disabled bool
+	// MatchingRate is the exchange's matching-engine requests per second
+	// per account. Default 30 (tier 1).
+	MatchingRate float64
+	// MatchingBurst is the exchange's matching-engine burst per account.
+	// Default 100 (tier 1).
+	MatchingBurst float64
+	// NonMatchingCost is the credits one non-matching request costs.
+	// Default 500.
+	NonMatchingCost int
+	// NonMatchingMax is the connection's credit pool. Default 50,000.
+	NonMatchingMax int
+	// NonMatchingRefill is the credits per second a connection regains.
+	// Default 10,000.
+	NonMatchingRefill int
+	// NonMatchingPerAccount makes the non-matching credits one pool shared
+	// by all members instead of one per connection. The simulator keeps
+	// them per connection (hence the default); Deribit's own articles say
+	// "rate limits are applied per sub-account", which this follows. The
+	// requests every member's conn sends by itself then share what Margin
+	// leaves (about 4 each on connecting): lower Margin for a large pool.
+	NonMatchingPerAccount bool
+	// MaxWait is how long CallOn may hold a request until the limits allow
+	// it (less when its context ends sooner; requests wait in their order
+	// of arrival). 0, the default, refuses at once a request that finds no
+	// token.
+	MaxWait time.Duration
+	// Margin is the share of every limit above the pool uses: rates and
+	// bursts (credit pools) are multiplied by it. Default 0.9, i.e. 27
+	// matching requests/s with a burst of 90, and 18 non-matching
+	// requests/s with a burst of 90 per connection. What it leaves absorbs
+	// the jitter of the network and of the connection's write queue (two
+	// requests the pool let go 1/rate apart may reach the exchange closer
+	// together: 0.9 tolerates about 0.35 s of it at tier 1), other
+	// programs' use of the account, and the uncounted requests conn sends
+	// by itself (10 per connection in a burst, 2/s sustained). 1 uses the
+	// limits exactly. Must be in (0, 1].
+	Margin float64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MatchingRate == 0 {
+		l.MatchingRate = DefaultMatchingRate
+	}
+	if l.MatchingBurst == 0 {
+		l.MatchingBurst = DefaultMatchingBurst
+	}
+	if l.NonMatchingCost == 0 {
+		l.NonMatchingCost = DefaultNonMatchingCost
+	}
+	if l.NonMatchingMax == 0 {
+		l.NonMatchingMax = DefaultNonMatchingMax
+	}
+	if l.NonMatchingRefill == 0 {
+		l.NonMatchingRefill = DefaultNonMatchingRefill
+	}
+	if l.Margin == 0 {
+		l.Margin = DefaultLimitMargin
+	}
+	return l
+}
+
+// Validate reports the first invalid field (zero fields take their
+// defaults; nothing is checked when Disabled). New calls it.
+func (l Limits) Validate() error {
+	if l.Disabled {
+		return nil
+	}
+	d := l.withDefaults()
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
+	switch {
+	case bad(l.MatchingRate) || bad(l.MatchingBurst):
+		return fmt.Errorf("pool: limits: matching rate %g, burst %g: want positive", l.MatchingRate, l.MatchingBurst)
+	case l.NonMatchingCost < 0 || l.NonMatchingMax < 0 || l.NonMatchingRefill < 0:
+		return fmt.Errorf("pool: limits: non-matching cost %d, max %d, refill %d: want positive",
+			l.NonMatchingCost, l.NonMatchingMax, l.NonMatchingRefill)
+	case l.MaxWait < 0:
+		return fmt.Errorf("pool: limits: max_wait %s is negative", l.MaxWait)
+	case math.IsNaN(l.Margin) || l.Margin < 0 || l.Margin > 1:
+		return fmt.Errorf("pool: limits: margin %g: want (0, 1]", l.Margin)
+	case d.MatchingBurst*d.Margin < 1:
+		return fmt.Errorf("pool: limits: matching burst %g × margin %g admits no request", d.MatchingBurst, d.Margin)
+	case float64(d.NonMatchingMax)*d.Margin < float64(d.NonMatchingCost):
+		return fmt.Errorf("pool: limits: non-matching max %d × margin %g is below the cost %d of one request",
+			d.NonMatchingMax, d.Margin, d.NonMatchingCost)
+	}
+	return nil
+}
+
+// charge is what a request costs: a token from one of the account's
+// matching buckets (acct), and/or credits of its connection (conn).
+type charge struct {
+	acct int // -1 none, else an index into limiter.acct
+	conn bool
+}
+
+// The account's buckets.
+const (
+	acctMatching  = 0
+	acctCancelAll = 1
+)
+
+var (
+	// simMatching are the methods the simulator (sim/methods.go) charges
+	// to the account's matching bucket.
+	simMatching = map[string]bool{
+		"private/buy": true, "private/sell": true, "private/edit": true, "private/cancel": true,
+		"private/cancel_all": true, "private/cancel_all_by_instrument": true,
+		"private/cancel_all_by_currency": true, "private/cancel_by_label": true,
+	}
+	// deribitMatching are the further methods Deribit counts as matching
+	// (support article "Rate Limits", ../shared/deribit.md §6), which the
+	// simulator does not know (it charges them to the connection).
+	deribitMatching = map[string]bool{
+		"private/edit_by_label": true, "private/cancel_all_by_kind_or_type": true,
+		"private/close_position": true, "private/mass_quote": true, "private/cancel_quotes": true,
+		"private/verify_block_trade": true, "private/execute_block_trade": true,
+	}
+)
+
+// classify returns what method costs, as the simulator charges it
+// (sim/rpc.go chargeLocked) for an authenticated connection.
+func classify(method string, params []byte) (c charge, free bool) {
+	method = strings.TrimPrefix(method, "/api/v2/")
+	switch {
+	case method == "public/test":
+		return charge{acct: -1}, true
+	case simMatching[method]:
+		c = charge{acct: acctMatching}
+		if (method == "private/cancel_all" || method == "private/cancel_by_label") && !hasParam(params, "currency") {
+			c.acct = acctCancelAll
+		}
+		return c, false
+	case deribitMatching[method]:
+		return charge{acct: acctMatching, conn: true}, false
+	}
+	return charge{acct: -1, conn: true}, false
+}
+
+// hasParam is the simulator's test of a parameter's presence.
+func hasParam(params []byte, name string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(params, &m) != nil {
+		return false
+	}
+	_, ok := m[name]
+	return ok
+}
+
+// bucket is a token bucket that starts full. tokens goes negative while
+// requests wait for their turn (each waiter has reserved its cost).
+type bucket struct {
+	tokens, max, rate float64 // rate: tokens per second
+	last              time.Time
+}
+
+func newBucket(max, rate float64) bucket { return bucket{tokens: max, max: max, rate: rate} }
+
+// advance refills the bucket up to now.
+func (b *bucket) advance(now time.Time) {
+	if b.last.IsZero() {
+		b.last = now
+		return
+	}
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(b.max, b.tokens+d.Seconds()*b.rate)
+		b.last = now
+	}
+}
+
+// need is how long until cost tokens are there (0: now). Call advance first.
+func (b *bucket) need(cost float64) time.Duration {
+	if b.tokens >= cost {
+		return 0
+	}
+	s := (cost - b.tokens) / b.rate
+	if s > math.MaxInt64/1e9 {
+		return math.MaxInt64
+	}
+	return time.Duration(math.Ceil(s * 1e9))
+}
+
+// limiter is the pool's rate limiter. A nil *limiter lets everything pass.
+type limiter struct {
+	lim  Limits // with defaults
+	now  func() time.Time
+	wait func(ctx context.Context, d time.Duration) error
+
+	mu   sync.Mutex
+	acct [2]bucket // acctMatching, acctCancelAll
+	conn []bucket  // per member
+
+	limited atomic.Uint64 // requests refused or delayed
+}
+
+// newLimiter returns the limiter of a pool of size members, nil when
+// disabled.
+func newLimiter(l Limits, size int) (*limiter, error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	if l.Disabled {
+		return nil, nil
+	}
+	l = l.withDefaults()
+	r := &limiter{lim: l, now: time.Now, wait: waitTimer}
+	for i := range r.acct {
+		r.acct[i] = newBucket(l.MatchingBurst*l.Margin, l.MatchingRate*l.Margin)
+	}
+	if l.NonMatchingPerAccount {
+		size = 1
+	}
+	r.conn = make([]bucket, size)
+	for i := range r.conn {
+		r.conn[i] = newBucket(float64(l.NonMatchingMax)*l.Margin, float64(l.NonMatchingRefill)*l.Margin)
+	}
+	return r, nil
+}
+
+// waitTimer waits d, or until ctx ends.
+func waitTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// take admits a request of method on member id: at once, after waiting its
+// turn (up to MaxWait and ctx's deadline), or not at all (an error wrapping
+// ErrRateLimited and conn.ErrNotSent; nothing is taken then).
+func (r *limiter) take(ctx context.Context, id int, method string, params []byte) error {
+	if r == nil {
+		return nil
+	}
+	c, free := classify(method, params)
+	if free {
+		return nil
+	}
+	type part struct {
+		b    *bucket
+		cost float64
+		name string
+	}
+	var parts [2]part
+	n := 0
+	r.mu.Lock()
+	now := r.now()
+	if c.acct >= 0 {
+		parts[n] = part{&r.acct[c.acct], 1, "matching"}
+		if c.acct == acctCancelAll {
+			parts[n].name = "matching (cancel_all)"
+		}
+		n++
+	}
+	if c.conn {
+		parts[n] = part{&r.conn[min(id, len(r.conn)-1)], float64(r.lim.NonMatchingCost), "non-matching"}
+		n++
+	}
+	var wait time.Duration
+	worst := 0
+	for i := range parts[:n] {
+		parts[i].b.advance(now)
+		if d := parts[i].b.need(parts[i].cost); d > wait {
+			wait, worst = d, i
+		}
+	}
+	if wait == 0 {
+		for _, p := range parts[:n] {
+			p.b.tokens -= p.cost
+		}
+		r.mu.Unlock()
+		return nil
+	}
+	r.limited.Add(1)
+	allowed := r.lim.MaxWait
+	if dl, ok := ctx.Deadline(); ok {
+		allowed = min(allowed, time.Until(dl))
+	}
+	if wait > allowed {
+		r.mu.Unlock()
+		return fmt.Errorf("%w: %s on connection %d (%s): next in %s, max wait %s: %w",
+			ErrRateLimited, parts[worst].name, id, r.describe(parts[worst].name), wait.Round(time.Microsecond), allowed, conn.ErrNotSent)
+	}
+	// Reserve now, so that later requests queue behind this one.
+	for _, p := range parts[:n] {
+		p.b.tokens -= p.cost
+	}
+	r.mu.Unlock()
+	if err := r.wait(ctx, wait); err != nil {
+		r.mu.Lock()
+		now := r.now()
+		for _, p := range parts[:n] {
+			p.b.advance(now)
+			p.b.tokens = min(p.b.max, p.b.tokens+p.cost)
+		}
+		r.mu.Unlock()
+		return fmt.Errorf("%w: %s on connection %d: waiting %s: %w: %w",
+			ErrRateLimited, parts[worst].name, id, wait.Round(time.Microsecond), err, conn.ErrNotSent)
+	}
+	return nil
+}
+
+// describe names a bucket's limits.
+func (r *limiter) describe(name string) string {
+	l := r.lim
+	if name == "non-matching" {
+		per := "connection"
+		if l.NonMatchingPerAccount {
+			per = "account"
+		}
+		return fmt.Sprintf("per %s: %d credits a request, %g of %d credits, %g of %d per second (margin %g)",
+			per, l.NonMatchingCost, float64(l.NonMatchingMax)*l.Margin, l.NonMatchingMax,
+			float64(l.NonMatchingRefill)*l.Margin, l.NonMatchingRefill, l.Margin)
+	}
+	return fmt.Sprintf("per account: %g of %g requests/s, burst %g of %g (margin %g)",
+		l.MatchingRate*l.Margin, l.MatchingRate, l.MatchingBurst*l.Margin, l.MatchingBurst, l.Margin)
+}
+
+// Limited is the number of requests the rate limiter (Config.Limits)
+// refused or delayed since New.
+func (p *Pool) Limited() uint64 {
+	if p.limit == nil {
+		return 0
+	}
+	return p.limit.limited.Load()
+}
