@@ -283,8 +283,9 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want, _ := abi.FixedFromFloat(pos.Size); tr.position != want {
-		t.Errorf("the plugin's position %v, the account's %v", tr.position, want)
+	want, _ := abi.FixedFromFloat(pos.Size)
+	if hp := pluginStats(r.e.Stats(), "chaos").Positions[0].Size; hp != want || tr.position != want {
+		t.Errorf("the plugin's position %v (the host's attribution %v), the account's %v", tr.position, hp, want)
 	}
 	st := r.e.Stats()
 	t.Logf("chaos: %d drops, %d orders, %d fills, %d re-placed (%d seen by the plugin), pool losses %d",

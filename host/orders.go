@@ -44,6 +44,8 @@ type order struct {
 	userText abi.Str32
 
 	inflight     bool             // a request for this order is on its way
+	gen          uint64           // generation of the latest request or wait (begin/end)
+	cancelSent   bool             // a cancel was sent: cancel-on-disconnect ends it, nothing re-places it
 	conn         int              // the pool member that carries it (0 without a pool)
 	relocating   bool             // its connection was lost: being verified, to be re-placed
 	replaced     bool             // re-placed once after a lost connection (never twice)
@@ -63,6 +65,21 @@ type order struct {
 	accounted    abi.Fixed        // filled amount delivered as fill events
 	seen         []uint64         // trade_seq of the fills delivered
 	deferred     *abi.OrderUpdate // an update whose filled amount is ahead of the fills delivered
+}
+
+// begin marks o as having a request (or a wait) in flight and returns its
+// generation; end clears the mark only for the latest one, so that an older
+// request's late completion never hides a newer one in flight.
+func (o *order) begin() uint64 {
+	o.inflight = true
+	o.gen++
+	return o.gen
+}
+
+func (o *order) end(gen uint64) {
+	if gen == o.gen {
+		o.inflight = false
+	}
 }
 
 func (o *order) final() bool {
@@ -89,6 +106,7 @@ type request struct {
 	params []byte
 	what   abi.Kind // the intent it carries out: place, amend or cancel
 	tries  uint64   // the pool members a place could not be sent on (bit i: member i)
+	gen    uint64   // the order's request generation (order.begin)
 	seq    uint32   // the intent's seq, for intent_rejected
 	amend  abi.Amend
 }
@@ -157,7 +175,7 @@ func cancelParams(o *order) (method string, params []byte) {
 // send issues req on its own goroutine; the order is marked in flight.
 // Called with e.mu held.
 func (e *Engine) send(req request) {
-	req.o.inflight = true
+	req.gen = req.o.begin()
 	req.member = -1
 	if e.pool != nil && e.pool.Healthy(req.o.conn) {
 		req.member = req.o.conn
@@ -174,7 +192,7 @@ func (e *Engine) do(req request) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	o := req.o
-	o.inflight = false
+	o.end(req.gen)
 	switch {
 	case err != nil && req.what == abi.KindPlace && e.pool != nil && errors.Is(err, conn.ErrNotSent) &&
 		!errors.Is(err, pool.ErrRateLimited) && req.member >= 0 && !o.final():
@@ -184,6 +202,7 @@ func (e *Engine) do(req request) {
 		e.sendPlaceTry(o, req.seq, req.tries|1<<uint(o.conn))
 		return
 	case err != nil:
+		e.log.Debug("request failed", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "member", req.member, "err", err)
 		e.requestFailed(req, err, now)
 	case req.method == "private/cancel_by_label":
 		// The result is a count: 0 means the exchange does not have it.
@@ -217,13 +236,13 @@ func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 		if err != nil && o.replaced && o.placeTries < maxPlaceTries && !e.stopping.Load() {
 			// A re-placement while no connection is up: wait for one.
 			o.placeTries++
-			o.inflight = true
+			gen := o.begin()
 			e.reqs.add()
 			e.clk.AfterFunc(verifyRetryDelay*time.Duration(o.placeTries), func() {
 				defer e.reqs.release()
 				e.mu.Lock()
 				defer e.mu.Unlock()
-				o.inflight = false
+				o.end(gen)
 				if !o.final() {
 					e.sendPlaceTry(o, seq, 0)
 				}
@@ -244,7 +263,7 @@ func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 	}
 	req := request{o: o, method: method, params: placeParams(nil, o.pl.table[o.local].Name.String(), o),
 		what: abi.KindPlace, seq: seq, tries: tries}
-	o.inflight = true
+	req.gen = o.begin()
 	req.member = -1
 	if e.pool != nil {
 		req.member = o.conn
@@ -275,6 +294,7 @@ func (e *Engine) sendAmend(o *order, a *abi.Amend) {
 }
 
 func (e *Engine) sendCancel(o *order) {
+	o.cancelSent = true
 	method, params := cancelParams(o)
 	e.send(request{o: o, method: method, params: params, what: abi.KindCancel})
 }
@@ -443,7 +463,8 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	}
 	o.deferred = nil
 	if u.State == abi.StateCancelled && (u.Reason == abi.ReasonCancelOnDisconnect || o.relocating) &&
-		e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel && u.FilledAmount < u.Amount {
+		e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel && !o.cancelSent &&
+		u.FilledAmount < u.Amount {
 		e.relocate(o, u, now)
 		return
 	}
@@ -587,7 +608,7 @@ func (e *Engine) verify(o *order) {
 	if o.final() || o.inflight {
 		return
 	}
-	o.inflight = true // no other request for it meanwhile
+	gen := o.begin() // no other request for it meanwhile
 	e.log.Debug("verifying an order", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "relocating", o.relocating)
 	method, params := "private/get_order_state", []byte(nil)
 	if o.exchID != "" {
@@ -597,20 +618,23 @@ func (e *Engine) verify(o *order) {
 		params = strconv.AppendQuote([]byte(`{"currency":`), o.pl.table[o.local].BaseCurrency.String())
 		params = append(strconv.AppendQuote(append(params, `,"label":`...), o.label), '}')
 	}
-	e.spawn(func() { e.verifyDone(o, method, params) })
+	e.spawn(func() { e.verifyDone(o, method, params, gen) })
 }
 
-func (e *Engine) verifyDone(o *order, method string, params []byte) {
+func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
 	raw, err := e.ex.CallRaw(ctx, method, params)
 	cancel()
 	now := e.clk.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if gen != o.gen {
+		return // something newer was sent for it meanwhile (a re-placement): this answer is stale
+	}
+	o.end(gen)
 	if err == nil && method == "private/get_order_state_by_label" {
 		raw = e.latestByLabel(o, raw)
 	}
-	o.inflight = false
 	var rpc *conn.RPCError
 	switch {
 	case err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound, err == nil && raw == nil:
@@ -671,13 +695,13 @@ func (e *Engine) retryVerify(o *order) {
 		return
 	}
 	o.verifyTries++
-	o.inflight = true
+	gen := o.begin()
 	e.reqs.add()
 	e.clk.AfterFunc(min(time.Duration(o.verifyTries)*verifyRetryDelay, time.Second), func() {
 		defer e.reqs.release()
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		o.inflight = false
+		o.end(gen)
 		e.verify(o)
 	})
 }
@@ -692,11 +716,14 @@ func (e *Engine) lost(o *order, now time.Time, why string) {
 	if o.final() {
 		return
 	}
+	e.log.Debug("order not on the exchange", "plugin", o.pl.name, "cid", o.key.cid, "why", why, "id", o.exchID,
+		"relocating", o.relocating, "replaced", o.replaced, "unknown", o.unknown)
 	// Re-placed only when the exchange knew it (its id): an order whose
 	// place was sent but never answered may have filled and gone (the
 	// exchange lists only open orders by label), and must never be live
 	// twice.
-	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel {
+	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 &&
+		!o.wantCancel && !o.cancelSent {
 		u := o.update(now, abi.ReasonCancelOnDisconnect)
 		e.relocate(o, &u, now)
 		return
@@ -729,13 +756,13 @@ func (e *Engine) retryCancel(o *order) {
 		return
 	}
 	o.cancelTries++
-	o.inflight = true // nothing else for it until the retry
+	gen := o.begin() // nothing else for it until the retry
 	e.reqs.add()
 	e.clk.AfterFunc(time.Duration(o.cancelTries)*cancelRetryDelay, func() {
 		defer e.reqs.release()
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		o.inflight = false
+		o.end(gen)
 		if !o.final() {
 			e.sendCancel(o)
 		}
