@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,6 +146,7 @@ type engineCounters struct {
 	frames, events, malformed, gaps, unknownOrders atomic.Uint64
 	intents, refused, placed, acked, filled        atomic.Uint64
 	cancelled, rejected, fills, requests           atomic.Uint64
+	leftover, foreign                              atomic.Uint64
 	relocated                                      atomic.Uint64
 }
 
@@ -471,6 +473,9 @@ func (e *Engine) setup(ctx context.Context) error {
 		tr.Truncate = true
 		rs[i] = &router{tr: tr, tab: tab, chans: chans}
 	}
+	if err := e.reconcile(ctx); err != nil {
+		return err
+	}
 	e.rt.Store(&rs)
 	if _, err := e.ex.Subscribe(ctx, channels...); err != nil {
 		return fmt.Errorf("host: subscribe: %w", err)
@@ -580,4 +585,63 @@ func (e *Engine) PoolEvent(lost, healthy, total int, degraded bool) {
 			}
 		}
 	}
+}
+
+// reconcile is the start-up reconciliation, for a host that crashed or
+// restarted: before any plugin trades, open orders that carry this host's
+// labels (an earlier run's; instance numbers start over, so they cannot be
+// adopted safely) are cancelled, foreign orders are left alone and
+// reported, and the account's positions on the plugins' instruments become
+// part of each plugin's start-up blob (position records with flag account).
+func (e *Engine) reconcile(ctx context.Context) error {
+	raw, err := e.ex.CallRaw(ctx, "private/get_open_orders", []byte(`{}`))
+	if err != nil {
+		return fmt.Errorf("host: start-up reconciliation: private/get_open_orders: %w", err)
+	}
+	var open []struct {
+		ID         string `json:"order_id"`
+		Label      string `json:"label"`
+		Instrument string `json:"instrument_name"`
+	}
+	if err := json.Unmarshal(raw, &open); err != nil {
+		return fmt.Errorf("host: start-up reconciliation: open orders: %w", err)
+	}
+	for _, o := range open {
+		if _, _, ours := deribit.DecodeLabel([]byte(o.Label)); !ours {
+			e.stats.foreign.Add(1)
+			e.log.Info("start-up: a foreign open order is left alone", "id", o.ID, "instrument", o.Instrument, "label", o.Label)
+			continue
+		}
+		p := append(strconv.AppendQuote([]byte(`{"order_id":`), o.ID), '}')
+		if _, err := e.ex.CallRaw(ctx, "private/cancel", p); err != nil {
+			return fmt.Errorf("host: start-up reconciliation: cancel %s (%s): %w", o.ID, o.Label, err)
+		}
+		e.stats.leftover.Add(1)
+		e.log.Warn("start-up: cancelled an open order of an earlier run", "id", o.ID, "label", o.Label)
+	}
+	raw, err = e.ex.CallRaw(ctx, "private/get_positions", []byte(`{"currency":"any"}`))
+	if err != nil {
+		return fmt.Errorf("host: start-up reconciliation: private/get_positions: %w", err)
+	}
+	now := e.clk.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	buf, err := e.rtr.AppendPositions(nil, raw, now.UnixNano())
+	if err != nil {
+		return fmt.Errorf("host: start-up reconciliation: positions: %w", err)
+	}
+	for rec, err := range abi.Records(buf) {
+		var p abi.Position
+		if err != nil || abi.DecodePosition(rec.Bytes, &p) != nil || p.Size == 0 {
+			continue
+		}
+		for _, pl := range e.plugins {
+			if int(p.Instrument) < len(pl.local) && pl.local[p.Instrument] != abi.NoInstrument {
+				q := p
+				q.Instrument = pl.local[p.Instrument]
+				pl.accountPos = append(pl.accountPos, q)
+			}
+		}
+	}
+	return nil
 }

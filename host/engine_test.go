@@ -58,7 +58,7 @@ func fixture(t testing.TB, name string) []byte {
 
 // rig is an engine trading against an in-process simulator.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *sim.Server
 	c      *conn.Conn
 	e      *Engine
@@ -266,7 +266,7 @@ func (s *scriptBox) Stats() InstanceStats                            { return In
 func (s *scriptBox) Descriptor() abi.Descriptor                      { return s.desc }
 
 // waitFor waits until an event satisfies pred and returns it.
-func (s *scriptBox) waitFor(t *testing.T, what string, pred func(rec []byte) bool) []byte {
+func (s *scriptBox) waitFor(t testing.TB, what string, pred func(rec []byte) bool) []byte {
 	t.Helper()
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
@@ -290,7 +290,7 @@ func (s *scriptBox) waitFor(t *testing.T, what string, pred func(rec []byte) boo
 
 // waitOrder waits for the order_update of cid in state, and checks its
 // reason.
-func (s *scriptBox) waitOrder(t *testing.T, cid uint64, state abi.OrderState, reason abi.Reason) abi.OrderUpdate {
+func (s *scriptBox) waitOrder(t testing.TB, cid uint64, state abi.OrderState, reason abi.Reason) abi.OrderUpdate {
 	t.Helper()
 	var u abi.OrderUpdate
 	s.waitFor(t, fmt.Sprintf("order %d %v", cid, state), func(rec []byte) bool {

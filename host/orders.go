@@ -293,8 +293,10 @@ func (e *Engine) sendAmend(o *order, a *abi.Amend) {
 	e.send(request{o: o, method: "private/edit", params: editParams(o, a), what: abi.KindAmend, seq: a.Seq, amend: *a})
 }
 
+// sendCancel sends a cancel of o. The cancels the plugin or the host
+// wants (requestCancel, followUp, retries) mark o as going for good; a
+// relocation's own cancel (of an order whose connection is gone) does not.
 func (e *Engine) sendCancel(o *order) {
-	o.cancelSent = true
 	method, params := cancelParams(o)
 	e.send(request{o: o, method: method, params: params, what: abi.KindCancel})
 }
@@ -302,6 +304,7 @@ func (e *Engine) sendCancel(o *order) {
 // requestCancel cancels o now, or as soon as its in-flight request or its
 // acknowledgement allows. Called with e.mu held.
 func (e *Engine) requestCancel(o *order) {
+	o.cancelSent = true
 	if o.inflight || o.state == abi.StatePending && !o.unknown {
 		o.wantCancel = true
 		return

@@ -18,7 +18,7 @@ type poolRig struct {
 	p *pool.Pool
 }
 
-func startPoolRig(t *testing.T, cfg Config, pc pool.Config) *poolRig {
+func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := sim.Start(ctx, sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, AlwaysTestRequest: true,
@@ -129,4 +129,127 @@ func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 	if st := r.e.Stats(); st.Relocated != 1 {
 		t.Fatalf("relocated %d, want 1", st.Relocated)
 	}
+}
+
+// Start-up reconciliation: an open order of an earlier run (this host's
+// label) is cancelled before any plugin trades, a foreign order is left
+// alone, and the account's position reaches the plugin's start-up blob.
+func TestStartupReconciliation(t *testing.T) {
+	ctx := context.Background()
+	srv, err := sim.Start(ctx, sim.Config{Seed: 1, Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cc := conn.DefaultConfig()
+	cc.URL = srv.URL()
+	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	earlier := cc
+	earlier.CancelOnDisconnect = false // its orders outlive it, as a crashed host's would without cancel-on-disconnect
+	c, err := conn.Dial(ctx, earlier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, params string) {
+		t.Helper()
+		if _, err := c.CallRaw(ctx, method, []byte(params)); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	// An earlier run's resting order, a foreign one, and a position (a
+	// market buy against the synthetic market).
+	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000,"label":"sbx:3:7"}`)
+	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000.5,"label":"by-hand"}`)
+	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":30,"type":"market","label":"by-hand-2"}`)
+	c.Close()
+
+	var blob abi.Startup
+	started := make(chan struct{})
+	sb := newScriptBox(nil)
+	box := func(*Plugin) Sandbox { return &startupSpy{scriptBox: sb, got: &blob, started: started} }
+	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
+		Channels: []string{"ticker.{instrument}.100ms"}}}}, EngineLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := conn.Dial(ctx, cc, conn.WithSink(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx, c2) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	st := e.Stats()
+	if st.Leftover != 1 || st.Foreign != 1 {
+		t.Fatalf("leftover %d, foreign %d; want 1 and 1", st.Leftover, st.Foreign)
+	}
+	left := srv.OpenOrders(simAccount)
+	if len(left) != 1 || left[0].Label != "by-hand" {
+		t.Fatalf("open orders after start-up: %+v", left)
+	}
+	if len(blob.Positions) != 1 || blob.Positions[0].Flags&abi.PositionAccount == 0 ||
+		blob.Positions[0].Instrument != 0 || blob.Positions[0].Size != fx("30") {
+		t.Fatalf("start-up positions %+v, want the account's +30 on instrument 0", blob.Positions)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startupSpy records the start-up blob.
+type startupSpy struct {
+	*scriptBox
+	got     *abi.Startup
+	started chan struct{}
+}
+
+func (s *startupSpy) Start(ctx context.Context, startup []byte, now time.Time) ([]byte, error) {
+	if err := abi.DecodeStartup(startup, s.got); err != nil {
+		return nil, err
+	}
+	close(s.started)
+	return nil, nil
+}
+
+// BenchmarkFailover measures the time from a connection's death (the
+// exchange drops it) to its order being live again on another connection:
+// cancel-on-disconnect, the update on another connection, the re-placement
+// and its acknowledgement. Each iteration uses a new order (an order is
+// re-placed at most once) and waits, untimed, for the pool to be whole.
+func BenchmarkFailover(b *testing.B) {
+	sb := newScriptBox(nil)
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
+	r := startPoolRig(b, cfg, pool.Config{Size: 3, Limits: pool.Limits{Disabled: true}})
+	var total time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		cid := uint64(i + 1)
+		sb.queue(place(uint32(cid), cid, 0, abi.Buy, "1000", "10"))
+		first := sb.waitOrder(b, cid, abi.StateOpen, abi.ReasonNone)
+		if !r.e.WaitStats(func(EngineStats) bool { return r.p.Stats().Healthy == 3 }, 30*time.Second) {
+			b.Fatal("pool not whole")
+		}
+		o, ok := simOrder(r.srv, cid)
+		if !ok {
+			b.Fatalf("order %d not on the book", cid)
+		}
+		b.StartTimer()
+		began := time.Now()
+		r.srv.DropConn(o.ConnID)
+		sb.waitFor(b, fmt.Sprintf("order %d re-placed", cid), func(rec []byte) bool {
+			var u abi.OrderUpdate
+			return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == cid && u.State == abi.StateOpen &&
+				u.ExchangeOrderID != first.ExchangeOrderID
+		})
+		total += time.Since(began)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/failover")
 }

@@ -27,12 +27,13 @@ type plugin struct {
 	risk   *risk
 
 	// Guarded by e.mu.
-	instance uint32 // the live instance's id (its orders' labels carry it)
-	firstCID uint64
-	maxCID   uint64
-	open     map[*order]struct{}
-	pos      []position
-	scratch  []byte
+	instance   uint32 // the live instance's id (its orders' labels carry it)
+	firstCID   uint64
+	maxCID     uint64
+	open       map[*order]struct{}
+	pos        []position
+	accountPos []abi.Position // the account's positions at start-up (flag account)
+	scratch    []byte
 
 	// The plugin's goroutine only.
 	sb    Sandbox
@@ -257,6 +258,7 @@ func (pl *plugin) startup(now time.Time) ([]byte, error) {
 			s.Positions = append(s.Positions, pl.positionRecord(uint32(i), now))
 		}
 	}
+	s.Positions = append(s.Positions, pl.accountPos...)
 	return abi.AppendStartup(nil, &s)
 }
 

@@ -25,6 +25,8 @@ type EngineStats struct {
 	Requests      uint64 // order requests sent
 	UnknownOrders uint64 // order events for orders the engine does not know
 	InFlight      int    // requests to the exchange (and verifications) not answered yet
+	Leftover      uint64 // open orders of an earlier run cancelled at start-up
+	Foreign       uint64 // open orders without this host's label, left alone at start-up
 	Killed        bool
 	Plugins       []PluginStats
 }
@@ -62,7 +64,7 @@ func (e *Engine) Stats() EngineStats {
 		Placed: e.stats.placed.Load(), Acked: e.stats.acked.Load(), Filled: e.stats.filled.Load(),
 		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(), Relocated: e.stats.relocated.Load(),
 		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
-		InFlight: e.reqs.count(),
+		InFlight: e.reqs.count(), Leftover: e.stats.leftover.Load(), Foreign: e.stats.foreign.Load(),
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
