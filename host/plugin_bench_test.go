@@ -11,7 +11,7 @@ import (
 // BenchmarkDispatch measures one batch delivered to the count plugin (WAT,
 // reads every record): the cost of the boundary per event, with the call
 // budget on (the default) and off (trusted plugins).
-func BenchmarkDispatch(b *testing.B) {
+func BenchmarkDispatchWAT(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
 		budget time.Duration
