@@ -135,6 +135,10 @@ func TestRunConfigErrorsNameTheKey(t *testing.T) {
 		{"bad auth", "[exchange]\nauth = \"password\"\n", "exchange.auth"},
 		{"bad budget", "[[plugin]]\npath = \"a.wasm\"\ncall_budget = \"soon\"\n", "call_budget"},
 		{"memory over 4 GiB", "[[plugin]]\npath = \"a.wasm\"\nmemory_limit_pages = 70000\n", "memory_limit_pages"},
+		{"bad pool size", "[pool]\nsize = 40\n", "size"},
+		{"bad pool policy", "[pool]\npolicy = \"random\"\n", "policy"},
+		{"bad limiter margin", "[pool.limits]\nmargin = 1.5\n", "pool.limits"},
+		{"unknown limiter key", "[pool.limits]\nrate = 1\n", "pool.limits.rate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("test.toml", []byte(tc.toml))

@@ -42,6 +42,52 @@ type poolConfig struct {
 	// OrderChannels: on how many connections the order and fill channels
 	// are subscribed (default 2).
 	OrderChannels int `toml:"order_channels"`
+	// Limits is the client-side rate limiter ([pool.limits]); defaults are
+	// Deribit's tier 1 (against the built-in simulator: its [sim.rate_limits]).
+	Limits poolLimits `toml:"limits"`
+}
+
+// poolLimits is [pool.limits].
+type poolLimits struct {
+	Disabled              bool     `toml:"disabled"`
+	MatchingRate          float64  `toml:"matching_rate"`
+	MatchingBurst         float64  `toml:"matching_burst"`
+	NonMatchingCost       int      `toml:"non_matching_cost"`
+	NonMatchingMax        int      `toml:"non_matching_max"`
+	NonMatchingRefill     int      `toml:"non_matching_refill"`
+	NonMatchingPerAccount bool     `toml:"non_matching_per_account"`
+	MaxWait               duration `toml:"max_wait"`
+	Margin                float64  `toml:"margin"`
+}
+
+// limits is the pool's limiter configuration: [pool.limits], or, against
+// the built-in simulator and where [pool.limits] is silent, the
+// simulator's own limits, so that the host never trips them.
+func (c fileConfig) limits() pool.Limits {
+	l := c.Pool.Limits
+	out := pool.Limits{Disabled: l.Disabled, MatchingRate: l.MatchingRate, MatchingBurst: l.MatchingBurst,
+		NonMatchingCost: l.NonMatchingCost, NonMatchingMax: l.NonMatchingMax, NonMatchingRefill: l.NonMatchingRefill,
+		NonMatchingPerAccount: l.NonMatchingPerAccount, MaxWait: l.MaxWait.Duration, Margin: l.Margin}
+	if c.Exchange.URL == "" {
+		r := c.Sim.RateLimits
+		out.Disabled = out.Disabled || r.Disabled
+		if out.MatchingRate == 0 {
+			out.MatchingRate = r.MatchingRate
+		}
+		if out.MatchingBurst == 0 {
+			out.MatchingBurst = r.MatchingBurst
+		}
+		if out.NonMatchingCost == 0 {
+			out.NonMatchingCost = r.NonMatchingCost
+		}
+		if out.NonMatchingMax == 0 {
+			out.NonMatchingMax = r.NonMatchingMax
+		}
+		if out.NonMatchingRefill == 0 {
+			out.NonMatchingRefill = r.NonMatchingRefill
+		}
+	}
+	return out
 }
 
 // hostConfig is the [host] section.
@@ -163,6 +209,9 @@ func (c fileConfig) validateRun() error {
 	if err := (pool.Config{Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
 		OrderChannels: c.Pool.OrderChannels}).Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.limits().Validate(); err != nil {
+		return fmt.Errorf("config: pool.limits: %w", err)
 	}
 	if !validIsolation(c.Host.Isolation) {
 		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)
