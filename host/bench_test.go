@@ -25,13 +25,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -48,42 +48,13 @@ import (
 	"github.com/stratbox/stratbox/sim"
 )
 
-// benchPlugins caches the plugins built from directories other than the
-// examples (benchPlugin).
-var benchPlugins sync.Map // dir → []byte
-
-// benchPlugin builds the Go plugin in dir (relative to the repository root)
-// as `make plugins` builds the examples, once per test binary.
-func benchPlugin(tb testing.TB, dir string) []byte {
-	tb.Helper()
-	if b, ok := benchPlugins.Load(dir); ok {
-		return b.([]byte)
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		tb.Skip("no go command to build the plugins")
-	}
-	out := filepath.Join(tb.TempDir(), "plugin.wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../"+dir)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", dir, err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	benchPlugins.Store(dir, wasm)
-	return wasm
-}
-
 const quoterDir = "plugins/bench/quoter/wasm"
 
 // benchWasm returns the module of a benchmarked plugin: an example or the
 // quoter.
 func benchWasm(tb testing.TB, name string) []byte {
 	if name == "quoter" {
-		return benchPlugin(tb, quoterDir)
+		return buildPlugin(tb, quoterDir)
 	}
 	return example(tb, name)
 }
@@ -345,15 +316,10 @@ func (m *benchMarket) batches(n int) (batches [][]byte, books [][]int) {
 // they follow the last one delivered.
 func (m *benchMarket) chain(batch []byte, offs []int) {
 	for _, off := range offs {
-		le64put(batch[off+32:], m.changeID)
+		binary.LittleEndian.PutUint64(batch[off+32:], m.changeID)
 		m.changeID++
-		le64put(batch[off+24:], m.changeID)
+		binary.LittleEndian.PutUint64(batch[off+24:], m.changeID)
 	}
-}
-
-func le64put(b []byte, v uint64) {
-	le32put(b, uint32(v))
-	le32put(b[4:], uint32(v>>32))
 }
 
 // acks answers the places among intents as the exchange would, at once:
@@ -527,6 +493,8 @@ func (x *benchExchange) CallRaw(_ context.Context, method string, params []byte)
 	switch method {
 	case "public/get_instruments":
 		return json.RawMessage(benchInstrumentsJSON), nil
+	case "private/get_open_orders", "private/get_positions": // the start-up reconciliation: a fresh account
+		return json.RawMessage(`[]`), nil
 	case "private/buy", "private/sell":
 		x.next++
 		id = "BTC-" + strconv.Itoa(x.next)
@@ -658,20 +626,7 @@ func benchEndToEnd(b *testing.B, mode string) {
 		b.Fatal(err)
 	}
 	ex := newBenchExchange()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx, ex) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				b.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			b.Error("Run did not return")
-		}
-	}()
+	defer runEngine(b, e, ex)()
 	if !e.WaitStats(func(s EngineStats) bool {
 		return len(s.Plugins) == 1 && (s.Plugins[0].Starts > 0 || s.Plugins[0].Faults > 0)
 	}, 60*time.Second) {
@@ -868,9 +823,7 @@ func benchHeartbeatSpinning(b *testing.B, iso Isolation) {
 		b.Fatal(err)
 	}
 	proxy := startHeartbeatProxy(b, srv.Addr().String())
-	cc := conn.DefaultConfig()
-	cc.URL = strings.Replace(srv.URL(), srv.Addr().String(), proxy.address, 1)
-	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc := testConnConfig(strings.Replace(srv.URL(), srv.Addr().String(), proxy.address, 1))
 	cc.HeartbeatInterval = spinHeartbeat
 	cc.SilenceMultiple = int(time.Second / spinHeartbeat) // a stall is measured, not a reason to reconnect
 	c, err := conn.Dial(context.Background(), cc, conn.WithSink(e))
@@ -878,20 +831,7 @@ func benchHeartbeatSpinning(b *testing.B, iso Isolation) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx, c) }()
-	defer func() {
-		stopRun()
-		select {
-		case err := <-done:
-			if err != nil {
-				b.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			b.Error("Run did not return")
-		}
-	}()
+	defer runEngine(b, e, c)()
 	if !e.WaitStats(func(s EngineStats) bool { return pluginStats(s, "spin").Faults > 0 }, 60*time.Second) {
 		b.Fatalf("the spin plugin never overran its budget; stats %+v", e.Stats())
 	}

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -263,9 +264,9 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 		h := abi.ReadHeader(buf[off:])
 		rec := buf[off : off+int(h.Size)]
 		off += int(h.Size)
-		inst := le32(rec[8:])
+		inst := binary.LittleEndian.Uint32(rec[8:])
 		if h.Kind == abi.KindTicker && int(inst) < len(e.marks) {
-			if m := int64(le64(rec[64:])); m > 0 {
+			if m := int64(binary.LittleEndian.Uint64(rec[64:])); m > 0 {
 				e.marks[inst].Store(m)
 			}
 		}
@@ -274,19 +275,11 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 				continue
 			}
 			r.tmp = append(r.tmp[:0], rec...)
-			put32(r.tmp[8:], pl.local[inst])
+			binary.LittleEndian.PutUint32(r.tmp[8:], pl.local[inst])
 			pl.inbox.push(r.tmp)
 			e.stats.events.Add(1)
 		}
 	}
-}
-
-func le32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
-func le64(b []byte) uint64 { return uint64(le32(b)) | uint64(le32(b[4:]))<<32 }
-func put32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
 // resubscribe asks for a fresh snapshot of a book whose changes skipped

@@ -18,32 +18,35 @@ import (
 	"github.com/stratbox/stratbox/sim"
 )
 
-// examples caches the example plugins built for this test binary.
-var examples sync.Map // name → []byte
+// builtPlugins caches the Go plugins built for this test binary.
+var builtPlugins sync.Map // dir → []byte
 
-// example builds plugins/examples/<name> with the Go toolchain (as `make
-// plugins` does), once per test binary.
-func example(t testing.TB, name string) []byte {
-	t.Helper()
-	if b, ok := examples.Load(name); ok {
+// example builds plugins/examples/<name> (buildPlugin).
+func example(t testing.TB, name string) []byte { return buildPlugin(t, "plugins/examples/"+name) }
+
+// buildPlugin builds the Go plugin in dir (relative to the repository
+// root) with the Go toolchain, as `make plugins` builds the examples, once
+// per test binary.
+func buildPlugin(tb testing.TB, dir string) []byte {
+	tb.Helper()
+	if b, ok := builtPlugins.Load(dir); ok {
 		return b.([]byte)
 	}
 	gotool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to build the example plugins")
+		tb.Skip("no go command to build the plugins")
 	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out,
-		"../plugins/examples/"+name)
+	out := filepath.Join(tb.TempDir(), "plugin.wasm")
+	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../"+dir)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, b)
+		tb.Fatalf("go build %s: %v\n%s", dir, err, b)
 	}
 	wasm, err := os.ReadFile(out)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	examples.Store(name, wasm)
+	builtPlugins.Store(dir, wasm)
 	return wasm
 }
 
@@ -54,6 +57,23 @@ func fixture(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// testSimConfig is the engine tests' simulator: a quick market, a heartbeat
+// interval of 100 ms allowed, a test_request every interval, no rate limits.
+func testSimConfig() sim.Config {
+	return sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, AlwaysTestRequest: true,
+		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}}
+}
+
+// testConnConfig is a connection to the simulator at url with its test key
+// and a 100 ms heartbeat.
+func testConnConfig(url string) conn.Config {
+	cc := conn.DefaultConfig()
+	cc.URL = url
+	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc.HeartbeatInterval = 100 * time.Millisecond
+	return cc
 }
 
 // rig is an engine trading against an in-process simulator.
@@ -73,8 +93,7 @@ const simAccount = sim.TestKeyID // the account of the test key
 func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, AlwaysTestRequest: true,
-		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}}
+	sc := testSimConfig()
 	if mutate != nil {
 		mutate(&sc)
 	}
@@ -86,10 +105,7 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := conn.DefaultConfig()
-	cc.URL = srv.URL()
-	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
-	cc.HeartbeatInterval = 100 * time.Millisecond
+	cc := testConnConfig(srv.URL())
 	// The connection outlives the run, so that the engine can cancel its
 	// orders after the run's context ends.
 	obs := conn.ObserverFunc(func(ch conn.StateChange) {
@@ -109,6 +125,26 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 		srv.Close()
 	})
 	return r
+}
+
+// runEngine runs e on ex until the returned stop is called; stop waits for
+// Run to return and reports its error.
+func runEngine(tb testing.TB, e *Engine, ex Exchange) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, ex) }()
+	return func() {
+		tb.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Error("Run did not return")
+		}
+	}
 }
 
 // stop ends the run and waits for Run to return.

@@ -162,14 +162,21 @@ func editParams(o *order, a *abi.Amend) []byte {
 
 func cancelParams(o *order) (method string, params []byte) {
 	if o.exchID == "" {
-		p := append([]byte(nil), `{"label":`...)
-		p = strconv.AppendQuote(p, o.label)
-		p = append(p, `,"currency":`...)
-		p = strconv.AppendQuote(p, o.pl.table[o.local].BaseCurrency.String())
-		return "private/cancel_by_label", append(p, '}')
+		return "private/cancel_by_label", o.byLabel()
 	}
-	p := append([]byte(nil), `{"order_id":`...)
-	return "private/cancel", append(strconv.AppendQuote(p, o.exchID), '}')
+	return "private/cancel", o.byID()
+}
+
+// byID and byLabel are the params naming o by its exchange id, or by its
+// label and currency (before the exchange's id is known).
+func (o *order) byID() []byte {
+	return append(strconv.AppendQuote([]byte(`{"order_id":`), o.exchID), '}')
+}
+
+func (o *order) byLabel() []byte {
+	p := strconv.AppendQuote([]byte(`{"label":`), o.label)
+	p = strconv.AppendQuote(append(p, `,"currency":`...), o.pl.table[o.local].BaseCurrency.String())
+	return append(p, '}')
 }
 
 // send issues req on its own goroutine; the order is marked in flight.
@@ -236,17 +243,7 @@ func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 		if err != nil && o.replaced && o.placeTries < maxPlaceTries && !e.stopping.Load() {
 			// A re-placement while no connection is up: wait for one.
 			o.placeTries++
-			gen := o.begin()
-			e.reqs.add()
-			e.clk.AfterFunc(verifyRetryDelay*time.Duration(o.placeTries), func() {
-				defer e.reqs.release()
-				e.mu.Lock()
-				defer e.mu.Unlock()
-				o.end(gen)
-				if !o.final() {
-					e.sendPlaceTry(o, seq, 0)
-				}
-			})
+			e.later(o, verifyRetryDelay*time.Duration(o.placeTries), func() { e.sendPlaceTry(o, seq, 0) })
 			return
 		}
 		if err != nil {
@@ -615,11 +612,9 @@ func (e *Engine) verify(o *order) {
 	e.log.Debug("verifying an order", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "relocating", o.relocating)
 	method, params := "private/get_order_state", []byte(nil)
 	if o.exchID != "" {
-		params = append(strconv.AppendQuote([]byte(`{"order_id":`), o.exchID), '}')
+		params = o.byID()
 	} else {
-		method = "private/get_order_state_by_label"
-		params = strconv.AppendQuote([]byte(`{"currency":`), o.pl.table[o.local].BaseCurrency.String())
-		params = append(strconv.AppendQuote(append(params, `,"label":`...), o.label), '}')
+		method, params = "private/get_order_state_by_label", o.byLabel()
 	}
 	e.spawn(func() { e.verifyDone(o, method, params, gen) })
 }
@@ -698,14 +693,23 @@ func (e *Engine) retryVerify(o *order) {
 		return
 	}
 	o.verifyTries++
+	e.later(o, min(time.Duration(o.verifyTries)*verifyRetryDelay, time.Second), func() { e.verify(o) })
+}
+
+// later runs f for o after d, with e.mu held, unless o is final by then;
+// meanwhile o counts as having a request in flight (nothing else is sent
+// for it) and Run waits for it. Called with e.mu held.
+func (e *Engine) later(o *order, d time.Duration, f func()) {
 	gen := o.begin()
 	e.reqs.add()
-	e.clk.AfterFunc(min(time.Duration(o.verifyTries)*verifyRetryDelay, time.Second), func() {
+	e.clk.AfterFunc(d, func() {
 		defer e.reqs.release()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		o.end(gen)
-		e.verify(o)
+		if !o.final() {
+			f()
+		}
 	})
 }
 
@@ -759,17 +763,7 @@ func (e *Engine) retryCancel(o *order) {
 		return
 	}
 	o.cancelTries++
-	gen := o.begin() // nothing else for it until the retry
-	e.reqs.add()
-	e.clk.AfterFunc(time.Duration(o.cancelTries)*cancelRetryDelay, func() {
-		defer e.reqs.release()
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		o.end(gen)
-		if !o.final() {
-			e.sendCancel(o)
-		}
-	})
+	e.later(o, time.Duration(o.cancelTries)*cancelRetryDelay, func() { e.sendCancel(o) })
 }
 
 const (

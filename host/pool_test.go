@@ -21,8 +21,7 @@ type poolRig struct {
 func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := sim.Start(ctx, sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, AlwaysTestRequest: true,
-		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
+	srv, err := sim.Start(ctx, testSimConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +29,7 @@ func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc.Conn = conn.DefaultConfig()
-	pc.Conn.URL = srv.URL()
-	pc.Conn.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
-	pc.Conn.HeartbeatInterval = 100 * time.Millisecond
+	pc.Conn = testConnConfig(srv.URL())
 	pc.Conn.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	p, err := pool.New(pc, e.Sink, func(ev pool.Event) {
 		lost := -1
@@ -136,14 +132,12 @@ func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 // alone, and the account's position reaches the plugin's start-up blob.
 func TestStartupReconciliation(t *testing.T) {
 	ctx := context.Background()
-	srv, err := sim.Start(ctx, sim.Config{Seed: 1, Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
+	srv, err := sim.Start(ctx, testSimConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	cc := conn.DefaultConfig()
-	cc.URL = srv.URL()
-	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc := testConnConfig(srv.URL())
 	earlier := cc
 	earlier.CancelOnDisconnect = false // its orders outlive it, as a crashed host's would without cancel-on-disconnect
 	c, err := conn.Dial(ctx, earlier)

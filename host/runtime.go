@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -63,19 +64,14 @@ type Sandbox interface {
 // incrementing it; batch is framed whole records (the host built it).
 func numberEvents(batch []byte, seq *uint32) {
 	for off := 0; off+abi.HeaderSize <= len(batch); {
-		size := int(le16(batch[off+abi.OffSize:]))
+		size := int(binary.LittleEndian.Uint16(batch[off+abi.OffSize:]))
 		if size < abi.HeaderSize {
 			return
 		}
 		*seq++
-		le32put(batch[off+abi.OffSeq:], *seq)
+		binary.LittleEndian.PutUint32(batch[off+abi.OffSeq:], *seq)
 		off += size
 	}
-}
-
-func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-func le32put(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
 // appendDueTimers appends a timer event for each id due at now.

@@ -110,25 +110,15 @@ func (l *logLimiter) allow(now time.Time) bool {
 // DueTimers removes and returns the ids of the timers due at now, earliest
 // first (ties by id).
 func (st *instState) dueTimers(now time.Time) []uint32 {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	var due []uint32
-	for id, at := range st.timers {
-		if !at.After(now) {
-			due = append(due, id)
-		}
+	due := st.dueTimersAt(now)
+	if len(due) == 0 {
+		return nil
 	}
-	sort.Slice(due, func(i, j int) bool {
-		a, b := st.timers[due[i]], st.timers[due[j]]
-		if !a.Equal(b) {
-			return a.Before(b)
-		}
-		return due[i] < due[j]
-	})
-	for _, id := range due {
-		delete(st.timers, id)
+	ids := make([]uint32, len(due))
+	for k, d := range due {
+		ids[k] = d.id
 	}
-	return due
+	return ids
 }
 
 type dueTimer struct {
@@ -136,7 +126,8 @@ type dueTimer struct {
 	at time.Time
 }
 
-// dueTimersAt is dueTimers with the times the timers were due at.
+// dueTimersAt removes and returns the timers due at now with the times
+// they were due at, earliest first (ties by id).
 func (st *instState) dueTimersAt(now time.Time) []dueTimer {
 	st.mu.Lock()
 	defer st.mu.Unlock()
