@@ -41,8 +41,8 @@
 // intents in outbox order: validation (abi/README.md "Validation of
 // intents"), risk limits (RiskLimits, the kill switch), then the order
 // manager, which labels each order with its plugin instance and cid, keeps
-// its state machine and sends the exchange requests. See RATIONALE.md "How
-// does the engine turn intents into orders?".
+// its state machine and sends the exchange requests. See RATIONALE.md "Why
+// does the engine turn intents into orders the way it does?".
 //
 // # Concurrency
 //
