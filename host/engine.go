@@ -115,6 +115,7 @@ type Engine struct {
 
 	mu        sync.Mutex // the order manager's state
 	orders    map[orderKey]*order
+	splits    map[orderKey]*split // split orders not final, by their plugin's key (chunk 0)
 	recent    map[orderKey]*order // final orders, for late fills (FIFO, maxRecent)
 	recentQ   []orderKey
 	instances map[uint32]*plugin
@@ -148,7 +149,7 @@ type engineCounters struct {
 	intents, refused, placed, acked, filled        atomic.Uint64
 	cancelled, rejected, fills, requests           atomic.Uint64
 	leftover, foreign                              atomic.Uint64
-	relocated                                      atomic.Uint64
+	relocated, splits                              atomic.Uint64
 }
 
 // EngineOption configures New.
@@ -202,7 +203,8 @@ func New(cfg Config, opts ...EngineOption) (*Engine, error) {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
 	e := &Engine{cfg: cfg, clk: clock.Real{}, log: slog.New(slog.DiscardHandler),
-		orders: map[orderKey]*order{}, recent: map[orderKey]*order{}, instances: map[uint32]*plugin{}}
+		orders: map[orderKey]*order{}, splits: map[orderKey]*split{}, recent: map[orderKey]*order{},
+		instances: map[uint32]*plugin{}}
 	for _, opt := range opts {
 		opt(e)
 	}

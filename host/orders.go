@@ -15,11 +15,13 @@ import (
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
-// orderKey identifies an order: the plugin instance that placed it and its
-// cid (together they are the Deribit label, deribit.EncodeLabel).
+// orderKey identifies an order: the plugin instance that placed it, its
+// cid, and for a leg of a split order its chunk (together they are the
+// Deribit label, deribit.EncodeChunkLabel).
 type orderKey struct {
 	instance uint32
 	cid      uint64
+	chunk    uint8 // 0: not a leg of a split order
 }
 
 // order is the order manager's record of one order. Every field is guarded
@@ -65,6 +67,8 @@ type order struct {
 	accounted    abi.Fixed        // filled amount delivered as fill events
 	seen         []uint64         // trade_seq of the fills delivered
 	deferred     *abi.OrderUpdate // an update whose filled amount is ahead of the fills delivered
+	parent       *split           // the plugin order it is a leg of (nil: it is the plugin's order)
+	replacing    bool             // a leg re-placed after a lost connection, not open again yet
 }
 
 // begin marks o as having a request (or a wait) in flight and returns its
@@ -239,7 +243,13 @@ func (e *Engine) sendPlace(o *order, seq uint32) { e.sendPlaceTry(o, seq, 0) }
 // sendPlaceTry is sendPlace avoiding the members in tries.
 func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 	if e.pool != nil {
-		id, err := e.pool.PickExcept(tries)
+		id, err := -1, error(nil)
+		if o.parent != nil { // a leg: not where its siblings are, if it can be helped
+			id, err = e.pool.PickExcept(tries | o.parent.members(o))
+		}
+		if id < 0 {
+			id, err = e.pool.PickExcept(tries)
+		}
 		if err != nil && o.replaced && o.placeTries < maxPlaceTries && !e.stopping.Load() {
 			// A re-placement while no connection is up: wait for one.
 			o.placeTries++
@@ -370,6 +380,12 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 	}
 	x := abi.IntentRejected{IntentKind: req.what, CID: o.key.cid, IntentSeq: req.seq, Instrument: o.local,
 		Time: uint64(now.UnixNano())}
+	if s := o.parent; s != nil && req.seq != 0 {
+		if s.rejectedSeq == req.seq {
+			return // another leg's refusal of the same intent was told
+		}
+		s.rejectedSeq = req.seq
+	}
 	rej.ApplyToIntent(&x)
 	if rpc != nil && (rpc.Code == deribit.CodeNotOpenOrder || rpc.Code == deribit.CodeOrderNotFound) {
 		x.Reason = abi.ReasonNotOpen
@@ -400,7 +416,7 @@ func (e *Engine) applyRecords(buf []byte, routes []deribit.Route, now time.Time)
 			if abi.DecodeOrderUpdate(rec, &u) != nil {
 				continue
 			}
-			if o := e.orders[orderKey{rt.Instance, u.CID}]; o != nil {
+			if o := e.orders[orderKey{rt.Instance, u.CID, rt.Chunk}]; o != nil {
 				e.applyUpdate(o, &u, now)
 			} else {
 				e.stats.unknownOrders.Add(1)
@@ -412,9 +428,9 @@ func (e *Engine) applyRecords(buf []byte, routes []deribit.Route, now time.Time)
 			if abi.DecodeFill(rec, &f) != nil {
 				continue
 			}
-			if o := e.orders[orderKey{rt.Instance, f.CID}]; o != nil {
+			if o := e.orders[orderKey{rt.Instance, f.CID, rt.Chunk}]; o != nil {
 				e.applyFill(o, &f, now)
-			} else if o := e.recent[orderKey{rt.Instance, f.CID}]; o != nil {
+			} else if o := e.recent[orderKey{rt.Instance, f.CID, rt.Chunk}]; o != nil {
 				e.applyFill(o, &f, now) // once per trade, like any fill
 			} else {
 				e.stats.unknownOrders.Add(1)

@@ -20,7 +20,7 @@ func omRig(t *testing.T) (*Engine, *plugin, *order) {
 	pl := &plugin{e: e, name: "p", inbox: newInbox(0), open: map[*order]struct{}{}, table: []abi.Instrument{btcPerp},
 		global: []uint32{0}, local: []uint32{0}, pos: []position{{inverse: true}}, instance: 1, firstCID: 1, maxCID: 1}
 	e.plugins = []*plugin{pl}
-	o := &order{pl: pl, key: orderKey{1, 1}, side: abi.Buy, typ: abi.Limit, tif: abi.GoodTilCancelled,
+	o := &order{pl: pl, key: orderKey{instance: 1, cid: 1}, side: abi.Buy, typ: abi.Limit, tif: abi.GoodTilCancelled,
 		price: fx("60000"), amount: fx("10"), state: abi.StatePending}
 	e.orders[o.key] = o
 	pl.open[o] = struct{}{}

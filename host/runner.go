@@ -31,6 +31,7 @@ type plugin struct {
 	firstCID   uint64
 	maxCID     uint64
 	open       map[*order]struct{}
+	splits     int // its split orders that are not final (their legs are in open)
 	pos        []position
 	accountPos []abi.Position // the account's positions at start-up (flag account)
 	scratch    []byte
@@ -360,7 +361,11 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 		return
 	}
 	e := pl.e
-	o := &order{pl: pl, key: orderKey{pl.instance, p.CID}, global: pl.global[p.Instrument], local: p.Instrument,
+	if n := e.splitChunks(&pl.table[p.Instrument], p.Amount); n > 1 && p.TIF != abi.FillOrKill {
+		pl.placeSplit(p, n, now)
+		return
+	}
+	o := &order{pl: pl, key: orderKey{instance: pl.instance, cid: p.CID}, global: pl.global[p.Instrument], local: p.Instrument,
 		side: p.Side, typ: p.Type, tif: p.TIF, flags: p.Flags, price: p.Price, amount: p.Amount,
 		state: abi.StatePending, userText: p.Label}
 	o.label = deribit.EncodeLabel(o.key.instance, o.key.cid)
@@ -400,7 +405,12 @@ func (pl *plugin) refuse(kind abi.Kind, seq uint32, cid uint64, inst uint32, r a
 }
 
 func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
-	o := pl.e.orders[orderKey{pl.instance, a.CID}]
+	key := orderKey{instance: pl.instance, cid: a.CID}
+	o := pl.e.orders[key]
+	s := pl.e.splits[key]
+	if s != nil {
+		o = &s.view // validated and checked as the plugin sees it
+	}
 	var r abi.Reason
 	inst := uint32(abi.NoInstrument)
 	if o != nil {
@@ -413,6 +423,8 @@ func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
 		r = abi.ReasonNotOpen // it ended
 	case o == nil:
 		r = abi.ReasonUnknownCID
+	case s != nil && s.amendable() != 0:
+		r = s.amendable()
 	case o.final() || o.state == abi.StatePending || o.unknown:
 		r = abi.ReasonNotOpen
 	default:
@@ -430,6 +442,10 @@ func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
 		pl.refuse(abi.KindAmend, a.Seq, a.CID, inst, r, now)
 		return
 	}
+	if s != nil {
+		pl.amendSplit(s, a)
+		return
+	}
 	if o.inflight || o.wantCancel {
 		// One request per order at a time: the amend follows the one in
 		// flight (a later amend replaces it; a cancel drops it).
@@ -444,7 +460,14 @@ func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
 // cancel and cancelAll pass no rate limit and no kill switch: taking
 // risk off is always allowed.
 func (pl *plugin) cancel(c *abi.Cancel, now time.Time) {
-	o := pl.e.orders[orderKey{pl.instance, c.CID}]
+	key := orderKey{instance: pl.instance, cid: c.CID}
+	if s := pl.e.splits[key]; s != nil {
+		for _, o := range s.live() {
+			pl.e.requestCancel(o)
+		}
+		return
+	}
+	o := pl.e.orders[key]
 	var r abi.Reason
 	inst := uint32(abi.NoInstrument)
 	switch {
@@ -484,6 +507,14 @@ func (pl *plugin) used(cid uint64) bool { return cid < pl.firstCID || cid <= pl.
 // exposure sums the plugin's open orders and position for the risk checks.
 func (pl *plugin) exposure(inst uint32, ex *exposure) {
 	ex.openOrders = len(pl.open)
+	if pl.splits > 0 { // a split order is one order, whatever its legs
+		ex.openOrders = pl.splits
+		for o := range pl.open {
+			if o.parent == nil {
+				ex.openOrders++
+			}
+		}
+	}
 	ex.position = pl.pos[inst].size
 	ex.mark = abi.Fixed(pl.e.marks[pl.global[inst]].Load())
 	for o := range pl.open {
@@ -572,6 +603,10 @@ func (pl *plugin) positionRecord(inst uint32, now time.Time) abi.Position {
 // e.mu held.
 
 func (pl *plugin) emitOrder(o *order, u *abi.OrderUpdate) {
+	if o.parent != nil {
+		o.parent.legChanged(o, u) // the plugin sees its order, not the legs
+		return
+	}
 	defer pl.e.notify()
 	if o.key.instance != pl.instance {
 		return

@@ -22,6 +22,7 @@ type EngineStats struct {
 	Cancelled     uint64 // orders cancelled (by anyone)
 	Rejected      uint64 // orders the exchange refused
 	Relocated     uint64 // orders re-placed after their connection was lost
+	Split         uint64 // orders split over several connections (pool policy split)
 	Requests      uint64 // order requests sent
 	UnknownOrders uint64 // order events for orders the engine does not know
 	InFlight      int    // requests to the exchange (and verifications) not answered yet
@@ -63,6 +64,7 @@ func (e *Engine) Stats() EngineStats {
 		BookGaps: e.stats.gaps.Load(), Intents: e.stats.intents.Load(), Refused: e.stats.refused.Load(),
 		Placed: e.stats.placed.Load(), Acked: e.stats.acked.Load(), Filled: e.stats.filled.Load(),
 		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(), Relocated: e.stats.relocated.Load(),
+		Split:    e.stats.splits.Load(),
 		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
 		InFlight: e.reqs.count(), Leftover: e.stats.leftover.Load(), Foreign: e.stats.foreign.Load(),
 	}

@@ -26,6 +26,11 @@ const (
 	// LeastLoaded takes the healthy member with the fewest orders and
 	// requests in flight.
 	LeastLoaded Policy = "least_loaded"
+	// Split is LeastLoaded for the choice of a member, and it tells the
+	// order manager to split an order larger than SplitAbove into chunks,
+	// each on its own member (SplitRule), so that a connection's loss
+	// cancels only part of it.
+	Split Policy = "split"
 )
 
 // Defaults of Config.
@@ -48,6 +53,12 @@ type Config struct {
 	MinHealthy int
 	// Policy spreads new orders. Default LeastLoaded.
 	Policy Policy
+	// SplitAbove is the amount (in the instrument's amount unit) above
+	// which policy Split splits an order; it must be positive with Split.
+	// SplitChunks is the most chunks an order is split into (default and
+	// at most Size; never more than the healthy members).
+	SplitAbove  float64
+	SplitChunks int
 	// OrderChannels is on how many members each private channel (user.*)
 	// is subscribed. Default 2 (capped at Size).
 	OrderChannels int
@@ -65,8 +76,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pool: size %d: want 1..%d", c.Size, MaxSize)
 	case c.MinHealthy < 0 || c.Size > 0 && c.MinHealthy > c.Size:
 		return fmt.Errorf("pool: min_healthy %d: want 0..size", c.MinHealthy)
-	case c.Policy != "" && c.Policy != RoundRobin && c.Policy != LeastLoaded:
-		return fmt.Errorf("pool: policy %q: want %s or %s", c.Policy, RoundRobin, LeastLoaded)
+	case c.Policy != "" && c.Policy != RoundRobin && c.Policy != LeastLoaded && c.Policy != Split:
+		return fmt.Errorf("pool: policy %q: want %s, %s or %s", c.Policy, RoundRobin, LeastLoaded, Split)
+	case c.Policy == Split && !(c.SplitAbove > 0):
+		return fmt.Errorf("pool: policy split needs split_above > 0")
+	case c.SplitChunks < 0 || c.SplitChunks == 1 || c.SplitChunks > MaxSize:
+		return fmt.Errorf("pool: split_chunks %d: want 2..%d", c.SplitChunks, MaxSize)
 	case c.OrderChannels < 0:
 		return fmt.Errorf("pool: order_channels is negative")
 	}
@@ -87,6 +102,9 @@ func (c Config) withDefaults() Config {
 		c.OrderChannels = DefaultOrderChannels
 	}
 	c.OrderChannels = min(c.OrderChannels, c.Size)
+	if c.SplitChunks == 0 || c.SplitChunks > c.Size {
+		c.SplitChunks = c.Size
+	}
 	return c
 }
 
@@ -250,6 +268,16 @@ func (p *Pool) Size() int { return len(p.members) }
 // Healthy reports whether member id is ready.
 func (p *Pool) Healthy(id int) bool {
 	return id >= 0 && id < len(p.members) && p.members[id].ready.Load()
+}
+
+// SplitRule returns the amount above which an order is split and into how
+// many chunks at most: at most the members healthy now (0, 0: the policy
+// does not split).
+func (p *Pool) SplitRule() (above float64, chunks int) {
+	if p.cfg.Policy != Split {
+		return 0, 0
+	}
+	return p.cfg.SplitAbove, min(p.cfg.SplitChunks, p.healthy())
 }
 
 // Conn returns member id's connection.

@@ -171,8 +171,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if err != nil {
 		return err
 	}
-	pc := pool.Config{Conn: cc, Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
-		OrderChannels: c.Pool.OrderChannels, Limits: c.limits()}
+	pc := c.poolConfig(cc)
 	x, err := pool.New(pc, eng.Sink, func(ev pool.Event) {
 		lost := -1
 		if ev.Lost {

@@ -137,6 +137,8 @@ func TestRunConfigErrorsNameTheKey(t *testing.T) {
 		{"memory over 4 GiB", "[[plugin]]\npath = \"a.wasm\"\nmemory_limit_pages = 70000\n", "memory_limit_pages"},
 		{"bad pool size", "[pool]\nsize = 40\n", "size"},
 		{"bad pool policy", "[pool]\npolicy = \"random\"\n", "policy"},
+		{"split without a size", "[pool]\npolicy = \"split\"\n", "split_above"},
+		{"one chunk", "[pool]\npolicy = \"split\"\nsplit_above = 10\nsplit_chunks = 1\n", "split_chunks"},
 		{"bad limiter margin", "[pool.limits]\nmargin = 1.5\n", "pool.limits"},
 		{"unknown limiter key", "[pool.limits]\nrate = 1\n", "pool.limits.rate"},
 	} {

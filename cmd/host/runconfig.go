@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/pool"
 )
@@ -35,8 +36,12 @@ type exchangeConfig struct {
 type poolConfig struct {
 	// Size is the number of connections (default 3, at most 16).
 	Size int `toml:"size"`
-	// Policy spreads new orders: "least_loaded" (default) or "round_robin".
-	Policy string `toml:"policy"`
+	// Policy spreads new orders: "least_loaded" (default), "round_robin",
+	// or "split" (least_loaded, and an order above split_above is split
+	// into at most split_chunks chunks, each on its own connection).
+	Policy      string  `toml:"policy"`
+	SplitAbove  float64 `toml:"split_above"`
+	SplitChunks int     `toml:"split_chunks"`
 	// MinHealthy: fewer ready connections than this is "degraded" (default: size).
 	MinHealthy int `toml:"min_healthy"`
 	// OrderChannels: on how many connections the order and fill channels
@@ -197,6 +202,13 @@ func validIsolation(s string) bool {
 	return s == "" || s == string(host.IsolateProcess) || s == string(host.IsolateNone)
 }
 
+// poolConfig is the pool's configuration, its members' connections cc.
+func (c fileConfig) poolConfig(cc conn.Config) pool.Config {
+	return pool.Config{Conn: cc, Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
+		SplitAbove: c.Pool.SplitAbove, SplitChunks: c.Pool.SplitChunks, OrderChannels: c.Pool.OrderChannels,
+		Limits: c.limits()}
+}
+
 func (c fileConfig) validateRun() error {
 	if u := c.Exchange.URL; u != "" && !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
 		return fmt.Errorf("config: exchange.url %q: want ws:// or wss://", u)
@@ -206,8 +218,7 @@ func (c fileConfig) validateRun() error {
 	default:
 		return fmt.Errorf("config: exchange.auth %q: want client_signature or client_credentials", c.Exchange.Auth)
 	}
-	if err := (pool.Config{Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
-		OrderChannels: c.Pool.OrderChannels}).Validate(); err != nil {
+	if err := c.poolConfig(conn.Config{}).Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.limits().Validate(); err != nil {

@@ -25,7 +25,21 @@ func TestLabelRoundTrip(t *testing.T) {
 			t.Fatalf("%q: %d %d %v", l, in, cid, ok)
 		}
 	}
-	if l := EncodeLabel(math.MaxUint32, math.MaxUint64); l != "sbx:4294967295:18446744073709551615" || len(l) != MaxLabelLen {
+	if l := EncodeLabel(math.MaxUint32, math.MaxUint64); l != "sbx:4294967295:18446744073709551615" {
+		t.Fatalf("%q", l)
+	}
+	for k := range MaxChunks + 1 {
+		c := cases[k]
+		l := EncodeChunkLabel(uint32(c[0]), c[1], uint8(k))
+		in, cid, chunk, ok := DecodeChunkLabel([]byte(l))
+		if !ok || uint64(in) != c[0] || cid != c[1] || chunk != uint8(k) || (k == 0) != (l == EncodeLabel(in, cid)) {
+			t.Fatalf("%q: %d %d %d %v", l, in, cid, chunk, ok)
+		}
+		if in2, cid2, ok2 := DecodeLabel([]byte(l)); !ok2 || in2 != in || cid2 != cid {
+			t.Fatalf("DecodeLabel(%q) = %d %d %v: a chunk's label is the host's too", l, in2, cid2, ok2)
+		}
+	}
+	if l := EncodeChunkLabel(math.MaxUint32, math.MaxUint64, MaxChunks); l != "sbx:4294967295:18446744073709551615.64" || len(l) != MaxLabelLen {
 		t.Fatalf("%q", l)
 	}
 	if n := testing.AllocsPerRun(100, func() { DecodeLabel([]byte("sbx:7:1001")) }); n != 0 {
@@ -40,7 +54,8 @@ func TestLabelHostile(t *testing.T) {
 		"sbx:99999999999:1", "SBX:1:1", "Sbx:1:1", "sbx:1:1:1", "sbx:1:1 ", " sbx:1:1", "sbx: 1:1",
 		"sbx:1:1\x00", "sbx:\u0661:1", "sbx:1:1\\u0000", `sbx\u003a1:1`, "xsbx:1:1", "sbx:1;1", "sbx:1:1e3",
 		"sbx:1:0x10", "sbx:1:1.0", "mm-bid-1", strings.Repeat("sbx:1:1", 10),
-		"sbx:1:" + strings.Repeat("1", 64),
+		"sbx:1:" + strings.Repeat("1", 64), "sbx:1:1.", "sbx:1:1.0", "sbx:1:1.01", "sbx:1:1.65", "sbx:1:1.256",
+		"sbx:1:1.-1", "sbx:1:1.1.1", "sbx:1:1..1", "sbx:1:.1", "sbx:1:1.1 ",
 	} {
 		if in, cid, ok := DecodeLabel([]byte(l)); ok {
 			t.Errorf("%q decoded as %d %d", l, in, cid)
@@ -49,13 +64,13 @@ func TestLabelHostile(t *testing.T) {
 }
 
 func FuzzDecodeLabel(f *testing.F) {
-	for _, s := range []string{"sbx:7:1001", "sbx:0:1", "sbx:4294967295:18446744073709551615", "sbx:01:1", "x"} {
+	for _, s := range []string{"sbx:7:1001", "sbx:0:1", "sbx:4294967295:18446744073709551615", "sbx:01:1", "x", "sbx:7:1001.3"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		in, cid, ok := DecodeLabel(b)
-		if ok && EncodeLabel(in, cid) != string(b) {
-			t.Fatalf("%q decodes to %d %d, which encodes to %q", b, in, cid, EncodeLabel(in, cid))
+		in, cid, chunk, ok := DecodeChunkLabel(b)
+		if ok && EncodeChunkLabel(in, cid, chunk) != string(b) {
+			t.Fatalf("%q decodes to %d %d %d, which encodes to %q", b, in, cid, chunk, EncodeChunkLabel(in, cid, chunk))
 		}
 	})
 }

@@ -105,6 +105,9 @@ type Class struct {
 type Route struct {
 	Offset   int
 	Instance uint32
+	// Chunk is the chunk of a split order the record is about (its
+	// label's, DecodeChunkLabel); 0: the order is not split.
+	Chunk uint8
 }
 
 type bookState struct {

@@ -159,12 +159,12 @@ func typeOf(b []byte) abi.OrderType {
 
 // orderUpdate builds the order_update of v. ours is false for a foreign
 // order (then cid 0 and instance NoInstance).
-func (t *Translator) orderUpdate(v *orderView, recvNs int64) (o abi.OrderUpdate, instance uint32, ours, ok bool) {
+func (t *Translator) orderUpdate(v *orderView, recvNs int64) (o abi.OrderUpdate, instance uint32, chunk uint8, ours, ok bool) {
 	state, ok := StateFromText(v.state)
 	if !ok {
-		return o, 0, false, false
+		return o, 0, 0, false, false
 	}
-	instance, cid, ours := DecodeLabel(v.label)
+	instance, cid, chunk, ours := DecodeChunkLabel(v.label)
 	if !ours {
 		instance = NoInstance
 	}
@@ -199,13 +199,13 @@ func (t *Translator) orderUpdate(v *orderView, recvNs int64) (o abi.OrderUpdate,
 		putText(&o.Text, v.cancelReason)
 	}
 	putText(&o.ExchangeOrderID, v.id)
-	return o, instance, ours, true
+	return o, instance, chunk, ours, true
 }
 
 // appendOrder appends v's order_update unless it is foreign and foreign
 // orders are not kept.
 func (t *Translator) appendOrder(dst []byte, v *orderView, recvNs int64) ([]byte, bool) {
-	o, instance, ours, ok := t.orderUpdate(v, recvNs)
+	o, instance, chunk, ours, ok := t.orderUpdate(v, recvNs)
 	if !ok {
 		return dst, false
 	}
@@ -219,7 +219,7 @@ func (t *Translator) appendOrder(dst []byte, v *orderView, recvNs int64) ([]byte
 		a.ours++
 		a.owner(instance)
 	}
-	t.routes = append(t.routes, Route{Offset: len(dst), Instance: instance})
+	t.routes = append(t.routes, Route{Offset: len(dst), Instance: instance, Chunk: chunk})
 	dst = abi.AppendOrderUpdate(dst, &o)
 	a.add(abi.KindOrderUpdate, o.Instrument)
 	return dst, true
@@ -228,7 +228,7 @@ func (t *Translator) appendOrder(dst []byte, v *orderView, recvNs int64) ([]byte
 // appendFill appends the fill of a user trade v unless it is foreign and
 // foreign fills are not kept.
 func (t *Translator) appendFill(dst []byte, v *tradeView, recvNs int64) []byte {
-	instance, cid, ours := DecodeLabel(v.label)
+	instance, cid, chunk, ours := DecodeChunkLabel(v.label)
 	a := &t.acc
 	if !ours {
 		instance = NoInstance
@@ -253,7 +253,7 @@ func (t *Translator) appendFill(dst []byte, v *tradeView, recvNs int64) []byte {
 		f.Liquidity = abi.Taker
 	}
 	putStr(f.FeeCurrency[:], v.feeCurrency)
-	t.routes = append(t.routes, Route{Offset: len(dst), Instance: instance})
+	t.routes = append(t.routes, Route{Offset: len(dst), Instance: instance, Chunk: chunk})
 	dst = abi.AppendFill(dst, &f)
 	a.add(abi.KindFill, inst)
 	return dst

@@ -1,0 +1,165 @@
+package host
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/sim"
+)
+
+func TestShares(t *testing.T) {
+	for _, c := range []struct {
+		amount, step string
+		n            int
+		want         []string
+	}{
+		{"90", "10", 3, []string{"30", "30", "30"}},
+		{"100", "10", 3, []string{"40", "30", "30"}},
+		{"20", "10", 3, []string{"10", "10"}}, // fewer parts than asked: none is empty
+		{"10", "10", 3, []string{"10"}},
+		{"0.3", "0.1", 2, []string{"0.2", "0.1"}},
+		{"7", "0", 2, []string{"0.000000004", "6.999999996"}}, // no step: the smallest unit (a remainder goes last)
+	} {
+		var got []string
+		var sum abi.Fixed
+		for _, s := range shares(fx(c.amount), fx(c.step), c.n) {
+			got = append(got, s.String())
+			sum += s
+		}
+		if c.step != "0" && !slices.Equal(got, c.want) || sum != fx(c.amount) {
+			t.Errorf("shares(%s, %s, %d) = %v, want %v (sum %s)", c.amount, c.step, c.n, got, c.want, sum)
+		}
+	}
+}
+
+// splitLegs returns the legs of cid on the simulator's book, by chunk.
+func splitLegs(srv *sim.Server, cid uint64) map[string]sim.Order {
+	out := map[string]sim.Order{}
+	prefix := fmt.Sprintf("sbx:1:%d.", cid)
+	for _, o := range ourOrders(srv) {
+		if chunk, ok := strings.CutPrefix(o.Label, prefix); ok {
+			out[chunk] = o
+		}
+	}
+	return out
+}
+
+// Policy split: a large order becomes one leg per connection, the plugin
+// sees one order; the loss of a connection cancels only its leg, which
+// comes back on another connection while the other legs stay; an amend
+// spreads the new amount over the legs; a cancel ends them all; a small
+// order is not split.
+func TestPoolSplit(t *testing.T) {
+	sb := newScriptBox(slices.Concat(place(1, 1, 0, abi.Buy, "1000", "90"), place(2, 2, 0, abi.Buy, "999", "10")))
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
+	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.Split, SplitAbove: 20})
+	if !r.e.WaitStats(func(EngineStats) bool { return r.p.Stats().Healthy == 3 }, 30*time.Second) {
+		t.Fatal("pool not whole")
+	}
+	// (The pool is whole before the plugin starts: Run subscribes first.)
+	open := sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
+	if open.Amount != fx("90") || open.Price != fx("1000") || open.FilledAmount != 0 {
+		t.Fatalf("split order as the plugin sees it: %+v", open)
+	}
+	sb.waitOrder(t, 2, abi.StateOpen, abi.ReasonNone)
+	small, ok := simOrder(r.srv, 2)
+	if !ok {
+		t.Fatal("the small order is not on the book under its plain label")
+	}
+	legs := splitLegs(r.srv, 1)
+	conns := map[int64]bool{}
+	for chunk, o := range legs {
+		conns[int64(o.ConnID)] = true
+		if o.Amount != 30 || o.Price != 1000 {
+			t.Errorf("leg %s: %+v, want 30 at 1000", chunk, o)
+		}
+	}
+	if len(legs) != 3 || len(conns) != 3 {
+		t.Fatalf("legs %+v: want 3 on 3 connections", legs)
+	}
+	var opens int
+	for _, rec := range sb.recorded() {
+		var u abi.OrderUpdate
+		if abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen {
+			opens++
+		}
+	}
+	if opens != 1 {
+		t.Fatalf("%d open updates of the split order, want 1 (the plugin sees one order)", opens)
+	}
+
+	// Lose the connection of leg 2.
+	victim := legs["2"]
+	r.srv.DropConn(victim.ConnID)
+	sb.waitFor(t, "the loss of a leg told", func(rec []byte) bool {
+		var u abi.OrderUpdate
+		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
+			u.Reason == abi.ReasonCancelOnDisconnect
+	})
+	sb.waitFor(t, "the leg re-placed", func(rec []byte) bool {
+		var u abi.OrderUpdate
+		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
+			strings.Contains(u.Text.String(), "re-placed")
+	})
+	after := splitLegs(r.srv, 1)
+	if len(after) != 3 || after["1"].OrderID != legs["1"].OrderID || after["3"].OrderID != legs["3"].OrderID {
+		t.Fatalf("legs after the loss: %+v, before %+v: only leg 2 should change", after, legs)
+	}
+	if a := after["2"]; a.OrderID == victim.OrderID || a.ConnID == victim.ConnID || a.Amount != 30 {
+		t.Fatalf("leg 2 after the loss: %+v (was %+v)", a, victim)
+	}
+	want := uint64(1)
+	if small.ConnID == victim.ConnID {
+		want++ // the small order was on that connection too
+		sb.waitFor(t, "order 2 re-placed", func(rec []byte) bool {
+			var u abi.OrderUpdate
+			return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 2 && u.State == abi.StateOpen &&
+				u.ExchangeOrderID.String() != small.OrderID
+		})
+	}
+	if st := r.e.Stats(); st.Relocated != want || st.Split != 1 {
+		t.Fatalf("relocated %d, split %d; want %d and 1", st.Relocated, st.Split, want)
+	}
+
+	// Amend: 60 at 1000.5, spread 20 a leg.
+	sb.queue(abi.AppendAmend(nil, &abi.Amend{Seq: 3, CID: 1, Price: fx("1000.5"), Amount: fx("60")}))
+	sb.waitFor(t, "the amend", func(rec []byte) bool {
+		var u abi.OrderUpdate
+		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
+			u.Amount == fx("60") && u.Price == fx("1000.5")
+	})
+	for chunk, o := range splitLegs(r.srv, 1) {
+		if o.Amount != 20 || o.Price != 1000.5 {
+			t.Errorf("leg %s after the amend: %+v, want 20 at 1000.5", chunk, o)
+		}
+	}
+
+	// Cancel: every leg goes, the plugin hears of one cancelled order.
+	sb.queue(abi.AppendCancel(nil, &abi.Cancel{Seq: 4, CID: 1}))
+	u := sb.waitOrder(t, 1, abi.StateCancelled, abi.ReasonCancelRequested)
+	if u.Amount != fx("60") || u.FilledAmount != 0 {
+		t.Fatalf("cancelled split order: %+v", u)
+	}
+	if n := len(splitLegs(r.srv, 1)); n != 0 {
+		t.Fatalf("%d legs left on the book", n)
+	}
+	r.e.mu.Lock()
+	left := len(r.e.splits)
+	r.e.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d split orders still tracked", left)
+	}
+}
+
+// recorded returns a copy of the events delivered so far.
+func (s *scriptBox) recorded() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events)
+}
