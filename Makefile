@@ -46,14 +46,17 @@ CHAOS_SEED  ?= 7
 chaos:
 	$(GO) test -race -count=1 -run '^TestChaos$$' -v ./host -args -chaos -chaos.drops=$(CHAOS_DROPS) -chaos.seed=$(CHAOS_SEED)
 
-## plugins: builds every example strategy (plugins/examples/<name>) to bin/plugins/<name>.wasm.
+## plugins: builds every example strategy (plugins/examples/<name>) to bin/plugins/<name>.wasm: the Go ones
+## with go build, the AssemblyScript and WAT ones with the pinned compilers of plugins/sdk/assemblyscript
+## (npm ci when needed), failing when a committed .wasm differs from its source (UPDATE=1 rewrites them).
 plugins:
 	@mkdir -p bin/plugins
 	@set -e; for dir in plugins/examples/*/; do \
 		name=$$(basename $$dir); [ -f $$dir/main.go ] || continue; \
 		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags=-s -o bin/plugins/$$name.wasm ./$$dir; \
-		echo "bin/plugins/$$name.wasm $$(wc -c < bin/plugins/$$name.wasm) bytes"; \
+		echo "bin/plugins/$$name.wasm $$(wc -c < bin/plugins/$$name.wasm) bytes (Go)"; \
 	done
+	@UPDATE=$(UPDATE) bash plugins/sdk/assemblyscript/build.sh
 
 clean:
 	rm -rf bench/latest.txt

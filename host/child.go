@@ -219,7 +219,11 @@ func (s *procSandbox) Start(ctx context.Context, startup []byte, now time.Time) 
 		return nil, err
 	}
 	s.req = appendTimed(s.req[:0], reqStart, now, startup)
-	return s.call(ctx, abi.ExportInit)
+	body, err := s.roundTrip(ctx, abi.ExportInit, s.p.cfg.InitBudget, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.result(abi.ExportInit, body)
 }
 
 func (s *procSandbox) Deliver(ctx context.Context, batch []byte, now time.Time) ([]byte, error) {

@@ -63,6 +63,7 @@ type Instance struct {
 	events api.Function
 	stop   api.Function
 	stack  []uint64
+	limit  time.Duration // the budget of a call: InitBudget while it starts, then CallBudget
 	desc   abi.Descriptor
 	out    []byte
 	dead   atomic.Bool
@@ -113,6 +114,8 @@ func (p *Plugin) Start(ctx context.Context, startup []byte) (*Instance, []byte, 
 		stop:   mod.ExportedFunction(abi.ExportOnStop),
 		stack:  make([]uint64, 1),
 	}
+	in.limit = p.cfg.InitBudget // until stratbox_init has returned
+	defer func() { in.limit = p.cfg.CallBudget }()
 	if p.cfg.CallBudget > 0 {
 		in.budgetCtx, in.budgetCancel = context.WithCancelCause(context.Background())
 		in.budgetTimer = time.AfterFunc(time.Hour, func() { in.budgetCancel(errBudget) })
@@ -273,7 +276,7 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 			defer stop()
 		}
 		callCtx = in.budgetCtx
-		in.budgetTimer.Reset(in.p.cfg.CallBudget)
+		in.budgetTimer.Reset(in.limit)
 		defer in.budgetTimer.Stop()
 	}
 	in.stack[0] = arg
@@ -336,6 +339,11 @@ func (p *Plugin) classify(call string, err error) *Fault {
 // classifyCause classifies err; cause is why the call's context ended, if it did.
 func (p *Plugin) classifyCause(call string, err error, cause error) *Fault {
 	f := &Fault{Plugin: p.name, Call: call, Kind: FaultTrap, Err: err}
+	var abort *AbortError
+	if errors.As(err, &abort) { // env.abort: the plugin's own message, without wazero's stack trace
+		f.Kind, f.Err = FaultAbort, abort
+		return f
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {

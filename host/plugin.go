@@ -20,6 +20,7 @@ import (
 const (
 	DefaultMemoryLimitPages = 1024 // 64 MiB
 	DefaultCallBudget       = 50 * time.Millisecond
+	DefaultInitBudget       = 2 * time.Second
 	DefaultLogRate          = 100 // lines per second
 	DefaultLogBurst         = 200
 )
@@ -34,6 +35,12 @@ type PluginConfig struct {
 	// budget (trusted plugins and backtests only: a plugin that never
 	// returns then stalls the whole process at its next garbage collection).
 	CallBudget time.Duration
+	// InitBudget is the budget of the calls that start an instance
+	// (_initialize, the buffers export, stratbox_init): a Go guest's runtime
+	// starts in them, which takes tens of milliseconds, more on a loaded
+	// machine. Default DefaultInitBudget, and never less than CallBudget
+	// (none when CallBudget is negative).
+	InitBudget time.Duration
 	// LogRate and LogBurst limit the plugin's log lines (log import, stdout,
 	// stderr) per second. Defaults 100 and 200.
 	LogRate, LogBurst int
@@ -48,6 +55,14 @@ func (c PluginConfig) withDefaults() PluginConfig {
 	}
 	if c.CallBudget == 0 {
 		c.CallBudget = DefaultCallBudget
+	}
+	if c.InitBudget == 0 {
+		c.InitBudget = DefaultInitBudget
+	}
+	if c.CallBudget < 0 {
+		c.InitBudget = c.CallBudget
+	} else {
+		c.InitBudget = max(c.InitBudget, c.CallBudget)
 	}
 	if c.LogRate == 0 {
 		c.LogRate = DefaultLogRate
@@ -217,9 +232,13 @@ func (p *Plugin) check() error {
 		case wasiModule:
 			// Any WASI function: the sandbox (no files, sockets,
 			// environment or arguments) is in the module configuration.
+		case EnvModule:
+			if err := checkEnvImport(p.name, fn, sigOf(d)); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("%w: %s imports %s.%s: the host provides only the modules %q and %q",
-				ErrLoad, p.name, mod, fn, abi.ImportModule, wasiModule)
+			return fmt.Errorf("%w: %s imports %s.%s: the host provides only the modules %q and %q (and %s.%s)",
+				ErrLoad, p.name, mod, fn, abi.ImportModule, wasiModule, EnvModule, ImportAbort)
 		}
 	}
 	return nil

@@ -225,7 +225,7 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
 		return fmt.Errorf("host: instantiate WASI: %w", err)
 	}
-	return nil
+	return p.instantiateEnv(ctx)
 }
 
 // moduleConfig is the sandbox: no files, sockets, environment or arguments;

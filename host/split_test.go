@@ -62,8 +62,10 @@ func TestPoolSplit(t *testing.T) {
 	if !r.e.WaitStats(func(EngineStats) bool { return r.p.Stats().Healthy == 3 }, 30*time.Second) {
 		t.Fatal("pool not whole")
 	}
-	// (The pool is whole before the plugin starts: Run subscribes first.)
+	// The plugin's order is open once a leg is; wait for all three (and
+	// the small order) to be acknowledged before reading the book.
 	open := sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
+	r.wait("every leg acknowledged", func(s EngineStats) bool { return s.Acked >= 4 })
 	if open.Amount != fx("90") || open.Price != fx("1000") || open.FilledAmount != 0 {
 		t.Fatalf("split order as the plugin sees it: %+v", open)
 	}
