@@ -40,6 +40,12 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+## soak: a day of heartbeats compressed into SOAK_FOR (default 2m; 15m ≈ 24 h): drops, a maintenance window, a trading strategy; prints the report.
+SOAK_FOR ?= 2m
+SOAK_SEED ?= 1
+soak:
+	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./host -args -soak -soak.duration=$(SOAK_FOR) -soak.seed=$(SOAK_SEED) -soak.report=bench/soak.txt
+
 ## chaos: the chaos test — random connection drops under a random trader; CHAOS_DROPS, CHAOS_SEED.
 CHAOS_DROPS ?= 25
 CHAOS_SEED  ?= 7

@@ -35,6 +35,7 @@ type options struct {
 	logger   *slog.Logger
 	observer Observer
 	sink     Sink
+	tap      TapFunc
 
 	refreshArmed func() // tests only: the refresher armed its timer
 }
@@ -71,6 +72,8 @@ type Conn struct {
 	queue *Queue // nil with WithSink
 	obs   *dispatcher
 	mon   *heartbeat.Monitor
+	tap   TapFunc // nil: none (tap.go)
+	id    uint64
 
 	refreshArmed func() // tests only (export_test.go); nil otherwise
 
@@ -130,6 +133,8 @@ func New(cfg Config, opts ...Option) (*Conn, error) {
 		sink: o.sink,
 		obs:  newDispatcher(o.observer),
 		mon:  heartbeat.NewMonitor(cfg.heartbeat()),
+		tap:  o.tap,
+		id:   connIDs.Add(1),
 
 		refreshArmed: o.refreshArmed,
 		down:         make(chan struct{}),
@@ -339,6 +344,15 @@ func (c *Conn) setup(ctx context.Context, s *session) (subErr, err error) {
 		return err, nil
 	}
 	return nil, err
+}
+
+// Subscribed reports whether the connection keeps channel: subscribed now,
+// or restored on its next socket.
+func (c *Conn) Subscribed(channel string) bool {
+	c.subsMu.Lock()
+	defer c.subsMu.Unlock()
+	_, ok := c.subs[channel]
+	return ok
 }
 
 func (c *Conn) wanted() []string {

@@ -687,6 +687,15 @@ func TestSubscribeMissingChannels(t *testing.T) {
 	if !errors.As(err, &se) || len(se.Missing) != 1 || se.Missing[0] != "book.NOPE.100ms" || len(got) != 1 {
 		t.Fatalf("got %v err %v", got, err)
 	}
+	if !h.c.Subscribed("ticker.BTC-PERPETUAL.100ms") || h.c.Subscribed("trades.BTC-PERPETUAL.100ms") {
+		t.Fatal("Subscribed does not tell the channels kept")
+	}
+	if err := h.c.Unsubscribe(context.Background(), "ticker.BTC-PERPETUAL.100ms"); err != nil && !errors.Is(err, conn.ErrNotSent) {
+		t.Log(err) // the fake answers nothing to unsubscribe; the channel is forgotten all the same
+	}
+	if h.c.Subscribed("ticker.BTC-PERPETUAL.100ms") {
+		t.Fatal("an unsubscribed channel is still kept")
+	}
 }
 
 func TestNotificationsDelivered(t *testing.T) {

@@ -171,6 +171,9 @@ func (s *session) readLoop() {
 		if f.Kind == KindTestRequest && !over && mt == websocket.TextMessage {
 			s.answer(now) // before anything else, per DESIGN rule 1
 		}
+		if c.tap != nil {
+			c.tap(false, c.id, now, buf)
+		}
 		c.mon.FrameReceived(now)
 		c.frames.Add(1)
 		switch {
@@ -413,6 +416,9 @@ func (s *session) writeAnswer(a answer, scratch *[]byte) bool {
 }
 
 func (s *session) write(b []byte) bool {
+	if s.c.tap != nil {
+		s.c.tap(true, s.c.id, s.c.clk.Now(), b)
+	}
 	_ = s.ws.SetWriteDeadline(time.Now().Add(s.c.cfg.WriteTimeout))
 	if err := s.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		s.fail(disconnected("write", err))

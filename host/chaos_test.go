@@ -218,12 +218,34 @@ func TestChaos(t *testing.T) {
 		r.srv.DropConn(victim)
 		checkNoTwins(t, r.srv)
 	}
-	// Quiesce: no new intents, every connection back, nothing in flight,
-	// and the trader's view settled (no order pending).
+	res := settle(t, r, tr)
+	t.Logf("chaos: %d drops, %d orders, %d fills, %d re-placed (%d seen by the plugin), pool losses %d",
+		*chaosDrops, res.orders, res.fills, res.relocated, res.replaced, r.p.Stats().Losses)
+}
+
+// settled is what settle found.
+type settled struct {
+	orders, replaced   int
+	fills, relocated   uint64
+	lost, finalsBroken int // orders whose end the plugin did not hear exactly once; fills not adding up
+}
+
+// settle stops the trader and checks what the host promised, failing t
+// for every broken promise: no order live twice; once the market is
+// frozen and nothing is in flight, the live orders on the exchange are
+// exactly the trader's open ones; after a cancel-all every order ended in
+// exactly one final state with no update after it; every order's fills
+// add up to its filled amount; the plugin's position is the account's.
+func settle(t *testing.T, r *poolRig, tr *chaosTrader) settled {
+	t.Helper()
+	// Quiesce: no new intents, the market frozen (no more fills), every
+	// connection back, nothing in flight, and the trader's view settled (no
+	// order pending).
 	tr.paused.Store(true)
-	r.wait("the pool healthy and nothing in flight", func(s EngineStats) bool {
-		return r.p.Stats().Healthy == 3 && s.InFlight == 0
-	})
+	r.srv.Freeze(true)
+	if !r.e.WaitStats(func(s EngineStats) bool { return r.p.Stats().Healthy == r.p.Size() && s.InFlight == 0 }, time.Minute) {
+		t.Fatalf("timed out waiting for the pool healthy and nothing in flight: engine %+v, pool %+v", r.e.Stats(), r.p.Stats())
+	}
 	tr.waitTrader(t, "no order pending", func() bool {
 		for _, o := range tr.orders {
 			if o.finals == 0 && o.state == abi.StatePending {
@@ -233,26 +255,15 @@ func TestChaos(t *testing.T) {
 		return true
 	})
 	checkNoTwins(t, r.srv)
-	tr.mu.Lock()
-	host := map[string]uint64{}
-	for cid, o := range tr.orders {
-		if o.finals == 0 {
-			host[o.exchID] = cid
+	// The live orders on the exchange are the trader's open ones, once the
+	// notifications of the last fills (before the freeze) have arrived.
+	tr.waitTrader(t, "the host's view to match the exchange's", func() bool {
+		diff := viewDiff(tr, r.srv)
+		if len(diff) > 0 {
+			t.Logf("not yet: %v", diff)
 		}
-	}
-	tr.mu.Unlock()
-	onBook := map[string]bool{}
-	for _, o := range ourOrders(r.srv) {
-		onBook[o.OrderID] = true
-		if _, ok := host[o.OrderID]; !ok {
-			t.Errorf("order %s (%s) is live on the exchange but not in the host's view", o.OrderID, o.Label)
-		}
-	}
-	for id, cid := range host {
-		if !onBook[id] {
-			t.Errorf("order %d (%s) is open in the host's view but not on the exchange", cid, id)
-		}
-	}
+		return len(diff) == 0
+	})
 	// The strategy cancels everything, and hears every order end.
 	tr.flatten.Store(true)
 	tr.waitTrader(t, "every order final", func() bool {
@@ -269,15 +280,17 @@ func TestChaos(t *testing.T) {
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	var replaced int
+	var res settled
 	for cid, o := range tr.orders {
 		if o.finals != 1 || o.late != 0 {
+			res.lost++
 			t.Errorf("order %d: %d final updates, %d after the final one (state %v)", cid, o.finals, o.late, o.state)
 		}
 		if o.fills != o.filled {
+			res.finalsBroken++
 			t.Errorf("order %d: fills add up to %v, its filled amount is %v", cid, o.fills, o.filled)
 		}
-		replaced += o.replaced
+		res.replaced += o.replaced
 	}
 	pos, err := r.srv.Position(simAccount, "BTC-PERPETUAL")
 	if err != nil {
@@ -288,18 +301,47 @@ func TestChaos(t *testing.T) {
 		t.Errorf("the plugin's position %v (the host's attribution %v), the account's %v", tr.position, hp, want)
 	}
 	st := r.e.Stats()
-	t.Logf("chaos: %d drops, %d orders, %d fills, %d re-placed (%d seen by the plugin), pool losses %d",
-		*chaosDrops, len(tr.orders), st.Fills, st.Relocated, replaced, r.p.Stats().Losses)
+	res.orders, res.fills, res.relocated = len(tr.orders), st.Fills, st.Relocated
+	return res
 }
 
-// checkNoTwins fails if two live orders on the exchange carry one label.
-func checkNoTwins(t *testing.T, srv *sim.Server) {
+// viewDiff lists the differences between the orders the trader sees open
+// and the live orders on the exchange. Called with tr.mu held.
+func viewDiff(tr *chaosTrader, srv *sim.Server) []string {
+	var diff []string
+	host := map[string]uint64{}
+	for cid, o := range tr.orders {
+		if o.finals == 0 {
+			host[o.exchID] = cid
+		}
+	}
+	onBook := map[string]bool{}
+	for _, o := range ourOrders(srv) {
+		onBook[o.OrderID] = true
+		if _, ok := host[o.OrderID]; !ok {
+			diff = append(diff, fmt.Sprintf("order %s (%s) is live on the exchange but not in the host's view", o.OrderID, o.Label))
+		}
+	}
+	for id, cid := range host {
+		if !onBook[id] {
+			diff = append(diff, fmt.Sprintf("order %d (%s) is open in the host's view but not on the exchange", cid, id))
+		}
+	}
+	return diff
+}
+
+// checkNoTwins fails if two live orders on the exchange carry one label,
+// and returns how many labels are live twice.
+func checkNoTwins(t *testing.T, srv *sim.Server) int {
 	t.Helper()
+	n := 0
 	seen := map[string]string{}
 	for _, o := range ourOrders(srv) {
 		if other, ok := seen[o.Label]; ok {
+			n++
 			t.Errorf("label %s is live twice: %s and %s", o.Label, other, o.OrderID)
 		}
 		seen[o.Label] = o.OrderID
 	}
+	return n
 }

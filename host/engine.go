@@ -17,6 +17,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
@@ -130,6 +131,8 @@ type Engine struct {
 	reqs     tracker     // requests to the exchange and verifications in flight
 	stats    engineCounters
 	marks    []atomic.Int64 // mark price per global instrument (abi.Fixed)
+
+	step *Lockstep // replay: spawned work runs in lock step (replay.go); nil live
 
 	chMu   sync.Mutex
 	change chan struct{} // closed by notify; nil when nobody waits
@@ -398,6 +401,10 @@ func (t *tracker) idle() <-chan struct{} {
 // spawn runs f on its own goroutine, tracked.
 func (e *Engine) spawn(f func()) {
 	e.reqs.add()
+	if e.step != nil {
+		e.step.queue(f)
+		return
+	}
 	go func() {
 		defer e.reqs.release()
 		f()
@@ -562,19 +569,27 @@ func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
 // change of health reaches the plugins as a pool_state event, and when a
 // connection is lost the orders it carried — cancelled by the exchange's
 // cancel-on-disconnect — are verified over a healthy connection and
-// re-placed there (unless Config.NoReestablish). healthy and total count
-// the pool's members; lost names the member that was lost, or -1.
-func (e *Engine) PoolEvent(lost, healthy, total int, degraded bool) {
-	e.poolState(healthy, total, degraded, false)
+// re-placed there (unless Config.NoReestablish). After a gap in the
+// private channels (ev.Resync: no connection received order updates for a
+// while), every order is read back, and the fills missed are
+// reconstructed.
+func (e *Engine) PoolEvent(ev pool.Event) {
+	if !ev.Resync {
+		e.poolState(ev.Healthy, ev.Total, ev.Degraded, false)
+	}
 	defer e.notify()
-	if lost < 0 || e.rt.Load() == nil || e.stopping.Load() {
+	if !ev.Lost && !ev.Resync || e.rt.Load() == nil || e.stopping.Load() {
+		return
+	}
+	if ev.Resync {
+		e.resync()
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, pl := range e.plugins {
 		for o := range pl.open {
-			if o.conn == lost && !o.final() {
+			if o.conn == ev.Member && !o.final() {
 				o.relocating = true
 				e.verify(o)
 			}

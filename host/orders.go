@@ -209,6 +209,7 @@ func (e *Engine) do(req request) {
 		!errors.Is(err, pool.ErrRateLimited) && req.member >= 0 && !o.final():
 		// Its connection went down before the pool heard of it: nothing was
 		// sent, so another connection may carry it.
+		e.log.Debug("place not sent: trying another connection", "plugin", o.pl.name, "cid", o.key.cid, "member", req.member, "err", err)
 		e.pool.Carry(o.conn, -1)
 		e.sendPlaceTry(o, req.seq, req.tries|1<<uint(o.conn))
 		return
@@ -222,6 +223,8 @@ func (e *Engine) do(req request) {
 		}
 	default:
 		e.applyResult(raw, now)
+		e.log.Debug("request answered", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method,
+			"id", o.exchID, "state", o.state.String(), "deferred", o.deferred != nil)
 	}
 	e.followUp(o, now)
 }
@@ -643,6 +646,7 @@ func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if gen != o.gen {
+		e.log.Debug("verification answered after something newer: ignored", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
 		return // something newer was sent for it meanwhile (a re-placement): this answer is stale
 	}
 	o.end(gen)
@@ -716,6 +720,7 @@ func (e *Engine) retryVerify(o *order) {
 // meanwhile o counts as having a request in flight (nothing else is sent
 // for it) and Run waits for it. Called with e.mu held.
 func (e *Engine) later(o *order, d time.Duration, f func()) {
+	e.log.Debug("retry later", "plugin", o.pl.name, "cid", o.key.cid, "after", d, "inflight", o.inflight)
 	gen := o.begin()
 	e.reqs.add()
 	e.clk.AfterFunc(d, func() {
@@ -742,9 +747,9 @@ func (e *Engine) lost(o *order, now time.Time, why string) {
 	e.log.Debug("order not on the exchange", "plugin", o.pl.name, "cid", o.key.cid, "why", why, "id", o.exchID,
 		"relocating", o.relocating, "replaced", o.replaced, "unknown", o.unknown)
 	// Re-placed only when the exchange knew it (its id): an order whose
-	// place was sent but never answered may have filled and gone (the
-	// exchange lists only open orders by label), and must never be live
-	// twice.
+	// place was sent but never answered and that the exchange does not list
+	// by label was most likely never received, but the exchange lists only
+	// "recent" orders by label, and an order must never be live twice.
 	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 &&
 		!o.wantCancel && !o.cancelSent {
 		u := o.update(now, abi.ReasonCancelOnDisconnect)

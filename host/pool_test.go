@@ -31,13 +31,7 @@ func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
 	}
 	pc.Conn = testConnConfig(srv.URL())
 	pc.Conn.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
-	p, err := pool.New(pc, e.Sink, func(ev pool.Event) {
-		lost := -1
-		if ev.Lost {
-			lost = ev.Member
-		}
-		e.PoolEvent(lost, ev.Healthy, ev.Total, ev.Degraded)
-	}, nil)
+	p, err := pool.New(pc, e.Sink, e.PoolEvent, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,13 +112,16 @@ func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 		t.Fatalf("%d orders on the book, want 3", n)
 	}
 	// The pool counts the loss, and the lost member comes back and is
-	// admitted again.
-	if !r.e.WaitStats(func(EngineStats) bool { s := r.p.Stats(); return s.Losses == 1 && s.Healthy == 3 }, 30*time.Second) {
+	// admitted again. (On a loaded machine a heartbeat may also be late
+	// enough for a member to be declared dead: more losses, more orders
+	// re-placed, each still exactly once and never live twice.)
+	if !r.e.WaitStats(func(EngineStats) bool { s := r.p.Stats(); return s.Losses >= 1 && s.Healthy == 3 }, 30*time.Second) {
 		t.Fatalf("pool stats %+v", r.p.Stats())
 	}
-	if st := r.e.Stats(); st.Relocated != 1 {
-		t.Fatalf("relocated %d, want 1", st.Relocated)
+	if st := r.e.Stats(); st.Relocated < 1 || st.Relocated > r.p.Stats().Losses*3 {
+		t.Fatalf("relocated %d after %d losses", st.Relocated, r.p.Stats().Losses)
 	}
+	checkNoTwins(t, r.srv)
 }
 
 // Start-up reconciliation: an open order of an earlier run (this host's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -120,8 +121,13 @@ type Event struct {
 	Total   int
 	// Degraded: fewer than MinHealthy members are ready.
 	Degraded bool
-	Err      error
-	At       time.Time
+	// Resync: no member received the private channels (user.*) for a
+	// while, and one does again: order and fill notifications may have
+	// been lost meanwhile, so the consumer should read its orders back.
+	// Member is -1.
+	Resync bool
+	Err    error
+	At     time.Time
 }
 
 // up reports whether the member can take a request now: ready by its
@@ -150,7 +156,8 @@ type Pool struct {
 	mu      sync.Mutex          // subscriptions
 	market  map[string]int      // market channel → the member carrying it
 	orders  map[string][]int    // private channel → the members carrying it
-	moving  sync.Mutex          // serialises moves of market channels
+	moving  sync.Mutex          // serialises rebalance
+	gap     bool                // no member received the private channels for a while (guarded by mu)
 	failed  atomic.Uint64       // losses of any member
 	closing atomic.Bool         // Close was called: members going down are not losses
 	moved   atomic.Uint64       // market channels moved to another member
@@ -243,8 +250,8 @@ func (p *Pool) changed(m *member, ch conn.StateChange) {
 		m.losses.Add(1)
 		p.failed.Add(1)
 		p.log.Warn("pool: connection lost", "conn", m.id, "err", ch.Err)
-		go p.moveMarket(m.id)
 	}
+	go p.rebalance()
 	ev.Healthy = p.healthy()
 	ev.Degraded = ev.Healthy < p.cfg.MinHealthy
 	if p.observe != nil {
@@ -450,40 +457,106 @@ func (p *Pool) marketMember(k int) int {
 	return -1
 }
 
-// moveMarket moves the market channels of a lost member to healthy ones:
-// the lost member forgets them (so that it does not restore them when it
-// comes back), a healthy one subscribes (Deribit starts a book channel
-// with a snapshot, so the consumer's books resynchronise).
-func (p *Pool) moveMarket(lost int) {
+// rebalance puts every channel where it is received, after a change of a
+// member's health (serialised):
+//   - a market channel whose member is not up moves to a healthy one: the
+//     old member forgets it (so that it does not restore it when it comes
+//     back), the new one subscribes (Deribit starts a book channel with a
+//     snapshot, so the consumer's books resynchronise). Without a healthy
+//     member it stays, and moves at the next member that comes up;
+//   - a channel whose member is up but does not keep it (its subscription
+//     failed because that member went down meanwhile) is subscribed again;
+//   - a private channel none of whose members is up is also subscribed on
+//     a healthy member, so that order updates keep coming.
+//
+// When no member received the private channels for a while, updates may
+// have been lost: once they are received again, the observer is told
+// (Event.Resync) so that it can read its orders back.
+func (p *Pool) rebalance() {
 	p.moving.Lock()
 	defer p.moving.Unlock()
 	p.mu.Lock()
-	var chs []string
-	for ch, id := range p.market {
-		if id == lost {
-			chs = append(chs, ch)
+	chs := slices.Sorted(maps.Keys(p.market))
+	subscribe := map[int][]string{}
+	forget := map[int][]string{}
+	var moved uint64
+	for k, ch := range chs {
+		id := p.market[ch]
+		if m := p.members[id]; m.up() {
+			if !m.c.Subscribed(ch) {
+				subscribe[id] = append(subscribe[id], ch)
+			}
+			continue
+		}
+		to := p.marketMember(k + int(p.moved.Load()))
+		if to < 0 || to == id {
+			continue
+		}
+		p.market[ch] = to
+		forget[id] = append(forget[id], ch)
+		subscribe[to] = append(subscribe[to], ch)
+		moved++
+	}
+	covered := true
+	for _, ch := range slices.Sorted(maps.Keys(p.orders)) {
+		ids := p.orders[ch]
+		up := 0
+		for _, id := range ids {
+			if m := p.members[id]; m.up() {
+				up++
+				if !m.c.Subscribed(ch) {
+					subscribe[id] = append(subscribe[id], ch)
+				}
+			}
+		}
+		if up == 0 {
+			covered = false
+			if to := p.marketMember(0); to >= 0 {
+				p.orders[ch] = append(ids, to)
+				subscribe[to] = append(subscribe[to], ch)
+			}
 		}
 	}
-	slices.Sort(chs)
-	byMember := map[int][]string{}
-	for k, ch := range chs {
-		id := p.marketMember(k + int(p.moved.Load()))
-		if id < 0 || id == lost {
-			continue // nobody to take it now: it stays with the lost member, which restores it
-		}
-		p.market[ch] = id
-		byMember[id] = append(byMember[id], ch)
+	if !covered {
+		p.gap = true
 	}
 	p.mu.Unlock()
-	for id, moved := range byMember {
+	for id, chs := range forget {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = p.members[lost].c.Unsubscribe(ctx, moved...) // forgets them; the socket is gone anyway
-		if _, err := p.members[id].c.Subscribe(ctx, moved...); err != nil {
-			p.log.Warn("pool: moving market channels failed", "from", lost, "to", id, "err", err)
+		_ = p.members[id].c.Unsubscribe(ctx, chs...) // forgets them; the socket is gone anyway
+		cancel()
+	}
+	ok := true
+	for id, chs := range subscribe {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := p.members[id].c.Subscribe(ctx, chs...); err != nil {
+			ok = false
+			p.log.Warn("pool: subscribing failed", "conn", id, "channels", chs, "err", err)
 		}
 		cancel()
-		p.moved.Add(uint64(len(moved)))
 	}
+	p.moved.Add(moved)
+	p.mu.Lock()
+	resync := p.gap && ok && p.privateUp()
+	if resync {
+		p.gap = false
+	}
+	p.mu.Unlock()
+	if resync && p.observe != nil {
+		p.log.Info("pool: private channels received again after a gap: orders must be read back")
+		p.observe(Event{Member: -1, Resync: true, Healthy: p.healthy(), Total: len(p.members), At: time.Now()})
+	}
+}
+
+// privateUp reports whether every private channel has a member that is up
+// and keeps it. Called with p.mu held.
+func (p *Pool) privateUp() bool {
+	for ch, ids := range p.orders {
+		if !slices.ContainsFunc(ids, func(id int) bool { m := p.members[id]; return m.up() && m.c.Subscribed(ch) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // Stats are the pool's health.

@@ -70,6 +70,7 @@ package sim
 // levels changed (instrument id order), with ChangeID = previous + 1.
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
@@ -1020,6 +1021,46 @@ func (e *Engine) OpenOrders(owner string, match func(*Order) bool) []Order {
 		}
 	}
 	return out
+}
+
+// OrdersByLabel returns owner's orders with label, open or among its last
+// 10,000 closed ones, oldest first, for which match returns true (all when
+// match is nil).
+func (e *Engine) OrdersByLabel(owner, label string, match func(*Order) bool) []Order {
+	a, ok := e.accounts[owner]
+	if !ok {
+		return nil
+	}
+	var out []Order
+	keep := func(o *Order) {
+		if o.Label == label && (match == nil || match(o)) {
+			out = append(out, *o)
+		}
+	}
+	for _, id := range a.closedRing {
+		o := a.closed[id]
+		keep(&o)
+	}
+	for lo := a.head; lo != nil; lo = lo.anext {
+		keep(&lo.ord)
+	}
+	slices.SortStableFunc(out, func(x, y Order) int {
+		if c := cmp.Compare(x.CreationTimestamp, y.CreationTimestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(idSeq(x.OrderID), idSeq(y.OrderID))
+	})
+	return out
+}
+
+// idSeq is the sequence number of an order id (its trailing digits).
+func idSeq(id string) uint64 {
+	i := len(id)
+	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
+		i--
+	}
+	n, _ := strconv.ParseUint(id[i:], 10, 64)
+	return n
 }
 
 // OrderState returns owner's order, open or among its last 10,000 closed

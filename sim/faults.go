@@ -75,6 +75,12 @@ func (s *Server) PublishFrame(channel string, frame []byte) int {
 	return len(subs)
 }
 
+// Freeze stops (true) or restarts (false) the synthetic market: no price
+// moves and no synthetic trades, so resting orders stay as they are, while
+// everything else (orders, heartbeats, channels) goes on. Tests freeze it to
+// compare a client's view of its orders with the book.
+func (s *Server) Freeze(on bool) { s.frozen.Store(on) }
+
 // Maintenance starts (true) or ends (false) a maintenance window: platform_state
 // announces it, every order method answers system_maintenance (11051), and
 // the synthetic market stands still.

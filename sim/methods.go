@@ -37,6 +37,7 @@ var methods = map[string]handler{
 	"private/get_open_orders_by_currency":   {fn: methodOpenOrdersByCurrency, private: true, scope: "trade:read"},
 	"private/get_order_state":               {fn: methodOrderState, private: true, scope: "trade:read"},
 	"private/get_order_state_by_label":      {fn: methodOrderStateByLabel, private: true, scope: "trade:read"},
+	"private/get_open_orders_by_label":      {fn: methodOpenOrdersByLabel, private: true, scope: "trade:read"},
 	"private/get_positions":                 {fn: methodPositions, private: true, scope: "trade:read"},
 	"private/get_position":                  {fn: methodPosition, private: true, scope: "trade:read"},
 	"private/get_account_summary":           {fn: methodAccountSummary, private: true, scope: "account:read"},
@@ -563,9 +564,15 @@ func methodOrderState(k *call) (any, *Error) {
 	return o, nil
 }
 
-// private/get_order_state_by_label returns the account's open orders with
-// that label (Deribit documents it for open orders of a currency).
-func methodOrderStateByLabel(k *call) (any, *Error) {
+// private/get_order_state_by_label returns the account's recent orders with
+// that label, open and closed ("the state of recent orders that have a
+// specific label"), oldest first; private/get_open_orders_by_label only the
+// open ones.
+func methodOrderStateByLabel(k *call) (any, *Error) { return ordersByLabel(k, false) }
+
+func methodOpenOrdersByLabel(k *call) (any, *Error) { return ordersByLabel(k, true) }
+
+func ordersByLabel(k *call, openOnly bool) (any, *Error) {
 	var p struct {
 		Currency string `json:"currency"`
 		Label    string `json:"label"`
@@ -577,9 +584,11 @@ func methodOrderStateByLabel(k *call) (any, *Error) {
 		return nil, paramError("label", "value required")
 	}
 	s := k.c.srv
-	return nonNilOrders(s.engine.OpenOrders(k.account, func(o *Order) bool {
-		return o.Label == p.Label && s.instrumentMatches(o.InstrumentName, "", p.Currency)
-	})), nil
+	match := func(o *Order) bool { return s.instrumentMatches(o.InstrumentName, "", p.Currency) }
+	if openOnly {
+		return nonNilOrders(s.engine.OpenOrders(k.account, func(o *Order) bool { return o.Label == p.Label && match(o) })), nil
+	}
+	return nonNilOrders(s.engine.OrdersByLabel(k.account, p.Label, match)), nil
 }
 
 func methodPositions(k *call) (any, *Error) {

@@ -80,6 +80,26 @@ func TestOrderLifecycle(t *testing.T) {
 	mk.fails("private/edit", map[string]any{"order_id": o.OrderID, "amount": 10, "price": 60000}, sim.CodeNotOpenOrder)
 	mk.fails("private/cancel", map[string]any{"order_id": "no-such-order"}, sim.CodeOrderNotFound)
 
+	// By label: get_order_state_by_label gives the recent orders, closed
+	// ones too, oldest first; get_open_orders_by_label only the open.
+	var again orderResult
+	mk.ok("private/sell", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 61000, "label": "q-1"}, &again)
+	var byLabel, openByLabel []sim.Order
+	mk.ok("private/get_order_state_by_label", map[string]any{"label": "q-1", "currency": "BTC"}, &byLabel)
+	if len(byLabel) != 2 || byLabel[0].OrderID != o.OrderID || byLabel[0].OrderState != "cancelled" ||
+		byLabel[0].FilledAmount != 40 || byLabel[1].OrderID != again.Order.OrderID || byLabel[1].OrderState != "open" {
+		t.Fatalf("get_order_state_by_label: %+v", byLabel)
+	}
+	mk.ok("private/get_open_orders_by_label", map[string]any{"label": "q-1", "currency": "BTC"}, &openByLabel)
+	if len(openByLabel) != 1 || openByLabel[0].OrderID != again.Order.OrderID {
+		t.Fatalf("get_open_orders_by_label: %+v", openByLabel)
+	}
+	tk.ok("private/get_order_state_by_label", map[string]any{"label": "q-1", "currency": "BTC"}, &byLabel)
+	if len(byLabel) != 0 {
+		t.Fatalf("another account's orders by label: %+v", byLabel)
+	}
+	mk.ok("private/cancel", map[string]any{"order_id": again.Order.OrderID}, &cancelled)
+
 	var pos sim.Position
 	tk.ok("private/get_position", map[string]any{"instrument_name": "BTC-PERPETUAL"}, &pos)
 	if pos.Size != 40 || pos.Direction != "buy" || pos.AveragePrice != 60000 {

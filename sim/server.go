@@ -199,6 +199,7 @@ type Server struct {
 
 	nextConn  atomic.Uint64
 	silent    atomic.Bool
+	frozen    atomic.Bool  // the synthetic market stands still (Freeze)
 	delay     atomic.Int64 // ns of delay before each outbound frame
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -341,7 +342,7 @@ func (s *Server) Step() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowMs()
-	if s.market != nil && !s.maint {
+	if s.market != nil && !s.maint && !s.frozen.Load() {
 		s.market.Step(now)
 	}
 	s.flushLocked(now)

@@ -346,3 +346,33 @@ func TestFrameDelay(t *testing.T) {
 	c.response(id)
 	srv.SetFrameDelay(0)
 }
+
+// Freeze stops the synthetic market (no re-quotes, no synthetic trades),
+// and the market goes on when it ends.
+func TestFreeze(t *testing.T) {
+	srv := start(t, sim.Config{Tick: -1, RateLimits: sim.RateLimits{Disabled: true}})
+	c := dial(t, srv)
+	changeID := func() int64 {
+		var book struct {
+			ChangeID int64 `json:"change_id"`
+		}
+		c.ok("public/get_order_book", map[string]any{"instrument_name": "BTC-PERPETUAL"}, &book)
+		return book.ChangeID
+	}
+	srv.Step()
+	srv.Freeze(true)
+	before := changeID()
+	for range 50 {
+		srv.Step()
+	}
+	if after := changeID(); after != before {
+		t.Fatalf("the book changed while frozen: change_id %d → %d", before, after)
+	}
+	srv.Freeze(false)
+	for range 50 {
+		srv.Step()
+	}
+	if after := changeID(); after == before {
+		t.Fatalf("the book did not change in 50 steps after the freeze ended (change_id %d)", after)
+	}
+}

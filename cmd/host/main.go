@@ -4,6 +4,8 @@
 //	host run     run strategy plugins against the exchange (default: the built-in simulator)
 //	host sim     run the Deribit-compatible simulator alone
 //	host inspect what a strategy plugin is, and whether it would load
+//	host replay  replay a recorded session through the host, deterministically
+//	host record  record an exchange session (market channels, no strategy)
 //
 // Only this package exits the process.
 package main
@@ -50,6 +52,8 @@ commands:
   run     run strategy plugins (.wasm) against the exchange; the built-in simulator by default
   sim     run the Deribit-compatible exchange simulator and print its ws:// URL
   inspect report a plugin's ABI version, exports, imports, size, compile time and whether it loads
+  replay  replay a recording through strategy plugins, deterministically; --fill sim for a backtest
+  record  record market channels of the exchange (or the simulator) to a file, for replay
 
 Run 'host <command> -h' for a command's flags.`
 
@@ -65,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSim(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		return runInspect(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], stdout, stderr)
+	case "record":
+		return runRecord(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -31,6 +31,7 @@ type runFlags struct {
 	status    time.Duration
 	seed      int64
 	logLevel  string
+	record    string
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,6 +46,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.DurationVar(&f.status, "status", -1, "status line period (0: none; default 1s)")
 	fs.Int64Var(&f.seed, "seed", 0, "the built-in simulator's market seed (default 1)")
 	fs.StringVar(&f.logLevel, "log", "warn", "log level: debug, info, warn or error")
+	fs.StringVar(&f.record, "record", "", "record every frame of every connection (secrets redacted) to this file, for host replay")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: host run [flags] [strategy.wasm ...]\n\nRuns strategy plugins against the exchange (default: the built-in simulator).\nSIGUSR1 is the kill switch: every open order is cancelled and every new intent refused.\n\nflags:")
 		fs.PrintDefaults()
@@ -57,7 +59,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)}))
-	return trade(ctx, cfg, f.duration, log, stdout)
+	return trade(ctx, cfg, f.duration, log, stdout, f.record)
 }
 
 func parseLevel(s string) slog.Level {
@@ -121,7 +123,7 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 // trade runs the engine until ctx ends or, when d > 0, for d from the moment
 // the plugins are loaded and the connection is up; then it prints the
 // summary.
-func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger, stdout io.Writer) error {
+func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger, stdout io.Writer, recordTo string) error {
 	// The exchange and the connection outlive the trading period so that
 	// the engine can wind down (cancel its orders) after it.
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
@@ -172,14 +174,20 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		return err
 	}
 	pc := c.poolConfig(cc)
+	rec, tap, err := openRecording(recordTo, cc.URL, "host run")
+	if err != nil {
+		return err
+	}
+	defer rec.close(stdout)
 	x, err := pool.New(pc, eng.Sink, func(ev pool.Event) {
-		lost := -1
-		if ev.Lost {
-			lost = ev.Member
+		switch {
+		case ev.Lost:
 			fmt.Fprintf(stdout, "connection %d lost (%v): its orders are verified and re-placed on the others\n", ev.Member, ev.Err)
+		case ev.Resync:
+			fmt.Fprintln(stdout, "order updates were not received for a while: every order is read back")
 		}
-		eng.PoolEvent(lost, ev.Healthy, ev.Total, ev.Degraded)
-	}, log)
+		eng.PoolEvent(ev)
+	}, log, tap...)
 	if err != nil {
 		return err
 	}
@@ -258,7 +266,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 			opts = append(opts, host.ForProcess())
 		}
 		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: pc.CallBudget.Duration, Seed: pc.Seed}, opts...)
+			CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed}, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -353,30 +361,7 @@ func printStatus(w io.Writer, s host.EngineStats, ps pool.Stats, since time.Dura
 
 func printSummary(w io.Writer, s host.EngineStats, x *pool.Pool, account string, took time.Duration) {
 	ps := x.Stats()
-	fmt.Fprintf(w, "\nsummary after %v\n", took.Round(time.Millisecond))
-	fmt.Fprintf(w, "  events      %d frames in, %d market events routed, %d malformed, %d book gaps\n", s.Frames, s.Events, s.Malformed, s.BookGaps)
-	fmt.Fprintf(w, "  intents     %d from plugins, %d refused by the host (validation and risk)\n", s.Intents, s.Refused)
-	fmt.Fprintf(w, "  orders      %d placed, %d acknowledged, %d filled (%d fills), %d cancelled, %d rejected by the exchange\n",
-		s.Placed, s.Acked, s.Filled, s.Fills, s.Cancelled, s.Rejected)
-	for _, p := range s.Plugins {
-		fault := "no faults"
-		if p.Faults > 0 {
-			fault = fmt.Sprintf("%d faults, last: %v", p.Faults, p.LastFault)
-			if p.Down {
-				fault += " (stopped by the circuit breaker)"
-			}
-		}
-		avg := time.Duration(0)
-		if p.Calls > 0 {
-			avg = p.CallTime / time.Duration(p.Calls)
-		}
-		fmt.Fprintf(w, "  plugin %-10s %d calls (avg %v, max %v), %d conflated, %d dropped market events, %s\n",
-			p.Name, p.Calls, avg, p.MaxCallTime, p.Inbox.Conflated+p.Inbox.Merged, p.Inbox.Dropped, fault)
-		for _, q := range p.Positions {
-			fmt.Fprintf(w, "    position  %s %+g at %.2f, realized PnL %.8f (fees included), unrealized %.8f\n",
-				q.Instrument, q.Size.Float64(), q.AvgPrice, q.RealizedPnL, q.UnrealizedPnL)
-		}
-	}
+	printEngineSummary(w, s, took)
 	end, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var positions []struct {

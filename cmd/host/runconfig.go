@@ -143,6 +143,9 @@ type pluginConfig struct {
 	MemoryLimitPages uint32 `toml:"memory_limit_pages"`
 	// CallBudget is the time one call may take (default "50ms").
 	CallBudget duration `toml:"call_budget"`
+	// InitBudget is the time the start-up calls may take, in which a Go
+	// guest's runtime starts (default "2s", never less than call_budget).
+	InitBudget duration `toml:"init_budget"`
 	// Isolation overrides [host] isolation for this plugin.
 	Isolation string `toml:"isolation"`
 	// Seed of the plugin's random source (default 1).
