@@ -182,7 +182,15 @@ func (c *chaosTrader) waitTrader(t *testing.T, what string, pred func() bool) {
 		select {
 		case <-c.change:
 		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
+			c.mu.Lock()
+			var open []string
+			for cid, o := range c.orders {
+				if o.finals == 0 {
+					open = append(open, fmt.Sprintf("%d:%v/%s", cid, o.state, o.exchID))
+				}
+			}
+			c.mu.Unlock()
+			t.Fatalf("timed out waiting for %s; orders not final (cid:state/id): %v", what, open)
 		}
 	}
 }

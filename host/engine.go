@@ -406,9 +406,16 @@ func (e *Engine) spawn(f func()) {
 		return
 	}
 	go func() {
-		defer e.reqs.release()
+		defer e.done()
 		f()
 	}()
+}
+
+// done releases a tracked request and tells WaitStats (InFlight changed,
+// perhaps to 0, and nothing else may say so).
+func (e *Engine) done() {
+	e.reqs.release()
+	e.notify()
 }
 
 // setup fetches the instruments, builds the tables and subscribes.

@@ -724,7 +724,7 @@ func (e *Engine) later(o *order, d time.Duration, f func()) {
 	gen := o.begin()
 	e.reqs.add()
 	e.clk.AfterFunc(d, func() {
-		defer e.reqs.release()
+		defer e.done()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		o.end(gen)

@@ -82,7 +82,7 @@ func NewLockstep(e *Engine, clk *clock.Fake, obs Observer) (*Lockstep, error) {
 func (ls *Lockstep) queue(f func()) {
 	ls.mu.Lock()
 	ls.work = append(ls.work, func() {
-		defer ls.e.reqs.release()
+		defer ls.e.done()
 		f()
 	})
 	ls.mu.Unlock()

@@ -7,13 +7,22 @@
 // subscriptions by itself, and reconnects with backoff; a member is healthy
 // only while its connection is ready, so a replacement socket is admitted
 // only after all of that is done. The pool adds what one connection cannot
-// know: which member carries each new order (a Policy), where each
+// know: which member carries each new order (a Policy: least_loaded,
+// round_robin, or split, which also tells the order manager to split a
+// large order into legs on different members, SplitRule), where each
 // subscription lives (market data on exactly one healthy member, moved when
 // that member fails; order and fill channels on several, so that one loss
-// loses no update — the consumer de-duplicates), and the pool's health
-// (healthy, total, degraded) reported to an observer.
+// loses no update — the consumer de-duplicates), the client-side rate
+// limiter (limit.go), and the pool's health (healthy, total, degraded)
+// reported to an observer.
+//
+// After every change of health the pool rebalances its subscriptions (a
+// channel whose member is down moves, one whose subscription failed is made
+// again) and, when for a while no member received the private channels,
+// tells the observer to read its orders back (Event.Resync).
 //
 // The pool knows no plugin and no order: the order manager (package host)
-// asks Pick for a member, calls it with CallOn, reports how many orders each
-// member carries with Carry, and is told of losses by the observer.
+// asks PickExcept for a member, calls it with CallOn, reports how many
+// orders each member carries with Carry, and is told of losses by the
+// observer.
 package pool

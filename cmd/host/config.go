@@ -35,6 +35,7 @@ type fileConfig struct {
 	Pool     poolConfig     `toml:"pool"`
 	Risk     riskConfig     `toml:"risk"`
 	Plugins  []pluginConfig `toml:"plugin"`
+	Cluster  clusterConfig  `toml:"cluster"`
 }
 
 // simConfig is the [sim] section: the simulator `host sim` runs, and the one
@@ -124,6 +125,9 @@ func parseConfig(name string, data []byte) (fileConfig, error) {
 }
 
 func (c fileConfig) validate() error {
+	if _, err := c.Cluster.config(); err != nil {
+		return err
+	}
 	for i, k := range c.Sim.Keys {
 		if k.ID == "" || k.Secret == "" {
 			return fmt.Errorf("config: sim.keys[%d]: id and secret are both required", i)

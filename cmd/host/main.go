@@ -6,6 +6,7 @@
 //	host inspect what a strategy plugin is, and whether it would load
 //	host replay  replay a recorded session through the host, deterministically
 //	host record  record an exchange session (market channels, no strategy)
+//	host cluster status: the cluster's nodes, connections, health and controller
 //
 // Only this package exits the process.
 package main
@@ -54,6 +55,7 @@ commands:
   inspect report a plugin's ABI version, exports, imports, size, compile time and whether it loads
   replay  replay a recording through strategy plugins, deterministically; --fill sim for a backtest
   record  record market channels of the exchange (or the simulator) to a file, for replay
+  cluster status: the cluster's nodes, connections, pool health and current controller
 
 Run 'host <command> -h' for a command's flags.`
 
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "record":
 		return runRecord(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

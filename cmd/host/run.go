@@ -195,6 +195,11 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		return fmt.Errorf("connect to %s: %w", cc.URL, err)
 	}
 	defer x.Close()
+	_, leave, err := startCluster(life, c, pc, x, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = fmt.Sprintf("%s on %s", s.Name, strings.Join(s.Instruments, ","))

@@ -61,7 +61,10 @@
 //
 // The host labels every order it places "sbx:<instance>:<cid>" (EncodeLabel,
 // DecodeLabel): the plugin instance's number and the plugin's client order
-// id, in canonical decimal. Orders with any other label are foreign.
+// id, in canonical decimal; a leg of an order split over several
+// connections adds ".<chunk>" (EncodeChunkLabel, DecodeChunkLabel, and
+// Route.Chunk on the translated records). Orders with any other label are
+// foreign.
 //
 // # Instruments
 //

@@ -1,0 +1,383 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/sim"
+)
+
+func TestConfigValidate(t *testing.T) {
+	good := []Config{
+		{Name: "n1"},
+		{Mode: ModeEmbedded, Name: "n1", ClusterListen: "127.0.0.1:6222", Routes: []string{"127.0.0.1:6222"}},
+		{Mode: ModeEmbedded, Name: "n1", ClusterListen: "127.0.0.1:6222", Routes: []string{"a:1", "b:2", "nats-route://c:3"}},
+		{Mode: ModeExternal, Name: "n1", URLs: []string{"nats://10.0.0.1:4222"}},
+	}
+	for _, c := range good {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+	bad := []struct {
+		c    Config
+		want string
+	}{
+		{Config{}, "node name"},
+		{Config{Name: "a.b"}, "node name"},
+		{Config{Name: "n", Mode: "mesh"}, `mode "mesh"`},
+		{Config{Name: "n", Routes: []string{"a:1"}}, "need mode embedded or external"},
+		{Config{Name: "n", Mode: ModeEmbedded, Routes: []string{"a:1"}}, "cluster_listen"},
+		{Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "a:1", Routes: []string{"a:1", "b:2"}}, "two-node cluster"},
+		{Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "a:1", Routes: []string{"a:1", "::nope"}}, "route"},
+		{Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "nohost"}, "cluster_listen"},
+		{Config{Name: "n", Mode: ModeExternal}, "needs urls"},
+		{Config{Name: "n", Mode: ModeExternal, URLs: []string{"http://x:1"}}, "nats://"},
+		{Config{Name: "n", Placement: "random"}, "placement"},
+		{Config{Name: "n", HeartbeatInterval: time.Second, NodeTimeout: time.Second}, "node_timeout"},
+		{Config{Name: "n", LeaseTTL: time.Millisecond}, "lease_ttl"},
+		{Config{Name: "n", Region: "eu west"}, "region"},
+	}
+	for _, b := range bad {
+		err := b.c.Validate()
+		if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%+v: %v, want an ErrConfig naming %q", b.c, err, b.want)
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	cs := []candidate{
+		{Node: "a1", Region: "eu", Fitness: Fitness{Latency: 2 * time.Millisecond, ActiveConns: 3}},
+		{Node: "a2", Region: "eu", Fitness: Fitness{Latency: 2 * time.Millisecond, ActiveConns: 1}},
+		{Node: "b1", Region: "us", Fitness: Fitness{Latency: 9 * time.Millisecond}},
+		{Node: "c1", Region: "ap"}, // no latency measured yet
+	}
+	names := func(cs []candidate) string {
+		var s []string
+		for _, c := range cs {
+			s = append(s, c.Node)
+		}
+		return strings.Join(s, ",")
+	}
+	// Closest: eu (2 ms) first, fittest within it; us; unmeasured last.
+	if got := names(rank(cs, nil, Closest)); got != "a2,a1,b1,c1" {
+		t.Errorf("closest: %s", got)
+	}
+	// Spread: the pool has 2 connections in eu, 1 in us, none in ap.
+	if got := names(rank(cs, map[string]int{"eu": 2, "us": 1}, Spread)); got != "c1,b1,a2,a1" {
+		t.Errorf("spread: %s", got)
+	}
+	// CPU and memory weigh in.
+	busy := []candidate{{Node: "x", Fitness: Fitness{CPU: 0.9}}, {Node: "y", Fitness: Fitness{Mem: 0.1, ActiveConns: 1}}}
+	if got := names(rank(busy, nil, Spread)); got != "y,x" {
+		t.Errorf("fitness: %s", got)
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	recs := []ConnRecord{
+		{Pool: "p", Node: "a", ID: "m0", Region: "eu", Healthy: true, RTT: 100 * time.Microsecond, Carried: 2},
+		{Pool: "p", Node: "a", ID: "m1", Region: "eu", Healthy: false},
+		{Pool: "p", Node: "b", ID: "m0", Region: "us", Healthy: true, RTT: 300 * time.Microsecond, Carried: 1},
+		{Pool: "p", Node: "dead", ID: "m0", Region: "us", Healthy: true},
+		{Pool: "q", Node: "a", ID: "m2", Healthy: true},
+	}
+	h := aggregate(recs, func(r ConnRecord) bool { return r.Node != "dead" }, 0)
+	p := h["p"]
+	if p.Total != 4 || p.Healthy != 2 || p.Failed != 2 || p.AvgRTT != 200*time.Microsecond || p.Nodes != 2 || p.Regions != 2 ||
+		p.Orders != 3 || !p.Degraded {
+		t.Errorf("p: %+v", p)
+	}
+	if q := h["q"]; q.Total != 1 || q.Healthy != 1 || q.Degraded {
+		t.Errorf("q: %+v", q)
+	}
+	if q := aggregate(recs[4:], func(ConnRecord) bool { return true }, 2)["q"]; !q.Degraded {
+		t.Errorf("q below min_healthy 2 is not degraded: %+v", q)
+	}
+}
+
+// A node with no [cluster] section: one in-process server with no port, the
+// same code path (registry, health, lease, orders).
+func TestClusterLocalMode(t *testing.T) {
+	srv := startSim(t)
+	c := Config{Name: "solo"}
+	testTiming(&c)
+	m := startMembers(t, srv.URL(), 2, []Config{c})[0]
+	if m.n.ClientURL() != "" || m.n.Server().Addr() != nil {
+		t.Fatalf("a local node listens: %q %v", m.n.ClientURL(), m.n.Server().Addr())
+	}
+	waitFor(t, m.n, "two healthy connections and the lease", 30*time.Second, func() bool {
+		h := poolHealth(m.n, "main")
+		return h.Healthy == 2 && h.Total == 2 && m.n.Status().Controller == "solo"
+	})
+	raw, err := m.n.Exchange("main", pool.RoundRobin).CallRaw(context.Background(), "public/get_time", []byte(`{}`))
+	if err != nil || len(raw) == 0 {
+		t.Fatalf("local call: %s %v", raw, err)
+	}
+}
+
+func TestClusterBadInput(t *testing.T) {
+	// Unreachable NATS: a clear error, within the start timeout.
+	_, err := New(context.Background(), Config{Mode: ModeExternal, Name: "x", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", freePorts(t, 1)[0])}},
+		NewPoolHolder(), NewPoolHolder())
+	if err == nil || !strings.Contains(err.Error(), "connect to nats://127.0.0.1") {
+		t.Fatalf("unreachable NATS: %v", err)
+	}
+	if _, err := New(context.Background(), Config{Name: "x"}, nil, nil); !errors.Is(err, ErrConfig) {
+		t.Fatalf("no holder: %v", err)
+	}
+	if err := NewPoolHolder().Add("a.b", nil, nil); !errors.Is(err, ErrConfig) {
+		t.Fatalf("bad pool name: %v", err)
+	}
+}
+
+// Three members in one process on loopback ports: registration, health
+// aggregation and metrics, order spreading over request/reply, failover of
+// a failed connection to the fittest node, malformed messages and stale
+// controllers refused.
+func TestClusterThreeMembers(t *testing.T) {
+	srv := startSim(t)
+	cfgs := embeddedConfigs(t, "n1", "n2", "n3")
+	// n3 is the fittest: the others report a busy CPU.
+	for i := range cfgs {
+		cpu := 0.9
+		if i == 2 {
+			cpu = 0
+		}
+		cfgs[i].Fitness = func() Fitness { return Fitness{CPU: cpu} }
+		cfgs[i].Region = []string{"eu", "eu", "us"}[i]
+	}
+	start := time.Now()
+	ms := startMembers(t, srv.URL(), 2, cfgs)
+	t.Logf("three members up in %v", time.Since(start).Round(time.Millisecond))
+	n1 := ms[0].n
+	// Everything that crosses NATS during the test, to check that no key does.
+	var seenMu sync.Mutex
+	var seen [][]byte
+	// (Not ">": interest in a missing node's subject would answer for it.)
+	var spies []*nats.Subscription
+	for _, subj := range []string{"$KV.>", "$JS.>", "_INBOX.>", "stratbox.*.hb.*", "stratbox.*.ctl.*",
+		"stratbox.*.orders.*.n1", "stratbox.*.orders.*.n2", "stratbox.*.orders.*.n3"} {
+		spy, err := ms[2].n.Conn().Subscribe(subj, func(m *nats.Msg) {
+			seenMu.Lock()
+			seen = append(seen, append([]byte(m.Subject+" "), m.Data...))
+			seenMu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spies = append(spies, spy)
+	}
+	defer func() {
+		for _, s := range spies {
+			s.Unsubscribe()
+		}
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		if len(seen) < 50 {
+			t.Errorf("the spy saw only %d messages", len(seen))
+		}
+		for _, m := range seen {
+			if bytes.Contains(m, []byte(sim.TestKeySecret)) {
+				t.Errorf("an API secret crossed NATS: %.200s", m)
+			}
+		}
+	}()
+
+	t.Run("registration", func(t *testing.T) {
+		for _, m := range ms {
+			waitFor(t, m.n, "3 nodes and 6 connections", 30*time.Second, func() bool {
+				st := m.n.Status()
+				alive := 0
+				for _, nd := range st.Nodes {
+					if nd.Alive && nd.Conns == 2 {
+						alive++
+					}
+				}
+				return alive == 3 && len(st.Conns) == 6 && st.Controller != ""
+			})
+		}
+		st := n1.Status()
+		for _, c := range st.Conns {
+			if c.Pool != "main" || c.Incarnation == "" || c.State != "ready" {
+				t.Errorf("record %+v", c)
+			}
+		}
+		// The same view from outside, as `host cluster status` reads it.
+		nc, err := nats.Connect(ms[1].n.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		ext, err := ReadStatus(context.Background(), nc, "", 300*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ext.Nodes) != 3 || len(ext.Conns) != 6 || ext.Controller != st.Controller || len(ext.Pools) != 1 || ext.Pools[0].Healthy != 6 {
+			t.Fatalf("external status: %+v", ext)
+		}
+		var out bytes.Buffer
+		_ = ext.Write(&out)
+		for _, want := range []string{"controller " + st.Controller, "n3", "us", "main"} {
+			if !strings.Contains(out.String(), want) {
+				t.Fatalf("status lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+
+	t.Run("health", func(t *testing.T) {
+		waitFor(t, n1, "6 healthy with a heartbeat time", 30*time.Second, func() bool {
+			h := poolHealth(n1, "main")
+			return h.Total == 6 && h.Healthy == 6 && h.Failed == 0 && h.AvgRTT > 0 && h.Nodes == 3 && h.Regions == 2 && !h.Degraded
+		})
+		var out bytes.Buffer
+		if err := n1.WriteMetrics(&out); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`stratbox_cluster_pool_connections{pool="main",state="healthy"} 6`,
+			`stratbox_cluster_pool_degraded{pool="main"} 0`, "stratbox_cluster_nodes_alive 3", "stratbox_cluster_pool_heartbeat_rtt_seconds{pool=\"main\"}"} {
+			if !strings.Contains(out.String(), want) {
+				t.Fatalf("metrics lack %q:\n%s", want, out.String())
+			}
+		}
+	})
+
+	t.Run("spreading", func(t *testing.T) {
+		x := n1.Exchange("main", pool.RoundRobin)
+		before := map[string]uint64{}
+		for _, m := range ms {
+			before[m.n.Name()] = m.n.Counters().RemoteServed
+		}
+		for i := range 6 {
+			p := fmt.Sprintf(`{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000,"post_only":true,"label":"spread-%d"}`, i)
+			raw, err := x.CallRaw(context.Background(), "private/buy", []byte(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				Order struct {
+					ID    string `json:"order_id"`
+					Label string `json:"label"`
+				} `json:"order"`
+			}
+			if json.Unmarshal(raw, &r) != nil || r.Order.ID == "" || r.Order.Label != fmt.Sprintf("spread-%d", i) {
+				t.Fatalf("raw result %s", raw)
+			}
+		}
+		// Round robin over the six connections: two orders per node; the
+		// remote ones arrived over request/reply.
+		for _, m := range ms {
+			got := 0
+			for _, pv := range m.h.Pools() {
+				for _, c := range pv.Conns {
+					got += len(c.Orders)
+				}
+			}
+			if got != 2 {
+				t.Errorf("node %s carries %d orders, want 2", m.n.Name(), got)
+			}
+			served := m.n.Counters().RemoteServed - before[m.n.Name()]
+			if want := map[bool]uint64{true: 0, false: 2}[m.n == n1]; served != want {
+				t.Errorf("node %s served %d remote requests, want %d", m.n.Name(), served, want)
+			}
+		}
+		// The exchange's errors come back as themselves from a remote node.
+		_, err := x.CallOn(context.Background(), "n2", "private/buy", []byte(`{"instrument_name":"NOPE","amount":10,"price":1}`))
+		var rpc *conn.RPCError
+		if !errors.As(err, &rpc) || rpc.Code == 0 {
+			t.Fatalf("remote exchange error: %v", err)
+		}
+		// A node that does not exist: not sent.
+		if _, err := x.CallOn(context.Background(), "n9", "public/get_time", nil); !errors.Is(err, conn.ErrNotSent) {
+			t.Fatalf("no such node: %v", err)
+		}
+	})
+
+	t.Run("malformed", func(t *testing.T) {
+		nc := ms[2].n.Conn()
+		before := n1.Counters().Malformed
+		_ = nc.Publish("stratbox.stratbox.hb.n1", []byte("{not json"))
+		_ = nc.Publish("stratbox.stratbox.hb.n1", []byte(`{"node":"n2","inc":"x"}`)) // a node speaking for another
+		m, err := nc.Request("stratbox.stratbox.orders.main.n1", []byte(`{"method":`), 5*time.Second)
+		if err != nil || !strings.Contains(string(m.Data), "malformed order request") {
+			t.Fatalf("malformed order request: %v %s", err, m.Data)
+		}
+		m, err = nc.Request("stratbox.stratbox.ctl.n1", []byte(`[1,2]`), 5*time.Second)
+		if err != nil || !strings.Contains(string(m.Data), "malformed controller command") {
+			t.Fatalf("malformed command: %v", err)
+		}
+		if _, err := ms[2].n.b.reg.Put(context.Background(), "conn.main.n9.m0", []byte("garbage")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, n1, "5 malformed messages counted", 30*time.Second, func() bool { return n1.Counters().Malformed >= before+5 })
+		if h := poolHealth(n1, "main"); h.Total != 6 {
+			t.Fatalf("a malformed record counted: %+v", h)
+		}
+		// A stale controller's command is refused.
+		if n1.maxFence.Load() == 0 {
+			n1.maxFence.Store(5)
+		}
+		b, _ := json.Marshal(ctlRequest{Op: "open", Fence: n1.maxFence.Load() - 1, Pool: "main"})
+		m, err = nc.Request("stratbox.stratbox.ctl.n1", b, 5*time.Second)
+		if err != nil || !strings.Contains(string(m.Data), "stale controller") {
+			t.Fatalf("stale fence: %v %s", err, m.Data)
+		}
+	})
+
+	t.Run("failover", func(t *testing.T) {
+		var ctl *member
+		for _, m := range ms {
+			if m.n.fence() != 0 {
+				ctl = m
+			}
+		}
+		if ctl == nil {
+			t.Fatal("no controller")
+		}
+		// n2's connection m1 dies for good; n3 (the fittest) must take its place.
+		victim := ms[1]
+		t0 := time.Now()
+		victim.main.Conn(1).Close()
+		waitFor(t, ctl.n, "the failover", 15*time.Second, func() bool { return len(ctl.failovers()) > 0 })
+		fo := ctl.failovers()[0]
+		t.Logf("failed connection replaced in %v (fail_after %v): %+v", time.Since(t0).Round(time.Millisecond), cfgs[0].FailAfter, fo)
+		if fo.FromNode != "n2" || fo.FromConn != "m1" || fo.NodeLost || fo.ToNode != "n3" || fo.ToConn != "r0" || fo.Err != nil {
+			t.Fatalf("failover %+v: want n2/m1 → n3/r0", fo)
+		}
+		waitFor(t, n1, "6 healthy again, n2/m1 retired", 30*time.Second, func() bool {
+			h := poolHealth(n1, "main")
+			st := n1.Status()
+			retired := true
+			for _, c := range st.Conns {
+				if c.Node == "n2" && c.ID == "m1" {
+					retired = false
+				}
+			}
+			return h.Healthy == 6 && h.Total == 6 && !h.Degraded && retired
+		})
+		// The pool was degraded, and recovered: both alerts were raised.
+		var down, up bool
+		for _, a := range ms[0].alerts() {
+			down = down || (a.Pool == "main" && a.Degraded)
+			up = up || (a.Pool == "main" && !a.Degraded && down)
+		}
+		if !down || !up {
+			t.Fatalf("alerts %+v: want degraded then recovered", ms[0].alerts())
+		}
+		if n := len(ctl.failovers()); n != 1 {
+			t.Fatalf("%d failovers, want 1", n)
+		}
+	})
+}

@@ -1,0 +1,13 @@
+//go:build linux
+
+package cluster
+
+import "syscall"
+
+func totalMemory() uint64 {
+	var si syscall.Sysinfo_t
+	if syscall.Sysinfo(&si) != nil {
+		return 0
+	}
+	return uint64(si.Totalram) * uint64(si.Unit)
+}

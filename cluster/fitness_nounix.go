@@ -1,0 +1,7 @@
+//go:build !linux && !darwin
+
+package cluster
+
+import "time"
+
+func processCPU() time.Duration { return 0 }

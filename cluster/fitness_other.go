@@ -1,0 +1,5 @@
+//go:build !linux
+
+package cluster
+
+func totalMemory() uint64 { return 0 }

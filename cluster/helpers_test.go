@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/sim"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}
+
+func startSim(tb testing.TB) *sim.Server {
+	tb.Helper()
+	srv, err := sim.Start(context.Background(), sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond,
+		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func connConfig(url string) conn.Config {
+	cc := conn.DefaultConfig()
+	cc.URL = url
+	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc.HeartbeatInterval = 100 * time.Millisecond
+	cc.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	return cc
+}
+
+func poolConfig(url string, size int) pool.Config {
+	return pool.Config{Conn: connConfig(url), Size: size, Policy: pool.LeastLoaded, Limits: pool.Limits{Disabled: true}}
+}
+
+// startPool starts a pool of size connections to the simulator; changed
+// (may be nil) is told of every change of a member's health.
+func startPool(ctx context.Context, url string, size int, changed func()) (*pool.Pool, error) {
+	p, err := pool.New(poolConfig(url, size), nil, func(pool.Event) {
+		if changed != nil {
+			changed()
+		}
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Start(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// member is a node with its holder and pool.
+type member struct {
+	n    *Node
+	h    *PoolHolder
+	main *pool.Pool
+	mu   sync.Mutex
+	fo   []Failover
+	al   []Alert
+}
+
+func (m *member) failovers() []Failover {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Failover(nil), m.fo...)
+}
+
+func (m *member) alerts() []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Alert(nil), m.al...)
+}
+
+// freePorts reserves n loopback ports (listen on :0, note, close).
+func freePorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	var out []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+// testTiming makes a test cluster react in tenths of a second.
+func testTiming(c *Config) {
+	c.HeartbeatInterval = 100 * time.Millisecond
+	c.NodeTimeout = time.Second
+	c.PublishInterval = 200 * time.Millisecond
+	c.RegistryTTL = time.Second
+	c.LeaseTTL = time.Second
+	c.FailAfter = 300 * time.Millisecond
+	c.ReestablishWait = 3 * time.Second
+	c.StartTimeout = 30 * time.Second
+}
+
+func embeddedConfigs(tb testing.TB, names ...string) []Config {
+	ports := freePorts(tb, len(names))
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	out := make([]Config, len(names))
+	for i, name := range names {
+		out[i] = Config{Mode: ModeEmbedded, Name: name, ClusterListen: routes[i], Routes: routes}
+		testTiming(&out[i])
+	}
+	return out
+}
+
+// startMembers starts one node per config concurrently (a clustered
+// node's New waits for the JetStream quorum), each holding a pool "main"
+// of size connections to the simulator at url.
+func startMembers(tb testing.TB, url string, size int, cfgs []Config) []*member {
+	tb.Helper()
+	ms, err := launchMembers(url, size, cfgs)
+	tb.Cleanup(func() { closeMembers(ms) })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ms
+}
+
+func closeMembers(ms []*member) {
+	for _, m := range ms {
+		if m.n != nil {
+			m.n.Close()
+		}
+		m.h.Close()
+		if m.main != nil {
+			m.main.Close()
+		}
+	}
+}
+
+// launchMembers is startMembers without the cleanup.
+func launchMembers(url string, size int, cfgs []Config) ([]*member, error) {
+	ms := make([]*member, len(cfgs))
+	errs := make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	for i, c := range cfgs {
+		if os.Getenv("CLUSTER_DEBUG") != "" {
+			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		m := &member{h: NewPoolHolder()}
+		ms[i] = m
+		c.OnFailover = func(f Failover) { m.mu.Lock(); m.fo = append(m.fo, f); m.mu.Unlock() }
+		c.OnAlert = func(a Alert) { m.mu.Lock(); m.al = append(m.al, a); m.mu.Unlock() }
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var changed atomic.Pointer[Node]
+			p, err := startPool(context.Background(), url, size, func() {
+				if n := changed.Load(); n != nil {
+					n.Changed()
+				}
+			})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			m.main = p
+			_ = m.h.Add("main", p, func(context.Context) (*pool.Pool, error) { return startPool(context.Background(), url, 1, nil) })
+			n, err := New(context.Background(), c, m.h, m.h)
+			if err != nil {
+				errs[i] = fmt.Errorf("node %s: %w", c.Name, err)
+				return
+			}
+			m.n = n
+			changed.Store(n)
+		}()
+	}
+	wg.Wait()
+	return ms, errors.Join(errs...)
+}
+
+// waitFor waits, woken by every change of n's view, until pred holds.
+func waitFor(tb testing.TB, n *Node, what string, timeout time.Duration, pred func() bool) {
+	tb.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		ch := n.Updated()
+		if pred() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+	}
+}
+
+func poolHealth(n *Node, name string) PoolHealth {
+	for _, h := range n.Health() {
+		if h.Pool == name {
+			return h
+		}
+	}
+	return PoolHealth{}
+}
