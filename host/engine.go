@@ -74,6 +74,12 @@ type Config struct {
 	NoReestablish bool
 	// RequestTimeout bounds each order request (default 5s).
 	RequestTimeout time.Duration
+	// SharedAccount: other hosts trade on the account with this host's
+	// labels (a cluster), so the start-up reconciliation leaves every open
+	// order alone instead of cancelling those with this host's labels as an
+	// earlier run's (it counts them in EngineStats.Peers). Cancel-on-disconnect
+	// has already cancelled a crashed run's orders.
+	SharedAccount bool
 	// StopTimeout bounds the wind-down after the run's context ends:
 	// stratbox_on_stop calls and the cancels of open orders (default 5s).
 	StopTimeout time.Duration
@@ -152,7 +158,7 @@ type engineCounters struct {
 	intents, refused, placed, acked, filled        atomic.Uint64
 	cancelled, rejected, fills, requests           atomic.Uint64
 	leftover, foreign                              atomic.Uint64
-	relocated, splits                              atomic.Uint64
+	relocated, splits, peers                       atomic.Uint64
 }
 
 // EngineOption configures New.
@@ -627,6 +633,11 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		if _, _, ours := deribit.DecodeLabel([]byte(o.Label)); !ours {
 			e.stats.foreign.Add(1)
 			e.log.Info("start-up: a foreign open order is left alone", "id", o.ID, "instrument", o.Instrument, "label", o.Label)
+			continue
+		}
+		if e.cfg.SharedAccount {
+			e.stats.peers.Add(1)
+			e.log.Info("start-up: an open order of another host of the cluster is left alone", "id", o.ID, "label", o.Label)
 			continue
 		}
 		p := append(strconv.AppendQuote([]byte(`{"order_id":`), o.ID), '}')

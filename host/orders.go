@@ -663,6 +663,8 @@ func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) 
 		return
 	default:
 		e.applyState(o, raw, now)
+		e.log.Debug("order state read back", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "state", o.state.String(),
+			"filled", o.filled.String(), "accounted", o.accounted.String(), "deferred", o.deferred != nil, "relocating", o.relocating)
 		if o.relocating && !o.final() && o.state == abi.StateOpen {
 			// Its connection is gone but the exchange has not cancelled it
 			// (yet): cancel it here, then re-place it (relocating).

@@ -126,8 +126,16 @@ func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 
 // Start-up reconciliation: an open order of an earlier run (this host's
 // label) is cancelled before any plugin trades, a foreign order is left
-// alone, and the account's position reaches the plugin's start-up blob.
+// alone, and the account's position reaches the plugin's start-up blob. On
+// an account shared by a cluster (Config.SharedAccount) the order with this
+// host's label is another member's, and is left alone too.
 func TestStartupReconciliation(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) { testStartupReconciliation(t, shared) })
+	}
+}
+
+func testStartupReconciliation(t *testing.T, shared bool) {
 	ctx := context.Background()
 	srv, err := sim.Start(ctx, testSimConfig())
 	if err != nil {
@@ -159,7 +167,7 @@ func TestStartupReconciliation(t *testing.T) {
 	sb := newScriptBox(nil)
 	box := func(*Plugin) Sandbox { return &startupSpy{scriptBox: sb, got: &blob, started: started} }
 	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
-		Channels: []string{"ticker.{instrument}.100ms"}}}}, EngineLogger(testLogger(t)))
+		Channels: []string{"ticker.{instrument}.100ms"}}}, SharedAccount: shared}, EngineLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,12 +185,14 @@ func TestStartupReconciliation(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	st := e.Stats()
-	if st.Leftover != 1 || st.Foreign != 1 {
-		t.Fatalf("leftover %d, foreign %d; want 1 and 1", st.Leftover, st.Foreign)
-	}
 	left := srv.OpenOrders(simAccount)
-	if len(left) != 1 || left[0].Label != "by-hand" {
-		t.Fatalf("open orders after start-up: %+v", left)
+	if shared {
+		if st.Leftover != 0 || st.Peers != 1 || st.Foreign != 1 || len(left) != 2 {
+			t.Fatalf("shared account: leftover %d, peers %d, foreign %d, open %+v; want 0, 1, 1 and both orders",
+				st.Leftover, st.Peers, st.Foreign, left)
+		}
+	} else if st.Leftover != 1 || st.Foreign != 1 || len(left) != 1 || left[0].Label != "by-hand" {
+		t.Fatalf("leftover %d, foreign %d, open orders after start-up %+v; want 1, 1 and the foreign one", st.Leftover, st.Foreign, left)
 	}
 	if len(blob.Positions) != 1 || blob.Positions[0].Flags&abi.PositionAccount == 0 ||
 		blob.Positions[0].Instrument != 0 || blob.Positions[0].Size != fx("30") {

@@ -28,6 +28,7 @@ type EngineStats struct {
 	InFlight      int    // requests to the exchange (and verifications) not answered yet
 	Leftover      uint64 // open orders of an earlier run cancelled at start-up
 	Foreign       uint64 // open orders without this host's label, left alone at start-up
+	Peers         uint64 // open orders with this host's labels left alone at start-up (Config.SharedAccount)
 	Killed        bool
 	Plugins       []PluginStats
 }
@@ -67,6 +68,7 @@ func (e *Engine) Stats() EngineStats {
 		Split:    e.stats.splits.Load(),
 		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
 		InFlight: e.reqs.count(), Leftover: e.stats.leftover.Load(), Foreign: e.stats.foreign.Load(),
+		Peers: e.stats.peers.Load(),
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -159,7 +159,8 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if srv != nil {
 		defer srv.Close()
 	}
-	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration}
+	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration,
+		SharedAccount: c.Cluster.Mode != ""} // cluster members share the account: another member's orders are not leftovers
 	if ecfg.Risk, err = c.Risk.limits("risk"); err != nil {
 		return err
 	}
