@@ -44,7 +44,9 @@ fuzz:
 SOAK_FOR ?= 2m
 SOAK_SEED ?= 1
 soak:
-	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./host -args -soak -soak.duration=$(SOAK_FOR) -soak.seed=$(SOAK_SEED) -soak.report=bench/soak.txt
+	@mkdir -p bench
+	$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' ./host -args -soak -soak.duration=$(SOAK_FOR) -soak.seed=$(SOAK_SEED) -soak.report=$(CURDIR)/bench/soak.txt
+	@cat bench/soak.txt
 
 ## chaos: the chaos test — random connection drops under a random trader; CHAOS_DROPS, CHAOS_SEED.
 CHAOS_DROPS ?= 25

@@ -56,7 +56,7 @@ type order struct {
 	oldIDs       []string         // exchange ids of the orders it had before (their late updates are stale)
 	updated      uint64           // exchange time of the last update applied
 	value        float64          // Σ price × amount of the fills delivered
-	synth        abi.Fixed        // filled amount reconstructed after a reconnect, not yet seen as fills
+	synth        []synthFill      // filled amounts reconstructed after a reconnect, not yet seen as fills
 	cancelTries  int              // host-initiated cancels retried
 	verifyTries  int              // verifications retried
 	placeTries   int              // waits for a connection to re-place on
@@ -69,6 +69,32 @@ type order struct {
 	deferred     *abi.OrderUpdate // an update whose filled amount is ahead of the fills delivered
 	parent       *split           // the plugin order it is a leg of (nil: it is the plugin's order)
 	replacing    bool             // a leg re-placed after a lost connection, not open again yet
+}
+
+// synthFill is a filled amount of exchange order id that the engine
+// reconstructed from the order's state, because the fills were lost; their
+// notifications, if they come late, are not counted again.
+type synthFill struct {
+	id     string
+	amount abi.Fixed
+}
+
+// takeSynth returns how much of a late fill of exchange order id (nil: not
+// known) of amount was already reconstructed, and forgets it.
+func (o *order) takeSynth(id []byte, amount abi.Fixed) abi.Fixed {
+	for i := range o.synth {
+		s := &o.synth[i]
+		if s.amount == 0 || id != nil && string(id) != s.id {
+			continue
+		}
+		take := min(s.amount, amount)
+		s.amount -= take
+		if s.amount == 0 {
+			o.synth = append(o.synth[:i], o.synth[i+1:]...)
+		}
+		return take
+	}
+	return 0
 }
 
 // begin marks o as having a request (or a wait) in flight and returns its
@@ -381,6 +407,13 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		e.retryCancel(o) // the host's own cancel: not the plugin's to hear about, but it must happen
 		return
 	}
+	if req.what == abi.KindCancel && errors.Is(err, pool.ErrRateLimited) && o.cancelTries < maxCancelTries {
+		// Taking risk off waits for the client-side limiter rather than
+		// failing (a cancel_all of many orders meets it at once); the
+		// plugin hears of it only if it still cannot be sent.
+		e.retryCancel(o)
+		return
+	}
 	x := abi.IntentRejected{IntentKind: req.what, CID: o.key.cid, IntentSeq: req.seq, Instrument: o.local,
 		Time: uint64(now.UnixNano())}
 	if s := o.parent; s != nil && req.seq != 0 {
@@ -432,9 +465,9 @@ func (e *Engine) applyRecords(buf []byte, routes []deribit.Route, now time.Time)
 				continue
 			}
 			if o := e.orders[orderKey{rt.Instance, f.CID, rt.Chunk}]; o != nil {
-				e.applyFill(o, &f, now)
+				e.applyFill(o, &f, rt.OrderID, now)
 			} else if o := e.recent[orderKey{rt.Instance, f.CID, rt.Chunk}]; o != nil {
-				e.applyFill(o, &f, now) // once per trade, like any fill
+				e.applyFill(o, &f, rt.OrderID, now) // once per trade, like any fill
 			} else {
 				e.stats.unknownOrders.Add(1)
 				e.log.Debug("fill of an order not open in the engine", "instance", rt.Instance, "cid", f.CID,
@@ -524,8 +557,9 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	e.followUp(o, now)
 }
 
-// applyFill applies one fill of o: once per trade.
-func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
+// applyFill applies one fill of o: once per trade. exchID is the exchange
+// order the trade belongs to (nil: not known).
+func (e *Engine) applyFill(o *order, f *abi.Fill, exchID []byte, now time.Time) {
 	if f.TradeSeq != 0 { // 0: a fill reconstructed after a reconnect
 		for _, s := range o.seen {
 			if s == f.TradeSeq {
@@ -533,9 +567,9 @@ func (e *Engine) applyFill(o *order, f *abi.Fill, now time.Time) {
 			}
 		}
 		o.seen = append(o.seen, f.TradeSeq)
-		if o.synth > 0 { // a late notification of a fill already reconstructed
-			take := min(o.synth, f.Amount)
-			o.synth -= take
+		// A late notification of a fill already reconstructed — of the
+		// same exchange order: a re-placed order's own fills are new.
+		if take := o.takeSynth(exchID, f.Amount); take > 0 {
 			if take == f.Amount {
 				return
 			}
@@ -698,9 +732,9 @@ func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
 					px = p
 				}
 			}
-			o.synth += missed
+			o.synth = append(o.synth, synthFill{id: u.ExchangeOrderID.String(), amount: missed})
 			e.applyFill(o, &abi.Fill{CID: o.key.cid, Instrument: o.local, Side: o.side, Time: u.Time,
-				Price: px, Amount: missed}, now)
+				Price: px, Amount: missed}, nil, now)
 		}
 		e.applyUpdate(o, &u, now)
 	}

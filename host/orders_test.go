@@ -57,8 +57,8 @@ func TestOrderUpdatesNeverGoBack(t *testing.T) {
 	if o.state != abi.StateOpen || o.deferred == nil {
 		t.Fatalf("state %v, deferred %v", o.state, o.deferred)
 	}
-	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 7, Price: fx("60000"), Amount: fx("10")}, now)
-	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 7, Price: fx("60000"), Amount: fx("10")}, now) // again
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 7, Price: fx("60000"), Amount: fx("10")}, nil, now)
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 7, Price: fx("60000"), Amount: fx("10")}, nil, now) // again
 	e.mu.Unlock()
 	if o.state != abi.StateFilled || len(pl.open) != 0 || e.orders[o.key] != nil {
 		t.Fatalf("order %+v not final and forgotten", o)
@@ -95,11 +95,17 @@ func TestReconstructedFills(t *testing.T) {
 		"label":"sbx:1:1","price":60000,"amount":10,"filled_amount":10,"average_price":60000,"last_update_timestamp":5}`)
 	e.rtr = newTestTranslator(t)
 	e.applyState(o, raw, now)
-	if o.state != abi.StateCancelled || pl.pos[0].size != fx("10") || o.synth != fx("10") {
+	if o.state != abi.StateCancelled || pl.pos[0].size != fx("10") || len(o.synth) != 1 || o.synth[0] != (synthFill{"ETH-1", fx("10")}) {
 		t.Fatalf("order %+v position %v", o, pl.pos[0].size)
 	}
-	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 9, Price: fx("60000"), Amount: fx("10")}, now)
-	if pl.pos[0].size != fx("10") {
-		t.Fatalf("the late fill was counted twice: position %v", pl.pos[0].size)
+	// A fill of another exchange order (the one that re-placed it) is new,
+	// although a reconstructed amount waits for its late notification.
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 8, Price: fx("60000"), Amount: fx("10")}, []byte("ETH-2"), now)
+	if pl.pos[0].size != fx("20") {
+		t.Fatalf("a fill of the re-placed order was taken for the late one: position %v", pl.pos[0].size)
+	}
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 9, Price: fx("60000"), Amount: fx("10")}, []byte("ETH-1"), now)
+	if pl.pos[0].size != fx("20") || len(o.synth) != 0 {
+		t.Fatalf("the late fill was counted twice: position %v, synth %v", pl.pos[0].size, o.synth)
 	}
 }

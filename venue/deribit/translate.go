@@ -108,6 +108,10 @@ type Route struct {
 	// Chunk is the chunk of a split order the record is about (its
 	// label's, DecodeChunkLabel); 0: the order is not split.
 	Chunk uint8
+	// OrderID is the exchange order id of a fill's trade (the ABI's fill
+	// record has none), valid until the next call of the translator: it
+	// tells the fills of an order's earlier exchange orders from its own.
+	OrderID []byte
 }
 
 type bookState struct {
@@ -591,11 +595,11 @@ func (t *Translator) ticker(dst, data []byte, inst uint32, top bool, recvNs int6
 // tradeView is one trade object (public trades and user trades), with
 // strings as raw views of the input.
 type tradeView struct {
-	instrument, direction, label, feeCurrency, liquidity, liquidation []byte
-	block                                                             bool
-	seq                                                               int64
-	ts                                                                int64
-	price, amount, fee                                                abi.Fixed
+	instrument, direction, label, feeCurrency, liquidity, liquidation, orderID []byte
+	block                                                                      bool
+	seq                                                                        int64
+	ts                                                                         int64
+	price, amount, fee                                                         abi.Fixed
 }
 
 func decodeTrade(s *jsonscan.Scanner, v *tradeView) bool {
@@ -615,6 +619,8 @@ func decodeTrade(s *jsonscan.Scanner, v *tradeView) bool {
 			v.direction, ok = text(s)
 		case "label":
 			v.label, ok = text(s)
+		case "order_id":
+			v.orderID, ok = text(s)
 		case "fee_currency":
 			v.feeCurrency, ok = text(s)
 		case "liquidity":

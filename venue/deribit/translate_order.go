@@ -253,7 +253,7 @@ func (t *Translator) appendFill(dst []byte, v *tradeView, recvNs int64) []byte {
 		f.Liquidity = abi.Taker
 	}
 	putStr(f.FeeCurrency[:], v.feeCurrency)
-	t.routes = append(t.routes, Route{Offset: len(dst), Instance: instance, Chunk: chunk})
+	t.routes = append(t.routes, Route{Offset: len(dst), Instance: instance, Chunk: chunk, OrderID: v.orderID})
 	dst = abi.AppendFill(dst, &f)
 	a.add(abi.KindFill, inst)
 	return dst

@@ -459,6 +459,10 @@ func TestAppendOrderResult(t *testing.T) {
 		!strings.HasPrefix(got[2], `{"kind":"order_update","seq":0,"cid":1003,`) || len(tr.Routes()) != 3 {
 		t.Fatalf("%v %+v\n%s", err, cls, strings.Join(got, "\n"))
 	}
+	// A fill's route names its trade's exchange order; an update's, none.
+	if r := tr.Routes(); string(r[0].OrderID) != "4008965646" || string(r[1].OrderID) != "ETH-3" || r[2].OrderID != nil {
+		t.Fatalf("routes' order ids %q %q %q", r[0].OrderID, r[1].OrderID, r[2].OrderID)
+	}
 	// Order first in the JSON: fills still come first.
 	buy2 := `{"order":` + orderOurs + `,"trades":[]}`
 	out, cls, err = tr.AppendOrderResult(nil, []byte(buy2), recv)
