@@ -60,6 +60,7 @@ type order struct {
 	cancelTries  int              // host-initiated cancels retried
 	verifyTries  int              // verifications retried
 	placeTries   int              // waits for a connection to re-place on
+	absentChecks int              // verifications that did not find an order whose place was not answered
 	wantCancel   bool             // cancel once the in-flight request completes
 	pendingAmend *abi.Amend       // amend once the in-flight request completes
 	hostReason   abi.Reason       // a host-initiated cancel's reason (plugin_stopped, plugin_fault, kill_switch)
@@ -689,6 +690,14 @@ func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) 
 	}
 	var rpc *conn.RPCError
 	switch {
+	case (err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound || err == nil && raw == nil) &&
+		o.unknown && o.exchID == "" && o.absentChecks < maxAbsentChecks && !e.stopping.Load():
+		// A place sent on a connection that died may still be carried
+		// out after this query on another connection: look again a little
+		// later before taking "not there" for an answer.
+		o.absentChecks++
+		e.later(o, absentCheckDelay, func() { e.verify(o) })
+		return
 	case err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound, err == nil && raw == nil:
 		e.lost(o, now, "not on the exchange")
 	case err != nil:
@@ -771,6 +780,11 @@ func (e *Engine) later(o *order, d time.Duration, f func()) {
 }
 
 const (
+	// An order whose place was not answered and that the exchange does
+	// not list is looked for maxAbsentChecks more times, absentCheckDelay
+	// apart, before it is taken as never placed.
+	maxAbsentChecks  = 2
+	absentCheckDelay = 250 * time.Millisecond
 	verifyRetryDelay = 50 * time.Millisecond
 	maxPlaceTries    = 40 // a re-placement waits up to ~40 s for a connection
 )

@@ -1,7 +1,11 @@
 package host
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,5 +111,62 @@ func TestReconstructedFills(t *testing.T) {
 	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 9, Price: fx("60000"), Amount: fx("10")}, []byte("ETH-1"), now)
 	if pl.pos[0].size != fx("20") || len(o.synth) != 0 {
 		t.Fatalf("the late fill was counted twice: position %v, synth %v", pl.pos[0].size, o.synth)
+	}
+}
+
+// answers is an Exchange that answers each call with the next of its
+// answers.
+type answers struct {
+	mu   sync.Mutex
+	next []string
+	got  []string
+}
+
+func (a *answers) CallRaw(_ context.Context, method string, _ []byte) (json.RawMessage, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = append(a.got, method)
+	if len(a.next) == 0 {
+		return nil, errors.New("no more answers")
+	}
+	r := a.next[0]
+	a.next = a.next[1:]
+	return json.RawMessage(r), nil
+}
+
+func (a *answers) Subscribe(context.Context, ...string) ([]string, error) { return nil, nil }
+
+// An order whose place was sent on a connection that died and was not
+// answered is not taken as never placed the first time the exchange does
+// not list it: the place may be carried out after the query. It is looked
+// for again, found filled, and its fill reconstructed.
+func TestUnansweredPlaceLookedForAgain(t *testing.T) {
+	e, pl, o := omRig(t)
+	ex := &answers{next: []string{`[]`, `[{"order_id":"ETH-7","instrument_name":"BTC-PERPETUAL","direction":"buy",
+		"order_type":"limit","time_in_force":"good_til_cancelled","order_state":"filled","label":"sbx:1:1","price":60000,
+		"amount":10,"filled_amount":10,"average_price":60000,"last_update_timestamp":5}]`}}
+	e.ex, e.life, e.cfg.RequestTimeout = ex, context.Background(), time.Second
+	e.rtr = newTestTranslator(t)
+	fake := e.clk.(*clock.Fake)
+	e.mu.Lock()
+	o.unknown = true
+	e.verify(o)
+	e.mu.Unlock()
+	failsafe := make(chan struct{})
+	defer time.AfterFunc(30*time.Second, func() { close(failsafe) }).Stop()
+	if !fake.WaitForTimers(1, failsafe) {
+		t.Fatal("no second look scheduled")
+	}
+	e.mu.Lock()
+	if o.final() {
+		t.Fatalf("taken as never placed at the first look: %+v", o)
+	}
+	e.mu.Unlock()
+	fake.Advance(absentCheckDelay)
+	<-e.reqs.idle()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o.state != abi.StateFilled || pl.pos[0].size != fx("10") || len(ex.got) != 2 {
+		t.Fatalf("after the second look: state %v, position %v, calls %v", o.state, pl.pos[0].size, ex.got)
 	}
 }
