@@ -1023,6 +1023,19 @@ func (e *Engine) OpenOrders(owner string, match func(*Order) bool) []Order {
 	return out
 }
 
+// instrumentMatches applies Deribit's kind and currency filters to the
+// instrument name ("any" and "" match everything).
+func (e *Engine) instrumentMatches(name, kind, currency string) bool {
+	in, ok := e.Instrument(name)
+	if !ok {
+		return false
+	}
+	if kind != "" && kind != "any" && in.Kind != kind {
+		return false
+	}
+	return currency == "" || currency == "any" || in.BaseCurrency == currency || in.SettlementCurrency == currency
+}
+
 // OrdersByLabel returns owner's orders with label, open or among its last
 // 10,000 closed ones, oldest first, for which match returns true (all when
 // match is nil).

@@ -393,16 +393,7 @@ func (l *Local) Call(nowMs int64, method string, params []byte) (json.RawMessage
 	return b, nil
 }
 
-func (l *Local) matches(name, kind, currency string) bool {
-	in, ok := l.eng.Instrument(name)
-	if !ok {
-		return false
-	}
-	if kind != "" && kind != "any" && in.Kind != kind {
-		return false
-	}
-	return currency == "" || currency == "any" || in.BaseCurrency == currency || in.SettlementCurrency == currency
-}
+func (l *Local) matches(name, kind, currency string) bool { return l.eng.instrumentMatches(name, kind, currency) }
 
 func decodeParams(params []byte, v any) *Error {
 	if len(params) == 0 || string(params) == "null" {

@@ -446,17 +446,7 @@ func methodCancelAllByCurrency(k *call) (any, *Error) {
 // instrumentMatches applies Deribit's kind and currency filters ("any" and
 // "" match everything).
 func (s *Server) instrumentMatches(name, kind, currency string) bool {
-	in, ok := s.engine.Instrument(name)
-	if !ok {
-		return false
-	}
-	if kind != "" && kind != "any" && in.Kind != kind {
-		return false
-	}
-	if currency != "" && currency != "any" && in.BaseCurrency != currency && in.SettlementCurrency != currency {
-		return false
-	}
-	return true
+	return s.engine.instrumentMatches(name, kind, currency)
 }
 
 func methodCancelByLabel(k *call) (any, *Error) {
