@@ -12,9 +12,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/stratbox/stratbox/cluster"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/pool"
@@ -180,6 +182,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		return err
 	}
 	defer rec.close(stdout)
+	var node atomic.Pointer[cluster.Node] // set once the cluster node has started
 	x, err := pool.New(pc, eng.Sink, func(ev pool.Event) {
 		switch {
 		case ev.Lost:
@@ -188,6 +191,9 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 			fmt.Fprintln(stdout, "order updates were not received for a while: every order is read back")
 		}
 		eng.PoolEvent(ev)
+		if n := node.Load(); n != nil {
+			n.Changed() // the cluster hears of it now, not at its next publish
+		}
 	}, log, tap...)
 	if err != nil {
 		return err
@@ -196,11 +202,12 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		return fmt.Errorf("connect to %s: %w", cc.URL, err)
 	}
 	defer x.Close()
-	_, leave, err := startCluster(life, c, pc, x, log, stdout)
+	n, leave, err := startCluster(life, c, pc, x, log, stdout)
 	if err != nil {
 		return err
 	}
 	defer leave()
+	node.Store(n)
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = fmt.Sprintf("%s on %s", s.Name, strings.Join(s.Instruments, ","))
