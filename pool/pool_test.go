@@ -64,14 +64,43 @@ func (s *sinks) waitFor(t *testing.T, what string, pred func() bool) {
 }
 
 type events struct {
-	mu  sync.Mutex
-	got []pool.Event
+	mu     sync.Mutex
+	got    []pool.Event
+	change chan struct{}
 }
 
 func (e *events) add(ev pool.Event) {
 	e.mu.Lock()
 	e.got = append(e.got, ev)
+	if e.change != nil {
+		close(e.change)
+		e.change = nil
+	}
 	e.mu.Unlock()
+}
+
+// waitFor waits until an event satisfies pred.
+func (e *events) waitFor(t *testing.T, what string, pred func(pool.Event) bool) {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		e.mu.Lock()
+		if slices.ContainsFunc(e.got, pred) {
+			e.mu.Unlock()
+			return
+		}
+		if e.change == nil {
+			e.change = make(chan struct{})
+		}
+		ch := e.change
+		e.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s: %+v", what, e.got)
+		}
+	}
 }
 
 func (e *events) has(pred func(pool.Event) bool) bool {
@@ -164,6 +193,59 @@ func TestSubscriptionsSurviveALoss(t *testing.T) {
 	}
 	if !ev.has(func(e pool.Event) bool { return e.Lost && e.Member == carrier && e.Degraded && e.Healthy == 2 }) {
 		t.Fatalf("no degraded loss event for member %d: %+v", carrier, ev.got)
+	}
+}
+
+// When every member carrying the private channels is lost at once, the
+// channels are subscribed on a healthy member, and once they are received
+// again the observer is told to read its orders back (Event.Resync): order
+// notifications may have been lost in between.
+func TestPrivateChannelGap(t *testing.T) {
+	srv, p, _, ev := startPool(t, pool.Config{Size: 3, OrderChannels: 2})
+	const orders = "user.orders.BTC-PERPETUAL.raw"
+	if _, err := p.Subscribe(context.Background(), orders); err != nil {
+		t.Fatal(err)
+	}
+	carriers := simConnsWith(srv, orders)
+	if len(carriers) != 2 {
+		t.Fatalf("user.orders on %d connections, want 2", len(carriers))
+	}
+	if ev.has(func(e pool.Event) bool { return e.Resync }) {
+		t.Fatal("a resync before any gap")
+	}
+	for _, id := range carriers {
+		srv.DropConn(id)
+	}
+	ev.waitFor(t, "a resync after the gap", func(e pool.Event) bool { return e.Resync && e.Member == -1 })
+	// The third member took the channels; the lost ones restore theirs
+	// when they come back.
+	survivor := simConnsWith(srv, orders)
+	if !slices.ContainsFunc(survivor, func(id uint64) bool { return !slices.Contains(carriers, id) }) {
+		t.Fatalf("user.orders on %v after losing %v: not on the surviving member", survivor, carriers)
+	}
+	// One loss of one carrier is no gap: the other still receives.
+	ev.waitFor(t, "the pool whole again", func(pool.Event) bool { return p.Stats().Healthy == 3 })
+	ev.mu.Lock()
+	resyncs := 0
+	for _, e := range ev.got {
+		if e.Resync {
+			resyncs++
+		}
+	}
+	ev.mu.Unlock()
+	srv.DropConn(simConnsWith(srv, orders)[0])
+	ev.waitFor(t, "the loss", func(e pool.Event) bool { return e.Lost && p.Stats().Losses == 3 })
+	ev.waitFor(t, "the member back", func(pool.Event) bool { return p.Stats().Healthy == 3 })
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	n := 0
+	for _, e := range ev.got {
+		if e.Resync {
+			n++
+		}
+	}
+	if n != resyncs {
+		t.Fatalf("%d resyncs after the loss of one carrier of three, want none", n-resyncs)
 	}
 }
 
