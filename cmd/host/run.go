@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,6 +203,15 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		return fmt.Errorf("connect to %s: %w", cc.URL, err)
 	}
 	defer x.Close()
+	if l := c.Pool.Limits; !pc.Limits.Disabled && (l.FromAccount == nil || *l.FromAccount) {
+		cur := cmp.Or(l.AccountCurrency, "BTC")
+		if al, err := x.UseAccountLimits(life, cur); err != nil {
+			fmt.Fprintf(stdout, "rate limits: not read from the account (%v): the configured ones apply\n", err)
+		} else {
+			fmt.Fprintf(stdout, "rate limits from the account: matching %g/s (burst %g), non-matching %g/s (burst %g), used at %g%%\n",
+				al.MatchingRate, al.MatchingBurst, al.NonMatchingRate, al.NonMatchingBurst, x.Limits().Margin*100)
+		}
+	}
 	n, leave, err := startCluster(life, c, pc, x, log, stdout)
 	if err != nil {
 		return err

@@ -191,3 +191,39 @@ skew = -1
 		}
 	}
 }
+
+// host run reads the account's rate limits once connected (the simulator
+// here is a tier-4 account: 5 requests/s, burst 20), unless told not to.
+func TestRunReadsAccountLimits(t *testing.T) {
+	wasm, err := filepath.Abs("../../plugins/examples/minimal-wat/minimal-wat.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fromAccount := range []bool{true, false} {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "host.toml")
+		toml := fmt.Sprintf(`
+[sim.rate_limits]
+matching_rate = 5
+matching_burst = 20
+[pool.limits]
+from_account = %v
+[host]
+cache_dir = %q
+status = "0s"
+[[plugin]]
+path = %q
+`, fromAccount, filepath.Join(dir, "cache"), wasm)
+		if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "500ms"}, &out, &errb); err != nil {
+			t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+		}
+		read := strings.Contains(out.String(), "rate limits from the account: matching 5/s (burst 20)")
+		if read != fromAccount {
+			t.Fatalf("from_account = %v, read %v:\n%s", fromAccount, read, out.String())
+		}
+	}
+}

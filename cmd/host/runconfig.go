@@ -63,6 +63,12 @@ type poolLimits struct {
 	NonMatchingPerAccount bool     `toml:"non_matching_per_account"`
 	MaxWait               duration `toml:"max_wait"`
 	Margin                float64  `toml:"margin"`
+	// FromAccount reads the matching and non-matching limits from the
+	// account (private/get_account_summary of AccountCurrency, default
+	// "BTC") once connected, over what is configured: the exchange knows the
+	// account's tier. Default true.
+	FromAccount     *bool  `toml:"from_account"`
+	AccountCurrency string `toml:"account_currency"`
 }
 
 // limits is the pool's limiter configuration: [pool.limits], or, against
