@@ -393,7 +393,9 @@ func (l *Local) Call(nowMs int64, method string, params []byte) (json.RawMessage
 	return b, nil
 }
 
-func (l *Local) matches(name, kind, currency string) bool { return l.eng.instrumentMatches(name, kind, currency) }
+func (l *Local) matches(name, kind, currency string) bool {
+	return l.eng.instrumentMatches(name, kind, currency)
+}
 
 func decodeParams(params []byte, v any) *Error {
 	if len(params) == 0 || string(params) == "null" {
