@@ -27,10 +27,15 @@ check:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: every package's Go benchmarks, written where benchstat can compare two runs.
+## bench: every package's Go benchmarks, then `host bench` (HOSTREPS repetitions), written where benchstat can
+## compare two runs (BENCHOUT, BenchmarkHost/<figure> lines appended) and as JSON (HOSTOUT).
+HOSTOUT  ?= bench/host.json
+HOSTREPS ?= 5
 bench:
-	@mkdir -p $(dir $(BENCHOUT))
+	@mkdir -p $(dir $(BENCHOUT)) $(dir $(HOSTOUT)) bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 5 $(PKGS) | tee $(BENCHOUT)
+	$(GO) build -o bin/host ./cmd/host
+	bin/host bench --reps $(HOSTREPS) --progress --benchfmt --out $(HOSTOUT) | tee -a $(BENCHOUT)
 
 ## fuzz: each native fuzz target for FUZZTIME.
 fuzz:
@@ -52,7 +57,7 @@ soak:
 CHAOS_DROPS ?= 25
 CHAOS_SEED  ?= 7
 chaos:
-	$(GO) test -race -count=1 -run '^TestChaos$$' -v ./host -args -chaos -chaos.drops=$(CHAOS_DROPS) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test -race -count=1 -run '^TestChaos$$' -v ./host -args -chaos.drops=$(CHAOS_DROPS) -chaos.seed=$(CHAOS_SEED)
 
 ## plugins: builds every example strategy (plugins/examples/<name>) to bin/plugins/<name>.wasm: the Go ones
 ## with go build, the AssemblyScript and WAT ones with the pinned compilers of plugins/sdk/assemblyscript

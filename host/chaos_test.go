@@ -16,9 +16,8 @@ import (
 )
 
 var (
-	chaosRun   = flag.Bool("chaos", false, "run the chaos test (make chaos)")
 	chaosSeed  = flag.Uint64("chaos.seed", 7, "seed of the chaos test's choices")
-	chaosDrops = flag.Int("chaos.drops", 6, "connections the chaos test drops (make soak raises it)")
+	chaosDrops = flag.Int("chaos.drops", 6, "connections the chaos test drops (make chaos: 25)")
 )
 
 // chaosOrder is what the trader knows of one of its orders, from events.
@@ -202,13 +201,10 @@ func (c *chaosTrader) waitTrader(t *testing.T, what string, pred func() bool) {
 // exactly one final state with no update after it, every order's fills add
 // up to its filled amount, and the plugin's position is the account's.
 //
-// It is opt-in (make chaos): it still finds lost updates when connections
-// die with requests in flight (see issue 5's notes), and a test that fails
-// at random must not decide whether main is green.
+// go test runs it with 6 drops (about 3 s); make chaos with 25 and any
+// seed (CHAOS_SEED). At 25 drops it passed 100 seeded runs in a row on a
+// loaded 2-core machine once the bugs it found were fixed (RATIONALE.md).
 func TestChaos(t *testing.T) {
-	if !*chaosRun {
-		t.Skip("opt-in: go test -run TestChaos ./host -args -chaos (make chaos)")
-	}
 	tr := newChaosTrader(*chaosSeed)
 	cfg := Config{Plugins: []PluginSpec{{Name: "chaos", NewSandbox: func(*Plugin) Sandbox { return tr },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
