@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ var (
 	soakDuration = flag.Duration("soak.duration", 2*time.Minute, "how long the soak test trades")
 	soakSeed     = flag.Uint64("soak.seed", 1, "seed of the soak test's choices")
 	soakReport   = flag.String("soak.report", "", "also write the soak report to this file")
+	soakHeap     = flag.String("soak.heapprofile", "", "write a heap profile (pprof) at the end of the soak to this file")
 )
 
 // The soak test compresses the day of operation the host must survive into
@@ -78,6 +80,19 @@ func TestSoak(t *testing.T) {
 	simStats := r.srv.Stats()
 	res := settle(t, r, tr)
 	heapEnd := heapAfterGC()
+	r.e.mu.Lock()
+	live, final := len(r.e.orders), len(r.e.recent)
+	r.e.mu.Unlock()
+	if *soakHeap != "" {
+		f, err := os.Create(*soakHeap)
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
 
 	var answered, missed, requests, reconnects uint64
 	for _, m := range ps.Members {
@@ -95,8 +110,9 @@ func TestSoak(t *testing.T) {
 		drops, dropAlls, maintFor, ps.Losses, reconnects)
 	fmt.Fprintf(&b, "  orders %d, fills %d, re-established %d (the plugin heard of %d); lost %d, duplicated %d (%d checks), fill sums broken %d\n",
 		res.orders, res.fills, res.relocated, res.replaced, res.lost, twins, twinChecks, res.finalsBroken)
-	fmt.Fprintf(&b, "  heap after GC: %.1f MiB at the start, %.1f MiB at the end\n",
-		float64(heapStart)/(1<<20), float64(heapEnd)/(1<<20))
+	fmt.Fprintf(&b, "  heap after GC: %.1f MiB at the start, %.1f MiB at the end (the process holds the simulator too, with its\n"+
+		"  history of 10,000 closed orders); the engine holds %d orders not final and %d final ones (kept for late fills, at most %d)\n",
+		float64(heapStart)/(1<<20), float64(heapEnd)/(1<<20), live, final, maxRecent)
 	t.Log(b.String())
 	if *soakReport != "" {
 		if err := os.WriteFile(*soakReport, []byte(b.String()), 0o644); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // request is a JSON-RPC 2.0 request as Deribit takes it.
@@ -71,6 +72,10 @@ type handler struct {
 func (c *session) handle(data []byte) {
 	s := c.srv
 	s.stats.requests.Add(1)
+	var read time.Time // for the request hook (hooks.go): when the request was read
+	if s.onRequest.Load() != nil {
+		read = time.Now()
+	}
 	usIn := s.clk.Now().UnixMicro()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -89,6 +94,7 @@ func (c *session) handle(data []byte) {
 		id = nullID
 	}
 	method := strings.TrimPrefix(req.Method, "/api/v2/")
+	s.requestHook(method, read)
 	if method == "public/test" {
 		c.answered() // the heartbeat answer: never rate limited
 	}

@@ -199,8 +199,9 @@ type Server struct {
 
 	nextConn  atomic.Uint64
 	silent    atomic.Bool
-	frozen    atomic.Bool  // the synthetic market stands still (Freeze)
-	delay     atomic.Int64 // ns of delay before each outbound frame
+	frozen    atomic.Bool                 // the synthetic market stands still (Freeze)
+	delay     atomic.Int64                // ns of delay before each outbound frame
+	onRequest atomic.Pointer[RequestHook] // OnRequest (hooks.go)
 	closed    chan struct{}
 	closeOnce sync.Once
 	chMu      sync.Mutex

@@ -7,6 +7,7 @@
 //	host replay  replay a recorded session through the host, deterministically
 //	host record  record an exchange session (market channels, no strategy)
 //	host cluster status: the cluster's nodes, connections, health and controller
+//	host bench   measure the host on this machine (and a strategy next to the no-op baseline)
 //
 // Only this package exits the process.
 package main
@@ -56,6 +57,7 @@ commands:
   replay  replay a recording through strategy plugins, deterministically; --fill sim for a backtest
   record  record market channels of the exchange (or the simulator) to a file, for replay
   cluster status: the cluster's nodes, connections, pool health and current controller
+  bench   measure the host on this machine: dispatch, end to end, heartbeats, tick-to-order, replay, memory
 
 Run 'host <command> -h' for a command's flags.`
 
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRecord(ctx, args[1:], stdout, stderr)
 	case "cluster":
 		return runCluster(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

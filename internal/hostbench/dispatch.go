@@ -1,0 +1,171 @@
+package hostbench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/plugins/bench/quoter"
+)
+
+// dispatchTarget is issue 4's target: ≤ 300 ns an event in batches of 64.
+const dispatchTarget = 300
+
+// dispatchSubject is one plugin of the dispatch figures.
+type dispatchSubject struct {
+	key, title string
+	sb         host.Sandbox
+	mkt        *market
+	batches    map[int][][]byte
+	books      map[int][][]int
+}
+
+// dispatch measures one Deliver of a batch of 1 or 64 market events, per
+// event, in this process with the call budget on (as `host run` with
+// isolation "none"; BenchmarkDispatch's approach).
+func (r *runner) dispatch(ctx context.Context) error {
+	now := time.Now()
+	type spec struct {
+		key, title string
+		wasm       []byte
+		native     bool
+		params     []abi.Param
+	}
+	specs := []spec{
+		{"noop", "no-op WAT plugin (the boundary)", NoopWasm, false, nil},
+		{"quoter_wasm", "quoter, Go → wasm", QuoterWasm(), false, quoterParams()},
+		{"quoter_native", "quoter, Go native (no wasm)", nil, true, quoterParams()},
+	}
+	if r.opt.Plugin != nil {
+		specs = append(specs, spec{"plugin", r.opt.PluginName, r.opt.Plugin, false, r.opt.PluginParams})
+	}
+	var subjects []*dispatchSubject
+	defer func() {
+		for _, s := range subjects {
+			_ = s.sb.Close()
+		}
+	}()
+	for _, sp := range specs {
+		var sb host.Sandbox
+		if sp.native {
+			sb = newNativeBox(quoter.New())
+		} else {
+			p, err := r.load(sp.key, sp.wasm, host.PluginConfig{})
+			if err != nil {
+				return fmt.Errorf("%s: %w", sp.title, err)
+			}
+			defer p.Close(context.Background())
+			sb = host.NewInProcess(p)
+		}
+		s := &dispatchSubject{key: sp.key, title: sp.title, sb: sb, batches: map[int][][]byte{}, books: map[int][][]int{}}
+		subjects = append(subjects, s)
+		blob, err := startup(sp.key, sp.params, now)
+		if err != nil {
+			return err
+		}
+		out, err := sb.Start(ctx, blob, now)
+		if err != nil {
+			return fmt.Errorf("%s: start with BTC-PERPETUAL: %w", sp.title, err)
+		}
+		if s.mkt, err = newMarket(now); err != nil {
+			return err
+		}
+		for _, n := range []int{1, cycle} {
+			s.batches[n], s.books[n] = s.mkt.batches(n)
+		}
+		// Warm up as BenchmarkDispatch: the book, three cycles, the
+		// acknowledgements of the orders placed.
+		pending, err := acks(out)
+		if err != nil {
+			return err
+		}
+		got, err := sb.Deliver(ctx, s.mkt.snapshot, now)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sp.title, err)
+		}
+		a, err := acks(got)
+		if err != nil {
+			return err
+		}
+		pending = append(pending, a...)
+		for range 3 {
+			for i, b := range s.batches[1] {
+				s.mkt.chain(b, s.books[1][i])
+				got, err := sb.Deliver(ctx, b, now)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sp.title, err)
+				}
+				a, err := acks(got)
+				if err != nil {
+					return err
+				}
+				pending = append(pending, a...)
+			}
+			if len(pending) > 0 {
+				got, err := sb.Deliver(ctx, pending, now)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sp.title, err)
+				}
+				if pending, err = acks(got); err != nil {
+					return err
+				}
+			}
+		}
+		for _, n := range []int{1, cycle} { // and one untimed window
+			if _, err := s.measure(ctx, n, r.window(50*time.Millisecond)); err != nil {
+				return err
+			}
+		}
+	}
+	vals := map[string][]float64{}
+	for range r.reps {
+		for _, s := range subjects {
+			for _, n := range []int{1, cycle} {
+				v, err := s.measure(ctx, n, r.window(200*time.Millisecond))
+				if err != nil {
+					return err
+				}
+				k := fmt.Sprintf("dispatch.%s.batch%d", s.key, n)
+				vals[k] = append(vals[k], v)
+			}
+		}
+	}
+	for _, s := range subjects {
+		for _, n := range []int{1, cycle} {
+			k := fmt.Sprintf("dispatch.%s.batch%d", s.key, n)
+			f := r.res.add(k, fmt.Sprintf("dispatch, %s, batch of %d", s.title, n), "ns/event", vals[k])
+			if n == cycle && s.key != "quoter_native" {
+				f.atMost(dispatchTarget, "≤ 300 ns/event at batch 64")
+			}
+			r.progress("%-40s %10.1f ns/event", k, f.Median)
+		}
+	}
+	return nil
+}
+
+// measure delivers batches of n for about d and returns the time per event.
+func (s *dispatchSubject) measure(ctx context.Context, n int, d time.Duration) (float64, error) {
+	batches, books := s.batches[n], s.books[n]
+	now := time.Now()
+	var calls, i int
+	t0 := time.Now()
+	var el time.Duration
+	for {
+		s.mkt.chain(batches[i], books[i])
+		if _, err := s.sb.Deliver(ctx, batches[i], now); err != nil {
+			return 0, fmt.Errorf("%s: %w", s.title, err)
+		}
+		calls++
+		if i++; i == len(batches) {
+			i = 0
+		}
+		if calls%16 == 0 {
+			if el = time.Since(t0); el >= d {
+				break
+			}
+		}
+	}
+	return float64(el.Nanoseconds()) / float64(calls*n), nil
+}

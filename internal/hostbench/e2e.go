@@ -1,0 +1,355 @@
+package hostbench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/plugins/bench/quoter"
+)
+
+// e2eTarget is issue 4's target: end to end ≤ 1.5× the native strategy.
+const e2eTarget = 1.5
+
+// instrumentsJSON is public/get_instruments' result for BTC-PERPETUAL as
+// Deribit documents it.
+const instrumentsJSON = `[{"tick_size_steps":[],"tick_size":0.5,"taker_commission":0.0005,"settlement_period":"perpetual","settlement_currency":"BTC","quote_currency":"USD","price_index":"btc_usd","min_trade_amount":10,"max_liquidation_commission":0.0075,"max_leverage":50,"maker_commission":0,"kind":"future","is_active":true,"instrument_name":"BTC-PERPETUAL","instrument_id":124972,"instrument_type":"reversed","expiration_timestamp":32503708800000,"creation_timestamp":1534242287000,"counter_currency":"USD","contract_size":10,"block_trade_tick_size":0.01,"block_trade_min_trade_amount":200000,"block_trade_commission":0.00025,"base_currency":"BTC","future_type":"reversed"}]`
+
+// request is one order request the in-process exchange received: when
+// CallRaw was entered, and the method.
+type request struct {
+	method string
+	at     time.Time
+}
+
+// fakeExchange is a host.Exchange that answers at once, as Deribit would:
+// the instruments, the subscriptions, and every order request with a
+// result that makes the order open (or cancelled). Each buy, sell and edit
+// is sent on reqs. (host/bench_test.go's benchExchange.)
+type fakeExchange struct {
+	reqs chan request
+
+	mu     sync.Mutex
+	orders map[string]fakeOrder
+	next   int
+}
+
+type fakeOrder struct {
+	label, instrument, direction string
+	price, amount                json.Number
+	postOnly                     bool
+}
+
+func newFakeExchange() *fakeExchange {
+	return &fakeExchange{reqs: make(chan request, 64), orders: map[string]fakeOrder{}}
+}
+
+func (x *fakeExchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
+	return channels, nil
+}
+
+func (x *fakeExchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
+	at := time.Now()
+	var p struct {
+		Instrument string      `json:"instrument_name"`
+		Amount     json.Number `json:"amount"`
+		Price      json.Number `json:"price"`
+		Label      string      `json:"label"`
+		OrderID    string      `json:"order_id"`
+		PostOnly   bool        `json:"post_only"`
+	}
+	if method != "public/get_instruments" {
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, &conn.RPCError{Code: -32602, Message: "Invalid params: " + err.Error()}
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var id string
+	var o fakeOrder
+	state := "open"
+	switch method {
+	case "public/get_instruments":
+		return json.RawMessage(instrumentsJSON), nil
+	case "private/get_open_orders", "private/get_positions":
+		return json.RawMessage(`[]`), nil
+	case "private/buy", "private/sell":
+		x.next++
+		id = "BTC-" + strconv.Itoa(x.next)
+		o = fakeOrder{label: p.Label, instrument: p.Instrument, direction: method[len("private/"):],
+			price: p.Price, amount: p.Amount, postOnly: p.PostOnly}
+	case "private/edit":
+		var ok bool
+		if o, ok = x.orders[p.OrderID]; !ok {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		id = p.OrderID
+		o.price, o.amount, o.postOnly = p.Price, p.Amount, p.PostOnly
+	case "private/cancel":
+		var ok bool
+		id = p.OrderID
+		if o, ok = x.orders[id]; !ok {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		state = "cancelled"
+	case "private/cancel_all", "private/cancel_all_by_instrument", "private/cancel_all_by_currency":
+		n := len(x.orders)
+		clear(x.orders)
+		return json.RawMessage(strconv.Itoa(n)), nil
+	case "private/cancel_by_label":
+		for oid, v := range x.orders {
+			if v.label == p.Label {
+				id, o = oid, v
+			}
+		}
+		if id == "" {
+			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
+		}
+		state = "cancelled"
+	default:
+		return nil, &conn.RPCError{Code: -32601, Message: "Method not found"}
+	}
+	if state == "cancelled" {
+		delete(x.orders, id)
+	} else {
+		x.orders[id] = o
+	}
+	ms := strconv.FormatInt(at.UnixMilli(), 10)
+	ord := `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":` +
+		strconv.FormatBool(method == "private/edit") + `,"reject_post_only":false,"reduce_only":false,"profit_loss":0,` +
+		`"price":` + string(o.price) + `,"post_only":` + strconv.FormatBool(o.postOnly) +
+		`,"order_type":"limit","order_state":"` + state + `","order_id":"` + id + `","mmp":false,` +
+		`"last_update_timestamp":` + ms + `,"label":` + strconv.Quote(o.label) + `,"is_liquidation":false,` +
+		`"instrument_name":` + strconv.Quote(o.instrument) + `,"filled_amount":0.0,"direction":"` + o.direction +
+		`","creation_timestamp":` + ms + `,"commission":0,"average_price":0.0,"api":true,"amount":` + string(o.amount)
+	if state == "cancelled" {
+		return json.RawMessage(ord + `,"cancel_reason":"user_request"}`), nil
+	}
+	select {
+	case x.reqs <- request{method: method, at: at}:
+	default:
+	}
+	return json.RawMessage(`{"trades":[],"order":` + ord + `}}`), nil
+}
+
+// ackWatch is a Sandbox that signals every order_update of state open it
+// has delivered (after the call), so that a measurement knows when the
+// plugin has seen its order acknowledged.
+type ackWatch struct {
+	host.Sandbox
+	acked chan struct{}
+}
+
+func (w *ackWatch) Deliver(ctx context.Context, batch []byte, now time.Time) ([]byte, error) {
+	out, err := w.Sandbox.Deliver(ctx, batch, now)
+	for rec, rerr := range abi.Records(batch) {
+		if rerr != nil {
+			break
+		}
+		if rec.Kind != abi.KindOrderUpdate {
+			continue
+		}
+		var u abi.OrderUpdate
+		if abi.DecodeOrderUpdate(rec.Bytes, &u) == nil && u.State == abi.StateOpen {
+			select {
+			case w.acked <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return out, err
+}
+
+// engineRun is an engine running against an exchange until stop.
+type engineRun struct {
+	e      *host.Engine
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func runEngine(e *host.Engine, ex host.Exchange) *engineRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &engineRun{e: e, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- e.Run(ctx, ex) }()
+	return r
+}
+
+func (r *engineRun) stop() error {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("the engine did not stop")
+	}
+}
+
+// started waits for every plugin to start, and fails on a fault.
+func started(e *host.Engine, n int) error {
+	if !e.WaitStats(func(s host.EngineStats) bool {
+		if len(s.Plugins) < n {
+			return false
+		}
+		for _, p := range s.Plugins {
+			if p.Starts == 0 && p.Faults == 0 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second) {
+		return errors.New("the plugins did not start")
+	}
+	for _, p := range e.Stats().Plugins {
+		if p.Faults > 0 {
+			return fmt.Errorf("plugin %s faulted: %v", p.Name, p.LastFault)
+		}
+	}
+	return nil
+}
+
+// e2eRig is one engine of the end-to-end figures.
+type e2eRig struct {
+	mode  string
+	e     *host.Engine
+	run   *engineRun
+	ex    *fakeExchange
+	acked chan struct{}
+	i     int
+	data  []byte
+}
+
+// endToEnd measures a ticker notification's bytes handed to the engine (as
+// a connection's read goroutine hands them) → the order request's params
+// handed to the exchange, with the quoter native, in wasm in this process
+// (default call budget) and in wasm in a child process; and, in each
+// repetition, the ratio of the wasm rows to the native row of that
+// repetition. BenchmarkEndToEnd's approach: after each request, wait
+// (untimed) until the plugin has seen the order open again.
+func (r *runner) endToEnd(ctx context.Context) error {
+	var rigs []*e2eRig
+	defer func() {
+		for _, g := range rigs {
+			_ = g.run.stop()
+		}
+	}()
+	for _, mode := range []string{"native", "inprocess", "process"} {
+		g := &e2eRig{mode: mode, ex: newFakeExchange(), acked: make(chan struct{}, 16)}
+		watch := func(sb host.Sandbox) host.Sandbox { return &ackWatch{Sandbox: sb, acked: g.acked} }
+		spec := host.PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
+			Channels: []string{"ticker.{instrument}.100ms"}, Params: quoterParams(),
+			Risk: &host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
+		switch mode {
+		case "native":
+			spec.NewSandbox = func(*host.Plugin) host.Sandbox { return watch(newNativeBox(quoter.New())) }
+		case "inprocess":
+			p, err := r.load("quoter", QuoterWasm(), host.PluginConfig{})
+			if err != nil {
+				return err
+			}
+			defer p.Close(context.Background())
+			spec.Plugin = p
+			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return watch(host.NewInProcess(p)) }
+		case "process":
+			p, err := r.load("quoter", QuoterWasm(), host.PluginConfig{}, host.ForProcess())
+			if err != nil {
+				return err
+			}
+			defer p.Close(context.Background())
+			spec.Plugin = p
+			pc := r.opt.Child
+			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return watch(host.NewProcess(p, pc)) }
+		}
+		e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+		if err != nil {
+			return err
+		}
+		g.e = e
+		g.run = runEngine(e, g.ex)
+		rigs = append(rigs, g)
+		if err := started(e, 1); err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+		// The first ticker places the order; the next ones amend it.
+		if m, _, err := g.tick(); err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		} else if m != "private/buy" {
+			return fmt.Errorf("%s: first request %s, want private/buy", mode, m)
+		}
+		for range r.count(200) { // warm-up
+			if _, _, err := g.tick(); err != nil {
+				return fmt.Errorf("%s: %w", mode, err)
+			}
+		}
+	}
+	n := r.count(2000)
+	vals := map[string][]float64{}
+	for range r.reps {
+		mean := map[string]float64{}
+		for _, g := range rigs {
+			var total time.Duration
+			for range n {
+				m, d, err := g.tick()
+				if err != nil {
+					return fmt.Errorf("%s: %w", g.mode, err)
+				}
+				if m != "private/edit" {
+					return fmt.Errorf("%s: request %s, want private/edit", g.mode, m)
+				}
+				total += d
+			}
+			mean[g.mode] = us(total) / float64(n)
+			vals[g.mode] = append(vals[g.mode], mean[g.mode])
+		}
+		vals["ratio_inprocess"] = append(vals["ratio_inprocess"], mean["inprocess"]/mean["native"])
+		vals["ratio_process"] = append(vals["ratio_process"], mean["process"]/mean["native"])
+	}
+	for _, g := range rigs {
+		st := g.e.Stats()
+		if st.Refused != 0 || st.Malformed != 0 || st.Plugins[0].Faults != 0 {
+			return fmt.Errorf("%s: refused %d, malformed %d, faults %d (%v)", g.mode, st.Refused, st.Malformed,
+				st.Plugins[0].Faults, st.Plugins[0].LastFault)
+		}
+	}
+	titles := map[string]string{"native": "quoter native", "inprocess": "quoter wasm, in process", "process": "quoter wasm, child process"}
+	for _, mode := range []string{"native", "inprocess", "process"} {
+		f := r.res.add("e2e."+mode+"_us", "end to end (ticker frame in → order request out), "+titles[mode], "µs", vals[mode])
+		r.progress("%-40s %10.2f µs", "e2e."+mode+"_us", f.Median)
+	}
+	for _, k := range []string{"ratio_inprocess", "ratio_process"} {
+		f := r.res.add("e2e."+k, "end to end, wasm "+map[string]string{"ratio_inprocess": "in process", "ratio_process": "child process"}[k]+" ÷ native (same repetition)", "×", vals[k])
+		f.atMost(e2eTarget, "≤ 1.5× native")
+		r.progress("%-40s %10.2f ×", "e2e."+k, f.Median)
+	}
+	return nil
+}
+
+// tick hands the engine one ticker and returns the request it made and the
+// time from the hand-over to the request, then waits for the plugin to see
+// the order open.
+func (g *e2eRig) tick() (string, time.Duration, error) {
+	g.i++
+	g.data = appendTicker(g.data[:0], tickerBid(g.i), time.Now())
+	limit := time.NewTimer(10 * time.Second)
+	defer limit.Stop()
+	t0 := time.Now()
+	g.e.Deliver(conn.Notification{Channel: tickerChannelBytes, Data: g.data, Received: t0})
+	var req request
+	select {
+	case req = <-g.ex.reqs:
+	case <-limit.C:
+		return "", 0, fmt.Errorf("no order request within 10s; stats %+v", g.e.Stats())
+	}
+	select {
+	case <-g.acked:
+	case <-limit.C:
+		return "", 0, fmt.Errorf("the plugin did not see its order open within 10s; stats %+v", g.e.Stats())
+	}
+	return req.method, req.at.Sub(t0), nil
+}

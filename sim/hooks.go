@@ -1,0 +1,27 @@
+package sim
+
+import "time"
+
+// RequestHook is called with the method (without the /api/v2/ prefix) of
+// every request a client sends, and the wall-clock time at which the
+// server had read it (before it parsed and handled it), on the reading
+// connection's goroutine. It must be quick and must not call the Server.
+type RequestHook func(method string, read time.Time)
+
+// OnRequest sets the request hook (nil removes it). It is for measurements
+// taken on the exchange's side, such as the time from a notification sent to
+// the order request it causes (`host bench`).
+func (s *Server) OnRequest(h RequestHook) {
+	if h == nil {
+		s.onRequest.Store(nil)
+		return
+	}
+	s.onRequest.Store(&h)
+}
+
+// requestHook calls the request hook, if any.
+func (s *Server) requestHook(method string, read time.Time) {
+	if h := s.onRequest.Load(); h != nil {
+		(*h)(method, read)
+	}
+}
