@@ -213,3 +213,33 @@ func TestMonitorHammer(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 }
+
+// The distribution of the answer latencies puts each one in the bucket of
+// the first bound at or above it (exact at powers of two), and agrees with
+// the summary's count, sum and maximum.
+func TestAnswerDistribution(t *testing.T) {
+	m := NewMonitor(Config{Interval: time.Second})
+	read := time.Unix(100, 0)
+	for _, d := range []time.Duration{500 * time.Nanosecond, 1023, 1024, 3000, 1 << 20, time.Hour} {
+		m.TestRequest(1)
+		m.AnswerWritten(read, read.Add(d))
+	}
+	bounds := []time.Duration{1023, 4095, 1<<20 - 1, 1 << 30}
+	d := m.AnswerDistribution(bounds)
+	want := []uint64{2, 2, 0, 1, 1} // 500, 1023 | 1024, 3000 | - | 1<<20 | 1h
+	for i := range want {
+		if d.Counts[i] != want[i] {
+			t.Fatalf("counts %v, want %v", d.Counts, want)
+		}
+	}
+	s := m.Snapshot().AnswerLatency
+	if d.Count != s.Count || d.Max != s.Max || d.Count != 6 {
+		t.Errorf("count %d max %v, summary count %d max %v", d.Count, d.Max, s.Count, s.Max)
+	}
+	if wantSum := 500 + 1023 + 1024 + 3000 + 1<<20 + time.Hour; d.Sum != wantSum {
+		t.Errorf("sum %v, want %v", d.Sum, wantSum)
+	}
+	if rt := m.RoundTripDistribution(bounds); rt.Count != 0 || len(rt.Counts) != len(bounds)+1 {
+		t.Errorf("round trip %+v, want empty", rt)
+	}
+}

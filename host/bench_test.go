@@ -603,7 +603,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-func benchEndToEnd(b *testing.B, mode string) {
+func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
 	acked := make(chan struct{}, 16)
 	watch := func(sb Sandbox) Sandbox { return &ackWatch{Sandbox: sb, acked: acked} }
 	spec := PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
@@ -621,7 +621,7 @@ func benchEndToEnd(b *testing.B, mode string) {
 			return watch(NewProcess(p, ProcessConfig{CacheDir: testCacheDir}))
 		}
 	}
-	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, EngineLogger(testLogger(b)))
+	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, append([]EngineOption{EngineLogger(testLogger(b))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

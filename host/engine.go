@@ -140,6 +140,8 @@ type Engine struct {
 
 	step *Lockstep // replay: spawned work runs in lock step (replay.go); nil live
 
+	tel *telemetry // traces and metrics (telemetry.go); nil: off
+
 	chMu   sync.Mutex
 	change chan struct{} // closed by notify; nil when nobody waits
 }
@@ -259,7 +261,12 @@ func (e *Engine) deliver(member int, n conn.Notification) bool {
 	}
 	switch cls.Kind {
 	case deribit.ClassMarket:
-		e.route(r, r.chans[string(n.Channel)], buf)
+		subs := r.chans[string(n.Channel)]
+		rt := e.sampleFrame(member, &n, subs) // nil unless tracing follows this frame
+		e.route(r, subs, buf)
+		if rt != nil {
+			rt.routed.Store(time.Now().UnixNano())
+		}
 	case deribit.ClassOrder:
 		e.mu.Lock()
 		e.applyRecords(buf, r.tr.Routes(), n.Received)
@@ -321,6 +328,7 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLife()
 	e.life = life
+	defer e.tel.finish(e)
 	if err := e.setup(ctx); err != nil {
 		return err
 	}
@@ -600,14 +608,17 @@ func (e *Engine) PoolEvent(ev pool.Event) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	fo := e.tel.failover(ev) // nil unless tracing
 	for _, pl := range e.plugins {
 		for o := range pl.open {
 			if o.conn == ev.Member && !o.final() {
 				o.relocating = true
+				e.tel.add(fo, o)
 				e.verify(o)
 			}
 		}
 	}
+	e.tel.started(fo)
 }
 
 // reconcile is the start-up reconciliation, for a host that crashed or

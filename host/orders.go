@@ -70,6 +70,7 @@ type order struct {
 	deferred     *abi.OrderUpdate // an update whose filled amount is ahead of the fills delivered
 	parent       *split           // the plugin order it is a leg of (nil: it is the plugin's order)
 	replacing    bool             // a leg re-placed after a lost connection, not open again yet
+	tr           *orderTrace      // its trace (telemetry.go); nil: not traced
 }
 
 // synthFill is a filled amount of exchange order id that the engine
@@ -224,11 +225,15 @@ func (e *Engine) send(req request) {
 
 func (e *Engine) do(req request) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
+	sent := e.tel.clock() // zero when telemetry is off
 	raw, err := e.call(ctx, req.member, req.method, req.params)
 	cancel()
 	now := e.clk.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.tel != nil {
+		defer e.tel.requestDone(req, sent, err) // once the answer is applied
+	}
 	o := req.o
 	o.end(req.gen)
 	switch {
@@ -401,6 +406,7 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		u.ExchangeCode, u.Text = rej.ExchangeCode, rej.Text
 		e.finish(o)
 		e.stats.rejected.Add(1)
+		e.tel.orderRejected(o, rej.ExchangeCode)
 		o.pl.emitOrder(o, &u)
 		return
 	}
@@ -532,6 +538,7 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 		}
 	case abi.StateRejected:
 		e.stats.rejected.Add(1)
+		e.tel.orderRejected(o, u.ExchangeCode)
 	case abi.StateFilled:
 		e.stats.filled.Add(1)
 	}
@@ -680,6 +687,9 @@ func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) 
 	now := e.clk.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if o.tr != nil {
+		defer e.tel.verified(o, err) // a failover follows it
+	}
 	if gen != o.gen {
 		e.log.Debug("verification answered after something newer: ignored", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
 		return // something newer was sent for it meanwhile (a re-placement): this answer is stale
@@ -865,6 +875,7 @@ func (o *order) pluginView(u *abi.OrderUpdate) *abi.OrderUpdate {
 func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
 	e.log.Debug("re-placing an order cancelled by a lost connection", "plugin", o.pl.name, "cid", o.key.cid,
 		"old", o.exchID, "conn", o.conn)
+	e.tel.relocate(o) // its failover's trace, if tracing
 	o.replaced, o.relocating = true, false
 	if o.exchID != "" {
 		o.oldIDs = append(o.oldIDs, o.exchID)

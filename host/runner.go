@@ -47,6 +47,8 @@ type plugin struct {
 	intentsN       atomic.Uint64
 	callNs         atomic.Uint64
 	maxCallNs      atomic.Uint64
+
+	tel pluginTel // tracing and metric state (telemetry.go)
 }
 
 // position is the plugin's own position on one instrument, from its fills.
@@ -111,6 +113,7 @@ func (pl *plugin) run(ctx context.Context) {
 		}
 		pl.faults.Add(1)
 		pl.lastFault.Store(f)
+		e.tel.fault(pl, f.Kind)
 		e.notify()
 		e.log.Warn("plugin faulted", "plugin", pl.name, "kind", string(f.Kind), "call", f.Call, "err", f.Error())
 		if !e.cfg.KeepOrders {
@@ -168,15 +171,25 @@ func (pl *plugin) life(ctx context.Context) *Fault {
 		}
 		for {
 			now := e.clk.Now()
+			if e.tel != nil {
+				e.tel.take(pl)
+			}
 			pl.batch = pl.inbox.take(pl.batch[:0], pl.batchCap(sb))
 			began := time.Now()
 			out, err := sb.Deliver(e.life, pl.batch, now)
-			pl.account(time.Since(began))
+			d := time.Since(began)
+			pl.account(d)
+			if e.tel != nil {
+				e.tel.called(pl, began, d)
+			}
 			if err != nil {
 				return asFault(pl.name, abi.ExportOnEvents, err)
 			}
 			if pl.intents(out, now) {
 				return pl.flood()
+			}
+			if pl.tel.cur != nil {
+				e.tel.batchDone(pl)
 			}
 			if pl.inbox.len() == 0 || ctx.Err() != nil {
 				break
@@ -290,7 +303,13 @@ func (pl *plugin) intents(out []byte, now time.Time) bool {
 			break
 		}
 		e.mu.Lock()
+		if pl.tel.cur != nil {
+			e.tel.intentStart(pl, rec)
+		}
 		pl.intent(rec.Bytes, rec.Kind, rec.Seq, now)
+		if pl.tel.cur != nil {
+			e.tel.intentEnd(pl)
+		}
 		e.mu.Unlock()
 	}
 	return false
@@ -374,6 +393,9 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 	e.stats.placed.Add(1)
 	u := o.update(now, abi.ReasonNone)
 	pl.emitOrder(o, &u)
+	if pl.tel.cur != nil {
+		e.tel.placed(pl, o)
+	}
 	e.sendPlace(o, p.Seq)
 }
 
@@ -387,6 +409,7 @@ func (pl *plugin) refusePlace(p *abi.Place, r abi.Reason, wasUsed bool, now time
 	}
 	defer pl.e.notify()
 	pl.e.stats.refused.Add(1)
+	pl.e.tel.refused(pl, r)
 	u := abi.OrderUpdate{CID: p.CID, Instrument: p.Instrument, State: abi.StateRejected, Side: p.Side,
 		Type: p.Type, TIF: p.TIF, Flags: p.Flags, Reason: r, Time: uint64(now.UnixNano()), Price: p.Price,
 		Amount: p.Amount}
@@ -398,6 +421,7 @@ func (pl *plugin) refusePlace(p *abi.Place, r abi.Reason, wasUsed bool, now time
 // refuse reports a refused amend, cancel, cancel_all or unknown intent.
 func (pl *plugin) refuse(kind abi.Kind, seq uint32, cid uint64, inst uint32, r abi.Reason, now time.Time) {
 	pl.e.stats.refused.Add(1)
+	pl.e.tel.refused(pl, r)
 	x := abi.IntentRejected{IntentKind: kind, Reason: r, CID: cid, IntentSeq: seq, Instrument: inst,
 		Time: uint64(now.UnixNano())}
 	putStr32(&x.Text, "refused by the host: "+r.String())

@@ -163,6 +163,8 @@ type Pool struct {
 	moved   atomic.Uint64       // market channels moved to another member
 	sinks   func(int) conn.Sink // the consumer's sink per member
 	limit   *limiter            // nil when cfg.Limits.Disabled
+
+	watch atomic.Pointer[func(int, conn.StateChange)] // ObserveMembers
 }
 
 // New checks cfg and returns a Pool; Start connects it. sinks gives the
@@ -189,7 +191,12 @@ func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log 
 		market: map[string]int{}, orders: map[string][]int{}, limit: lim}
 	for i := range cfg.Size {
 		m := &member{id: i}
-		o := append(slices.Clone(opts), conn.WithObserver(conn.ObserverFunc(func(ch conn.StateChange) { p.changed(m, ch) })),
+		o := append(slices.Clone(opts), conn.WithObserver(conn.ObserverFunc(func(ch conn.StateChange) {
+			p.changed(m, ch)
+			if f := p.watch.Load(); f != nil {
+				(*f)(m.id, ch)
+			}
+		})),
 			conn.WithLogger(log.With("conn", i)))
 		if sinks != nil {
 			o = append(o, conn.WithSink(sinks(i)))

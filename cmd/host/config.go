@@ -36,6 +36,8 @@ type fileConfig struct {
 	Risk     riskConfig     `toml:"risk"`
 	Plugins  []pluginConfig `toml:"plugin"`
 	Cluster  clusterConfig  `toml:"cluster"`
+
+	Telemetry telemetryConfig `toml:"telemetry"`
 }
 
 // simConfig is the [sim] section: the simulator `host sim` runs, and the one

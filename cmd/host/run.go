@@ -35,6 +35,7 @@ type runFlags struct {
 	seed      int64
 	logLevel  string
 	record    string
+	tel       telemetryFlags
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,6 +51,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Int64Var(&f.seed, "seed", 0, "the built-in simulator's market seed (default 1)")
 	fs.StringVar(&f.logLevel, "log", "warn", "log level: debug, info, warn or error")
 	fs.StringVar(&f.record, "record", "", "record every frame of every connection (secrets redacted) to this file, for host replay")
+	f.tel.add(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: host run [flags] [strategy.wasm ...]\n\nRuns strategy plugins against the exchange (default: the built-in simulator).\nSIGUSR1 is the kill switch: every open order is cancelled and every new intent refused.\n\nflags:")
 		fs.PrintDefaults()
@@ -120,6 +122,7 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 	if f.seed != 0 {
 		c.Sim.Seed = f.seed
 	}
+	f.tel.apply(&c.Telemetry)
 	return c, c.validate()
 }
 
@@ -173,7 +176,12 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 			ecfg.MaxRestarts = -1
 		}
 	}
-	eng, err := host.New(ecfg, host.EngineLogger(log))
+	tel, err := startTelemetry(ctx, c.Telemetry, &stdout) // stdout is shared with stdout exporters from here on
+	if err != nil {
+		return err
+	}
+	defer tel.close() // last: after the engine has wound down and the pool closed
+	eng, err := host.New(ecfg, host.EngineLogger(log), tel.engine())
 	if err != nil {
 		return err
 	}
@@ -197,6 +205,9 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		}
 	}, log, tap...)
 	if err != nil {
+		return err
+	}
+	if err := tel.watch(eng, x); err != nil {
 		return err
 	}
 	if err := x.Start(life); err != nil {

@@ -242,6 +242,9 @@ func (c fileConfig) validateRun() error {
 	if _, err := c.Risk.limits("risk"); err != nil {
 		return err
 	}
+	if err := c.Telemetry.validate(); err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for i, p := range c.Plugins {
 		where := fmt.Sprintf("plugin[%d]", i)
