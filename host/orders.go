@@ -61,6 +61,7 @@ type order struct {
 	verifyTries  int              // verifications retried
 	placeTries   int              // waits for a connection to re-place on
 	absentChecks int              // verifications that did not find an order whose place was not answered
+	carried      bool             // counted in its member's load (pool.Carry)
 	wantCancel   bool             // cancel once the in-flight request completes
 	pendingAmend *abi.Amend       // amend once the in-flight request completes
 	hostReason   abi.Reason       // a host-initiated cancel's reason (plugin_stopped, plugin_fault, kill_switch)
@@ -242,7 +243,7 @@ func (e *Engine) do(req request) {
 		// Its connection went down before the pool heard of it: nothing was
 		// sent, so another connection may carry it.
 		e.log.Debug("place not sent: trying another connection", "plugin", o.pl.name, "cid", o.key.cid, "member", req.member, "err", err)
-		e.pool.Carry(o.conn, -1)
+		e.uncarry(o)
 		e.sendPlaceTry(o, req.seq, req.tries|1<<uint(o.conn))
 		return
 	case err != nil:
@@ -296,7 +297,9 @@ func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 			return
 		}
 		o.conn = id
+		o.absentChecks = 0
 		e.pool.Carry(id, 1)
+		o.carried = true
 		e.log.Debug("place", "plugin", o.pl.name, "cid", o.key.cid, "conn", id, "try", tries)
 	}
 	method := "private/buy"
@@ -607,9 +610,7 @@ func (e *Engine) applyFill(o *order, f *abi.Fill, exchID []byte, now time.Time) 
 func (e *Engine) finish(o *order) {
 	e.log.Debug("order final", "plugin", o.pl.name, "cid", o.key.cid, "state", o.state.String(), "id", o.exchID,
 		"filled", o.filled.String())
-	if _, ok := o.pl.open[o]; ok && e.pool != nil {
-		e.pool.Carry(o.conn, -1)
-	}
+	e.uncarry(o)
 	delete(o.pl.open, o)
 	if e.orders[o.key] == o {
 		delete(e.orders, o.key)
@@ -622,6 +623,14 @@ func (e *Engine) finish(o *order) {
 		e.recent[o.key] = o
 		e.recentQ = append(e.recentQ, o.key)
 	}
+}
+
+// uncarry tells the pool that o's member no longer carries it (once).
+func (e *Engine) uncarry(o *order) {
+	if o.carried && e.pool != nil {
+		e.pool.Carry(o.conn, -1)
+	}
+	o.carried = false
 }
 
 // maxRecent bounds the final orders kept for late fills.
@@ -741,12 +750,19 @@ func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
 	for _, rt := range e.rtr.Routes() {
 		rec := buf[rt.Offset:]
 		var u abi.OrderUpdate
-		if abi.ReadHeader(rec).Kind != abi.KindOrderUpdate || abi.DecodeOrderUpdate(rec, &u) != nil || u.CID != o.key.cid {
+		if abi.ReadHeader(rec).Kind != abi.KindOrderUpdate || abi.DecodeOrderUpdate(rec, &u) != nil || u.CID != o.key.cid ||
+			rt.Chunk != o.key.chunk {
 			continue
 		}
-		if missed := u.FilledAmount - o.accounted; missed > 0 {
-			px := u.AvgPrice
-			if v := u.AvgPrice.Float64()*u.FilledAmount.Float64() - o.value; v > 0 {
+		// The exchange order a re-placed order has now knows only the rest:
+		// what the plugin has been told counts what filled before (base).
+		view := &u
+		if o.base > 0 && !slices.Contains(o.oldIDs, u.ExchangeOrderID.String()) {
+			view = o.pluginView(&u)
+		}
+		if missed := view.FilledAmount - o.accounted; missed > 0 {
+			px := view.AvgPrice
+			if v := view.AvgPrice.Float64()*view.FilledAmount.Float64() - o.value; v > 0 {
 				if p, ok := abi.FixedFromFloat(v / missed.Float64()); ok {
 					px = p
 				}
@@ -755,7 +771,7 @@ func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
 			e.applyFill(o, &abi.Fill{CID: o.key.cid, Instrument: o.local, Side: o.side, Time: u.Time,
 				Price: px, Amount: missed}, nil, now)
 		}
-		e.applyUpdate(o, &u, now)
+		e.applyUpdate(o, &u, now) // converts to the plugin's view itself
 	}
 }
 
@@ -888,9 +904,7 @@ func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
 	o.filled, o.avg, o.updated = u.FilledAmount, u.AvgPrice, 0
 	o.state = abi.StatePending
 	e.stats.relocated.Add(1)
-	if e.pool != nil {
-		e.pool.Carry(o.conn, -1)
-	}
+	e.uncarry(o)
 	out := o.update(now, abi.ReasonCancelOnDisconnect)
 	putStr32(&out.Text, "connection lost: re-placing")
 	o.pl.emitOrder(o, &out)

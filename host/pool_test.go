@@ -122,6 +122,13 @@ func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 		t.Fatalf("relocated %d after %d losses", st.Relocated, r.p.Stats().Losses)
 	}
 	checkNoTwins(t, r.srv)
+	var carried int64
+	for _, m := range r.p.Stats().Members {
+		carried += m.Carried
+	}
+	if carried != 3 {
+		t.Fatalf("members carry %d orders, want 3", carried)
+	}
 }
 
 // Start-up reconciliation: an open order of an earlier run (this host's

@@ -122,9 +122,9 @@ func (s *split) live() []*order {
 // fold computes the plugin's view of the order from its legs. While a leg
 // is live, the amount is what is or was working: the live legs' amounts
 // and the final legs' filled amounts (a leg cancelled by a lost connection
-// and not re-placed shrinks it). At the end it is the legs' amounts but
-// those the exchange refused, and the order is filled only if every leg
-// is.
+// and not re-placed, or refused, shrinks it). At the end it is the whole
+// order again: rejected if every leg was refused, filled only if every leg
+// filled, cancelled otherwise (a refused leg included).
 func (s *split) fold() (v order) {
 	v = s.view
 	var amount, filled, all abi.Fixed
@@ -134,11 +134,11 @@ func (s *split) fold() (v order) {
 	for _, l := range s.legs {
 		filled += l.filled
 		value += l.avg.Float64() * l.filled.Float64()
+		all += l.amount
 		if l.state == abi.StateRejected && l.filled == 0 {
 			rejected++
 			continue
 		}
-		all += l.amount
 		if l.final() {
 			amount += l.filled
 			continue
@@ -161,7 +161,7 @@ func (s *split) fold() (v order) {
 	case live > 0:
 		v.amount = amount
 		v.state = abi.StatePending
-		if open > 0 {
+		if open > 0 || s.view.state == abi.StateOpen { // once open, a leg being (re-)placed does not make it pending again
 			v.state = abi.StateOpen
 		}
 	case rejected == len(s.legs):

@@ -157,6 +157,15 @@ func TestPoolSplit(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("%d split orders still tracked", left)
 	}
+	// The members' load counts only the small order (least_loaded and split
+	// pick by it): nothing counted twice or left behind by the legs.
+	var carried int64
+	for _, m := range r.p.Stats().Members {
+		carried += m.Carried
+	}
+	if carried != 1 {
+		t.Fatalf("members carry %d orders, want 1 (the small one)", carried)
+	}
 }
 
 // recorded returns a copy of the events delivered so far.

@@ -73,35 +73,52 @@ func (p *Pool) UseAccountLimits(ctx context.Context, currency string) (AccountLi
 	if err != nil {
 		return AccountLimits{}, err
 	}
-	p.limit.apply(al)
+	if err := p.limit.apply(al); err != nil {
+		return AccountLimits{}, err
+	}
 	p.log.Info("pool: rate limits from the account", "matching_rate", al.MatchingRate, "matching_burst", al.MatchingBurst,
 		"non_matching_rate", al.NonMatchingRate, "non_matching_burst", al.NonMatchingBurst)
 	return al, nil
 }
 
-// apply makes al the limiter's limits, keeping the margin; tokens above a
-// new, smaller burst are dropped.
-func (r *limiter) apply(al AccountLimits) {
+// apply makes al the limiter's limits, keeping the margin: the buckets are
+// first brought up to now at their old rate, then take the new capacity
+// (tokens above it are dropped) and rate. Limits that would admit no
+// request at the margin, or credits out of range, are refused and nothing
+// changes.
+func (r *limiter) apply(al AccountLimits) error {
 	if r == nil {
-		return
+		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l := &r.lim
+	l := r.lim
+	if al.MatchingBurst*l.Margin < 1 || al.MatchingRate > 1e6 || al.MatchingBurst > 1e6 {
+		return fmt.Errorf("pool: account limits: matching %g/s, burst %g: unusable at margin %g", al.MatchingRate, al.MatchingBurst, l.Margin)
+	}
+	nonMatching := al.NonMatchingRate > 0 && al.NonMatchingBurst > 0
+	if nonMatching && (al.NonMatchingBurst*l.Margin < 1 || al.NonMatchingRate > 1e6 || al.NonMatchingBurst > 1e6) {
+		return fmt.Errorf("pool: account limits: non-matching %g/s, burst %g: unusable at margin %g", al.NonMatchingRate, al.NonMatchingBurst, l.Margin)
+	}
+	now := r.now()
 	l.MatchingRate, l.MatchingBurst = al.MatchingRate, al.MatchingBurst
 	for i := range r.acct {
+		r.acct[i].advance(now)
 		r.acct[i].resize(l.MatchingBurst*l.Margin, l.MatchingRate*l.Margin)
 	}
-	if al.NonMatchingRate > 0 && al.NonMatchingBurst > 0 {
+	if nonMatching {
 		l.NonMatchingRefill = int(al.NonMatchingRate * float64(l.NonMatchingCost))
 		l.NonMatchingMax = int(al.NonMatchingBurst * float64(l.NonMatchingCost))
 		for i := range r.conn {
+			r.conn[i].advance(now)
 			r.conn[i].resize(float64(l.NonMatchingMax)*l.Margin, float64(l.NonMatchingRefill)*l.Margin)
 		}
 	}
+	r.lim = l
+	return nil
 }
 
-// resize gives b a new capacity and rate.
+// resize gives b a new capacity and rate (b is up to date).
 func (b *bucket) resize(max, rate float64) {
 	b.max, b.rate = max, rate
 	b.tokens = min(b.tokens, max)

@@ -346,9 +346,10 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 		allowed = min(allowed, time.Until(dl))
 	}
 	if wait > allowed {
+		what := r.describe(parts[worst].name) // reads r.lim, which UseAccountLimits may change
 		r.mu.Unlock()
 		return fmt.Errorf("%w: %s on connection %d (%s): next in %s, max wait %s: %w",
-			ErrRateLimited, parts[worst].name, id, r.describe(parts[worst].name), wait.Round(time.Microsecond), allowed, conn.ErrNotSent)
+			ErrRateLimited, parts[worst].name, id, what, wait.Round(time.Microsecond), allowed, conn.ErrNotSent)
 	}
 	// Reserve now, so that later requests queue behind this one.
 	for _, p := range parts[:n] {

@@ -257,6 +257,7 @@ func (p *Pool) changed(m *member, ch conn.StateChange) {
 		m.losses.Add(1)
 		p.failed.Add(1)
 		p.log.Warn("pool: connection lost", "conn", m.id, "err", ch.Err)
+		p.noteGap(m.id)
 	}
 	go p.rebalance()
 	ev.Healthy = p.healthy()
@@ -518,7 +519,7 @@ func (p *Pool) rebalance() {
 		}
 		if up == 0 {
 			covered = false
-			if to := p.marketMember(0); to >= 0 {
+			if to := p.upMemberNotIn(ids); to >= 0 {
 				p.orders[ch] = append(ids, to)
 				subscribe[to] = append(subscribe[to], ch)
 			}
@@ -527,32 +528,74 @@ func (p *Pool) rebalance() {
 	if !covered {
 		p.gap = true
 	}
+	private := map[int]bool{} // members subscribing private channels in this pass
+	for _, ids := range p.orders {
+		for _, id := range ids {
+			private[id] = true
+		}
+	}
 	p.mu.Unlock()
 	for id, chs := range forget {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = p.members[id].c.Unsubscribe(ctx, chs...) // forgets them; the socket is gone anyway
 		cancel()
 	}
-	ok := true
 	for id, chs := range subscribe {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := p.members[id].c.Subscribe(ctx, chs...); err != nil {
-			ok = false
-			p.log.Warn("pool: subscribing failed", "conn", id, "channels", chs, "err", err)
+			p.log.Warn("pool: subscribing failed", "conn", id, "channels", chs, "err", err, "private", private[id])
 		}
 		cancel()
 	}
 	p.moved.Add(moved)
 	p.mu.Lock()
-	resync := p.gap && ok && p.privateUp()
+	resync := p.gap && p.privateUp()
 	if resync {
 		p.gap = false
 	}
+	retry := p.gap && !p.closing.Load()
 	p.mu.Unlock()
+	if retry {
+		// Still not received (a subscription failed, or nobody is up):
+		// look again soon, whether or not another change of health comes.
+		time.AfterFunc(rebalanceRetry, p.rebalance)
+	}
 	if resync && p.observe != nil {
 		p.log.Info("pool: private channels received again after a gap: orders must be read back")
 		p.observe(Event{Member: -1, Resync: true, Healthy: p.healthy(), Total: len(p.members), At: time.Now()})
 	}
+}
+
+// noteGap records a gap in the private channels when member lost carried
+// one whose other members are all down too: found at the loss itself, so
+// that members that come back before the next rebalance do not hide it.
+func (p *Pool) noteGap(lost int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ids := range p.orders {
+		if !slices.Contains(ids, lost) {
+			continue
+		}
+		if !slices.ContainsFunc(ids, func(id int) bool { return id != lost && p.members[id].ready.Load() }) {
+			p.gap = true
+			return
+		}
+	}
+}
+
+// rebalanceRetry is how soon rebalance runs again while the private
+// channels are not received.
+const rebalanceRetry = 200 * time.Millisecond
+
+// upMemberNotIn returns a member that is up and not in ids, or -1. Called
+// with p.mu held.
+func (p *Pool) upMemberNotIn(ids []int) int {
+	for _, m := range p.members {
+		if m.up() && !slices.Contains(ids, m.id) {
+			return m.id
+		}
+	}
+	return -1
 }
 
 // privateUp reports whether every private channel has a member that is up
