@@ -15,9 +15,9 @@ type EngineStats struct {
 	BookGaps      uint64 // book changes that skipped one (a resubscription follows)
 	Intents       uint64 // intents received from plugins
 	Refused       uint64 // intents refused by validation or risk
-	Placed        uint64 // orders sent to the exchange
-	Acked         uint64 // orders the exchange acknowledged as open
-	Filled        uint64 // orders completely filled
+	Placed        uint64 // orders the plugins placed that passed validation and risk (a split order counts once)
+	Acked         uint64 // exchange orders acknowledged as open (a split order's legs count each)
+	Filled        uint64 // exchange orders completely filled
 	Fills         uint64 // fills
 	Cancelled     uint64 // orders cancelled (by anyone)
 	Rejected      uint64 // orders the exchange refused

@@ -16,6 +16,10 @@ func printEngineSummary(w io.Writer, s host.EngineStats, took time.Duration) {
 	fmt.Fprintf(w, "  intents     %d from plugins, %d refused by the host (validation and risk)\n", s.Intents, s.Refused)
 	fmt.Fprintf(w, "  orders      %d placed, %d acknowledged, %d filled (%d fills), %d cancelled, %d rejected by the exchange\n",
 		s.Placed, s.Acked, s.Filled, s.Fills, s.Cancelled, s.Rejected)
+	if s.Split > 0 {
+		fmt.Fprintf(w, "              %d of them split over several connections (pool policy split): acknowledged, filled,\n"+
+			"              cancelled and rejected count the exchange orders, one per leg\n", s.Split)
+	}
 	for _, p := range s.Plugins {
 		fault := "no faults"
 		if p.Faults > 0 {
