@@ -52,7 +52,7 @@ func (n *Node) remote(ctx context.Context, node, pool, id, method string, params
 	if len(params) > 0 && !json.Valid(params) {
 		return nil, fmt.Errorf("cluster: %s: params are not JSON: %w", method, conn.ErrNotSent)
 	}
-	b, _ := json.Marshal(orderRequest{Method: method, Params: params, Conn: id, Fence: fence})
+	b, _ := json.Marshal(orderRequest{Method: method, Params: params, Conn: id, Fence: fence, Owned: owned(ctx)})
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.RequestTimeout)

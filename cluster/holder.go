@@ -244,8 +244,8 @@ func (h *PoolHolder) Place(ctx context.Context, name, id, method string, params 
 // what it does to the orders that connection carries.
 func (h *PoolHolder) track(hp *heldPool, id string, p *pool.Pool, member int, ctx context.Context, method string, params []byte) (json.RawMessage, error) {
 	raw, err := p.CallOn(ctx, member, method, params)
-	if err != nil {
-		return raw, err
+	if err != nil || owned(ctx) {
+		return raw, err // an owned order is its owner's to recover, not the controller's
 	}
 	switch method {
 	case "private/buy", "private/sell":

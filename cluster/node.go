@@ -653,6 +653,9 @@ func (n *Node) onOrder(m *nats.Msg) {
 	go func() {
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
 		defer cancel()
+		if r.Owned {
+			ctx = Owned(ctx)
+		}
 		raw, err := n.placer.Place(ctx, pool, r.Conn, r.Method, r.Params)
 		if err != nil {
 			n.reply(m, orderReply{Error: toReplyError(err)})

@@ -155,6 +155,10 @@ type orderRequest struct {
 	Params json.RawMessage `json:"params,omitempty"`
 	Conn   string          `json:"conn,omitempty"`
 	Fence  uint64          `json:"fence,omitempty"`
+	// Owned: the requesting node's order manager owns the order and
+	// re-establishes it itself after a loss, so the serving node does not
+	// record it for the controller's recovery (never twice).
+	Owned bool `json:"owned,omitempty"`
 }
 
 type orderReply struct {

@@ -116,9 +116,10 @@ type Engine struct {
 	ex   Exchange
 	life context.Context // requests' parent: outlives the run's context during wind-down
 
-	rt    atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
-	pool  spreader                  // nil: one connection (ex)
-	relay bool                      // re-place orders cancelled by a lost connection (Config.Reestablish)
+	rt     atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
+	pool   spreader                  // nil: one connection (ex)
+	remote RemoteMembers             // other hosts' connections, extra pool members (WithRemote)
+	relay  bool                      // re-place orders cancelled by a lost connection (Config.Reestablish)
 
 	mu        sync.Mutex // the order manager's state
 	orders    map[orderKey]*order
@@ -323,6 +324,9 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 	e.ex = ex
 	if p, ok := ex.(spreader); ok {
 		e.pool = p
+		if e.remote != nil && p.Size()+e.remote.Members() <= 64 {
+			e.pool = newSpread(p, e.remote)
+		}
 	}
 	e.relay = !e.cfg.NoReestablish
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))

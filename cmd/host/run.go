@@ -229,6 +229,20 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	}
 	defer leave()
 	node.Store(n)
+	if c.Cluster.Mode != "" {
+		// The other members' connections carry this host's orders too, by
+		// the pool's policy; this host re-places its orders when one is lost.
+		remote := n.Remote("main", pool.MaxSize, func(slot int, healthy bool) {
+			if !healthy {
+				fmt.Fprintf(stdout, "cluster: remote member %d lost: its orders of this host are verified and re-placed\n", slot)
+			}
+			ps := x.Stats()
+			eng.PoolEvent(pool.Event{Member: host.RemoteMember(x.Size(), slot), Ready: healthy, Lost: !healthy,
+				Healthy: ps.Healthy, Total: ps.Total, Degraded: ps.Degraded, At: time.Now()})
+		})
+		defer remote.Close()
+		eng.UseRemote(remote)
+	}
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = fmt.Sprintf("%s on %s", s.Name, strings.Join(s.Instruments, ","))

@@ -1,0 +1,108 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+
+	"github.com/stratbox/stratbox/pool"
+)
+
+// RemoteMembers are connections that other hosts of a cluster hold to the
+// same account, offered to this engine as extra pool members (slots): its
+// orders may be placed on them, by the pool's policy, and it recovers them
+// itself when a slot is lost (a cluster.Remote is one). Queries stay on the
+// local pool; notifications of every order reach the local connections,
+// because Deribit's private channels are per account.
+type RemoteMembers interface {
+	Members() int
+	Healthy(slot int) bool
+	CallOn(ctx context.Context, slot int, method string, params []byte) (json.RawMessage, error)
+}
+
+// WithRemote adds r's slots to the pool the engine runs on: member ids
+// pool.Size() … pool.Size()+r.Members()-1. Tell the engine of a slot's
+// loss with PoolEvent (Member: RemoteMember(slot)). Without a pool it has
+// no effect.
+func WithRemote(r RemoteMembers) EngineOption { return func(e *Engine) { e.remote = r } }
+
+// UseRemote is WithRemote for an engine made before the cluster was joined;
+// call it before Run.
+func (e *Engine) UseRemote(r RemoteMembers) { e.remote = r }
+
+// RemoteMember is the member id of remote slot (for PoolEvent), once Run
+// has started on a pool of size local members.
+func RemoteMember(local, slot int) int { return local + slot }
+
+// spread is the engine's pool with remote slots after the local members:
+// the least loaded healthy member (by the orders this engine placed on
+// each and has not seen end) carries a new order.
+type spread struct {
+	local  spreader
+	remote RemoteMembers
+	n      int
+	load   []atomic.Int64
+}
+
+func newSpread(local spreader, remote RemoteMembers) *spread {
+	size := local.Size() + remote.Members()
+	return &spread{local: local, remote: remote, n: local.Size(), load: make([]atomic.Int64, size)}
+}
+
+func (s *spread) CallRaw(ctx context.Context, method string, params []byte) (json.RawMessage, error) {
+	return s.local.CallRaw(ctx, method, params)
+}
+
+func (s *spread) Subscribe(ctx context.Context, channels ...string) ([]string, error) {
+	return s.local.Subscribe(ctx, channels...)
+}
+
+func (s *spread) Size() int { return len(s.load) }
+
+func (s *spread) Healthy(m int) bool {
+	if m < s.n {
+		return s.local.Healthy(m)
+	}
+	return m < len(s.load) && s.remote.Healthy(m-s.n)
+}
+
+func (s *spread) PickExcept(except uint64) (int, error) {
+	best, load := -1, int64(0)
+	for m := range s.load {
+		if except&(1<<uint(m)) != 0 || !s.Healthy(m) {
+			continue
+		}
+		if l := s.load[m].Load(); best < 0 || l < load {
+			best, load = m, l
+		}
+	}
+	if best < 0 {
+		return -1, pool.ErrNoHealthy
+	}
+	return best, nil
+}
+
+func (s *spread) CallOn(ctx context.Context, m int, method string, params []byte) (json.RawMessage, error) {
+	if m < s.n {
+		return s.local.CallOn(ctx, m, method, params)
+	}
+	return s.remote.CallOn(ctx, m-s.n, method, params)
+}
+
+func (s *spread) Carry(m, delta int) {
+	if m < 0 || m >= len(s.load) {
+		return
+	}
+	s.load[m].Add(int64(delta))
+	if m < s.n {
+		s.local.Carry(m, delta)
+	}
+}
+
+// SplitRule is the local pool's (its legs may land on remote members too).
+func (s *spread) SplitRule() (float64, int) {
+	if r, ok := s.local.(interface{ SplitRule() (float64, int) }); ok {
+		return r.SplitRule()
+	}
+	return 0, 0
+}
