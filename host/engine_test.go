@@ -304,11 +304,24 @@ func (s *scriptBox) Descriptor() abi.Descriptor                      { return s.
 // waitFor waits until an event satisfies pred and returns it.
 func (s *scriptBox) waitFor(t testing.TB, what string, pred func(rec []byte) bool) []byte {
 	t.Helper()
+	return s.waitFrom(t, what, 0, pred)
+}
+
+// mark is the number of events delivered so far (for waitFrom).
+func (s *scriptBox) mark() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events)
+}
+
+// waitFrom is waitFor among the events delivered after the first from.
+func (s *scriptBox) waitFrom(t testing.TB, what string, from int, pred func(rec []byte) bool) []byte {
+	t.Helper()
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		for _, rec := range s.events {
+		for _, rec := range s.events[from:] {
 			if pred(rec) {
 				s.mu.Unlock()
 				return rec
