@@ -25,9 +25,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"io"
 	"net"
 	"os"
@@ -208,143 +207,22 @@ func benchSandbox(b *testing.B, name, isolation string, now time.Time) (Sandbox,
 	return sb, out
 }
 
-// benchMarket is a cycle of market events for instrument 0 around 60000:
-// a ticker, a book change, a trade, a book change, and again. The book
-// changes move the best bid and ask a tick at a time, up 4, down 8, up 4
-// (twice a cycle), so that the book is the same at the end of a cycle as
-// at its start; the tickers and trades follow them.
-type benchMarket struct {
-	snapshot []byte   // the book the cycle starts from (change id 1)
-	events   [][]byte // one cycle, 64 records
-	isBook   []bool   // events[i] is a book change
-	changeID uint64   // the last change id delivered
-}
-
-const benchCycle = 64
-
-func newBenchMarket(tb testing.TB, now time.Time) *benchMarket {
+// newBenchMarket is benchkit's market cycle (the same as host bench's).
+func newBenchMarket(tb testing.TB, now time.Time) *benchkit.Market {
 	tb.Helper()
-	fx := func(ticks int) abi.Fixed { return abi.Fixed(60000*abi.FixedScale) + abi.Fixed(ticks)*abi.FixedScale/2 }
-	amt := func(x int64) abi.Fixed { return abi.Fixed(x * abi.FixedScale) }
-	ts := uint64(now.UnixNano())
-	m := &benchMarket{changeID: 1}
-	var bids, asks []abi.Level
-	for j := range 20 {
-		bids = append(bids, abi.Level{Price: fx(-j), Amount: amt(int64(1000 + 100*j))})
-		asks = append(asks, abi.Level{Price: fx(1 + j), Amount: amt(int64(1000 + 100*j))})
-	}
-	var err error
-	if m.snapshot, err = abi.AppendBookSnapshot(nil, &abi.Book{ChangeID: 1, Time: ts, Bids: bids, Asks: asks}); err != nil {
+	m, err := benchkit.NewMarket(now)
+	if err != nil {
 		tb.Fatal(err)
-	}
-	k, changes := 0, 0 // the best bid is fx(k), the best ask fx(k+1)
-	steps := [...]int{4, -8, 4}
-	step := func(n int) int { // the direction of the n-th change of a half cycle of 16
-		n %= 16
-		switch {
-		case n < steps[0]:
-			return 1
-		case n < steps[0]-steps[1]:
-			return -1
-		}
-		return 1
-	}
-	var seq uint64
-	for i := range benchCycle {
-		ts += uint64(time.Millisecond)
-		var rec []byte
-		book := false
-		switch i % 4 {
-		case 0:
-			rec = abi.AppendTicker(nil, &abi.Ticker{Time: ts, BestBidPrice: fx(k), BestBidAmount: amt(1770),
-				BestAskPrice: fx(k + 1), BestAskAmount: amt(5920), LastPrice: fx(k), MarkPrice: fx(k) + abi.FixedScale/4,
-				IndexPrice: fx(k), OpenInterest: amt(502097590)})
-		case 2:
-			seq++
-			side, price := abi.Buy, fx(k+1)
-			if step(changes) < 0 {
-				side, price = abi.Sell, fx(k)
-			}
-			rec = abi.AppendTrade(nil, &abi.Trade{Time: ts, Side: side, TradeSeq: seq, Price: price, Amount: amt(int64(100 * (1 + i%3)))})
-		default:
-			// The change ids are set when the record is delivered.
-			var ch abi.Book
-			ch.Time = ts
-			if step(changes) > 0 { // a new best bid where the best ask was
-				k++
-				ch.Bids = []abi.Level{{Price: fx(k), Amount: amt(500)}, {Price: fx(k - 3), Amount: amt(int64(900 + i))}}
-				ch.Asks = []abi.Level{{Price: fx(k), Amount: 0}, {Price: fx(k + 2), Amount: amt(int64(800 + i))}}
-			} else { // a new best ask where the best bid was
-				ch.Bids = []abi.Level{{Price: fx(k), Amount: 0}, {Price: fx(k - 2), Amount: amt(int64(700 + i))}}
-				ch.Asks = []abi.Level{{Price: fx(k), Amount: amt(500)}, {Price: fx(k + 3), Amount: amt(int64(600 + i))}}
-				k--
-			}
-			changes++
-			if rec, err = abi.AppendBookChange(nil, &ch); err != nil {
-				tb.Fatal(err)
-			}
-			book = true
-		}
-		m.events = append(m.events, rec)
-		m.isBook = append(m.isBook, book)
-	}
-	if k != 0 {
-		tb.Fatalf("the cycle ends %d ticks from where it starts", k)
 	}
 	return m
 }
 
-// batches returns the cycle as batches of n (1 or 64) records, and for
-// each batch the offsets of its book changes.
-func (m *benchMarket) batches(n int) (batches [][]byte, books [][]int) {
-	for i := 0; i < benchCycle; i += n {
-		var b []byte
-		var offs []int
-		for j := i; j < i+n; j++ {
-			if m.isBook[j] {
-				offs = append(offs, len(b))
-			}
-			b = append(b, m.events[j]...)
-		}
-		batches = append(batches, b)
-		books = append(books, offs)
-	}
-	return batches, books
-}
-
-// chain sets the change ids of the book changes at offs in batch so that
-// they follow the last one delivered.
-func (m *benchMarket) chain(batch []byte, offs []int) {
-	for _, off := range offs {
-		binary.LittleEndian.PutUint64(batch[off+32:], m.changeID)
-		m.changeID++
-		binary.LittleEndian.PutUint64(batch[off+24:], m.changeID)
-	}
-}
-
-// acks answers the places among intents as the exchange would, at once:
-// a resting order is open, an immediate-or-cancel one cancelled unfilled.
+// acks is benchkit.Acks, failing tb on malformed intents.
 func acks(tb testing.TB, intents []byte) []byte {
 	tb.Helper()
-	var out []byte
-	for rec, err := range abi.Records(intents) {
-		if err != nil {
-			tb.Fatalf("intents: %v", err)
-		}
-		if rec.Kind != abi.KindPlace {
-			continue
-		}
-		var p abi.Place
-		if err := abi.DecodePlace(rec.Bytes, &p); err != nil {
-			tb.Fatal(err)
-		}
-		u := abi.OrderUpdate{CID: p.CID, Instrument: p.Instrument, State: abi.StateOpen, Side: p.Side, Type: p.Type,
-			TIF: p.TIF, Flags: p.Flags, Price: p.Price, Amount: p.Amount,
-			ExchangeOrderID: abi.NewStr32("BTC-" + strconv.FormatUint(p.CID, 10))}
-		if p.TIF == abi.ImmediateOrCancel || p.TIF == abi.FillOrKill {
-			u.State, u.Reason = abi.StateCancelled, abi.ReasonUnfilled
-		}
-		out = abi.AppendOrderUpdate(out, &u)
+	out, err := benchkit.Acks(intents)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }
@@ -366,7 +244,7 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 	rows = append(rows, row{"quoter", "trusted"}, row{"quoter", "native"})
 	for _, r := range rows {
-		for _, n := range []int{1, benchCycle} {
+		for _, n := range []int{1, benchkit.Cycle} {
 			b.Run(fmt.Sprintf("example=%s/isolation=%s/batch=%d", r.example, r.isolation, n), func(b *testing.B) {
 				benchDispatch(b, r.example, r.isolation, n)
 			})
@@ -379,10 +257,10 @@ func benchDispatch(b *testing.B, name, isolation string, n int) {
 	now := time.Now()
 	sb, out := benchSandbox(b, name, isolation, now)
 	m := newBenchMarket(b, now)
-	batches, books := m.batches(n)
+	batches, books := m.Batches(n)
 	// Warm up: the book, a cycle, the acknowledgements of the orders placed.
 	pending := acks(b, out)
-	got, err := sb.Deliver(ctx, m.snapshot, now)
+	got, err := sb.Deliver(ctx, m.Snapshot, now)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -390,7 +268,7 @@ func benchDispatch(b *testing.B, name, isolation string, n int) {
 	intents := len(out) + len(got)
 	for round := 0; round < 3; round++ {
 		for i := range batches {
-			m.chain(batches[i], books[i])
+			m.Chain(batches[i], books[i])
 			got, err := sb.Deliver(ctx, batches[i], now)
 			if err != nil {
 				b.Fatal(err)
@@ -415,7 +293,7 @@ func benchDispatch(b *testing.B, name, isolation string, n int) {
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		m.chain(batches[i], books[i])
+		m.Chain(batches[i], books[i])
 		got, err := sb.Deliver(ctx, batches[i], now)
 		if err != nil {
 			b.Fatal(err)
@@ -432,125 +310,8 @@ func benchDispatch(b *testing.B, name, isolation string, n int) {
 	}
 }
 
-// benchInstrumentsJSON is public/get_instruments' result for BTC-PERPETUAL
-// as Deribit documents it (deribit.md §7).
-const benchInstrumentsJSON = `[{"tick_size_steps":[],"tick_size":0.5,"taker_commission":0.0005,"settlement_period":"perpetual","settlement_currency":"BTC","quote_currency":"USD","price_index":"btc_usd","min_trade_amount":10,"max_liquidation_commission":0.0075,"max_leverage":50,"maker_commission":0,"kind":"future","is_active":true,"instrument_name":"BTC-PERPETUAL","instrument_id":124972,"instrument_type":"reversed","expiration_timestamp":32503708800000,"creation_timestamp":1534242287000,"counter_currency":"USD","contract_size":10,"block_trade_tick_size":0.01,"block_trade_min_trade_amount":200000,"block_trade_commission":0.00025,"base_currency":"BTC","future_type":"reversed"}]`
-
-// benchRequest is one order request the fake exchange received: when
-// CallRaw was entered, and the params bytes.
-type benchRequest struct {
-	method string
-	params []byte
-	at     time.Time
-}
-
-// benchExchange is an Exchange that answers at once: the instruments, the
-// subscriptions, and every order request with a result that makes the
-// order open (or cancelled), as Deribit's would. Each buy, sell and edit is
-// sent on reqs.
-type benchExchange struct {
-	reqs chan benchRequest
-
-	mu     sync.Mutex
-	orders map[string]benchOrder // by order_id
-	next   int
-}
-
-type benchOrder struct {
-	label, instrument, direction string
-	price, amount                json.Number
-	postOnly                     bool
-}
-
-func newBenchExchange() *benchExchange {
-	return &benchExchange{reqs: make(chan benchRequest, 64), orders: map[string]benchOrder{}}
-}
-
-func (x *benchExchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
-	return channels, nil
-}
-
-func (x *benchExchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
-	at := time.Now()
-	var p struct {
-		Instrument string      `json:"instrument_name"`
-		Amount     json.Number `json:"amount"`
-		Price      json.Number `json:"price"`
-		Label      string      `json:"label"`
-		OrderID    string      `json:"order_id"`
-		PostOnly   bool        `json:"post_only"`
-	}
-	if method != "public/get_instruments" {
-		if err := json.Unmarshal(params, &p); err != nil {
-			return nil, &conn.RPCError{Code: -32602, Message: "Invalid params: " + err.Error()}
-		}
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	var id string
-	var o benchOrder
-	state := "open"
-	switch method {
-	case "public/get_instruments":
-		return json.RawMessage(benchInstrumentsJSON), nil
-	case "private/get_open_orders", "private/get_positions": // the start-up reconciliation: a fresh account
-		return json.RawMessage(`[]`), nil
-	case "private/buy", "private/sell":
-		x.next++
-		id = "BTC-" + strconv.Itoa(x.next)
-		o = benchOrder{label: p.Label, instrument: p.Instrument, direction: method[len("private/"):],
-			price: p.Price, amount: p.Amount, postOnly: p.PostOnly}
-	case "private/edit":
-		var ok bool
-		if id = p.OrderID; id == "" {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		if o, ok = x.orders[id]; !ok {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		o.price, o.amount, o.postOnly = p.Price, p.Amount, p.PostOnly
-	case "private/cancel":
-		var ok bool
-		id = p.OrderID
-		if o, ok = x.orders[id]; !ok {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		state = "cancelled"
-	case "private/cancel_by_label":
-		for oid, v := range x.orders {
-			if v.label == p.Label {
-				id, o = oid, v
-			}
-		}
-		if id == "" {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		state = "cancelled"
-	default:
-		return nil, &conn.RPCError{Code: -32601, Message: "Method not found"}
-	}
-	if state == "cancelled" {
-		delete(x.orders, id)
-	} else {
-		x.orders[id] = o
-	}
-	ms := strconv.FormatInt(at.UnixMilli(), 10)
-	ord := `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":` +
-		strconv.FormatBool(method == "private/edit") + `,"reject_post_only":false,"reduce_only":false,"profit_loss":0,` +
-		`"price":` + string(o.price) + `,"post_only":` + strconv.FormatBool(o.postOnly) +
-		`,"order_type":"limit","order_state":"` + state + `","order_id":"` + id + `","mmp":false,` +
-		`"last_update_timestamp":` + ms + `,"label":` + strconv.Quote(o.label) + `,"is_liquidation":false,` +
-		`"instrument_name":` + strconv.Quote(o.instrument) + `,"filled_amount":0.0,"direction":"` + o.direction +
-		`","creation_timestamp":` + ms + `,"commission":0,"average_price":0.0,"api":true,"amount":` + string(o.amount)
-	if state == "cancelled" {
-		return json.RawMessage(ord + `,"cancel_reason":"user_request"}`), nil
-	}
-	select {
-	case x.reqs <- benchRequest{method: method, params: append([]byte(nil), params...), at: at}:
-	default:
-	}
-	return json.RawMessage(`{"trades":[],"order":` + ord + `}}`), nil
-}
+// newBenchExchange is benchkit's in-process exchange (host bench's too).
+func newBenchExchange() *benchkit.Exchange { return benchkit.NewExchange() }
 
 // ackWatch is a Sandbox that reports every order_update of state open it
 // delivers (after the call), so that a benchmark knows when the plugin has
@@ -650,30 +411,30 @@ func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
 		}
 	}
 	// tick hands the engine one ticker and returns the request it made.
-	tick := func(i int) (time.Duration, benchRequest) {
+	tick := func(i int) (time.Duration, benchkit.Request) {
 		bid := abi.Fixed(60000*abi.FixedScale) + abi.Fixed(i%16)*abi.FixedScale/2
-		data = appendBenchTicker(data[:0], bid, time.Now())
+		data = benchkit.AppendTicker(data[:0], bid, time.Now())
 		t0 := time.Now()
 		e.Deliver(conn.Notification{Channel: channel, Data: data, Received: t0})
-		var req benchRequest
+		var req benchkit.Request
 		timeout.Reset(limit)
 		select {
-		case req = <-ex.reqs:
+		case req = <-ex.Reqs:
 		case <-timeout.C:
 			b.Fatalf("no order request within %v; stats %+v", limit, e.Stats())
 		}
 		wait(acked, "acknowledgement seen by the plugin")
-		return req.at.Sub(t0), req
+		return req.At.Sub(t0), req
 	}
 	// The first ticker places the order; the timed ones amend it.
-	if _, r := tick(0); r.method != "private/buy" {
-		b.Fatalf("first request %s %s, want private/buy", r.method, r.params)
+	if _, r := tick(0); r.Method != "private/buy" {
+		b.Fatalf("first request %s %s, want private/buy", r.Method, r.Params)
 	}
 	var total time.Duration
 	for i := 1; i <= b.N; i++ {
 		d, r := tick(i)
-		if r.method != "private/edit" {
-			b.Fatalf("request %d: %s %s, want private/edit", i, r.method, r.params)
+		if r.Method != "private/edit" {
+			b.Fatalf("request %d: %s %s, want private/edit", i, r.Method, r.Params)
 		}
 		total += d
 	}
@@ -689,24 +450,6 @@ func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
 		b.Fatalf("refused %d, malformed %d, faults %d (%v)", st.Refused, st.Malformed, st.Plugins[0].Faults,
 			st.Plugins[0].LastFault)
 	}
-}
-
-// appendBenchTicker appends a ticker.BTC-PERPETUAL.100ms data object in
-// Deribit's shape with best bid bid and best ask a tick above.
-func appendBenchTicker(dst []byte, bid abi.Fixed, now time.Time) []byte {
-	dst = append(dst, `{"timestamp":`...)
-	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
-	dst = append(dst, `,"stats":{"volume_usd":1.6e9,"volume":41141.77,"price_change":-3.4,"low":59700,"high":61000},"state":"open","settlement_price":60057.4,"open_interest":502097590,"min_price":59100.5,"max_price":60900.5,"mark_price":`...)
-	dst = abi.AppendFixed(dst, bid+abi.FixedScale/4)
-	dst = append(dst, `,"last_price":`...)
-	dst = abi.AppendFixed(dst, bid)
-	dst = append(dst, `,"interest_value":1.9e-3,"instrument_name":"BTC-PERPETUAL","index_price":`...)
-	dst = abi.AppendFixed(dst, bid-abi.FixedScale)
-	dst = append(dst, `,"funding_8h":0.00009734,"estimated_delivery_price":60056.12,"current_funding":0.0,"best_bid_price":`...)
-	dst = abi.AppendFixed(dst, bid)
-	dst = append(dst, `,"best_bid_amount":1770.0,"best_ask_price":`...)
-	dst = abi.AppendFixed(dst, bid+abi.FixedScale/2)
-	return append(dst, `,"best_ask_amount":5920.0}`...)
 }
 
 // BenchmarkHeartbeatWhileSpinning measures one window of spinWindow,
@@ -1023,7 +766,7 @@ func TestHelperHeartbeatProxy(t *testing.T) {
 			stop := func() { _, _ = client.Close(), server.Close() }
 			go func() {
 				defer stop()
-				relayWebSocket(client, server, func(text []byte) {
+				benchkit.RelayWebSocket(client, server, func(text []byte) {
 					if bytes.Contains(text, []byte(`"test_request"`)) {
 						mu.Lock()
 						sent = append(sent, time.Now())
@@ -1033,7 +776,7 @@ func TestHelperHeartbeatProxy(t *testing.T) {
 			}()
 			go func() {
 				defer stop()
-				relayWebSocket(server, client, func(text []byte) {
+				benchkit.RelayWebSocket(server, client, func(text []byte) {
 					if !bytes.Contains(text, []byte(`"public/test"`)) {
 						return
 					}
@@ -1064,80 +807,5 @@ func TestHelperHeartbeatProxy(t *testing.T) {
 			p50, p99, mx = l[(n-1)/2], l[min(n-1, (n*99+99)/100-1)], l[n-1]
 		}
 		fmt.Printf("report %d %d %d %d\n", len(l), p50, p99, mx)
-	}
-}
-
-// relayWebSocket copies a WebSocket connection's bytes from src to dst: the
-// HTTP handshake, then frames, calling text with the (unmasked) payload of
-// each text frame once it is forwarded (when it comes from the server) or
-// read (when it comes from the client).
-func relayWebSocket(dst io.Writer, src io.Reader, text func([]byte)) {
-	r := bufio.NewReaderSize(src, 64<<10)
-	w := bufio.NewWriterSize(dst, 64<<10)
-	for { // the handshake, up to its empty line
-		line, err := r.ReadBytes('\n')
-		if _, werr := w.Write(line); err != nil || werr != nil {
-			return
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break
-		}
-	}
-	if w.Flush() != nil {
-		return
-	}
-	var hdr [14]byte
-	var payload []byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:2]); err != nil {
-			return
-		}
-		n, h := uint64(hdr[1]&0x7f), 2
-		switch n {
-		case 126:
-			h += 2
-		case 127:
-			h += 8
-		}
-		masked := hdr[1]&0x80 != 0
-		if masked {
-			h += 4
-		}
-		if _, err := io.ReadFull(r, hdr[2:h]); err != nil {
-			return
-		}
-		switch n {
-		case 126:
-			n = uint64(hdr[2])<<8 | uint64(hdr[3])
-		case 127:
-			n = 0
-			for _, c := range hdr[2:10] {
-				n = n<<8 | uint64(c)
-			}
-		}
-		if n > 64<<20 {
-			return
-		}
-		payload = slices.Grow(payload[:0], int(n))[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return
-		}
-		isText := hdr[0]&0x0f == 1
-		if isText && masked { // a client frame: look at it now, forward it after
-			key := hdr[h-4 : h]
-			plain := make([]byte, n)
-			for i := range plain {
-				plain[i] = payload[i] ^ key[i&3]
-			}
-			text(plain)
-		}
-		_, _ = w.Write(hdr[:h])
-		_, _ = w.Write(payload)
-		if w.Flush() != nil {
-			return
-		}
-		if isText && !masked {
-			text(payload)
-		}
 	}
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ func benchRouteTracing(b *testing.B, opts ...EngineOption) {
 		b.Fatal("the plugin did not start")
 	}
 	channel := []byte("ticker.BTC-PERPETUAL.100ms")
-	data := appendBenchTicker(nil, abi.Fixed(60000*abi.FixedScale), time.Now())
+	data := benchkit.AppendTicker(nil, abi.Fixed(60000*abi.FixedScale), time.Now())
 	n := conn.Notification{Channel: channel, Data: data, Received: time.Now()}
 	for range 1000 { // warm up the inbox's buffers
 		e.Deliver(n)

@@ -3,6 +3,7 @@ package hostbench
 import (
 	"context"
 	"fmt"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
@@ -17,7 +18,7 @@ const dispatchTarget = 300
 type dispatchSubject struct {
 	key, title string
 	sb         host.Sandbox
-	mkt        *market
+	mkt        *benchkit.Market
 	batches    map[int][][]byte
 	books      map[int][][]int
 }
@@ -69,35 +70,35 @@ func (r *runner) dispatch(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: start with BTC-PERPETUAL: %w", sp.title, err)
 		}
-		if s.mkt, err = newMarket(now); err != nil {
+		if s.mkt, err = benchkit.NewMarket(now); err != nil {
 			return err
 		}
-		for _, n := range []int{1, cycle} {
-			s.batches[n], s.books[n] = s.mkt.batches(n)
+		for _, n := range []int{1, benchkit.Cycle} {
+			s.batches[n], s.books[n] = s.mkt.Batches(n)
 		}
 		// Warm up as BenchmarkDispatch: the book, three cycles, the
 		// acknowledgements of the orders placed.
-		pending, err := acks(out)
+		pending, err := benchkit.Acks(out)
 		if err != nil {
 			return err
 		}
-		got, err := sb.Deliver(ctx, s.mkt.snapshot, now)
+		got, err := sb.Deliver(ctx, s.mkt.Snapshot, now)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sp.title, err)
 		}
-		a, err := acks(got)
+		a, err := benchkit.Acks(got)
 		if err != nil {
 			return err
 		}
 		pending = append(pending, a...)
 		for range 3 {
 			for i, b := range s.batches[1] {
-				s.mkt.chain(b, s.books[1][i])
+				s.mkt.Chain(b, s.books[1][i])
 				got, err := sb.Deliver(ctx, b, now)
 				if err != nil {
 					return fmt.Errorf("%s: %w", sp.title, err)
 				}
-				a, err := acks(got)
+				a, err := benchkit.Acks(got)
 				if err != nil {
 					return err
 				}
@@ -108,12 +109,12 @@ func (r *runner) dispatch(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("%s: %w", sp.title, err)
 				}
-				if pending, err = acks(got); err != nil {
+				if pending, err = benchkit.Acks(got); err != nil {
 					return err
 				}
 			}
 		}
-		for _, n := range []int{1, cycle} { // and one untimed window
+		for _, n := range []int{1, benchkit.Cycle} { // and one untimed window
 			if _, err := s.measure(ctx, n, r.window(50*time.Millisecond)); err != nil {
 				return err
 			}
@@ -122,7 +123,7 @@ func (r *runner) dispatch(ctx context.Context) error {
 	vals := map[string][]float64{}
 	for range r.reps {
 		for _, s := range subjects {
-			for _, n := range []int{1, cycle} {
+			for _, n := range []int{1, benchkit.Cycle} {
 				v, err := s.measure(ctx, n, r.window(200*time.Millisecond))
 				if err != nil {
 					return err
@@ -133,10 +134,10 @@ func (r *runner) dispatch(ctx context.Context) error {
 		}
 	}
 	for _, s := range subjects {
-		for _, n := range []int{1, cycle} {
+		for _, n := range []int{1, benchkit.Cycle} {
 			k := fmt.Sprintf("dispatch.%s.batch%d", s.key, n)
 			f := r.res.add(k, fmt.Sprintf("dispatch, %s, batch of %d", s.title, n), "ns/event", vals[k])
-			if n == cycle && s.key != "quoter_native" {
+			if n == benchkit.Cycle && s.key != "quoter_native" {
 				f.atMost(dispatchTarget, "≤ 300 ns/event at batch 64")
 			}
 			r.progress("%-40s %10.1f ns/event", k, f.Median)
@@ -153,7 +154,7 @@ func (s *dispatchSubject) measure(ctx context.Context, n int, d time.Duration) (
 	t0 := time.Now()
 	var el time.Duration
 	for {
-		s.mkt.chain(batches[i], books[i])
+		s.mkt.Chain(batches[i], books[i])
 		if _, err := s.sb.Deliver(ctx, batches[i], now); err != nil {
 			return 0, fmt.Errorf("%s: %w", s.title, err)
 		}

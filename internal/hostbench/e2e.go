@@ -2,11 +2,9 @@ package hostbench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
@@ -17,127 +15,6 @@ import (
 
 // e2eTarget is issue 4's target: end to end ≤ 1.5× the native strategy.
 const e2eTarget = 1.5
-
-// instrumentsJSON is public/get_instruments' result for BTC-PERPETUAL as
-// Deribit documents it.
-const instrumentsJSON = `[{"tick_size_steps":[],"tick_size":0.5,"taker_commission":0.0005,"settlement_period":"perpetual","settlement_currency":"BTC","quote_currency":"USD","price_index":"btc_usd","min_trade_amount":10,"max_liquidation_commission":0.0075,"max_leverage":50,"maker_commission":0,"kind":"future","is_active":true,"instrument_name":"BTC-PERPETUAL","instrument_id":124972,"instrument_type":"reversed","expiration_timestamp":32503708800000,"creation_timestamp":1534242287000,"counter_currency":"USD","contract_size":10,"block_trade_tick_size":0.01,"block_trade_min_trade_amount":200000,"block_trade_commission":0.00025,"base_currency":"BTC","future_type":"reversed"}]`
-
-// request is one order request the in-process exchange received: when
-// CallRaw was entered, and the method.
-type request struct {
-	method string
-	at     time.Time
-}
-
-// fakeExchange is a host.Exchange that answers at once, as Deribit would:
-// the instruments, the subscriptions, and every order request with a
-// result that makes the order open (or cancelled). Each buy, sell and edit
-// is sent on reqs. (host/bench_test.go's benchExchange.)
-type fakeExchange struct {
-	reqs chan request
-
-	mu     sync.Mutex
-	orders map[string]fakeOrder
-	next   int
-}
-
-type fakeOrder struct {
-	label, instrument, direction string
-	price, amount                json.Number
-	postOnly                     bool
-}
-
-func newFakeExchange() *fakeExchange {
-	return &fakeExchange{reqs: make(chan request, 64), orders: map[string]fakeOrder{}}
-}
-
-func (x *fakeExchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
-	return channels, nil
-}
-
-func (x *fakeExchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
-	at := time.Now()
-	var p struct {
-		Instrument string      `json:"instrument_name"`
-		Amount     json.Number `json:"amount"`
-		Price      json.Number `json:"price"`
-		Label      string      `json:"label"`
-		OrderID    string      `json:"order_id"`
-		PostOnly   bool        `json:"post_only"`
-	}
-	if method != "public/get_instruments" {
-		if err := json.Unmarshal(params, &p); err != nil {
-			return nil, &conn.RPCError{Code: -32602, Message: "Invalid params: " + err.Error()}
-		}
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	var id string
-	var o fakeOrder
-	state := "open"
-	switch method {
-	case "public/get_instruments":
-		return json.RawMessage(instrumentsJSON), nil
-	case "private/get_open_orders", "private/get_positions":
-		return json.RawMessage(`[]`), nil
-	case "private/buy", "private/sell":
-		x.next++
-		id = "BTC-" + strconv.Itoa(x.next)
-		o = fakeOrder{label: p.Label, instrument: p.Instrument, direction: method[len("private/"):],
-			price: p.Price, amount: p.Amount, postOnly: p.PostOnly}
-	case "private/edit":
-		var ok bool
-		if o, ok = x.orders[p.OrderID]; !ok {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		id = p.OrderID
-		o.price, o.amount, o.postOnly = p.Price, p.Amount, p.PostOnly
-	case "private/cancel":
-		var ok bool
-		id = p.OrderID
-		if o, ok = x.orders[id]; !ok {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		state = "cancelled"
-	case "private/cancel_all", "private/cancel_all_by_instrument", "private/cancel_all_by_currency":
-		n := len(x.orders)
-		clear(x.orders)
-		return json.RawMessage(strconv.Itoa(n)), nil
-	case "private/cancel_by_label":
-		for oid, v := range x.orders {
-			if v.label == p.Label {
-				id, o = oid, v
-			}
-		}
-		if id == "" {
-			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
-		}
-		state = "cancelled"
-	default:
-		return nil, &conn.RPCError{Code: -32601, Message: "Method not found"}
-	}
-	if state == "cancelled" {
-		delete(x.orders, id)
-	} else {
-		x.orders[id] = o
-	}
-	ms := strconv.FormatInt(at.UnixMilli(), 10)
-	ord := `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":` +
-		strconv.FormatBool(method == "private/edit") + `,"reject_post_only":false,"reduce_only":false,"profit_loss":0,` +
-		`"price":` + string(o.price) + `,"post_only":` + strconv.FormatBool(o.postOnly) +
-		`,"order_type":"limit","order_state":"` + state + `","order_id":"` + id + `","mmp":false,` +
-		`"last_update_timestamp":` + ms + `,"label":` + strconv.Quote(o.label) + `,"is_liquidation":false,` +
-		`"instrument_name":` + strconv.Quote(o.instrument) + `,"filled_amount":0.0,"direction":"` + o.direction +
-		`","creation_timestamp":` + ms + `,"commission":0,"average_price":0.0,"api":true,"amount":` + string(o.amount)
-	if state == "cancelled" {
-		return json.RawMessage(ord + `,"cancel_reason":"user_request"}`), nil
-	}
-	select {
-	case x.reqs <- request{method: method, at: at}:
-	default:
-	}
-	return json.RawMessage(`{"trades":[],"order":` + ord + `}}`), nil
-}
 
 // ackWatch is a Sandbox that signals every order_update of state open it
 // has delivered (after the call), so that a measurement knows when the
@@ -219,7 +96,7 @@ type e2eRig struct {
 	mode  string
 	e     *host.Engine
 	run   *engineRun
-	ex    *fakeExchange
+	ex    *benchkit.Exchange
 	acked chan struct{}
 	i     int
 	data  []byte
@@ -240,7 +117,7 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		}
 	}()
 	for _, mode := range []string{"native", "inprocess", "process"} {
-		g := &e2eRig{mode: mode, ex: newFakeExchange(), acked: make(chan struct{}, 16)}
+		g := &e2eRig{mode: mode, ex: benchkit.NewExchange(), acked: make(chan struct{}, 16)}
 		watch := func(sb host.Sandbox) host.Sandbox { return &ackWatch{Sandbox: sb, acked: g.acked} }
 		spec := host.PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
 			Channels: []string{"ticker.{instrument}.100ms"}, Params: quoterParams(),
@@ -335,14 +212,14 @@ func (r *runner) endToEnd(ctx context.Context) error {
 // the order open.
 func (g *e2eRig) tick() (string, time.Duration, error) {
 	g.i++
-	g.data = appendTicker(g.data[:0], tickerBid(g.i), time.Now())
+	g.data = benchkit.AppendTicker(g.data[:0], tickerBid(g.i), time.Now())
 	limit := time.NewTimer(10 * time.Second)
 	defer limit.Stop()
 	t0 := time.Now()
 	g.e.Deliver(conn.Notification{Channel: tickerChannelBytes, Data: g.data, Received: t0})
-	var req request
+	var req benchkit.Request
 	select {
-	case req = <-g.ex.reqs:
+	case req = <-g.ex.Reqs:
 	case <-limit.C:
 		return "", 0, fmt.Errorf("no order request within 10s; stats %+v", g.e.Stats())
 	}
@@ -351,5 +228,5 @@ func (g *e2eRig) tick() (string, time.Duration, error) {
 	case <-limit.C:
 		return "", 0, fmt.Errorf("the plugin did not see its order open within 10s; stats %+v", g.e.Stats())
 	}
-	return req.method, req.at.Sub(t0), nil
+	return req.Method, req.At.Sub(t0), nil
 }

@@ -3,6 +3,7 @@ package hostbench
 import (
 	"bytes"
 	"context"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,24 +39,24 @@ func TestQuoterWasmMatchesNative(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := newMarket(now)
+		m, err := benchkit.NewMarket(now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		batches, books := m.batches(1)
-		pending, err := acks(out)
+		batches, books := m.Batches(1)
+		pending, err := benchkit.Acks(out)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for round := range 3 {
 			for j, b := range batches {
-				m.chain(b, books[j])
+				m.Chain(b, books[j])
 				got, err := sb.Deliver(ctx, b, now)
 				if err != nil {
 					t.Fatalf("round %d batch %d: %v", round, j, err)
 				}
 				transcripts[i].Write(got)
-				a, err := acks(got)
+				a, err := benchkit.Acks(got)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,7 +68,7 @@ func TestQuoterWasmMatchesNative(t *testing.T) {
 					t.Fatal(err)
 				}
 				transcripts[i].Write(got)
-				pending, _ = acks(got)
+				pending, _ = benchkit.Acks(got)
 			}
 		}
 	}
