@@ -380,4 +380,46 @@ func TestClusterThreeMembers(t *testing.T) {
 			t.Fatalf("%d failovers, want 1", n)
 		}
 	})
+
+	// A node whose watch missed the controller's Delete of a lost
+	// connection (a watch restarted after the Delete's marker aged out)
+	// still settles it, by the incident's claim.
+	t.Run("missed delete", func(t *testing.T) {
+		var m *member
+		for _, c := range ms {
+			if c.n.fence() == 0 {
+				m = c
+			}
+		}
+		ghost := ConnRecord{Pool: "main", Node: "n8", ID: "m0", Incarnation: "gone1", Healthy: true, State: "ready", At: time.Now()}
+		key := connKey(ghost.Pool, ghost.Node, ghost.ID)
+		// And a live node's retired connection whose Delete it missed.
+		other := ms[0]
+		if other == m {
+			other = ms[1]
+		}
+		phantom := ConnRecord{Pool: "main", Node: other.n.Name(), ID: "m7", Incarnation: other.n.inc, Healthy: true, State: "ready", At: time.Now()}
+		m.n.mu.Lock()
+		m.n.conns[key] = &entry{rec: ghost} // only in m's view: no controller fails it over
+		m.n.conns[connKey(phantom.Pool, phantom.Node, phantom.ID)] = &entry{rec: phantom, seen: time.Now()}
+		m.n.mu.Unlock()
+		m.n.evalHealth()
+		if h := poolHealth(m.n, "main"); h.Healthy != 7 || h.Failed != 1 || h.Total != 8 {
+			t.Fatalf("the injected entries do not count: %+v", h)
+		}
+		m.n.settle()
+		m.n.mu.Lock()
+		settled := m.n.conns[key].replaced
+		m.n.mu.Unlock()
+		if settled {
+			t.Fatal("an unclaimed lost connection was settled")
+		}
+		if _, err := m.n.b.claims.Create(context.Background(), lostKey(ghost), []byte(`{"node":"test"}`)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, m.n, "the claimed connection settled and the phantom expired", 30*time.Second, func() bool {
+			h := poolHealth(m.n, "main")
+			return h.Failed == 0 && h.Total == 6 && h.Healthy == 6
+		})
+	})
 }

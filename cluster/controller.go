@@ -52,6 +52,7 @@ type leaseValue struct {
 // node holds it, looks for lost connections.
 func (n *Node) controlLoop() {
 	started := time.Now()
+	settled := started
 	tick := min(n.cfg.LeaseTTL/4, n.cfg.HeartbeatInterval)
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -61,6 +62,10 @@ func (n *Node) controlLoop() {
 		// every peer would look silent.
 		if n.fence() != 0 && time.Since(started) > n.cfg.NodeTimeout {
 			n.scan()
+		}
+		if time.Since(settled) >= n.cfg.NodeTimeout {
+			n.settle()
+			settled = time.Now()
 		}
 		select {
 		case <-n.ctx.Done():
@@ -141,7 +146,7 @@ func (n *Node) scan() {
 			if p := n.peers[r.Node]; p != nil && p.lastBeat.IsZero() && now.Sub(p.known) < n.cfg.NodeTimeout {
 				continue // learned of it just now: give it time to be heard
 			}
-			in = incident{key: "fo." + r.Pool + "." + r.Node + "." + r.ID + "." + r.Incarnation, lost: true}
+			in = incident{key: lostKey(r), lost: true}
 		} else if !r.Healthy && !e.expired && now.Sub(r.Since) > n.cfg.FailAfter {
 			in = incident{key: "fo." + r.Pool + "." + r.Node + "." + r.ID + "." + r.Incarnation + "." + strconv.FormatInt(r.Since.UnixNano(), 10)}
 		} else {
@@ -172,6 +177,59 @@ func (n *Node) scan() {
 			n.notifyLocked()
 			n.mu.Unlock()
 		}()
+	}
+}
+
+// lostKey is the incident (and claim) key of a connection lost with its
+// node.
+func lostKey(r ConnRecord) string {
+	return "fo." + r.Pool + "." + r.Node + "." + r.ID + "." + r.Incarnation
+}
+
+// settle repairs this node's view where its registry watch missed a
+// marker. A watch that stalls (its consumer lived on a server that
+// crashed) resumes after the last message it delivered, and by then the
+// bucket's TTL may have removed the markers in between: the controller's
+// Delete of a lost connection, a retired connection's Delete, an expiry.
+//
+// An entry not delivered again for two registry TTLs has expired (its node
+// republishes every entry each publish interval): it is marked as the
+// expiry marker would have marked it. A lost node's connection whose
+// failover is claimed is settled: the claim is what every controller obeys
+// (a later one finding it takes the incident as handled), so it is what
+// settles the entry here too.
+func (n *Node) settle() {
+	now := time.Now()
+	var lost []string
+	recs := map[string]ConnRecord{}
+	n.mu.Lock()
+	for key, e := range n.conns {
+		r := e.rec
+		if !e.expired && !e.seen.IsZero() && now.Sub(e.seen) > 2*n.cfg.RegistryTTL {
+			e.expired = true
+			n.log.Debug("cluster: registry entry expired unseen", "conn", key)
+			n.notifyLocked()
+		}
+		if e.replaced || n.aliveLocked(r.Node, r.Incarnation, now) || n.inflight[lostKey(r)] {
+			continue
+		}
+		lost, recs[key] = append(lost, key), r
+	}
+	n.mu.Unlock()
+	for _, key := range lost {
+		ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+		_, err := n.b.claims.Get(ctx, lostKey(recs[key]))
+		cancel()
+		if err != nil {
+			continue // not claimed yet (or the bucket is busy): next time
+		}
+		n.mu.Lock()
+		if e := n.conns[key]; e != nil && !e.replaced && e.rec.Incarnation == recs[key].Incarnation {
+			e.replaced = true
+			n.log.Debug("cluster: lost connection settled by its claim", "conn", key)
+			n.notifyLocked()
+		}
+		n.mu.Unlock()
 	}
 }
 

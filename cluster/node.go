@@ -78,8 +78,9 @@ type peer struct {
 
 type entry struct {
 	rec      ConnRecord
-	expired  bool // its key expired: its node stopped publishing
-	replaced bool // a failover replaced it
+	expired  bool      // its key expired: its node stopped publishing
+	seen     time.Time // when this node's watch last delivered it
+	replaced bool      // a failover replaced it
 }
 
 type sinceState struct {
@@ -450,6 +451,7 @@ func (n *Node) watchLoop() {
 			continue
 		}
 		snapshot := map[string]bool{}
+		n.log.Debug("cluster: registry watch started")
 		for e := range w.Updates() {
 			switch {
 			case e == nil:
@@ -535,6 +537,7 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 	case strings.HasPrefix(key, "conn."):
 		switch e.Operation() {
 		case jetstream.KeyValueDelete:
+			n.log.Debug("cluster: registry entry deleted", "key", key, "seq", e.Revision())
 			delete(n.conns, key) // retired by its node
 			return
 		case jetstream.KeyValuePurge:
@@ -556,7 +559,7 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 		if old != nil && old.rec.Incarnation == r.Incarnation && !r.At.After(old.rec.At) {
 			return // a restarted watch delivering what this node knows: keep its flags
 		}
-		n.conns[key] = &entry{rec: r, replaced: old != nil && old.replaced && old.rec.Incarnation == r.Incarnation}
+		n.conns[key] = &entry{rec: r, seen: now, replaced: old != nil && old.replaced && old.rec.Incarnation == r.Incarnation}
 	default:
 		n.malformedLocked("registry key", key, nil)
 	}
