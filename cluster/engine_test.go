@@ -21,6 +21,31 @@ type placer struct {
 	mu     sync.Mutex
 	states map[uint64]abi.OrderUpdate
 	lost   map[uint64]int // updates with reason cancel_on_disconnect
+	upd    chan struct{}  // closed and replaced at every delivery
+}
+
+// waitOpen waits until n of the placer's orders are open, as it was told.
+// The engine's WaitStats cannot: the plugin hears of an order after the
+// engine's last notification about it.
+func (p *placer) waitOpen(n int, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		p.mu.Lock()
+		if p.upd == nil {
+			p.upd = make(chan struct{})
+		}
+		ch := p.upd
+		p.mu.Unlock()
+		if p.openCount() == n {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		}
+	}
 }
 
 func (p *placer) Start(context.Context, []byte, time.Time) ([]byte, error) {
@@ -37,6 +62,10 @@ func (p *placer) Start(context.Context, []byte, time.Time) ([]byte, error) {
 func (p *placer) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.upd != nil {
+		close(p.upd)
+		p.upd = nil
+	}
 	for rec, err := range abi.Records(batch) {
 		if err != nil {
 			return nil, err
@@ -150,7 +179,12 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 			t.Fatalf("timed out waiting for %s: book %v, plugin %v", what, labelOn(), pl.states)
 		}
 	}
-	waitStats("six orders open", func() bool { return pl.openCount() == 6 && len(labelOn()) == 6 })
+	// The book changes before the engine hears of it (and notifies); the
+	// plugin hears of it after.
+	waitStats("six orders on the book", func() bool { return len(labelOn()) == 6 })
+	if !pl.waitOpen(6, 30*time.Second) {
+		t.Fatalf("the plugin was not told of six open orders: %v", pl.states)
+	}
 	if c := conns(); len(c) != 3 {
 		t.Fatalf("orders on %d connections, want 3 (one per node): %v", len(c), labelOn())
 	}
@@ -178,7 +212,7 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 	srv.DropConn(victim)
 	waitStats("the lost orders re-placed", func() bool {
 		book := labelOn()
-		if len(book) != 6 || pl.openCount() != 6 || e.Stats().Relocated < uint64(moved) {
+		if len(book) != 6 || e.Stats().Relocated < uint64(moved) {
 			return false
 		}
 		for _, os := range book {
@@ -188,6 +222,9 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 		}
 		return true
 	})
+	if !pl.waitOpen(6, 30*time.Second) {
+		t.Fatalf("the plugin was not told of six open orders again: %v", pl.states)
+	}
 	// The controller replaces the connection; it must not place anything.
 	waitFor(t, n1, "the pool whole again", 30*time.Second, func() bool { return poolHealth(n1, "main").Healthy == 3 })
 	for label, os := range labelOn() {
