@@ -221,7 +221,7 @@ func TestClusterThreeMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		ext, err := ReadStatus(context.Background(), nc, "", 300*time.Millisecond)
+		ext, err := ReadStatus(context.Background(), nc, "", cfgs[0].NodeTimeout) // listen one node timeout, as documented
 		if err != nil {
 			t.Fatal(err)
 		}

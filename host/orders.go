@@ -424,6 +424,18 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		e.retryCancel(o)
 		return
 	}
+	if s := o.parent; s != nil && req.what == abi.KindAmend {
+		if req.seq == 0 {
+			// A rollback's amend (split.rollback): the plugin did not ask.
+			e.log.Warn("split order: a leg could not be amended back", "plugin", o.pl.name, "cid", o.key.cid,
+				"chunk", o.key.chunk, "err", err)
+			return
+		}
+		if req.seq == s.rolledBack && o.pendingAmend != nil && o.pendingAmend.Seq == 0 {
+			o.pendingAmend = nil // it refused the amend too: it has its old terms
+		}
+		s.rollback(o, req.seq)
+	}
 	x := abi.IntentRejected{IntentKind: req.what, CID: o.key.cid, IntentSeq: req.seq, Instrument: o.local,
 		Time: uint64(now.UnixNano())}
 	if s := o.parent; s != nil && req.seq != 0 {

@@ -21,6 +21,13 @@ type split struct {
 	// rejectedSeq is the seq of the last intent refused on one of the
 	// legs: the other legs' refusals of the same intent are not repeated.
 	rejectedSeq uint32
+	// amending is the seq of the amend last spread over the legs, and undo
+	// each live leg's terms before it. When one leg refuses it, the others
+	// are amended back (rollback): the plugin is told the amend was
+	// refused, so its order must keep the terms it had, on every leg.
+	amending   uint32
+	undo       map[*order]abi.Amend
+	rolledBack uint32 // the seq of the amend last rolled back
 }
 
 // splitChunks returns into how many legs a place of amount should be split
@@ -217,6 +224,10 @@ func (pl *plugin) amendSplit(s *split, a *abi.Amend) {
 	live := s.live()
 	rest := a.Amount - s.view.filled
 	parts := shares(rest, pl.table[s.view.local].MinAmount, len(live))
+	s.amending, s.undo = a.Seq, make(map[*order]abi.Amend, len(live))
+	for _, o := range live {
+		s.undo[o] = abi.Amend{CID: a.CID, Price: o.price, Amount: o.amount, Flags: o.flags}
+	}
 	for i, o := range live {
 		if i >= len(parts) {
 			pl.e.requestCancel(o)
@@ -243,4 +254,34 @@ func (s *split) amendable() abi.Reason {
 		}
 	}
 	return 0
+}
+
+// rollback amends back, after leg refused the amend seq, the other legs
+// that took it or are taking it; a leg that has not sent it yet drops it.
+// A leg the amend cancelled (its share was nothing) stays cancelled: the
+// order is then smaller, as the plugin's next update says. Called with
+// e.mu held.
+func (s *split) rollback(refused *order, seq uint32) {
+	if seq == 0 || seq != s.amending {
+		return
+	}
+	s.amending, s.rolledBack = 0, seq
+	e := refused.pl.e
+	for _, l := range s.legs {
+		u, ok := s.undo[l]
+		if l == refused || !ok || l.final() || l.cancelSent {
+			continue
+		}
+		switch {
+		case l.pendingAmend != nil && l.pendingAmend.Seq == seq:
+			l.pendingAmend = nil // not sent: nothing to undo
+		case l.inflight:
+			l.pendingAmend = &u // after its amend's answer
+		default:
+			e.sendAmend(l, &u)
+		}
+	}
+	s.undo = nil
+	e.log.Info("split order: an amend refused on one leg, the others amended back", "plugin", refused.pl.name,
+		"cid", refused.key.cid, "seq", seq)
 }

@@ -1,9 +1,12 @@
 package host
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +176,83 @@ func (s *scriptBox) recorded() [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events)
+}
+
+// An amend of a split order refused on one leg (here: not enough funds on
+// leg 2) is refused for the whole order: the legs that took it are amended
+// back, so that the plugin's order keeps one set of terms, the one it had.
+func TestSplitAmendRefusedOnOneLegRollsBack(t *testing.T) {
+	sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "90"))
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
+	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.Split, SplitAbove: 20})
+	sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
+	r.wait("every leg acknowledged", func(s EngineStats) bool { return s.Acked >= 3 })
+	legs := splitLegs(r.srv, 1)
+	if len(legs) != 3 {
+		t.Fatalf("legs %+v", legs)
+	}
+	refusedID := legs["2"].OrderID
+	var refused atomic.Int32
+	r.srv.Refuse(func(method string, params json.RawMessage) *sim.Error {
+		if method == "private/edit" && strings.Contains(string(params), strconv.Quote(refusedID)) {
+			refused.Add(1)
+			return sim.NewError(sim.CodeNotEnoughFunds, nil)
+		}
+		return nil
+	})
+	sb.queue(abi.AppendAmend(nil, &abi.Amend{Seq: 3, CID: 1, Price: fx("1000.5"), Amount: fx("60")}))
+	rec := sb.waitFor(t, "the amend refused", func(rec []byte) bool {
+		var x abi.IntentRejected
+		return abi.DecodeIntentRejected(rec, &x) == nil && x.CID == 1 && x.IntentSeq == 3
+	})
+	var x abi.IntentRejected
+	_ = abi.DecodeIntentRejected(rec, &x)
+	if x.ExchangeCode != sim.CodeNotEnoughFunds {
+		t.Fatalf("refusal %+v, want the exchange's code", x)
+	}
+	// The plugin's order is 90 at 1000 again only once every leg is back
+	// at 30 at 1000 (its amount is the legs' sum, its price the last
+	// leg's); the book is as new as what the engine was told.
+	at := slices.IndexFunc(sb.recorded(), func(r []byte) bool { return string(r) == string(rec) })
+	sb.waitFrom(t, "the order back at its terms", at+1, func(rec []byte) bool {
+		var u abi.OrderUpdate
+		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
+			u.Amount == fx("90") && u.Price == fx("1000")
+	})
+	for chunk, o := range splitLegs(r.srv, 1) {
+		if o.Amount != 30 || o.Price != 1000 {
+			t.Errorf("leg %s after the rollback: %+v, want 30 at 1000", chunk, o)
+		}
+	}
+	if n := refused.Load(); n != 1 {
+		t.Fatalf("leg 2 was sent %d edits, want 1 (it never took the amend: nothing to undo)", n)
+	}
+	var rejections int
+	for _, rec := range sb.recorded() {
+		var x abi.IntentRejected
+		if abi.DecodeIntentRejected(rec, &x) == nil {
+			rejections++
+		}
+	}
+	if rejections != 1 {
+		t.Fatalf("%d intent rejections, want 1", rejections)
+	}
+
+	// Without the refusal the same amend goes through on every leg.
+	r.srv.Refuse(nil)
+	sb.queue(abi.AppendAmend(nil, &abi.Amend{Seq: 4, CID: 1, Price: fx("1000.5"), Amount: fx("60")}))
+	sb.waitFor(t, "the second amend", func(rec []byte) bool {
+		var u abi.OrderUpdate
+		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
+			u.Amount == fx("60") && u.Price == fx("1000.5")
+	})
+	r.wait("every leg amended", func(EngineStats) bool {
+		for _, o := range splitLegs(r.srv, 1) {
+			if o.Amount != 20 || o.Price != 1000.5 {
+				return false
+			}
+		}
+		return true
+	})
 }

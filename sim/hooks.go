@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // RequestHook is called with the method (without the /api/v2/ prefix) of
 // every request a client sends, and the wall-clock time at which the
@@ -24,4 +27,21 @@ func (s *Server) requestHook(method string, read time.Time) {
 	if h := s.onRequest.Load(); h != nil {
 		(*h)(method, read)
 	}
+}
+
+// RefuseHook is called with the method and params of every well-formed,
+// authorised request before the exchange carries it out; a non-nil error
+// is the answer instead (nothing is done). It runs with the server locked:
+// it must be quick and must not call the Server.
+type RefuseHook func(method string, params json.RawMessage) *Error
+
+// Refuse sets the refusal hook (nil removes it): fault injection for tests
+// of what a client does when the exchange refuses one request among others
+// (one leg of a split order's amend, say).
+func (s *Server) Refuse(h RefuseHook) {
+	if h == nil {
+		s.refuse.Store(nil)
+		return
+	}
+	s.refuse.Store(&h)
 }

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -327,4 +328,34 @@ func TestInstrumentsAndCurrencies(t *testing.T) {
 		t.Fatalf("order book %+v", book)
 	}
 	c.fails("public/get_order_book", map[string]any{"instrument_name": "NOPE"}, sim.CodeInvalidInstrument)
+}
+
+// Refuse answers the requests its hook picks with the hook's error and
+// carries none of them out; the others go through; nil removes it.
+func TestRefuse(t *testing.T) {
+	srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{Disabled: true}})
+	c := dial(t, srv)
+	c.auth()
+	var o struct {
+		Order struct {
+			ID string `json:"order_id"`
+		} `json:"order"`
+	}
+	c.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 50000, "label": "r"}, &o)
+	srv.Refuse(func(method string, params json.RawMessage) *sim.Error {
+		if method == "private/edit" && strings.Contains(string(params), o.Order.ID) {
+			return sim.NewError(sim.CodeNotEnoughFunds, nil)
+		}
+		return nil
+	})
+	c.fails("private/edit", map[string]any{"order_id": o.Order.ID, "amount": 20, "price": 50001}, sim.CodeNotEnoughFunds)
+	if os := srv.OpenOrders(sim.TestKeyID); len(os) != 1 || os[0].Amount != 10 || os[0].Price != 50000 {
+		t.Fatalf("a refused edit was carried out: %+v", os)
+	}
+	c.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 49000, "label": "s"}, nil)
+	srv.Refuse(nil)
+	c.ok("private/edit", map[string]any{"order_id": o.Order.ID, "amount": 20, "price": 50001}, nil)
+	if n := len(srv.OpenOrders(sim.TestKeyID)); n != 2 {
+		t.Fatalf("%d open orders, want 2", n)
+	}
 }

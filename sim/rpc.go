@@ -135,6 +135,12 @@ func (c *session) handle(data []byte) {
 		c.reply(id, usIn, nil, authErr)
 		return
 	}
+	if rf := s.refuse.Load(); rf != nil {
+		if err := (*rf)(method, req.Params); err != nil {
+			c.reply(id, usIn, nil, err)
+			return
+		}
+	}
 	result, err := h.fn(k)
 	if err != errNoResponse {
 		c.reply(id, usIn, result, err)

@@ -202,6 +202,7 @@ type Server struct {
 	frozen    atomic.Bool                 // the synthetic market stands still (Freeze)
 	delay     atomic.Int64                // ns of delay before each outbound frame
 	onRequest atomic.Pointer[RequestHook] // OnRequest (hooks.go)
+	refuse    atomic.Pointer[RefuseHook]  // Refuse (hooks.go)
 	closed    chan struct{}
 	closeOnce sync.Once
 	chMu      sync.Mutex
