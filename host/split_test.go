@@ -134,16 +134,7 @@ func TestPoolSplit(t *testing.T) {
 
 	// Amend: 60 at 1000.5, spread 20 a leg.
 	sb.queue(abi.AppendAmend(nil, &abi.Amend{Seq: 3, CID: 1, Price: fx("1000.5"), Amount: fx("60")}))
-	sb.waitFor(t, "the amend", func(rec []byte) bool {
-		var u abi.OrderUpdate
-		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
-			u.Amount == fx("60") && u.Price == fx("1000.5")
-	})
-	for chunk, o := range splitLegs(r.srv, 1) {
-		if o.Amount != 20 || o.Price != 1000.5 {
-			t.Errorf("leg %s after the amend: %+v, want 20 at 1000.5", chunk, o)
-		}
-	}
+	expectSplit(t, sb, r.srv, "the amend", "60", "1000.5", 20)
 
 	// Cancel: every leg goes, the plugin hears of one cancelled order.
 	sb.queue(abi.AppendCancel(nil, &abi.Cancel{Seq: 4, CID: 1}))
@@ -214,12 +205,21 @@ func TestSplitAmendRefusedOnOneLegRollsBack(t *testing.T) {
 	// The plugin's order is 90 at 1000 again only once every leg is back
 	// at 30 at 1000 (its amount is the legs' sum, its price the last
 	// leg's); the book is as new as what the engine was told.
-	at := slices.IndexFunc(sb.recorded(), func(r []byte) bool { return string(r) == string(rec) })
-	sb.waitFrom(t, "the order back at its terms", at+1, func(rec []byte) bool {
-		var u abi.OrderUpdate
-		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
-			u.Amount == fx("90") && u.Price == fx("1000")
-	})
+	// The rollback's amends were sent before the plugin was told (same
+	// lock); once no request is left the order has settled. (On the way
+	// the plugin may be told of mixed terms: the legs answer on their own
+	// connections, in any order.)
+	select {
+	case <-r.e.reqs.idle():
+	case <-time.After(60 * time.Second):
+		t.Fatal("requests still in flight")
+	}
+	r.e.mu.Lock()
+	v := r.e.splits[orderKey{instance: 1, cid: 1}].view
+	r.e.mu.Unlock()
+	if v.state != abi.StateOpen || v.amount != fx("90") || v.price != fx("1000") {
+		t.Fatalf("after the rollback the plugin's order is %v %v at %v, want open 90 at 1000", v.state, v.amount, v.price)
+	}
 	for chunk, o := range splitLegs(r.srv, 1) {
 		if o.Amount != 30 || o.Price != 1000 {
 			t.Errorf("leg %s after the rollback: %+v, want 30 at 1000", chunk, o)
@@ -242,17 +242,25 @@ func TestSplitAmendRefusedOnOneLegRollsBack(t *testing.T) {
 	// Without the refusal the same amend goes through on every leg.
 	r.srv.Refuse(nil)
 	sb.queue(abi.AppendAmend(nil, &abi.Amend{Seq: 4, CID: 1, Price: fx("1000.5"), Amount: fx("60")}))
-	sb.waitFor(t, "the second amend", func(rec []byte) bool {
+	expectSplit(t, sb, r.srv, "the second amend", "60", "1000.5", 20)
+}
+
+// expectSplit waits for the plugin to be told that split order 1 is open
+// at amount and price, then checks that each of its legs is legAmount at
+// that price on the book (which is as new as what the engine was told).
+// The amount is the legs' sum, the price the last leg's: with legs of equal
+// shares, only the end of an amend matches both.
+func expectSplit(t *testing.T, sb *scriptBox, srv *sim.Server, what string, amount, price string, legAmount float64) {
+	t.Helper()
+	sb.waitFor(t, what, func(rec []byte) bool {
 		var u abi.OrderUpdate
 		return abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 1 && u.State == abi.StateOpen &&
-			u.Amount == fx("60") && u.Price == fx("1000.5")
+			u.Amount == fx(amount) && u.Price == fx(price)
 	})
-	r.wait("every leg amended", func(EngineStats) bool {
-		for _, o := range splitLegs(r.srv, 1) {
-			if o.Amount != 20 || o.Price != 1000.5 {
-				return false
-			}
+	p := fx(price).Float64()
+	for chunk, o := range splitLegs(srv, 1) {
+		if o.Amount != legAmount || o.Price != p {
+			t.Errorf("%s: leg %s is %+v, want %v at %v", what, chunk, o, legAmount, p)
 		}
-		return true
-	})
+	}
 }
