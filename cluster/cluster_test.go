@@ -409,7 +409,7 @@ func TestClusterThreeMembers(t *testing.T) {
 		}
 		m.n.settle()
 		m.n.mu.Lock()
-		settled := m.n.conns[key].replaced
+		settled := m.n.conns[key] == nil || m.n.conns[key].replaced
 		m.n.mu.Unlock()
 		if settled {
 			t.Fatal("an unclaimed lost connection was settled")

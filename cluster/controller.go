@@ -195,9 +195,10 @@ func lostKey(r ConnRecord) string {
 // An entry not delivered again for two registry TTLs has expired (its node
 // republishes every entry each publish interval): it is marked as the
 // expiry marker would have marked it. A lost node's connection whose
-// failover is claimed is settled: the claim is what every controller obeys
-// (a later one finding it takes the incident as handled), so it is what
-// settles the entry here too.
+// failover is claimed is dropped from the view, as the Delete would have
+// dropped it: the claim is what every controller obeys (a later one finding
+// it takes the incident as handled), so it is what settles the entry here
+// too.
 func (n *Node) settle() {
 	now := time.Now()
 	var lost []string
@@ -225,7 +226,7 @@ func (n *Node) settle() {
 		}
 		n.mu.Lock()
 		if e := n.conns[key]; e != nil && !e.replaced && e.rec.Incarnation == recs[key].Incarnation {
-			e.replaced = true
+			delete(n.conns, key) // as the Delete it missed would have
 			n.log.Debug("cluster: lost connection settled by its claim", "conn", key)
 			n.notifyLocked()
 		}
