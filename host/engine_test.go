@@ -97,7 +97,9 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	if mutate != nil {
 		mutate(&sc)
 	}
-	srv, err := sim.Start(ctx, sc)
+	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
+	// its orders after the run's context ends, and the test reads the book then.
+	srv, err := sim.Start(context.Background(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,9 @@ type poolRig struct {
 func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := sim.Start(ctx, testSimConfig())
+	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
+	// its orders after the run's context ends, and the test reads the book then.
+	srv, err := sim.Start(context.Background(), testSimConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,9 @@ func startTelRig(t *testing.T, cfg Config, pc pool.Config, ratio float64) *telRi
 		_ = mp.Shutdown(context.Background())
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := sim.Start(ctx, testSimConfig())
+	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
+	// its orders after the run's context ends, and the test reads the book then.
+	srv, err := sim.Start(context.Background(), testSimConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
