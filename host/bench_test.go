@@ -23,16 +23,13 @@ package host
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"github.com/stratbox/stratbox/internal/benchkit"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -741,67 +738,18 @@ func TestHelperHeartbeatProxy(t *testing.T) {
 	if upstream == "" {
 		t.Skip("helper process for BenchmarkHeartbeatWhileSpinning")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	rl, err := benchkit.StartHeartbeatRelay(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var mu sync.Mutex
-	var sent []time.Time // test_requests forwarded, not answered yet
-	var lat []time.Duration
-	go func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", upstream)
-			if err != nil {
-				_ = client.Close()
-				continue
-			}
-			mu.Lock()
-			sent = sent[:0] // a new connection: no answer is owed
-			mu.Unlock()
-			stop := func() { _, _ = client.Close(), server.Close() }
-			go func() {
-				defer stop()
-				benchkit.RelayWebSocket(client, server, func(text []byte) {
-					if bytes.Contains(text, []byte(`"test_request"`)) {
-						mu.Lock()
-						sent = append(sent, time.Now())
-						mu.Unlock()
-					}
-				})
-			}()
-			go func() {
-				defer stop()
-				benchkit.RelayWebSocket(server, client, func(text []byte) {
-					if !bytes.Contains(text, []byte(`"public/test"`)) {
-						return
-					}
-					now := time.Now()
-					mu.Lock()
-					if len(sent) > 0 {
-						lat = append(lat, now.Sub(sent[0]))
-						sent = sent[1:]
-					}
-					mu.Unlock()
-				})
-			}()
-		}
-	}()
-	fmt.Printf("addr %s\n", ln.Addr())
+	defer rl.Close()
+	fmt.Printf("addr %s\n", rl.Addr())
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() != "report" {
 			continue
 		}
-		mu.Lock()
-		l := slices.Clone(lat)
-		lat = lat[:0]
-		mu.Unlock()
-		slices.Sort(l)
+		l := rl.Take()
 		var p50, p99, mx time.Duration
 		if n := len(l); n > 0 {
 			p50, p99, mx = l[(n-1)/2], l[min(n-1, (n*99+99)/100-1)], l[n-1]

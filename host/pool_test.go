@@ -18,7 +18,9 @@ type poolRig struct {
 	p *pool.Pool
 }
 
-func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
+// startPoolRig starts the simulator, a pool of pc over it and an engine of
+// cfg (with the test logger and opts) trading over the pool.
+func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
@@ -27,7 +29,7 @@ func startPoolRig(t testing.TB, cfg Config, pc pool.Config) *poolRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(cfg, EngineLogger(testLogger(t)))
+	e, err := New(cfg, append([]EngineOption{EngineLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

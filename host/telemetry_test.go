@@ -16,7 +16,6 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -110,35 +109,8 @@ func startTelRig(t *testing.T, cfg Config, pc pool.Config, ratio float64) *telRi
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
-	// its orders after the run's context ends, and the test reads the book then.
-	srv, err := sim.Start(context.Background(), testSimConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, EngineLogger(testLogger(t)), EngineTelemetry(Telemetry{Tracer: tp.Tracer("test"),
-		Meter: mp.Meter("test"), SampleRatio: ratio}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.Conn = testConnConfig(srv.URL())
-	pc.Conn.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
-	p, err := pool.New(pc, e.Sink, e.PoolEvent, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{t: t, srv: srv, e: e, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- e.Run(ctx, p) }()
-	t.Cleanup(func() {
-		r.stop()
-		p.Close()
-		srv.Close()
-	})
-	return &telRig{poolRig: &poolRig{rig: r, p: p}, spans: spans, tp: tp, reader: reader}
+	pr := startPoolRig(t, cfg, pc, EngineTelemetry(Telemetry{Tracer: tp.Tracer("test"), Meter: mp.Meter("test"), SampleRatio: ratio}))
+	return &telRig{poolRig: pr, spans: spans, tp: tp, reader: reader}
 }
 
 // spanTree indexes ended spans.

@@ -296,28 +296,20 @@ func (l *Local) Call(nowMs int64, method string, params []byte) (json.RawMessage
 		if err = decodeParams(params, &p); err != nil {
 			break
 		}
-		req := OrderRequest{Instrument: p.InstrumentName, Direction: strings.TrimPrefix(method, "private/"), Type: p.Type,
-			Label: p.Label, TimeInForce: p.TimeInForce, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
-			ReduceOnly: p.ReduceOnly, Owner: l.owner, API: true}
-		if req.Type == "" {
-			req.Type = "limit"
+		var req OrderRequest
+		if req, err = p.request(strings.TrimPrefix(method, "private/"), l.owner, nowMs); err != nil {
+			break
 		}
-		req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
 		res, err = orderResultOf(l.eng.Place(nowMs, req))
 	case "private/edit":
-		var p struct {
-			sizeParams
-			OrderID        string `json:"order_id"`
-			PostOnly       bool   `json:"post_only"`
-			RejectPostOnly bool   `json:"reject_post_only"`
-			ReduceOnly     bool   `json:"reduce_only"`
-		}
+		var p editParams
 		if err = decodeParams(params, &p); err != nil {
 			break
 		}
-		req := EditRequest{OrderID: p.OrderID, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
-			ReduceOnly: p.ReduceOnly, Owner: l.owner}
-		req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
+		var req EditRequest
+		if req, err = p.request(l.owner); err != nil {
+			break
+		}
 		res, err = orderResultOf(l.eng.Edit(nowMs, req))
 	case "private/cancel":
 		var p struct {

@@ -94,4 +94,17 @@ func TestLocalMethods(t *testing.T) {
 	if _, err := l.Call(5, "private/buy", []byte(`{"amount":"x"}`)); err == nil || err.Code != CodeInvalidParams {
 		t.Fatalf("bad params: %v", err)
 	}
+	// The server's checks of a place and an edit (shared with it).
+	for _, c := range []struct{ method, params string }{
+		{"private/buy", `{"amount":10,"price":60000}`},
+		{"private/buy", `{"instrument_name":"BTC-PERPETUAL","price":60000}`},
+		{"private/sell", `{"instrument_name":"BTC-PERPETUAL","amount":10,"price":60000,"type":"stop_limit"}`},
+		{"private/sell", `{"instrument_name":"BTC-PERPETUAL","amount":10,"price":60000,"time_in_force":"forever"}`},
+		{"private/edit", `{"amount":10,"price":60000}`},
+		{"private/edit", `{"order_id":"` + o.OrderID + `","price":60000}`},
+	} {
+		if _, err := l.Call(6, c.method, []byte(c.params)); err == nil {
+			t.Errorf("%s %s: accepted", c.method, c.params)
+		}
+	}
 }

@@ -221,6 +221,66 @@ type placeParams struct {
 	ValidUntil     int64  `json:"valid_until"`
 }
 
+// request checks a buy or sell's params as Deribit does and makes them the
+// matching engine's request, for owner at nowMs.
+func (p *placeParams) request(direction, owner string, nowMs int64) (OrderRequest, *Error) {
+	switch {
+	case p.InstrumentName == "":
+		return OrderRequest{}, paramError("instrument_name", "value required")
+	case p.Amount == nil && p.Contracts == nil:
+		return OrderRequest{}, paramError("amount", "amount or contracts required")
+	case len(p.Label) > 64:
+		return OrderRequest{}, paramError("label", "must be at most 64 characters")
+	}
+	switch p.Type {
+	case "", "limit", "market":
+	default:
+		return OrderRequest{}, NewError(CodeInvalidArguments, map[string]string{"param": "type",
+			"reason": "the simulator supports limit and market orders"})
+	}
+	switch p.TimeInForce {
+	case "", "good_til_cancelled", "good_til_day", "fill_or_kill", "immediate_or_cancel":
+	default:
+		return OrderRequest{}, paramError("time_in_force", "unknown time in force")
+	}
+	if p.ValidUntil != 0 && nowMs > p.ValidUntil {
+		return OrderRequest{}, NewError(CodeError, map[string]string{"reason": "timed_out"})
+	}
+	req := OrderRequest{
+		Instrument: p.InstrumentName, Direction: direction, Type: p.Type, Label: p.Label,
+		TimeInForce: p.TimeInForce, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
+		ReduceOnly: p.ReduceOnly, Owner: owner, API: true,
+	}
+	if req.Type == "" {
+		req.Type = "limit"
+	}
+	req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
+	return req, nil
+}
+
+type editParams struct {
+	sizeParams
+	OrderID        string `json:"order_id"`
+	PostOnly       bool   `json:"post_only"`
+	RejectPostOnly bool   `json:"reject_post_only"`
+	ReduceOnly     bool   `json:"reduce_only"`
+}
+
+// request checks an edit's params and makes them the matching engine's
+// request, for owner.
+func (p *editParams) request(owner string) (EditRequest, *Error) {
+	if p.OrderID == "" {
+		return EditRequest{}, paramError("order_id", "value required")
+	}
+	if p.Amount == nil && p.Contracts == nil {
+		return EditRequest{}, paramError("amount", "amount or contracts required")
+	}
+	req := EditRequest{OrderID: p.OrderID, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
+		ReduceOnly: p.ReduceOnly, Owner: owner}
+	req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
+	return req, nil
+}
+
 type orderResult struct {
 	Order  Order   `json:"order"`
 	Trades []Trade `json:"trades"`
@@ -236,50 +296,17 @@ func methodPlace(direction string) func(k *call) (any, *Error) {
 		if err := s.checkTradingLocked(); err != nil {
 			return nil, err
 		}
-		if p.InstrumentName == "" {
-			return nil, paramError("instrument_name", "value required")
+		req, err := p.request(direction, k.account, s.nowMs())
+		if err != nil {
+			return nil, err
 		}
-		if p.Amount == nil && p.Contracts == nil {
-			return nil, paramError("amount", "amount or contracts required")
-		}
-		if len(p.Label) > 64 {
-			return nil, paramError("label", "must be at most 64 characters")
-		}
-		switch p.Type {
-		case "", "limit", "market":
-		default:
-			return nil, NewError(CodeInvalidArguments, map[string]string{"param": "type",
-				"reason": "the simulator supports limit and market orders"})
-		}
-		switch p.TimeInForce {
-		case "", "good_til_cancelled", "good_til_day", "fill_or_kill", "immediate_or_cancel":
-		default:
-			return nil, paramError("time_in_force", "unknown time in force")
-		}
-		if p.ValidUntil != 0 && s.nowMs() > p.ValidUntil {
-			return nil, NewError(CodeError, map[string]string{"reason": "timed_out"})
-		}
-		req := OrderRequest{
-			Instrument: p.InstrumentName, Direction: direction, Type: p.Type, Label: p.Label,
-			TimeInForce: p.TimeInForce, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
-			ReduceOnly: p.ReduceOnly, Owner: k.account, ConnID: k.c.id, API: true,
-		}
-		if req.Type == "" {
-			req.Type = "limit"
-		}
-		req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
+		req.ConnID = k.c.id
 		return orderResultOf(s.engine.Place(s.nowMs(), req))
 	}
 }
 
 func methodEdit(k *call) (any, *Error) {
-	var p struct {
-		sizeParams
-		OrderID        string `json:"order_id"`
-		PostOnly       bool   `json:"post_only"`
-		RejectPostOnly bool   `json:"reject_post_only"`
-		ReduceOnly     bool   `json:"reduce_only"`
-	}
+	var p editParams
 	if err := k.decode(&p); err != nil {
 		return nil, err
 	}
@@ -287,15 +314,10 @@ func methodEdit(k *call) (any, *Error) {
 	if err := s.checkTradingLocked(); err != nil {
 		return nil, err
 	}
-	if p.OrderID == "" {
-		return nil, paramError("order_id", "value required")
+	req, err := p.request(k.account)
+	if err != nil {
+		return nil, err
 	}
-	if p.Amount == nil && p.Contracts == nil {
-		return nil, paramError("amount", "amount or contracts required")
-	}
-	req := EditRequest{OrderID: p.OrderID, PostOnly: p.PostOnly, RejectPostOnly: p.RejectPostOnly,
-		ReduceOnly: p.ReduceOnly, Owner: k.account}
-	req.Amount, req.Contracts, req.Price, req.HasPrice = p.values()
 	return orderResultOf(s.engine.Edit(s.nowMs(), req))
 }
 

@@ -55,21 +55,29 @@ func exampleWasm(t testing.TB, name string) []byte {
 	return b
 }
 
+// readRecording opens a recording (any format record.Open reads), closed
+// at the end of the test.
+func readRecording(t testing.TB, path string) record.Reader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	rd, err := record.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
+}
+
 var compileCache = sync.OnceValues(func() (*host.Cache, error) { return host.NewCache("") })
 
 // replayBytes replays file with the example strategies and returns the
 // JSON Lines output.
 func replayBytes(t testing.TB, file string, fill bool, strategies ...string) ([]byte, *replayResult) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := record.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd := readRecording(t, file)
 	var out bytes.Buffer
 	cache, err := compileCache()
 	if err != nil {
@@ -300,15 +308,7 @@ call_budget = "5s"
 	if !strings.Contains(stdout.String(), "frames written to") {
 		t.Fatalf("no recording line:\n%s", stdout.String())
 	}
-	f, err := os.Open(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := record.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd := readRecording(t, rec)
 	var n, out, tokens int
 	tokenValue := regexp.MustCompile(`"(access_token|refresh_token|client_secret|signature)"\s*:\s*"([^"]*)"`)
 	for {
@@ -373,12 +373,7 @@ size = 10
 		t.Fatal(err)
 	}
 	// The same market in Tardis.dev's format, with a disconnect mark.
-	f, _ := os.Open(market)
-	defer f.Close()
-	rd, err := record.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd := readRecording(t, market)
 	var b bytes.Buffer
 	for i := 0; ; i++ {
 		fr, err := rd.Next()

@@ -82,34 +82,31 @@ func (r *runner) dispatch(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		got, err := sb.Deliver(ctx, s.mkt.Snapshot, now)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sp.title, err)
-		}
-		a, err := benchkit.Acks(got)
-		if err != nil {
+		// deliver gives the plugin b and queues the acknowledgements of
+		// what it placed.
+		deliver := func(b []byte) error {
+			got, err := sb.Deliver(ctx, b, now)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sp.title, err)
+			}
+			a, err := benchkit.Acks(got)
+			pending = append(pending, a...)
 			return err
 		}
-		pending = append(pending, a...)
+		if err := deliver(s.mkt.Snapshot); err != nil {
+			return err
+		}
 		for range 3 {
 			for i, b := range s.batches[1] {
 				s.mkt.Chain(b, s.books[1][i])
-				got, err := sb.Deliver(ctx, b, now)
-				if err != nil {
-					return fmt.Errorf("%s: %w", sp.title, err)
-				}
-				a, err := benchkit.Acks(got)
-				if err != nil {
+				if err := deliver(b); err != nil {
 					return err
 				}
-				pending = append(pending, a...)
 			}
 			if len(pending) > 0 {
-				got, err := sb.Deliver(ctx, pending, now)
-				if err != nil {
-					return fmt.Errorf("%s: %w", sp.title, err)
-				}
-				if pending, err = benchkit.Acks(got); err != nil {
+				acks := pending
+				pending = nil
+				if err := deliver(acks); err != nil {
 					return err
 				}
 			}

@@ -9,21 +9,16 @@ package hostbench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stratbox/stratbox/internal/benchkit"
 	"io"
-	"net"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/sim"
 )
 
@@ -48,12 +43,12 @@ func ServeHelper(in io.Reader, out io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
-	rl, err := startRelay(srv.Addr().String())
+	rl, err := benchkit.StartHeartbeatRelay(srv.Addr().String())
 	if err != nil {
 		fmt.Fprintln(out, "error", err)
 		return 1
 	}
-	defer rl.close()
+	defer rl.Close()
 	orders := make(chan time.Time, 1024)
 	srv.OnRequest(func(method string, read time.Time) {
 		switch method {
@@ -69,7 +64,7 @@ func ServeHelper(in io.Reader, out io.Writer) int {
 		fmt.Fprintf(w, format+"\n", args...)
 		_ = w.Flush()
 	}
-	say("ready %s %s", rl.addr(), srv.URL())
+	say("ready %s %s", rl.Addr(), srv.URL())
 	var stopFlood func()
 	endFlood := func() {
 		if stopFlood != nil {
@@ -101,7 +96,7 @@ func ServeHelper(in io.Reader, out io.Writer) int {
 			}
 			say("ok")
 		case "report":
-			l := rl.take()
+			l := rl.Take()
 			say("report %d %d %d %d %d", len(l), quantile(l, 0.50), quantile(l, 0.99), quantile(l, 0.999), quantile(l, 1))
 		case "tick":
 			if len(f) != 3 {
@@ -163,87 +158,6 @@ func flood(ctx context.Context, srv *sim.Server, rate int) {
 		for ; sent < due; sent++ {
 			srv.PublishFrame(channels[sent%len(frames)], frames[sent%len(frames)])
 		}
-	}
-}
-
-// relay is a WebSocket relay in front of the simulator that times each
-// test_request it forwards to the client until the public/test it receives
-// back (one client at a time is timed).
-type relay struct {
-	ln       net.Listener
-	upstream string
-	mu       sync.Mutex
-	sent     []time.Time // test_requests forwarded, not answered yet
-	lat      []time.Duration
-	conns    sync.WaitGroup
-	closed   atomic.Bool
-}
-
-func startRelay(upstream string) (*relay, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	r := &relay{ln: ln, upstream: upstream}
-	go r.accept()
-	return r, nil
-}
-
-func (r *relay) addr() string { return r.ln.Addr().String() }
-
-func (r *relay) close() { r.closed.Store(true); _ = r.ln.Close() }
-
-// take returns the latencies since the last take, sorted.
-func (r *relay) take() []time.Duration {
-	r.mu.Lock()
-	l := slices.Clone(r.lat)
-	r.lat = r.lat[:0]
-	r.mu.Unlock()
-	slices.Sort(l)
-	return l
-}
-
-func (r *relay) accept() {
-	for {
-		client, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", r.upstream)
-		if err != nil {
-			_ = client.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.sent = r.sent[:0] // a new connection: no answer is owed
-		r.mu.Unlock()
-		stop := func() { _, _ = client.Close(), server.Close() }
-		go func() {
-			defer stop()
-			benchkit.RelayWebSocket(client, server, func(text []byte) {
-				if bytes.Contains(text, []byte(`"test_request"`)) {
-					now := time.Now()
-					r.mu.Lock()
-					r.sent = append(r.sent, now)
-					r.mu.Unlock()
-				}
-			})
-		}()
-		go func() {
-			defer stop()
-			benchkit.RelayWebSocket(server, client, func(text []byte) {
-				if !bytes.Contains(text, []byte(`"public/test"`)) {
-					return
-				}
-				now := time.Now()
-				r.mu.Lock()
-				if len(r.sent) > 0 {
-					r.lat = append(r.lat, now.Sub(r.sent[0]))
-					r.sent = r.sent[1:]
-				}
-				r.mu.Unlock()
-			})
-		}()
 	}
 }
 
