@@ -284,12 +284,7 @@ func TestRunRecordRedactsAndReplays(t *testing.T) {
 	mm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "run.rec")
-	cfg := filepath.Join(dir, "host.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-[sim]
-tick = "20ms"
-[sim.rate_limits]
-disabled = true
+	cfg := writeSimConfig(t, dir, fmt.Sprintf(`
 [exchange]
 heartbeat_interval = "100ms"
 auth = "client_credentials"
@@ -300,7 +295,7 @@ status = "0s"
 [[plugin]]
 path = %q
 call_budget = "5s"
-`, mm)), 0o644)
+`, mm))
 	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "1500ms", "--record", rec}, &stdout, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())

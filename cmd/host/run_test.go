@@ -28,18 +28,25 @@ func buildExample(t *testing.T, name string) string {
 	return out
 }
 
+// writeSimConfig writes a host.toml into dir for a quick run against the
+// built-in simulator (a fast market, no rate limits) followed by body, and
+// returns its path.
+func writeSimConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "host.toml")
+	if err := os.WriteFile(cfg, []byte("[sim]\ntick = \"20ms\"\n[sim.rate_limits]\ndisabled = true\n"+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // host run with a config: the market maker, in a child process, trades
 // against the built-in simulator, the status line and the summary report
 // it, and every heartbeat is answered.
 func TestRunTradesAgainstTheSimulator(t *testing.T) {
 	wasm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "host.toml")
-	toml := fmt.Sprintf(`
-[sim]
-tick = "20ms"
-[sim.rate_limits]
-disabled = true
+	cfg := writeSimConfig(t, dir, fmt.Sprintf(`
 [exchange]
 heartbeat_interval = "100ms"
 [host]
@@ -52,10 +59,7 @@ call_budget = "5s"
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
-`, filepath.Join(dir, "cache"), wasm)
-	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(dir, "cache"), wasm))
 	t.Setenv("DERIBIT_CLIENT_SECRET", "must-not-leak")
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "4s"}, &out, &errb); err != nil {

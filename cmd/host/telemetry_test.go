@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,12 +20,7 @@ import (
 func TestRunTraceStdout(t *testing.T) {
 	wasm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "host.toml")
-	toml := fmt.Sprintf(`
-[sim]
-tick = "20ms"
-[sim.rate_limits]
-disabled = true
+	cfg := writeSimConfig(t, dir, fmt.Sprintf(`
 [exchange]
 heartbeat_interval = "100ms"
 [host]
@@ -41,10 +35,7 @@ path = %q
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
-`, filepath.Join(dir, "cache"), wasm)
-	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(dir, "cache"), wasm))
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "2s", "--trace", "stdout"}, &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
