@@ -201,8 +201,7 @@ func lostKey(r ConnRecord) string {
 // too.
 func (n *Node) settle() {
 	now := time.Now()
-	var lost []string
-	recs := map[string]ConnRecord{}
+	lost := map[string]ConnRecord{} // registry key → record
 	n.mu.Lock()
 	for key, e := range n.conns {
 		r := e.rec
@@ -214,18 +213,18 @@ func (n *Node) settle() {
 		if e.replaced || n.aliveLocked(r.Node, r.Incarnation, now) || n.inflight[lostKey(r)] {
 			continue
 		}
-		lost, recs[key] = append(lost, key), r
+		lost[key] = r
 	}
 	n.mu.Unlock()
-	for _, key := range lost {
+	for key, r := range lost {
 		ctx, cancel := context.WithTimeout(n.ctx, time.Second)
-		_, err := n.b.claims.Get(ctx, lostKey(recs[key]))
+		_, err := n.b.claims.Get(ctx, lostKey(r))
 		cancel()
 		if err != nil {
 			continue // not claimed yet (or the bucket is busy): next time
 		}
 		n.mu.Lock()
-		if e := n.conns[key]; e != nil && !e.replaced && e.rec.Incarnation == recs[key].Incarnation {
+		if e := n.conns[key]; e != nil && !e.replaced && e.rec.Incarnation == r.Incarnation {
 			delete(n.conns, key) // as the Delete it missed would have
 			n.log.Debug("cluster: lost connection settled by its claim", "conn", key)
 			n.notifyLocked()
