@@ -46,7 +46,9 @@ size = 100
 		`(?m)^  conn\.connect +\+0\.0µs .* connection=0  attempt=0$`,
 		`(?m)^    conn\.dial `,
 		`(?m)^    conn\.auth_subscribe `,
-		`(?m)^  stratbox\.route .* channel=(book|ticker)\.BTC-PERPETUAL\.100ms  connection=\d  instrument=BTC-PERPETUAL$`,
+		// The frame whose trace leads to the first order is whichever market
+		// frame's event was in the call that placed it: any of the three.
+		`(?m)^  stratbox\.route .* channel=(book|ticker|trades)\.BTC-PERPETUAL\.100ms  connection=\d  instrument=BTC-PERPETUAL$`,
 		`(?m)^    stratbox\.decode `,
 		`(?m)^    stratbox\.plugin\.call .* plugin=mm `,
 		`(?m)^      stratbox\.intent .* kind=place  cid=\d+$`,
