@@ -23,8 +23,8 @@ package host
 // Unix epoch. Requests (parent → child):
 //
 //	'L' load     u64 instance number | u32 memory_limit_pages | u32 zero |
-//	             u64 log_rate | u64 log_burst | u64 seed | str name |
-//	             str cache_dir | the module's bytes to the end
+//	             u64 log_rate | u64 log_burst | u64 seed | u64 timer_min ns |
+//	             str name | str cache_dir | the module's bytes to the end
 //	'S' start    time now | the start-up blob to the end
 //	'D' deliver  time now | the batch to the end
 //	'X' stop     time now
@@ -341,6 +341,7 @@ func (s *procSandbox) appendLoad(b []byte, instance uint64) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(cfg.LogRate))
 	b = binary.LittleEndian.AppendUint64(b, uint64(cfg.LogBurst))
 	b = binary.LittleEndian.AppendUint64(b, cfg.Seed)
+	b = binary.LittleEndian.AppendUint64(b, uint64(cfg.TimerMin))
 	b = appendFrameStr(b, s.p.name)
 	b = appendFrameStr(b, s.pc.CacheDir)
 	// The module follows, written separately.
@@ -853,6 +854,7 @@ func (c *childServer) load(body []byte) (int, bool) {
 	cfg := PluginConfig{MemoryLimitPages: d.u32(), CallBudget: -1}
 	d.u32()
 	cfg.LogRate, cfg.LogBurst, cfg.Seed = int(d.u64()), int(d.u64()), d.u64()
+	cfg.TimerMin = time.Duration(d.u64())
 	name, dir := d.str(), d.str()
 	if d.bad || instance == 0 {
 		return c.protocol("load request of %d bytes", len(body)), true

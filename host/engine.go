@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -30,6 +31,13 @@ type spreader interface {
 	CallOn(ctx context.Context, member int, method string, params []byte) (json.RawMessage, error)
 	Carry(member, delta int)
 	Healthy(member int) bool
+}
+
+// sharer divides the account's request rate among the plugins (a
+// *pool.Pool): Run gives each plugin its share (PluginSpec.RateWeight).
+type sharer interface {
+	SetShares(weights map[string]float64) error
+	Shares() []pool.ShareStats
 }
 
 // Exchange is what the engine needs of a connection to the exchange; a
@@ -102,6 +110,11 @@ type PluginSpec struct {
 	Params []abi.Param
 	// Risk overrides Config.Risk when not nil.
 	Risk *RiskLimits
+	// RateWeight is the plugin's weight in the division of the account's
+	// matching-request rate among the plugins (pool.Pool.SetShares: its
+	// places and amends are charged to its share, and refused beyond it
+	// when the others' unused capacity cannot be borrowed). Default 1.
+	RateWeight float64
 	// InboxLimit bounds the market data waiting for the plugin, in bytes
 	// (default 1 MiB); order events are never dropped.
 	InboxLimit int
@@ -118,6 +131,7 @@ type Engine struct {
 
 	rt     atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
 	pool   spreader                  // nil: one connection (ex)
+	shares sharer                    // nil: no rate shares
 	remote RemoteMembers             // other hosts' connections, extra pool members (WithRemote)
 	relay  bool                      // re-place orders cancelled by a lost connection (Config.Reestablish)
 
@@ -159,7 +173,7 @@ type router struct {
 type engineCounters struct {
 	frames, events, malformed, gaps, unknownOrders atomic.Uint64
 	intents, refused, placed, acked, filled        atomic.Uint64
-	cancelled, rejected, fills, requests           atomic.Uint64
+	cancelled, rejected, fills, requests, limited  atomic.Uint64
 	leftover, foreign                              atomic.Uint64
 	relocated, splits, peers                       atomic.Uint64
 }
@@ -327,6 +341,16 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 		if e.remote != nil && p.Size()+e.remote.Members() <= 64 {
 			e.pool = newSpread(p, e.remote)
 		}
+	}
+	if s, ok := ex.(sharer); ok {
+		weights := make(map[string]float64, len(e.plugins))
+		for _, pl := range e.plugins {
+			weights[pl.name] = cmp.Or(pl.spec.RateWeight, 1)
+		}
+		if err := s.SetShares(weights); err != nil {
+			return fmt.Errorf("host: rate shares: %w", err)
+		}
+		e.shares = s
 	}
 	e.relay = !e.cfg.NoReestablish
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))

@@ -218,12 +218,16 @@ func (q *inbox) pushBatch(buf []byte) {
 // any is pending and fits in max; a pending record larger than max is
 // dropped and counted (the plugin's inbox cannot hold it). The mutex is held
 // only while copying out.
-func (q *inbox) take(dst []byte, max int) []byte {
+func (q *inbox) take(dst []byte, max int) []byte { return q.takeRoom(dst, max, max) }
+
+// takeRoom is take with room bytes at most taken (room ≤ max): a record
+// larger than max is dropped, as in take, but one that only does not fit in
+// room waits for the next take.
+func (q *inbox) takeRoom(dst []byte, max, room int) []byte {
 	if max <= 0 {
 		return dst
 	}
 	q.mu.Lock()
-	room := max
 	for s := q.queue.head; s != inboxNil; s = q.queue.head {
 		n := len(q.slots[s].buf)
 		if n > max {

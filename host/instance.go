@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,17 @@ func (f *Fault) Error() string {
 }
 
 func (f *Fault) Unwrap() error { return f.Err }
+
+// Line is the fault on one line, for summaries and status lines: Error's
+// text up to its first line break (a trap's wasm stack trace, and a
+// child's quoted stderr, follow on further lines; the log has them whole).
+func (f *Fault) Line() string {
+	msg := f.Error()
+	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = strings.TrimRight(msg[:i], " :") + " (…)"
+	}
+	return msg
+}
 
 // Instance is one live instantiation of a plugin.
 type Instance struct {

@@ -226,6 +226,11 @@ func (e *Engine) send(req request) {
 
 func (e *Engine) do(req request) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
+	if req.what == abi.KindPlace && !req.o.replaced || req.what == abi.KindAmend && req.seq != 0 {
+		// The plugin's own order flow is charged to its rate share; the
+		// host's (re-placements, rollbacks, cancels) is not.
+		ctx = pool.ForShare(ctx, req.o.pl.name)
+	}
 	sent := e.tel.clock() // zero when telemetry is off
 	raw, err := e.call(ctx, req.member, req.method, req.params)
 	cancel()
@@ -383,9 +388,13 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		rej = deribit.RejectFromError(rpc.Code, rpc.Message)
 	case errors.Is(err, pool.ErrRateLimited):
 		// The pool's limiter kept it from tripping the exchange's limits
-		// (which would end the session and cancel its orders).
+		// (which would end the session and cancel its orders), or from
+		// taking more than the plugin's share of them.
 		rej = deribit.Reject{Reason: abi.ReasonRateLimited}
 		putStr32(&rej.Text, "rate limit (host)")
+		if errors.Is(err, pool.ErrOverShare) {
+			putStr32(&rej.Text, "rate share used up (host)")
+		}
 	case errors.Is(err, conn.ErrNotSent):
 		rej = deribit.Reject{Reason: abi.ReasonNoConnection}
 		putStr32(&rej.Text, "not sent: no connection")
@@ -403,13 +412,22 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 	}
 	e.log.Info("order request refused", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "err", err,
 		"reason", rej.Reason.String(), "code", rej.ExchangeCode, "text", rej.Text.String())
+	limited := errors.Is(err, pool.ErrRateLimited)
+	if limited && !(req.what == abi.KindCancel && (o.hostReason != 0 || o.cancelTries < maxCancelTries)) {
+		// Refused on this side (a cancel that is retried is not, yet).
+		e.stats.limited.Add(1)
+		o.pl.limited.Add(1)
+		e.tel.rateLimited(o, errors.Is(err, pool.ErrOverShare))
+	}
 	if req.what == abi.KindPlace {
 		o.state = abi.StateRejected
 		u := o.update(now, rej.Reason)
 		u.ExchangeCode, u.Text = rej.ExchangeCode, rej.Text
 		e.finish(o)
-		e.stats.rejected.Add(1)
-		e.tel.orderRejected(o, rej.ExchangeCode)
+		if !limited {
+			e.stats.rejected.Add(1)
+			e.tel.orderRejected(o, rej.ExchangeCode)
+		}
 		o.pl.emitOrder(o, &u)
 		return
 	}

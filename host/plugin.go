@@ -23,6 +23,9 @@ const (
 	DefaultInitBudget       = 2 * time.Second
 	DefaultLogRate          = 100 // lines per second
 	DefaultLogBurst         = 200
+	DefaultTimerMin         = time.Millisecond
+	// MaxTimerMin bounds PluginConfig.TimerMin.
+	MaxTimerMin = time.Minute
 )
 
 // PluginConfig limits one plugin.
@@ -47,6 +50,11 @@ type PluginConfig struct {
 	// Seed seeds the deterministic random source the plugin reads through
 	// WASI random_get. Default 1.
 	Seed uint64
+	// TimerMin is the plugin's minimum timer interval: set_timer raises a
+	// shorter after_ns to it, and the host wakes the plugin for its timers at
+	// most once per TimerMin after its last call, whatever it arms (timers
+	// due meanwhile arrive together). Default 1ms; at most MaxTimerMin.
+	TimerMin time.Duration
 }
 
 func (c PluginConfig) withDefaults() PluginConfig {
@@ -73,6 +81,9 @@ func (c PluginConfig) withDefaults() PluginConfig {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.TimerMin == 0 {
+		c.TimerMin = DefaultTimerMin
+	}
 	return c
 }
 
@@ -83,6 +94,9 @@ func (c PluginConfig) Validate() error {
 	}
 	if c.LogRate < 0 || c.LogBurst < 0 {
 		return fmt.Errorf("%w: log rate and burst must not be negative", ErrConfig)
+	}
+	if c.TimerMin < 0 || c.TimerMin > MaxTimerMin {
+		return fmt.Errorf("%w: timer_min %s: want 0 (the default, %s) up to %s", ErrConfig, c.TimerMin, DefaultTimerMin, MaxTimerMin)
 	}
 	return nil
 }
@@ -200,7 +214,37 @@ func Load(ctx context.Context, name string, wasm []byte, cfg PluginConfig, opts 
 		_ = p.rt.Close(ctx)
 		return nil, err
 	}
+	if err := p.checkWASI(); err != nil {
+		_ = p.rt.Close(ctx)
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkWASI refuses a WASI import that the host's WASI module does not
+// export, or exports with another signature: instantiation would fail at
+// every start (and `host inspect`, which starts the plugin, says so), so
+// Load, which `host run` and `host inspect` both call, says it first.
+func (p *Plugin) checkWASI() error {
+	wasi := p.rt.Module(wasiModule)
+	if wasi == nil {
+		return fmt.Errorf("host: %s module not instantiated", wasiModule)
+	}
+	have := wasi.ExportedFunctionDefinitions()
+	for _, d := range p.compiled.ImportedFunctions() {
+		mod, fn, _ := d.Import()
+		if mod != wasiModule {
+			continue
+		}
+		h, ok := have[fn]
+		if !ok {
+			return fmt.Errorf("%w: %s imports %s.%s, which the host's WASI (preview 1) does not provide", ErrLoad, p.name, mod, fn)
+		}
+		if want, got := sigOf(h), sigOf(d); !want.Equal(got) {
+			return fmt.Errorf("%w: %s imports %s.%s as %v, the host provides %v", ErrLoad, p.name, mod, fn, got, want)
+		}
+	}
+	return nil
 }
 
 func (p *Plugin) check() error {

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -166,7 +167,7 @@ func (ls *Lockstep) nextDue() (time.Time, bool) {
 			at = sp.restartAt
 		default:
 			var ok bool
-			if at, ok = sp.sb.NextTimer(); !ok {
+			if at, ok = sp.pl.timerWake(sp.sb); !ok {
 				continue
 			}
 		}
@@ -213,13 +214,14 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 		ls.start(sp)
 		return true
 	}
-	due, armed := sp.sb.NextTimer()
-	if pl.inbox.len() == 0 && (!armed || due.After(now)) {
+	wake, armed := pl.timerWake(sp.sb)
+	if pl.inbox.len() == 0 && (!armed || wake.After(now)) {
 		return false
 	}
-	pl.batch = pl.inbox.take(pl.batch[:0], pl.batchCap(sp.sb))
+	pl.takeBatch(sp.sb, now)
 	began := time.Now()
 	out, err := sp.sb.Deliver(e.life, pl.batch, now)
+	pl.lastCall = now
 	pl.account(time.Since(began))
 	if ls.obs != nil {
 		b := pl.batch
@@ -281,10 +283,7 @@ func (ls *Lockstep) fault(sp *stepPlugin, f *Fault) {
 		sp.sb.Close()
 		sp.sb = nil
 	}
-	pl.faults.Add(1)
-	pl.lastFault.Store(f)
-	e.notify()
-	e.log.Warn("plugin faulted", "plugin", pl.name, "kind", string(f.Kind), "call", f.Call, "err", f.Error())
+	pl.fault(f)
 	now := ls.clk.Now()
 	if !e.cfg.KeepOrders {
 		e.mu.Lock()
@@ -318,7 +317,11 @@ func (ls *Lockstep) Stop() error {
 			continue
 		}
 		now := ls.clk.Now()
-		if out, err := sp.sb.Stop(ctx, now); err == nil {
+		out, err := sp.sb.Stop(ctx, now)
+		switch {
+		case err != nil && !errors.Is(err, ErrDead):
+			sp.pl.fault(asFault(sp.pl.name, abi.ExportOnStop, err))
+		case err == nil:
 			if ls.obs != nil && len(out) > 0 {
 				ls.obs.Intents(sp.pl.name, now, out)
 			}

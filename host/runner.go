@@ -37,14 +37,16 @@ type plugin struct {
 	scratch    []byte
 
 	// The plugin's goroutine only.
-	sb    Sandbox
-	batch []byte
+	sb       Sandbox
+	batch    []byte
+	lastCall time.Time // host time of its last events call: timer wake-ups wait TimerMin after it
 
 	starts, faults atomic.Uint64
 	lastFault      atomic.Pointer[Fault]
 	down           atomic.Bool // the circuit breaker tripped
 	calls          atomic.Uint64
 	intentsN       atomic.Uint64
+	limited        atomic.Uint64
 	callNs         atomic.Uint64
 	maxCallNs      atomic.Uint64
 
@@ -111,11 +113,7 @@ func (pl *plugin) run(ctx context.Context) {
 		if f == nil || ctx.Err() != nil {
 			return
 		}
-		pl.faults.Add(1)
-		pl.lastFault.Store(f)
-		e.tel.fault(pl, f.Kind)
-		e.notify()
-		e.log.Warn("plugin faulted", "plugin", pl.name, "kind", string(f.Kind), "call", f.Call, "err", f.Error())
+		pl.fault(f)
 		if !e.cfg.KeepOrders {
 			e.mu.Lock()
 			e.cancelOpen(pl, abi.ReasonPluginFault, e.clk.Now())
@@ -174,10 +172,11 @@ func (pl *plugin) life(ctx context.Context) *Fault {
 			if e.tel != nil {
 				e.tel.take(pl)
 			}
-			pl.batch = pl.inbox.take(pl.batch[:0], pl.batchCap(sb))
+			pl.takeBatch(sb, now)
 			began := time.Now()
 			out, err := sb.Deliver(e.life, pl.batch, now)
 			d := time.Since(began)
+			pl.lastCall = now
 			pl.account(d)
 			if e.tel != nil {
 				e.tel.called(pl, began, d)
@@ -217,26 +216,73 @@ func (pl *plugin) batchCap(sb Sandbox) int {
 	return c
 }
 
-// arm sets timer to the plugin's next timer.
+// timerRoom is the room a batch leaves for timer events when timers are
+// due: 16 of them (more wait for the next call).
+const timerRoom = 16 * abi.SizeTimer
+
+// takeBatch takes the next batch from the inbox into pl.batch: at most the
+// plugin's inbox capacity, less timerRoom when timers are due, so that the
+// sandbox's timer events fit too (they never make a batch larger than the
+// inbox, and a busy feed never starves them).
+func (pl *plugin) takeBatch(sb Sandbox, now time.Time) {
+	c := pl.batchCap(sb)
+	room := c
+	if due, ok := sb.NextTimer(); ok && !due.After(now) {
+		room = max(c-timerRoom, 0)
+	}
+	pl.batch = pl.inbox.takeRoom(pl.batch[:0], c, room)
+}
+
+// timerWake is when the plugin's timers wake it: its earliest timer, but
+// never sooner than TimerMin after its last call, whatever it armed.
+func (pl *plugin) timerWake(sb Sandbox) (time.Time, bool) {
+	due, ok := sb.NextTimer()
+	if !ok {
+		return time.Time{}, false
+	}
+	if gap := pl.lastCall.Add(pl.spec.Plugin.cfg.TimerMin); due.Before(gap) {
+		due = gap
+	}
+	return due, true
+}
+
+// arm sets timer to the plugin's next timer wake-up.
 func (pl *plugin) arm(t interface {
 	Stop() bool
 	Reset(time.Duration) bool
 }, sb Sandbox) {
 	t.Stop()
-	if due, ok := sb.NextTimer(); ok {
-		t.Reset(max(due.Sub(pl.e.clk.Now()), 0))
+	if at, ok := pl.timerWake(sb); ok {
+		t.Reset(max(at.Sub(pl.e.clk.Now()), 0))
 	}
 }
 
+// fault counts a fault of the plugin's instance, wherever it happened
+// (stratbox_on_stop too): stats, metrics and the log.
+func (pl *plugin) fault(f *Fault) {
+	e := pl.e
+	pl.faults.Add(1)
+	pl.lastFault.Store(f)
+	e.tel.fault(pl, f.Kind)
+	e.notify()
+	e.log.Warn("plugin faulted", "plugin", pl.name, "kind", string(f.Kind), "call", f.Call, "err", f.Error())
+}
+
 // stop calls stratbox_on_stop and carries out its intents (cancels, most
-// likely) before the engine cancels what is left.
+// likely) before the engine cancels what is left. A fault in it counts as
+// any other (the instance ends anyway: no restart).
 func (pl *plugin) stop(sb Sandbox) {
 	ctx, cancel := context.WithTimeout(pl.e.life, pl.e.cfg.StopTimeout)
 	defer cancel()
 	now := pl.e.clk.Now()
-	if out, err := sb.Stop(ctx, now); err == nil {
-		pl.intents(out, now)
+	out, err := sb.Stop(ctx, now)
+	if err != nil {
+		if !errors.Is(err, ErrDead) {
+			pl.fault(asFault(pl.name, abi.ExportOnStop, err))
+		}
+		return
 	}
+	pl.intents(out, now)
 }
 
 func (pl *plugin) flood() *Fault {

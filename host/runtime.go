@@ -74,9 +74,11 @@ func numberEvents(batch []byte, seq *uint32) {
 	}
 }
 
-// appendDueTimers appends a timer event for each id due at now.
-func appendDueTimers(dst []byte, st *instState, now time.Time) []byte {
-	for _, d := range st.dueTimersAt(now) {
+// appendDueTimers appends a timer event for each id due at now, as many as
+// fit in room bytes past dst's end (earliest first); the rest stay due for
+// the next call, so that timers never make a batch larger than the inbox.
+func appendDueTimers(dst []byte, st *instState, now time.Time, room int) []byte {
+	for _, d := range st.dueTimersAt(now, max(room, 0)/abi.SizeTimer) {
 		dst = abi.AppendTimer(dst, &abi.Timer{ID: d.id, Time: uint64(now.UnixNano()), Due: uint64(d.at.UnixNano())})
 	}
 	return dst
@@ -113,7 +115,7 @@ func (s *inProcess) Deliver(ctx context.Context, batch []byte, now time.Time) ([
 		return nil, ErrDead
 	}
 	b := append(s.batch[:0], batch...)
-	b = appendDueTimers(b, s.st, now)
+	b = appendDueTimers(b, s.st, now, int(s.inst.desc.InboxCap)-len(b))
 	s.batch = b
 	if len(b) == 0 {
 		return nil, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -44,7 +45,8 @@ type instState struct {
 	logs   logLimiter
 	mu     sync.Mutex
 	timers map[uint32]time.Time
-	last   int64 // last now() returned: never decreases within an instance
+	minGap time.Duration // PluginConfig.TimerMin
+	last   int64         // last now() returned: never decreases within an instance
 	rand   *rand.ChaCha8
 }
 
@@ -57,6 +59,7 @@ func newInstState(clk clock.Clock, log *slog.Logger, cfg PluginConfig, instance 
 		log:    log,
 		logs:   logLimiter{rate: float64(cfg.LogRate), burst: float64(cfg.LogBurst), tokens: float64(cfg.LogBurst)},
 		timers: map[uint32]time.Time{},
+		minGap: cfg.TimerMin,
 		rand:   rand.NewChaCha8(seed),
 	}
 }
@@ -107,10 +110,25 @@ func (l *logLimiter) allow(now time.Time) bool {
 	return true
 }
 
+// never is the latest time a timer can be due: the last instant whose
+// UnixNano is representable (year 2262), where a due time saturates.
+var never = time.Unix(0, math.MaxInt64)
+
+// timerDue is when a timer armed at now with after ns fires: after is raised
+// to minGap (so 0 and negative values too), and the sum saturates at never
+// instead of overflowing (abi/README.md §5, set_timer).
+func timerDue(now time.Time, after int64, minGap time.Duration) time.Time {
+	after = max(after, int64(minGap))
+	if rest := never.Sub(now); time.Duration(after) >= rest {
+		return never
+	}
+	return now.Add(time.Duration(after))
+}
+
 // DueTimers removes and returns the ids of the timers due at now, earliest
 // first (ties by id).
 func (st *instState) dueTimers(now time.Time) []uint32 {
-	due := st.dueTimersAt(now)
+	due := st.dueTimersAt(now, -1)
 	if len(due) == 0 {
 		return nil
 	}
@@ -127,8 +145,9 @@ type dueTimer struct {
 }
 
 // dueTimersAt removes and returns the timers due at now with the times
-// they were due at, earliest first (ties by id).
-func (st *instState) dueTimersAt(now time.Time) []dueTimer {
+// they were due at, earliest first (ties by id): at most limit of them
+// (all when limit is negative); the others stay armed, due.
+func (st *instState) dueTimersAt(now time.Time, limit int) []dueTimer {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var due []dueTimer
@@ -146,6 +165,9 @@ func (st *instState) dueTimersAt(now time.Time) []dueTimer {
 		}
 		return due[i].id < due[j].id
 	})
+	if limit >= 0 && len(due) > limit {
+		due = due[:limit]
+	}
 	for _, d := range due {
 		delete(st.timers, d.id)
 	}
@@ -258,10 +280,14 @@ func (p *Plugin) hostLog(_ context.Context, mod api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(statusBadArgument)
 		return
 	}
-	if n > maxLogLine {
-		n = maxLogLine
+	// The whole range is checked before the line is cut to maxLogLine
+	// (abi/README.md §5): a length past the end of memory is out_of_bounds,
+	// whatever part of it would have been logged.
+	if uint64(ptr)+uint64(n) > uint64(mod.Memory().Size()) {
+		stack[0] = api.EncodeI32(statusOutOfBounds)
+		return
 	}
-	text, ok := mod.Memory().Read(ptr, n)
+	text, ok := mod.Memory().Read(ptr, min(n, maxLogLine))
 	if !ok {
 		stack[0] = api.EncodeI32(statusOutOfBounds)
 		return
@@ -295,10 +321,7 @@ func (p *Plugin) hostSetTimer(_ context.Context, _ api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(statusLimit)
 		return
 	}
-	if after < 0 {
-		after = 0
-	}
-	st.timers[id] = st.clk.Now().Add(time.Duration(after))
+	st.timers[id] = timerDue(st.clk.Now(), after, st.minGap)
 	stack[0] = api.EncodeI32(statusOK)
 }
 

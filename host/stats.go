@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/pool"
 )
 
 // EngineStats are the engine's counters, for the status line, the summary
@@ -21,6 +22,7 @@ type EngineStats struct {
 	Fills         uint64 // fills
 	Cancelled     uint64 // orders cancelled (by anyone)
 	Rejected      uint64 // orders the exchange refused
+	Limited       uint64 // order requests the host's rate limiter refused (the account's limits, or a plugin's share): never sent
 	Relocated     uint64 // orders re-placed after their connection was lost
 	Split         uint64 // orders split over several connections (pool policy split)
 	Requests      uint64 // order requests sent
@@ -45,8 +47,12 @@ type PluginStats struct {
 	CallTime    time.Duration
 	MaxCallTime time.Duration
 	OpenOrders  int
-	Inbox       InboxStats
-	Positions   []PositionStats
+	Limited     uint64 // its order requests the host's rate limiter refused
+	// RateShare is its share of the account's matching-request rate
+	// (PluginSpec.RateWeight) and how it was used; zero without a pool.
+	RateShare pool.ShareStats
+	Inbox     InboxStats
+	Positions []PositionStats
 }
 
 // PositionStats is a plugin's own position on one instrument.
@@ -65,10 +71,15 @@ func (e *Engine) Stats() EngineStats {
 		BookGaps: e.stats.gaps.Load(), Intents: e.stats.intents.Load(), Refused: e.stats.refused.Load(),
 		Placed: e.stats.placed.Load(), Acked: e.stats.acked.Load(), Filled: e.stats.filled.Load(),
 		Fills: e.stats.fills.Load(), Cancelled: e.stats.cancelled.Load(), Rejected: e.stats.rejected.Load(), Relocated: e.stats.relocated.Load(),
+		Limited:  e.stats.limited.Load(),
 		Split:    e.stats.splits.Load(),
 		Requests: e.stats.requests.Load(), UnknownOrders: e.stats.unknownOrders.Load(), Killed: e.killed.Load(),
 		InFlight: e.reqs.count(), Leftover: e.stats.leftover.Load(), Foreign: e.stats.foreign.Load(),
 		Peers: e.stats.peers.Load(),
+	}
+	var shares []pool.ShareStats
+	if e.shares != nil {
+		shares = e.shares.Shares()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -77,7 +88,12 @@ func (e *Engine) Stats() EngineStats {
 		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Faults: pl.faults.Load(),
 			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
 			CallTime: time.Duration(pl.callNs.Load()), MaxCallTime: time.Duration(pl.maxCallNs.Load()),
-			OpenOrders: len(pl.open), Inbox: pl.inbox.stats()}
+			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.stats()}
+		for _, sh := range shares {
+			if sh.Name == pl.name {
+				ps.RateShare = sh
+			}
+		}
 		for i := range pl.pos {
 			r := pl.positionRecord(uint32(i), now)
 			ps.Positions = append(ps.Positions, PositionStats{Instrument: pl.table[i].Name.String(), Size: r.Size,

@@ -50,6 +50,7 @@ const (
 	MetricPluginMemoryPages  = "stratbox.plugin.memory.pages"
 	MetricOrderRoundTrip     = "stratbox.order.round_trip.duration"
 	MetricOrdersRejected     = "stratbox.orders.rejected"
+	MetricOrdersRateLimited  = "stratbox.orders.rate_limited"
 
 	SpanRoute          = "stratbox.route"
 	SpanDecode         = "stratbox.decode"
@@ -116,6 +117,7 @@ type telemetry struct {
 
 	callDur, roundTrip               metric.Float64Histogram // nil: no metrics
 	refusals, faults, rejected       metric.Int64Counter
+	limited                          metric.Int64Counter
 	methodOpts                       map[string][]metric.RecordOption
 	refuseOpts, faultOpts, rejectOpt map[string][]metric.AddOption
 }
@@ -154,6 +156,7 @@ func newTelemetry(cfg Telemetry) *telemetry {
 		t.refusals = ctr(MetricPluginRejections, "Intents refused by validation or risk limits, by reason.")
 		t.faults = ctr(MetricPluginFaults, "Plugin faults, by kind.")
 		t.rejected = ctr(MetricOrdersRejected, "Orders the exchange rejected, by its error code (0: none given).")
+		t.limited = ctr(MetricOrdersRateLimited, "Order requests the host's rate limiter refused (never sent), by plugin and limit (share: the plugin's share used up; account: the account's limits).")
 		t.methodOpts = map[string][]metric.RecordOption{}
 		t.refuseOpts = map[string][]metric.AddOption{}
 		t.faultOpts = map[string][]metric.AddOption{}
@@ -466,6 +469,18 @@ func (t *telemetry) fault(pl *plugin, kind FaultKind) {
 		return
 	}
 	t.faults.Add(context.Background(), 1, t.addOpt(t.faultOpts, AttrPlugin.String(pl.name), AttrKind.String(string(kind)))...)
+}
+
+// rateLimited counts an order request the host's rate limiter refused.
+func (t *telemetry) rateLimited(o *order, share bool) {
+	if t == nil || t.limited == nil {
+		return
+	}
+	limit := "account"
+	if share {
+		limit = "share"
+	}
+	t.limited.Add(context.Background(), 1, metric.WithAttributes(AttrPlugin.String(o.pl.name), attribute.String("limit", limit)))
 }
 
 // rejected counts an order the exchange rejected. Called with Engine.mu held.

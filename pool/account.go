@@ -115,6 +115,10 @@ func (r *limiter) apply(al AccountLimits) error {
 		}
 	}
 	r.lim = l
+	for _, s := range r.order {
+		s.b.advance(now)
+	}
+	r.sizeShares(false)
 	return nil
 }
 

@@ -101,6 +101,13 @@ type Limits struct {
 	// by itself (10 per connection in a burst, 2/s sustained). 1 uses the
 	// limits exactly. Must be in (0, 1].
 	Margin float64
+	// Reserve is the part of the account's matching capacity (after
+	// Margin) that rate shares (Pool.SetShares) leave for cancels and the
+	// host's own requests: no share's places and amends, borrowing
+	// included, take the account's matching bucket below Reserve × burst.
+	// Default 0.2 (DefaultReserve); negative: none. Must be below 1. It
+	// matters only once shares are set.
+	Reserve float64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -121,6 +128,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Margin == 0 {
 		l.Margin = DefaultLimitMargin
+	}
+	switch {
+	case l.Reserve == 0:
+		l.Reserve = DefaultReserve
+	case l.Reserve < 0:
+		l.Reserve = 0
 	}
 	return l
 }
@@ -143,6 +156,8 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("pool: limits: max_wait %s is negative", l.MaxWait)
 	case math.IsNaN(l.Margin) || l.Margin < 0 || l.Margin > 1:
 		return fmt.Errorf("pool: limits: margin %g: want (0, 1]", l.Margin)
+	case math.IsNaN(l.Reserve) || l.Reserve >= 1:
+		return fmt.Errorf("pool: limits: reserve %g: want below 1 (0: the default %g; negative: none)", l.Reserve, DefaultReserve)
 	case d.MatchingBurst*d.Margin < 1:
 		return fmt.Errorf("pool: limits: matching burst %g × margin %g admits no request", d.MatchingBurst, d.Margin)
 	case float64(d.NonMatchingMax)*d.Margin < float64(d.NonMatchingCost):
@@ -251,9 +266,11 @@ type limiter struct {
 	now  func() time.Time
 	wait func(ctx context.Context, d time.Duration) error
 
-	mu   sync.Mutex
-	acct [2]bucket // acctMatching, acctCancelAll
-	conn []bucket  // per member
+	mu     sync.Mutex
+	acct   [2]bucket // acctMatching, acctCancelAll
+	conn   []bucket  // per member
+	shares map[string]*share
+	order  []*share // shares by name
 
 	limited atomic.Uint64 // requests refused or delayed
 }
@@ -325,10 +342,29 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 		parts[n] = part{&r.conn[min(id, len(r.conn)-1)], float64(r.lim.NonMatchingCost), "non-matching"}
 		n++
 	}
+	for i := range parts[:n] {
+		parts[i].b.advance(now)
+	}
+	// A rate share (ForShare) is charged first: its refusal takes nothing.
+	var sh *share
+	var back float64 // the share's token to give back if the account refuses
+	if c.acct == acctMatching {
+		sh = r.shareFor(shareOf(ctx), method)
+	}
+	if sh != nil {
+		for _, s := range r.order {
+			s.b.advance(now)
+		}
+		var err error
+		if back, err = r.takeShare(sh); err != nil {
+			r.mu.Unlock()
+			r.limited.Add(1)
+			return fmt.Errorf("%w: %w", err, conn.ErrNotSent)
+		}
+	}
 	var wait time.Duration
 	worst := 0
 	for i := range parts[:n] {
-		parts[i].b.advance(now)
 		if d := parts[i].b.need(parts[i].cost); d > wait {
 			wait, worst = d, i
 		}
@@ -347,6 +383,9 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 	}
 	if wait > allowed {
 		what := r.describe(parts[worst].name) // reads r.lim, which UseAccountLimits may change
+		if sh != nil {
+			sh.b.tokens += back
+		}
 		r.mu.Unlock()
 		return fmt.Errorf("%w: %s on connection %d (%s): next in %s, max wait %s: %w",
 			ErrRateLimited, parts[worst].name, id, what, wait.Round(time.Microsecond), allowed, conn.ErrNotSent)
@@ -362,6 +401,10 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 		for _, p := range parts[:n] {
 			p.b.advance(now)
 			p.b.tokens = min(p.b.max, p.b.tokens+p.cost)
+		}
+		if sh != nil && r.shares[sh.name] == sh { // not replaced by SetShares meanwhile
+			sh.b.advance(now)
+			sh.b.tokens = min(sh.b.max, sh.b.tokens+back)
 		}
 		r.mu.Unlock()
 		return fmt.Errorf("%w: %s on connection %d: waiting %s: %w: %w",

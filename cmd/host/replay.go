@@ -359,7 +359,7 @@ func replayPlugins(ctx context.Context, c fileConfig, clk clock.Clock, o replayO
 			opts = append(opts, host.WithCache(o.cache))
 		}
 		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: -1, Seed: pc.Seed}, opts...)
+			CallBudget: -1, Seed: pc.Seed, TimerMin: pc.TimerMin.Duration}, opts...)
 		if err != nil {
 			for _, s := range specs {
 				s.Plugin.Close(context.Background())

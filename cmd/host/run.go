@@ -314,7 +314,8 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 			opts = append(opts, host.ForProcess())
 		}
 		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed}, opts...)
+			CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,
+			TimerMin: pc.TimerMin.Duration}, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -327,7 +328,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 			return nil, err
 		}
 		spec := host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(), Channels: pc.Channels,
-			Params: prm, Risk: &lim}
+			Params: prm, Risk: &lim, RateWeight: pc.RateWeight}
 		if iso != string(host.IsolateNone) {
 			pcfg := host.ProcessConfig{CacheDir: dir}
 			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pcfg) }

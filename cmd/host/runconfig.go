@@ -63,6 +63,7 @@ type poolLimits struct {
 	NonMatchingPerAccount bool     `toml:"non_matching_per_account"`
 	MaxWait               duration `toml:"max_wait"`
 	Margin                float64  `toml:"margin"`
+	Reserve               float64  `toml:"reserve"`
 	// FromAccount reads the matching and non-matching limits from the
 	// account (private/get_account_summary of AccountCurrency, default
 	// "BTC") once connected, over what is configured: the exchange knows the
@@ -78,7 +79,7 @@ func (c fileConfig) limits() pool.Limits {
 	l := c.Pool.Limits
 	out := pool.Limits{Disabled: l.Disabled, MatchingRate: l.MatchingRate, MatchingBurst: l.MatchingBurst,
 		NonMatchingCost: l.NonMatchingCost, NonMatchingMax: l.NonMatchingMax, NonMatchingRefill: l.NonMatchingRefill,
-		NonMatchingPerAccount: l.NonMatchingPerAccount, MaxWait: l.MaxWait.Duration, Margin: l.Margin}
+		NonMatchingPerAccount: l.NonMatchingPerAccount, MaxWait: l.MaxWait.Duration, Margin: l.Margin, Reserve: l.Reserve}
 	if c.Exchange.URL == "" {
 		r := c.Sim.RateLimits
 		out.Disabled = out.Disabled || r.Disabled
@@ -156,6 +157,14 @@ type pluginConfig struct {
 	Isolation string `toml:"isolation"`
 	// Seed of the plugin's random source (default 1).
 	Seed uint64 `toml:"seed"`
+	// TimerMin is the plugin's shortest timer (default "1ms", at most "1m"):
+	// set_timer raises a shorter one to it, and the plugin is woken for
+	// its timers at most once per timer_min after its last call.
+	TimerMin duration `toml:"timer_min"`
+	// RateWeight is its weight in the division of the account's
+	// matching-request rate among the plugins (default 1; [pool.limits]
+	// reserve is kept apart for cancels and the host's own requests).
+	RateWeight float64 `toml:"rate_weight"`
 	// Risk overrides [risk] for this plugin (keys given replace the global ones).
 	Risk *riskConfig `toml:"risk"`
 	// Params is a free table that reaches the plugin at start.
@@ -256,6 +265,12 @@ func (c fileConfig) validateRun() error {
 		}
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
+		}
+		if d := p.TimerMin.Duration; d < 0 || d > host.MaxTimerMin {
+			return fmt.Errorf("config: %s.timer_min %s: want 0 (the default, %s) up to %s", where, d, host.DefaultTimerMin, host.MaxTimerMin)
+		}
+		if w := p.RateWeight; w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			return fmt.Errorf("config: %s.rate_weight %g: want a positive weight (0: the default, 1)", where, w)
 		}
 		if _, err := c.Risk.merge(p.Risk).limits(where + ".risk"); err != nil {
 			return err

@@ -1,0 +1,20 @@
+;; does: arms 256 timers 1 µs apart, starting 1 ms out (timer i at 1 ms + i µs), again in every call,
+;;   so that without a cap on wake-ups it would be woken every microsecond.
+;; host must: wake it for its timers at most once per minimum timer interval (1 ms) after its previous
+;;   call, whatever it arms: the timers due meanwhile arrive together.
+(module
+  (import "stratbox" "set_timer" (func $set_timer (param i32 i64) (result i32)))
+  (func (export "stratbox_abi_v1_0"))
+  (memory (export "memory") 3)
+  ;; descriptor: version 1, flags 0, inbox 0x10000 (64 KiB), outbox 0x20000 (4 KiB)
+  (data (i32.const 8) "\01\00\00\00" "\00\00\00\00" "\00\00\01\00" "\00\00\01\00" "\00\00\02\00" "\00\10\00\00")
+  (func (export "stratbox_buffers") (result i32) (i32.const 8))
+  (func $arm (local $i i32)
+    (loop $next
+      (drop (call $set_timer (local.get $i)
+        (i64.add (i64.const 1000000) (i64.mul (i64.extend_i32_u (local.get $i)) (i64.const 1000)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const 256)))))
+  (func (export "stratbox_init") (param $n i32) (result i32) (call $arm) (i32.const 0))
+  (func (export "stratbox_on_events") (param $n i32) (result i32) (call $arm) (i32.const 0))
+)
