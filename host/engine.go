@@ -342,6 +342,14 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 			e.pool = newSpread(p, e.remote)
 		}
 	}
+	e.relay = !e.cfg.NoReestablish
+	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLife()
+	e.life = life
+	defer e.tel.finish(e)
+	if err := e.setup(ctx); err != nil {
+		return err
+	}
 	if s, ok := ex.(sharer); ok {
 		weights := make(map[string]float64, len(e.plugins))
 		for _, pl := range e.plugins {
@@ -351,14 +359,6 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 			return fmt.Errorf("host: rate shares: %w", err)
 		}
 		e.shares = s
-	}
-	e.relay = !e.cfg.NoReestablish
-	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLife()
-	e.life = life
-	defer e.tel.finish(e)
-	if err := e.setup(ctx); err != nil {
-		return err
 	}
 	var wg sync.WaitGroup
 	for _, pl := range e.plugins {

@@ -282,4 +282,52 @@ func testWASIMissing(t *testing.T) {
 	}
 }
 
-func testStopSpin(t *testing.T) { t.Skip("TODO") }
+// A fault in stratbox_on_stop counts like any other: live (both
+// isolations) and in lock step.
+func testStopSpin(t *testing.T) {
+	check := func(t *testing.T, st EngineStats) {
+		t.Helper()
+		ps := pluginStats(st, "stop_spin")
+		if ps.Faults != 1 || ps.LastFault == nil || ps.LastFault.Call != abi.ExportOnStop ||
+			(ps.LastFault.Kind != FaultBudget && ps.LastFault.Kind != FaultCanceled) {
+			t.Fatalf("after a spin in stratbox_on_stop: %d faults, last %v", ps.Faults, ps.LastFault)
+		}
+		if strings.ContainsAny(ps.LastFault.Line(), "\n\r") {
+			t.Fatalf("Line() spans lines: %q", ps.LastFault.Line())
+		}
+	}
+	for _, iso := range hostileSandboxes {
+		t.Run("live "+iso.name, func(t *testing.T) {
+			var opts []Option
+			if iso.name == "child process" {
+				opts = append(opts, ForProcess()) // in process, the budget needs wazero's close-on-context-done
+			}
+			p := load(t, "stop_spin", hostileFixture(t, "stop_spin"), PluginConfig{CallBudget: 200 * time.Millisecond}, opts...)
+			cfg := Config{Plugins: []PluginSpec{{Name: "stop_spin", Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
+				NewSandbox: func(p *Plugin) Sandbox { return iso.new(t, p) }}}}
+			r := startRig(t, cfg, nil)
+			r.wait("the plugin started", func(s EngineStats) bool { return pluginStats(s, "stop_spin").Starts == 1 })
+			r.stop()
+			check(t, r.e.Stats())
+		})
+	}
+	t.Run("lock step", func(t *testing.T) {
+		p, clk := loadHostile(t, "stop_spin", PluginConfig{CallBudget: 200 * time.Millisecond})
+		e, err := New(Config{Plugins: []PluginSpec{{Name: "stop_spin", Plugin: p, Instruments: []string{"BTC-PERPETUAL"}}}},
+			EngineClock(clk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := NewLockstep(e, clk, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ls.Start(context.Background(), &localExchange{l: sim.NewLocal(sim.LocalConfig{}), clk: clk, ls: ls}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ls.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		check(t, e.Stats())
+	})
+}

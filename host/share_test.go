@@ -1,0 +1,75 @@
+package host
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/pool"
+)
+
+// A plugin that floods places gets its share of the account's matching
+// rate and no more: its overflow is refused on this side ("rate share used
+// up", counted apart from the exchange's rejections), and a second plugin
+// that trades after the flood finds its whole share untouched: none of its
+// orders is refused for the other's traffic. (Two equal shares of tier 1:
+// 36 places at once each, 18 kept for cancels and the host.)
+func TestRateSharesKeepOnePluginFromTakingTheAccount(t *testing.T) {
+	const hogPlaces, mmPlaces = 150, 30
+	var flood []byte
+	for i := uint64(1); i <= hogPlaces; i++ {
+		flood = append(flood, place(uint32(i), i, 0, abi.Buy, fmt.Sprintf("%d", 1000+i), "10")...)
+	}
+	hog := newScriptBox(flood)
+	mm := newScriptBox(nil)
+	risk := RiskLimits{IntentsPerSecond: 1000, IntentBurst: 1000, FloodLimit: 10000}
+	cfg := Config{Risk: risk, Plugins: []PluginSpec{
+		{Name: "hog", NewSandbox: func(*Plugin) Sandbox { return hog }, Instruments: []string{"BTC-PERPETUAL"},
+			Channels: []string{"ticker.{instrument}.100ms"}},
+		{Name: "mm", NewSandbox: func(*Plugin) Sandbox { return mm }, Instruments: []string{"BTC-PERPETUAL"},
+			Channels: []string{"ticker.{instrument}.100ms"}},
+	}}
+	r := startPoolRig(t, cfg, pool.Config{Size: 2, Policy: pool.LeastLoaded})
+	shareText := func(u *abi.OrderUpdate) bool {
+		return u.State == abi.StateRejected && u.Reason == abi.ReasonRateLimited && u.Text.String() == "rate share used up (host)"
+	}
+	// The hog's share refuses part of its flood (it cannot send 150 places at once).
+	hog.waitFor(t, "a hog order refused by its share", func(rec []byte) bool {
+		var u abi.OrderUpdate
+		return abi.ReadHeader(rec).Kind == abi.KindOrderUpdate && abi.DecodeOrderUpdate(rec, &u) == nil && shareText(&u)
+	})
+	r.wait("the hog's flood answered", func(s EngineStats) bool { return s.InFlight == 0 })
+	// The market maker now places its 30: each is charged to its own share, which the flood left whole.
+	for i := uint64(1); i <= mmPlaces; i++ {
+		mm.queue(place(uint32(i), i, 0, abi.Sell, fmt.Sprintf("%d", 200000+i), "10"))
+	}
+	for cid := uint64(1); cid <= mmPlaces; cid++ {
+		var u abi.OrderUpdate
+		mm.waitFor(t, fmt.Sprintf("mm order %d open or refused", cid), func(rec []byte) bool {
+			return abi.ReadHeader(rec).Kind == abi.KindOrderUpdate && abi.DecodeOrderUpdate(rec, &u) == nil &&
+				u.CID == cid && (u.State == abi.StateOpen || u.State == abi.StateRejected)
+		})
+		if shareText(&u) {
+			t.Fatalf("mm order %d refused by its share after the hog's flood", cid)
+		}
+	}
+	st := r.e.Stats()
+	h, m := pluginStats(st, "hog"), pluginStats(st, "mm")
+	if m.RateShare.Refused != 0 || m.RateShare.Taken != mmPlaces {
+		t.Fatalf("market maker's share %+v: want its %d places on its own tokens", m.RateShare, mmPlaces)
+	}
+	// Only a lost connection (a loaded machine can miss a 100 ms heartbeat) makes the host re-place the
+	// hog's orders, which may use the account's whole capacity and so refuse one of the market maker's.
+	if r.p.Stats().Losses == 0 && m.Limited != 0 {
+		t.Fatalf("market maker: %d requests refused, no connection lost", m.Limited)
+	}
+	if h.RateShare.Refused == 0 || h.Limited < h.RateShare.Refused || st.Limited < h.Limited+m.Limited {
+		t.Fatalf("hog: %d limited, share %+v; engine %d limited", h.Limited, h.RateShare, st.Limited)
+	}
+	if r.p.Stats().Losses == 0 && st.Rejected != 0 {
+		t.Fatalf("%d rejections counted as the exchange's, no connection lost", st.Rejected)
+	}
+	if h.RateShare.Burst != 36 || m.RateShare.Rate != 27*0.8/2 {
+		t.Fatalf("shares: hog %+v, mm %+v", h.RateShare, m.RateShare)
+	}
+}
