@@ -96,6 +96,7 @@ func TestRunRefusesBadPlugins(t *testing.T) {
 		{"no plugin", []string{"run"}, "no strategy"},
 		{"missing file", []string{"run", "nope.wasm"}, "nope.wasm"},
 		{"abi 2.0", []string{"run", "--isolation", "none", "../../host/testdata/v2.wasm"}, "ABI 2.0"},
+		{"missing WASI function", []string{"run", "../../host/testdata/hostile/wasi_missing.wasm"}, "wasi_snapshot_preview1.sock_open"},
 		{"bad isolation", []string{"run", "--isolation", "vm", "x.wasm"}, "isolation"},
 		{"bad exchange url", []string{"run", "--exchange", "http://example.com", "x.wasm"}, "ws://"},
 	} {
@@ -138,6 +139,9 @@ func TestRunConfigErrorsNameTheKey(t *testing.T) {
 		{"split without a size", "[pool]\npolicy = \"split\"\n", "split_above"},
 		{"one chunk", "[pool]\npolicy = \"split\"\nsplit_above = 10\nsplit_chunks = 1\n", "split_chunks"},
 		{"bad limiter margin", "[pool.limits]\nmargin = 1.5\n", "pool.limits"},
+		{"bad limiter reserve", "[pool.limits]\nreserve = 1.0\n", "reserve"},
+		{"timer_min over a minute", "[[plugin]]\npath = \"a.wasm\"\ntimer_min = \"2m\"\n", "plugin[0].timer_min"},
+		{"negative rate weight", "[[plugin]]\npath = \"a.wasm\"\nrate_weight = -1.0\n", "plugin[0].rate_weight"},
 		{"unknown limiter key", "[pool.limits]\nrate = 1\n", "pool.limits.rate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the plugins that are not Go (`make plugins` runs it after the Go ones): the examples, and the
-# conformance suite's AssemblyScript fixtures (plugins/conformance/testdata/<name>/, not copied to bin/):
+# Builds the plugins that are not Go (`make plugins` runs it after the Go ones): the examples, the
+# conformance suite's AssemblyScript fixtures (plugins/conformance/testdata/<name>/, not copied to bin/),
+# and the hand-written WAT test fixtures (host/testdata/*.wat, the hostile-plugin suite's
+# host/testdata/hostile/*.wat, testdata/abi/*.wat; checked, not copied):
 #   plugins/examples/<name>/assembly/index.ts  (AssemblyScript)  -> plugins/examples/<name>/<name>.wasm
 #   plugins/examples/<name>/<name>.wat         (hand-written WAT) -> plugins/examples/<name>/<name>.wasm
 # The .wasm next to each source is committed, so that the tests and `host run` work without Node. This
@@ -61,6 +63,23 @@ for dir in plugins/examples/*/ plugins/conformance/testdata/*/; do
 	*) echo "$committed $(wc -c < "$committed") bytes ($kind, checked)" ;;
 	esac
 done
+# The WAT test fixtures: <name>.wat -> <name>.wasm beside it.
+for wat in host/testdata/*.wat host/testdata/hostile/*.wat testdata/abi/*.wat; do
+	[ -f "$wat" ] || continue
+	committed="${wat%.wat}.wasm"
+	if [ "$have_node" = 1 ]; then
+		"$sdk/node_modules/.bin/wat2wasm" "$wat" -o "$tmp/fixture.wasm"
+		if [ "${UPDATE:-}" = 1 ]; then
+			cp "$tmp/fixture.wasm" "$committed"
+		elif [ ! -f "$committed" ] || ! cmp -s "$tmp/fixture.wasm" "$committed"; then
+			stale+=("$committed")
+		fi
+	elif [ ! -f "$committed" ]; then
+		echo "plugins: $committed is missing and there is no node to build it"
+		exit 1
+	fi
+done
+echo "test fixtures: $(ls host/testdata/*.wat host/testdata/hostile/*.wat testdata/abi/*.wat | wc -l) WAT files checked"
 if [ ${#stale[@]} -gt 0 ]; then
 	echo "plugins: these committed binaries differ from what their sources build to:"
 	printf '  %s\n' "${stale[@]}"
