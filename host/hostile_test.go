@@ -42,6 +42,7 @@ var hostileChecks = map[string]func(t *testing.T){
 	"log_bounds":    testLogBounds,
 	"wasi_missing":  testWASIMissing,
 	"stop_spin":     testStopSpin,
+	"hog":           testHog,
 }
 
 func TestHostileSuite(t *testing.T) {
