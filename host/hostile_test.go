@@ -4,18 +4,17 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/internal/hostile"
 	"github.com/stratbox/stratbox/sim"
 )
 
-// The hostile-plugin suite: each fixture in testdata/hostile is hand-written
+// The hostile-plugin suite: each fixture of internal/hostile is hand-written
 // WAT (its .wasm committed beside it, checked by `make plugins`) whose
 // header says what it does and what the host must do; hostileChecks holds
 // the test of each, and TestHostileSuiteCoversEveryFixture fails when a
@@ -27,9 +26,9 @@ import (
 
 func hostileFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "hostile", name+".wasm"))
-	if err != nil {
-		t.Fatal(err)
+	b := hostile.Wasm(name)
+	if b == nil {
+		t.Fatalf("no hostile fixture %q", name)
 	}
 	return b
 }
@@ -52,24 +51,20 @@ func TestHostileSuite(t *testing.T) {
 }
 
 func TestHostileSuiteCoversEveryFixture(t *testing.T) {
-	wats, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.wat"))
-	if err != nil || len(wats) == 0 {
-		t.Fatalf("no fixtures: %v", err)
+	names := hostile.Names()
+	if len(names) == 0 {
+		t.Fatal("no fixtures")
 	}
-	for _, path := range wats {
-		name := strings.TrimSuffix(filepath.Base(path), ".wat")
+	for _, name := range names {
 		if hostileChecks[name] == nil {
-			t.Errorf("%s has no test in hostileChecks", path)
+			t.Errorf("%s has no test in hostileChecks", name)
 		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
+		src := hostile.Source(name)
+		if !strings.HasPrefix(src, ";; does: ") || !strings.Contains(src, "\n;; host must: ") {
+			t.Errorf("%s.wat does not start by saying what it does and what the host must do", name)
 		}
-		if !strings.HasPrefix(string(src), ";; does: ") || !strings.Contains(string(src), "\n;; host must: ") {
-			t.Errorf("%s does not start by saying what it does and what the host must do", path)
-		}
-		if _, err := os.Stat(strings.TrimSuffix(path, ".wat") + ".wasm"); err != nil {
-			t.Errorf("%s is not built: %v", path, err)
+		if hostile.Wasm(name) == nil {
+			t.Errorf("%s.wat is not built", name)
 		}
 	}
 }

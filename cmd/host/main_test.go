@@ -80,7 +80,7 @@ func TestInspect(t *testing.T) {
 	}
 	// What inspect says will not load, host run refuses at load (one check: host.Load).
 	out.Reset()
-	err := run(context.Background(), []string{"inspect", "../../host/testdata/hostile/wasi_missing.wasm"}, &out, io.Discard)
+	err := run(context.Background(), []string{"inspect", "../../internal/hostile/wasi_missing.wasm"}, &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "would load:   no") || !strings.Contains(out.String(), "wasi_snapshot_preview1.sock_open") {
 		t.Fatalf("inspect of a plugin importing a missing WASI function: %v\n%s", err, out.String())
 	}
