@@ -1,0 +1,239 @@
+package hostbench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/internal/hostile"
+	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/sim"
+)
+
+// The hostile group's settings.
+const (
+	// hostileFeed is the notifications a second while the market maker
+	// trades: 8 tickers (each a new best bid: the quoter amends on each,
+	// below its rate share) and 8 trades.
+	hostileFeed = 16
+	// hostileCPUTarget is the host process's CPU, % of one core, that a
+	// hostile plugin beside the market maker may add at most (children
+	// excluded: measured against the market maker alone in the same
+	// repetition, since the figures' 2-ms heartbeats on two connections
+	// already cost the host several %); hostileRatioTarget bounds heartbeat
+	// p99 against the market maker alone in the same repetition.
+	hostileCPUTarget   = 10
+	hostileRatioTarget = 1.2
+)
+
+// hostileNames are the hostile plugins run beside the market maker: the
+// suite's fixtures that misbehave for as long as they run (the others fault
+// once, or are refused at load), and the spinning plugin.
+var hostileNames = []string{"timer_never", "timer_zero", "timer_stagger", "hog", "spin"}
+
+// hostile measures the market maker (the quoter, in a child process) trading
+// over a pool of 2 connections with the client-side rate limiter on (so the
+// rate shares apply), alone and then beside each hostile plugin (in a child
+// process too), side by side in each repetition: heartbeat p99 on the wire
+// and its ratio to the market maker alone, the host process's CPU (children
+// excluded), and the market maker's faults and refused order requests.
+func (r *runner) hostile(ctx context.Context) error {
+	h, err := r.startHelper()
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	vals := map[string][]float64{}
+	var notes []string
+	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
+		alone, note, err := r.hostileRun(ctx, h, "", rep < 0)
+		if err != nil {
+			return fmt.Errorf("alone: %w", err)
+		}
+		if note != "" {
+			notes = append(notes, "alone: "+note)
+		}
+		runs := map[string]map[string]float64{"alone": alone}
+		for _, name := range hostileNames {
+			v, note, err := r.hostileRun(ctx, h, name, rep < 0)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if note != "" {
+				notes = append(notes, name+": "+note)
+			}
+			if alone["p99_us"] > 0 {
+				v["p99_ratio"] = v["p99_us"] / alone["p99_us"]
+			}
+			if c, ok := alone["cpu_pct"]; ok {
+				v["cpu_extra_pct"] = v["cpu_pct"] - c
+			}
+			runs[name] = v
+		}
+		if rep < 0 {
+			continue
+		}
+		for name, v := range runs {
+			for k, x := range v {
+				vals[name+"."+k] = append(vals[name+"."+k], x)
+			}
+		}
+	}
+	for _, name := range append([]string{"alone"}, hostileNames...) {
+		who := "the market maker alone"
+		if name != "alone" {
+			who = "the market maker beside " + name
+		}
+		pre := "hostile." + name + "."
+		f := r.res.add(pre+"p99_us", "heartbeat answer on the wire p99, "+who, "µs", vals[name+".p99_us"])
+		r.progress("%-40s %10.1f µs", pre+"p99_us", f.Median)
+		if name != "alone" {
+			f = r.res.add(pre+"p99_ratio", "heartbeat p99 on the wire / the market maker alone's (same repetition), "+who, "×", vals[name+".p99_ratio"])
+			f.atMost(hostileRatioTarget, fmt.Sprintf("≤ %g× the market maker alone", hostileRatioTarget))
+			r.progress("%-40s %10.2f ×", pre+"p99_ratio", f.Median)
+		}
+		if c, ok := vals[name+".cpu_pct"]; ok {
+			f = r.res.add(pre+"cpu_pct", "the host process's CPU (plugin processes excluded; heartbeats every 2 ms on 2 connections), "+who, "% of a core", c)
+			r.progress("%-40s %10.1f %%", pre+"cpu_pct", f.Median)
+		}
+		if c, ok := vals[name+".cpu_extra_pct"]; ok {
+			f = r.res.add(pre+"cpu_extra_pct", "the host process's CPU beyond the market maker alone's (same repetition), "+who, "% of a core", c)
+			f.atMost(hostileCPUTarget, fmt.Sprintf("≤ %d %% of a core", hostileCPUTarget))
+			r.progress("%-40s %10.1f %%", pre+"cpu_extra_pct", f.Median)
+		}
+		f = r.res.add(pre+"mm_faults", "the market maker's faults in a window, "+who, "faults", vals[name+".mm_faults"])
+		f.atMost(0, "the market maker is never faulted")
+		f = r.res.add(pre+"mm_refused", "the market maker's order requests refused by the host's rate limiter in a window, "+who, "requests", vals[name+".mm_refused"])
+		f.atMost(0, "never refused for another plugin's traffic")
+		r.res.add(pre+"mm_calls", "the market maker's calls in a window, "+who, "calls", vals[name+".mm_calls"])
+		if name != "alone" {
+			r.res.add(pre+"calls", "the hostile plugin's calls in a window, "+who, "calls", vals[name+".calls"])
+		}
+	}
+	if len(notes) > 0 {
+		r.res.Figures["hostile.alone.p99_us"].Note = notes[0]
+	}
+	return nil
+}
+
+// hostileRun is one run: the market maker and, unless name is "", the
+// hostile plugin name.
+func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bool) (map[string]float64, string, error) {
+	var specs []host.PluginSpec
+	defer func() {
+		for _, s := range specs {
+			s.Plugin.Close(context.Background())
+		}
+	}()
+	add := func(n string, wasm []byte, cfg host.PluginConfig) error {
+		p, err := r.load(n, wasm, cfg, host.ForProcess())
+		if err != nil {
+			return err
+		}
+		pc := r.opt.Child
+		specs = append(specs, host.PluginSpec{Name: n, Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
+			NewSandbox: func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pc) }})
+		return nil
+	}
+	if err := add("mm", QuoterWasm(), host.PluginConfig{}); err != nil {
+		return nil, "", err
+	}
+	switch name {
+	case "":
+	case "spin":
+		if err := add(name, spinWasm, host.PluginConfig{CallBudget: spinBudget, MemoryLimitPages: 16}); err != nil {
+			return nil, "", err
+		}
+	default:
+		wasm := hostile.Wasm(name)
+		if wasm == nil {
+			return nil, "", fmt.Errorf("no hostile fixture %q", name)
+		}
+		if err := add(name, wasm, host.PluginConfig{}); err != nil {
+			return nil, "", err
+		}
+	}
+	e, err := host.New(host.Config{Plugins: specs, MaxRestarts: 1_000_000, RestartBackoff: time.Millisecond},
+		host.EngineLogger(r.log))
+	if err != nil {
+		return nil, "", err
+	}
+	cc := conn.DefaultConfig()
+	cc.URL = "ws://" + h.relay + "/ws/api/v2"
+	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc.HeartbeatInterval = hbInterval
+	cc.SilenceMultiple = int(2 * time.Second / hbInterval) // a stall is measured, not a reason to reconnect
+	p, err := pool.New(pool.Config{Conn: cc, Size: 2}, e.Sink, e.PoolEvent, r.log) // tier-1 limits: shares on
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.Start(ctx); err != nil {
+		return nil, "", err
+	}
+	defer p.Close()
+	run := runEngine(e, p)
+	defer run.stop()
+	if !e.WaitStats(func(s host.EngineStats) bool {
+		for _, ps := range s.Plugins {
+			if ps.Starts == 0 {
+				return false
+			}
+		}
+		return len(s.Plugins) == len(specs)
+	}, 60*time.Second) {
+		return nil, "", fmt.Errorf("the plugins did not start; stats %+v", e.Stats())
+	}
+	if _, err := h.do("ok", "flood %d", hostileFeed); err != nil {
+		return nil, "", err
+	}
+	defer h.do("ok", "flood 0") //nolint:errcheck // the next run's flood replaces it anyway
+	w := r.window(hbWindow)
+	if warm {
+		w = r.window(hbWindow / 3)
+	}
+	if _, _, _, _, _, err := h.report(); err != nil { // from now on
+		return nil, "", err
+	}
+	mm0, bad0 := hostilePluginStats(e.Stats(), name)
+	before := p.Stats()
+	cpu0, cpuOK := selfCPU()
+	began := time.Now()
+	time.Sleep(w) // the measurement window
+	cpu1, _ := selfCPU()
+	took := time.Since(began)
+	n, _, p99, _, _, err := h.report()
+	if err != nil {
+		return nil, "", err
+	}
+	if n == 0 {
+		return nil, "", fmt.Errorf("no heartbeat answer timed in %v", w)
+	}
+	mm1, bad1 := hostilePluginStats(e.Stats(), name)
+	after := p.Stats()
+	v := map[string]float64{"p99_us": us(p99), "mm_faults": float64(mm1.Faults - mm0.Faults),
+		"mm_refused": float64(mm1.Limited - mm0.Limited), "mm_calls": float64(mm1.Calls - mm0.Calls),
+		"calls": float64(bad1.Calls - bad0.Calls)}
+	if cpuOK {
+		v["cpu_pct"] = 100 * float64(cpu1-cpu0) / float64(took)
+	}
+	note := ""
+	if after.Losses != before.Losses {
+		note = fmt.Sprintf("%d connections lost in a window", after.Losses-before.Losses)
+	}
+	return v, note, nil
+}
+
+// hostilePluginStats picks the market maker's and the hostile plugin's stats.
+func hostilePluginStats(s host.EngineStats, name string) (mm, bad host.PluginStats) {
+	for _, p := range s.Plugins {
+		switch p.Name {
+		case "mm":
+			mm = p
+		case name:
+			bad = p
+		}
+	}
+	return mm, bad
+}
