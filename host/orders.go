@@ -227,9 +227,13 @@ func (e *Engine) send(req request) {
 func (e *Engine) do(req request) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
 	if req.what == abi.KindPlace && !req.o.replaced || req.what == abi.KindAmend && req.seq != 0 {
-		// The plugin's own order flow is charged to its rate share; the
-		// host's (re-placements, rollbacks, cancels) is not.
+		// The plugin's own order flow is charged to its rate share.
 		ctx = pool.ForShare(ctx, req.o.pl.name)
+	} else {
+		// Cancels, re-placements after a lost connection and rollbacks of
+		// its orders: charged to its share too, with the reserve, and never
+		// on another plugin's tokens.
+		ctx = pool.ForShareReserved(ctx, req.o.pl.name)
 	}
 	sent := e.tel.clock() // zero when telemetry is off
 	raw, err := e.call(ctx, req.member, req.method, req.params)

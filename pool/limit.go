@@ -315,19 +315,36 @@ func waitTimer(ctx context.Context, d time.Duration) error {
 // turn (up to MaxWait and ctx's deadline), or not at all (an error wrapping
 // ErrRateLimited and conn.ErrNotSent; nothing is taken then).
 func (r *limiter) take(ctx context.Context, id int, method string, params []byte) error {
+	_, err := r.admit(ctx, id, method, params)
+	return err
+}
+
+// part is one bucket a request is charged to.
+type part struct {
+	b    *bucket
+	cost float64
+	name string
+}
+
+// receipt is what an admitted request took, for refund.
+type receipt struct {
+	parts [2]part
+	n     int
+	sh    *share
+	back  float64 // the share's own token, if it took one
+}
+
+// admit is take, returning what the request took.
+func (r *limiter) admit(ctx context.Context, id int, method string, params []byte) (receipt, error) {
+	var rc receipt
 	if r == nil {
-		return nil
+		return rc, nil
 	}
 	c, free := classify(method, params)
 	if free {
-		return nil
+		return rc, nil
 	}
-	type part struct {
-		b    *bucket
-		cost float64
-		name string
-	}
-	var parts [2]part
+	parts := &rc.parts
 	n := 0
 	r.mu.Lock()
 	now := r.now()
@@ -342,24 +359,23 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 		parts[n] = part{&r.conn[min(id, len(r.conn)-1)], float64(r.lim.NonMatchingCost), "non-matching"}
 		n++
 	}
+	rc.n = n
 	for i := range parts[:n] {
 		parts[i].b.advance(now)
 	}
 	// A rate share (ForShare) is charged first: its refusal takes nothing.
-	var sh *share
-	var back float64 // the share's token to give back if the account refuses
 	if c.acct == acctMatching {
-		sh = r.shareFor(shareOf(ctx), method)
+		rc.sh = r.shareFor(ctx, method)
 	}
-	if sh != nil {
+	if sh := rc.sh; sh != nil {
 		for _, s := range r.order {
 			s.b.advance(now)
 		}
 		var err error
-		if back, err = r.takeShare(sh); err != nil {
+		if rc.back, err = r.takeShare(sh, shareReserved(ctx)); err != nil {
 			r.mu.Unlock()
 			r.limited.Add(1)
-			return fmt.Errorf("%w: %w", err, conn.ErrNotSent)
+			return receipt{}, fmt.Errorf("%w: %w", err, conn.ErrNotSent)
 		}
 	}
 	var wait time.Duration
@@ -374,7 +390,7 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 			p.b.tokens -= p.cost
 		}
 		r.mu.Unlock()
-		return nil
+		return rc, nil
 	}
 	r.limited.Add(1)
 	allowed := r.lim.MaxWait
@@ -383,11 +399,11 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 	}
 	if wait > allowed {
 		what := r.describe(parts[worst].name) // reads r.lim, which UseAccountLimits may change
-		if sh != nil {
-			sh.b.tokens += back
+		if rc.sh != nil {
+			rc.sh.b.tokens += rc.back
 		}
 		r.mu.Unlock()
-		return fmt.Errorf("%w: %s on connection %d (%s): next in %s, max wait %s: %w",
+		return receipt{}, fmt.Errorf("%w: %s on connection %d (%s): next in %s, max wait %s: %w",
 			ErrRateLimited, parts[worst].name, id, what, wait.Round(time.Microsecond), allowed, conn.ErrNotSent)
 	}
 	// Reserve now, so that later requests queue behind this one.
@@ -396,21 +412,30 @@ func (r *limiter) take(ctx context.Context, id int, method string, params []byte
 	}
 	r.mu.Unlock()
 	if err := r.wait(ctx, wait); err != nil {
-		r.mu.Lock()
-		now := r.now()
-		for _, p := range parts[:n] {
-			p.b.advance(now)
-			p.b.tokens = min(p.b.max, p.b.tokens+p.cost)
-		}
-		if sh != nil && r.shares[sh.name] == sh { // not replaced by SetShares meanwhile
-			sh.b.advance(now)
-			sh.b.tokens = min(sh.b.max, sh.b.tokens+back)
-		}
-		r.mu.Unlock()
-		return fmt.Errorf("%w: %s on connection %d: waiting %s: %w: %w",
+		r.refund(rc)
+		return receipt{}, fmt.Errorf("%w: %s on connection %d: waiting %s: %w: %w",
 			ErrRateLimited, parts[worst].name, id, wait.Round(time.Microsecond), err, conn.ErrNotSent)
 	}
-	return nil
+	return rc, nil
+}
+
+// refund gives back what an admitted request took, when it was not sent
+// after all (conn.ErrNotSent): the exchange never counted it.
+func (r *limiter) refund(rc receipt) {
+	if r == nil || rc.n == 0 && rc.sh == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, p := range rc.parts[:rc.n] {
+		p.b.advance(now)
+		p.b.tokens = min(p.b.max, p.b.tokens+p.cost)
+	}
+	if sh := rc.sh; sh != nil && r.shares[sh.name] == sh { // not replaced by SetShares meanwhile
+		sh.b.advance(now)
+		sh.b.tokens = min(sh.b.max, sh.b.tokens+rc.back)
+	}
 }
 
 // describe names a bucket's limits.

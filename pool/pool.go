@@ -347,13 +347,18 @@ func (p *Pool) CallOn(ctx context.Context, id int, method string, params []byte)
 	if id < 0 || id >= len(p.members) {
 		return nil, fmt.Errorf("pool: no connection %d: %w", id, conn.ErrNotSent)
 	}
-	if err := p.limit.take(ctx, id, method, params); err != nil {
+	rc, err := p.limit.admit(ctx, id, method, params)
+	if err != nil {
 		return nil, err
 	}
 	m := p.members[id]
 	m.calls.Add(1)
 	defer m.calls.Add(-1)
-	return m.c.CallRaw(ctx, method, params)
+	res, err := m.c.CallRaw(ctx, method, params)
+	if errors.Is(err, conn.ErrNotSent) {
+		p.limit.refund(rc) // the exchange never saw it: a retry elsewhere is not charged twice
+	}
+	return res, err
 }
 
 // CallRaw sends a request that any member may carry (queries): on the

@@ -19,22 +19,39 @@ const DefaultReserve = 0.2
 
 type shareKey struct{}
 
-// ForShare returns ctx tagged so that CallOn charges a matching request
-// that opens or changes an order (private/buy, sell, edit, edit_by_label)
-// to the rate share name (SetShares). Cancels are never charged to a share:
-// like untagged requests (the host's own: re-placements after a failover,
-// reconciliation), they may use the whole account's capacity, Reserve
-// included.
-func ForShare(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, shareKey{}, name)
+// shareTag is what ForShare and ForShareReserved put in a context.
+type shareTag struct {
+	name     string
+	reserved bool
 }
 
-func shareOf(ctx context.Context) string {
-	s, _ := ctx.Value(shareKey{}).(string)
+// ForShare returns ctx tagged so that CallOn charges a matching request
+// that opens or changes an order (private/buy, sell, edit, edit_by_label)
+// to the rate share name (SetShares): the share's own order flow, which may
+// borrow what the other shares leave unused but never the reserve.
+func ForShare(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, shareKey{}, shareTag{name: name})
+}
+
+// ForShareReserved returns ctx tagged so that CallOn charges any matching
+// request (cancels too) to the rate share name and lets it use the
+// reserve: the requests that take risk off or restore what the share had
+// (cancels, re-placements after a lost connection, rollbacks). They never
+// take another share's own tokens either, so that one plugin's recovery or
+// mass cancel cannot starve another plugin.
+func ForShareReserved(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, shareKey{}, shareTag{name: name, reserved: true})
+}
+
+func shareOf(ctx context.Context) shareTag {
+	s, _ := ctx.Value(shareKey{}).(shareTag)
 	return s
 }
 
-// shareCharged are the matching methods charged to a share.
+func shareReserved(ctx context.Context) bool { return shareOf(ctx).reserved }
+
+// shareCharged are the matching methods charged to a share by ForShare
+// (ForShareReserved charges every matching method).
 var shareCharged = map[string]bool{
 	"private/buy": true, "private/sell": true, "private/edit": true, "private/edit_by_label": true,
 }
@@ -139,23 +156,38 @@ func (r *limiter) sizeShares(fill bool) {
 // reserveLevel is the account's matching tokens no share may take.
 func (r *limiter) reserveLevel() float64 { return r.lim.MatchingBurst * r.lim.Margin * r.lim.Reserve }
 
-// takeShare charges a request to share name before the account's buckets
-// are asked (take). It returns the token to give back should the account
+// takeShare charges a request to share s before the account's buckets are
+// asked (admit). It returns the token to give back should the account
 // refuse the request after all (0 when it borrowed), or an error when the
-// share cannot send it. Called with r.mu held, the buckets advanced to now.
-func (r *limiter) takeShare(s *share) (float64, error) {
+// share cannot send it. A reserved request may borrow the reserve too.
+// Called with r.mu held, the buckets advanced to now.
+func (r *limiter) takeShare(s *share, reserved bool) (float64, error) {
+	others := 0.0
+	for _, o := range r.order {
+		if o != s {
+			others += max(o.b.tokens, 0)
+		}
+	}
+	acct := r.acct[acctMatching].tokens
+	// A reserved request (a cancel, a re-placement) uses the reserve and what
+	// no share holds first, so that recovery leaves the share's own tokens to
+	// its plugin's new orders; then its own tokens.
+	if reserved && acct-1 >= others+max(s.b.tokens, 0) {
+		s.borrowed++
+		return 0, nil
+	}
 	if s.b.tokens >= 1 {
 		s.b.tokens--
 		s.taken++
 		return 1, nil
 	}
-	// Borrow what the others leave: the account keeps the reserve and every
-	// share's own tokens covered.
-	covered := r.reserveLevel()
-	for _, o := range r.order {
-		covered += max(o.b.tokens, 0)
+	// Borrow what the others leave: the account keeps every other share's
+	// own tokens covered, and the reserve unless the request may use it.
+	covered := others
+	if !reserved {
+		covered += r.reserveLevel()
 	}
-	if r.acct[acctMatching].tokens-1 >= covered {
+	if acct-1 >= covered {
 		s.borrowed++
 		return 0, nil
 	}
@@ -165,11 +197,12 @@ func (r *limiter) takeShare(s *share) (float64, error) {
 		ErrRateLimited, ErrOverShare, s.name, s.b.rate, s.b.max, r.lim.MatchingRate*r.lim.Margin, r.lim.Margin, r.lim.Reserve)
 }
 
-// shareFor is the share a request of method tagged name is charged to, or
-// nil.
-func (r *limiter) shareFor(name, method string) *share {
-	if name == "" || r.shares == nil || !shareCharged[strings.TrimPrefix(method, "/api/v2/")] {
+// shareFor is the share a matching request of method is charged to, by
+// ctx's tag, or nil.
+func (r *limiter) shareFor(ctx context.Context, method string) *share {
+	tag := shareOf(ctx)
+	if tag.name == "" || r.shares == nil || !tag.reserved && !shareCharged[strings.TrimPrefix(method, "/api/v2/")] {
 		return nil
 	}
-	return r.shares[name]
+	return r.shares[tag.name]
 }

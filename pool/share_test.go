@@ -139,3 +139,39 @@ func TestSharesConfig(t *testing.T) {
 		t.Fatalf("after the account's limits: rate %g, want %g", st[0].Rate, want)
 	}
 }
+
+// A share's cancels and recovery (ForShareReserved) may use the reserve but
+// never another share's own tokens; untagged requests may use everything.
+func TestSharesReservedRequests(t *testing.T) {
+	f := newFakeLimiter(t, Limits{}, 1)
+	if err := f.setShares(map[string]float64{"hog": 1, "mm": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.shareTake(t, "hog", "private/buy", 100); n != 36 {
+		t.Fatalf("hog's own flow: %d, want 36", n)
+	}
+	reserved := ForShareReserved(context.Background(), "hog")
+	ok := 0
+	for range 100 {
+		if f.take(reserved, 0, "private/cancel", nil) == nil {
+			ok++
+		}
+	}
+	if ok != 18 {
+		t.Fatalf("the hog's cancels got %d, want the reserve's 18 and none of the market maker's 36", ok)
+	}
+	if n := f.shareTake(t, "mm", "private/buy", 36); n != 36 {
+		t.Fatalf("the market maker found %d of its 36 tokens after the hog's mass cancel", n)
+	}
+	// A refund (the request was not sent after all) gives back what it took.
+	f.advance(time.Second) // 10.8 for each share, 27 for the account
+	rc, err := f.limiter.admit(ForShare(context.Background(), "mm"), 0, "private/buy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.acct[acctMatching].tokens
+	f.refund(rc)
+	if f.acct[acctMatching].tokens != before+1 || f.shares["mm"].b.tokens < 10.8-1e-9 {
+		t.Fatalf("after a refund: account %g (was %g), mm's share %g", f.acct[acctMatching].tokens, before, f.shares["mm"].b.tokens)
+	}
+}
