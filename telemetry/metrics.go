@@ -44,6 +44,8 @@ const (
 	MetricPluginRestarts   = "stratbox.plugin.restarts"
 	MetricPluginOpenOrders = "stratbox.plugin.open_orders"
 	MetricPluginDown       = "stratbox.plugin.down"
+	MetricPluginRateShare  = "stratbox.plugin.rate_share"
+	MetricPluginShareUse   = "stratbox.plugin.rate_share.requests"
 
 	MetricPoolConnections = "stratbox.pool.connections"
 	MetricPoolHealthy     = "stratbox.pool.connections.healthy"
@@ -173,6 +175,11 @@ func (t *Telemetry) Observe(e *host.Engine, p *pool.Pool) error {
 		restarts := counter(MetricPluginRestarts, "{restart}", "Plugin instances restarted after a fault.")
 		open := gauge(MetricPluginOpenOrders, "{order}", "The plugin's orders not final.")
 		down := gauge(MetricPluginDown, "1", "1 when the circuit breaker stopped the plugin for good.")
+		share, err := m.Float64ObservableGauge(MetricPluginRateShare, metric.WithUnit("{request}/s"),
+			metric.WithDescription("The plugin's share of the account's matching-request rate (rate_weight; after the margin and the reserve)."))
+		errs = append(errs, err)
+		insts = append(insts, share)
+		shareUse := counter(MetricPluginShareUse, "{request}", "Order requests charged to the plugin's rate share, by how: own (its tokens), borrowed (capacity others left), refused.")
 		cb = append(cb, func(o metric.Observer) {
 			s := e.Stats()
 			o.ObserveInt64(frames, int64(s.Frames))
@@ -200,6 +207,15 @@ func (t *Telemetry) Observe(e *host.Engine, p *pool.Pool) error {
 				o.ObserveInt64(restarts, int64(max(ps.Starts, 1)-1), a)
 				o.ObserveInt64(open, int64(ps.OpenOrders), a)
 				o.ObserveInt64(down, b2i(ps.Down), a)
+				if sh := ps.RateShare; sh.Name != "" {
+					o.ObserveFloat64(share, sh.Rate, a)
+					for _, u := range []struct {
+						how string
+						n   uint64
+					}{{"own", sh.Taken}, {"borrowed", sh.Borrowed}, {"refused", sh.Refused}} {
+						o.ObserveInt64(shareUse, int64(u.n), metric.WithAttributes(host.AttrPlugin.String(ps.Name), attribute.String("how", u.how)))
+					}
+				}
 			}
 		})
 	}
