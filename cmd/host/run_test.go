@@ -215,6 +215,7 @@ cache_dir = %q
 status = "0s"
 [[plugin]]
 path = %q
+call_budget = "5s"
 `, fromAccount, filepath.Join(dir, "cache"), wasm)
 		if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 			t.Fatal(err)

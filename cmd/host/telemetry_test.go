@@ -32,6 +32,7 @@ sample_ratio = 1.0
 [[plugin]]
 name = "mm"
 path = %q
+call_budget = "5s"             # the trace is the subject: a descheduled first call must not fault it
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
