@@ -240,7 +240,11 @@ func (pl *plugin) timerWake(sb Sandbox) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	if gap := pl.lastCall.Add(pl.spec.Plugin.cfg.TimerMin); due.Before(gap) {
+	gap := DefaultTimerMin
+	if p := pl.spec.Plugin; p != nil {
+		gap = p.cfg.TimerMin
+	}
+	if gap := pl.lastCall.Add(gap); due.Before(gap) {
 		due = gap
 	}
 	return due, true
