@@ -226,10 +226,12 @@ func (e *Engine) send(req request) {
 
 func (e *Engine) do(req request) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
-	if req.what == abi.KindPlace && !req.o.replaced || req.what == abi.KindAmend && req.seq != 0 {
+	switch {
+	case req.o == nil || req.o.pl == nil:
+	case req.what == abi.KindPlace && !req.o.replaced || req.what == abi.KindAmend && req.seq != 0:
 		// The plugin's own order flow is charged to its rate share.
 		ctx = pool.ForShare(ctx, req.o.pl.name)
-	} else {
+	default:
 		// Cancels, re-placements after a lost connection and rollbacks of
 		// its orders: charged to its share too, with the reserve, and never
 		// on another plugin's tokens.
