@@ -416,9 +416,8 @@ func TestSilentPeerIsStale(t *testing.T) {
 	if _, err := h.c.CallRaw(context.Background(), "public/echo", nil); !errors.Is(err, conn.ErrDisconnected) || !errors.Is(err, conn.ErrNotSent) {
 		t.Fatalf("call while reconnecting: %v", err)
 	}
-	h.clk.WaitForTimers(1, nil) // the backoff
-	h.clk.Advance(2 * time.Second)
-	h.srv.next()
+	h.srv.next() // a lost socket is re-dialled at once
+
 	h.obs.waitFor(t, conn.StateReady)
 	if st := h.c.Stats(); st.Reconnects != 1 {
 		t.Fatalf("reconnects %d", st.Reconnects)
@@ -451,9 +450,7 @@ func TestReconnectRestoresState(t *testing.T) {
 	if !errors.Is(deg.Err, conn.ErrDisconnected) {
 		t.Fatalf("degraded by %v", deg.Err)
 	}
-	h.clk.WaitForTimers(1, nil)
-	h.clk.Advance(2 * time.Second)
-	fc := h.srv.next()
+	fc := h.srv.next() // a lost socket is re-dialled at once
 	h.obs.waitFor(t, conn.StateReady)
 	fc.expect(t, "public/set_heartbeat")
 	auth := fc.expect(t, "public/auth")
@@ -483,8 +480,10 @@ func TestReconnectBacksOffUntilServerBack(t *testing.T) {
 	h.fc.drop()
 	h.obs.waitFor(t, conn.StateDegraded)
 	for attempt := 1; attempt <= 3; attempt++ {
-		h.clk.WaitForTimers(1, nil)
-		h.clk.Advance(2 * time.Second)
+		if attempt > 1 { // the first re-dial of a lost socket is at once; refusals back off
+			h.clk.WaitForTimers(1, nil)
+			h.clk.Advance(2 * time.Second)
+		}
 		h.srv.next()
 		ch := h.obs.waitFor(t, conn.StateDegraded)
 		if !errors.Is(ch.Err, &conn.RPCError{Code: 11051}) || ch.Attempt != attempt {
