@@ -30,23 +30,38 @@ type AttemptLimiter struct {
 }
 
 // NewAttemptLimiter returns a full bucket of perSecond attempts per second
-// (a burst of as many, at least 1) on clk (nil: the wall clock). perSecond
-// must be positive.
+// (a burst of as many, at least 1; 0 or less: DefaultAttemptsPerSecond) on
+// clk. A nil clk is the clock of the first Conn the limiter is given to
+// (WithAttemptLimiter), or the wall clock.
 func NewAttemptLimiter(perSecond float64, clk clock.Clock) *AttemptLimiter {
-	if clk == nil {
-		clk = clock.Real{}
-	}
 	if !(perSecond > 0) {
 		perSecond = DefaultAttemptsPerSecond
 	}
 	burst := math.Max(1, math.Floor(perSecond))
-	return &AttemptLimiter{clk: clk, rate: perSecond, burst: burst, tokens: burst, last: clk.Now()}
+	l := &AttemptLimiter{rate: perSecond, burst: burst, tokens: burst}
+	if clk != nil {
+		l.adopt(clk)
+	}
+	return l
 }
 
-// reserve takes a token and returns how long to wait until it is covered.
-func (l *AttemptLimiter) reserve() time.Duration {
+// adopt sets the clock unless one is set.
+func (l *AttemptLimiter) adopt(clk clock.Clock) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.clk == nil {
+		l.clk, l.last = clk, clk.Now()
+	}
+}
+
+// reserve takes a token and returns how long to wait until it is covered,
+// and the clock to wait on.
+func (l *AttemptLimiter) reserve() (time.Duration, clock.Clock) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.clk == nil {
+		l.clk, l.last = clock.Real{}, time.Now()
+	}
 	now := l.clk.Now()
 	if el := now.Sub(l.last); el > 0 {
 		l.tokens = math.Min(l.burst, l.tokens+el.Seconds()*l.rate)
@@ -54,21 +69,21 @@ func (l *AttemptLimiter) reserve() time.Duration {
 	}
 	l.tokens--
 	if l.tokens >= 0 {
-		return 0
+		return 0, l.clk
 	}
-	return time.Duration(math.Ceil(-l.tokens / l.rate * float64(time.Second)))
+	return time.Duration(math.Ceil(-l.tokens / l.rate * float64(time.Second))), l.clk
 }
 
 // Wait takes a token, waiting (on the clock) until one is there or ctx
 // ends (then it returns ctx's error and the token is spent).
 func (l *AttemptLimiter) Wait(ctx context.Context) error {
 	l.taken.Add(1)
-	d := l.reserve()
+	d, clk := l.reserve()
 	if d <= 0 {
 		return ctx.Err()
 	}
 	l.waited.Add(1)
-	t := l.clk.NewTimer(d)
+	t := clk.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():

@@ -45,20 +45,30 @@ func TestRedialAtOnceAfterLoss(t *testing.T) {
 	}
 }
 
-// TestRedialJitterBelowMinTimesJitter: with jitter, the re-dial of a lost
-// socket waits less than Min × Jitter.
+// TestRedialJitterBelowMinTimesJitter: with jitter, the wait proposed for
+// the re-dial of a lost socket is below Min × Jitter (and varies).
 func TestRedialJitterBelowMinTimesJitter(t *testing.T) {
+	owns := make(chan time.Duration, 16)
 	h := start(t, func(c *conn.Config) {
 		c.Backoff = conn.Backoff{Min: 10 * time.Second, Max: 20 * time.Second, Jitter: 0.5}
-	})
-	for i := range 4 {
+	}, conn.WithPacer(conn.PacerFunc(func(refusals int, own time.Duration) time.Duration {
+		owns <- own
+		return 0 // the Backoff's own wait is what is checked; the clock stays
+	})))
+	seen := map[time.Duration]bool{}
+	for i := range 5 {
 		h.fc.drop()
 		h.obs.waitFor(t, conn.StateDegraded)
-		h.clk.Advance(5 * time.Second) // Min × Jitter: any wait below it has fired
-		waitConnecting(t, h)
+		if own := <-owns; own < 0 || own >= 5*time.Second {
+			t.Fatalf("loss %d: re-dial wait %v, want below Min × Jitter = 5s", i, own)
+		} else {
+			seen[own] = true
+		}
 		h.fc = h.srv.next()
 		h.obs.waitFor(t, conn.StateReady)
-		_ = i
+	}
+	if len(seen) < 2 {
+		t.Fatalf("the re-dial wait never varied: %v", seen)
 	}
 }
 

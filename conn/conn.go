@@ -159,6 +159,8 @@ func New(cfg Config, opts ...Option) (*Conn, error) {
 	}
 	if c.lim == nil {
 		c.lim = NewAttemptLimiter(cfg.Backoff.AttemptsPerSecond, c.clk)
+	} else {
+		c.lim.adopt(c.clk)
 	}
 	if c.sink == nil {
 		c.queue = NewQueue(cfg.SinkQueue, cfg.Overflow)
@@ -315,17 +317,26 @@ func (c *Conn) pause(ctx context.Context, refusals *int) bool {
 		}
 		if d > 0 {
 			t := c.clk.NewTimer(d)
-			select {
-			case <-t.C():
-			case <-c.kick:
-				t.Stop()
-				if *refusals > 0 {
-					*refusals = 0
-					continue // the Redial wait instead
+			redial := false
+		wait:
+			for {
+				select {
+				case <-t.C():
+					break wait
+				case <-c.kick:
+					if *refusals > 0 { // a loss's short wait keeps its stagger
+						t.Stop()
+						redial = true
+						break wait
+					}
+				case <-ctx.Done():
+					t.Stop()
+					return false
 				}
-			case <-ctx.Done():
-				t.Stop()
-				return false
+			}
+			if redial {
+				*refusals = 0
+				continue // the Redial wait instead
 			}
 		}
 		return c.lim.Wait(ctx) == nil
