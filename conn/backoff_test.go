@@ -262,3 +262,43 @@ func TestPacerDecidesWait(t *testing.T) {
 	h.fc = h.srv.next()
 	h.obs.waitFor(t, conn.StateReady)
 }
+
+// TestThrottledSessionWaitsMax: a session the exchange ended after a
+// too_many_requests (10028) is not re-dialled at once: it waits
+// Backoff.Max for the credits to refill, and a Redial does not cut that
+// short; the next loss re-dials at once again.
+func TestThrottledSessionWaitsMax(t *testing.T) {
+	h := start(t, func(c *conn.Config) {
+		c.Backoff = conn.Backoff{Min: time.Second, Max: 5 * time.Second, Jitter: -1}
+	})
+	h.srv.setRespond(func(fc *fakeConn, r fakeReq) bool {
+		if r.Method == "public/flood" {
+			fc.error(r.ID, 10028, "too_many_requests", nil)
+			fc.drop()
+			return true
+		}
+		return false
+	})
+	if _, err := h.c.CallRaw(context.Background(), "public/flood", nil); !errors.Is(err, &conn.RPCError{Code: 10028}) &&
+		!errors.Is(err, conn.ErrDisconnected) {
+		t.Fatalf("err %v", err)
+	}
+	h.obs.waitFor(t, conn.StateDegraded)
+	h.clk.WaitForTimers(1, nil)
+	h.c.Redial() // not a refusal wait: nothing
+	h.clk.Advance(5*time.Second - time.Nanosecond)
+	select {
+	case ch := <-h.obs.ch:
+		t.Fatalf("%v→%v before Backoff.Max", ch.From, ch.To)
+	default:
+	}
+	h.clk.Advance(time.Nanosecond)
+	waitConnecting(t, h)
+	h.fc = h.srv.next()
+	h.obs.waitFor(t, conn.StateReady)
+	h.fc.drop()
+	h.obs.waitFor(t, conn.StateDegraded)
+	waitConnecting(t, h) // an ordinary loss: at once
+	h.fc = h.srv.next()
+	h.obs.waitFor(t, conn.StateReady)
+}

@@ -279,10 +279,12 @@ func (c *Conn) run(ctx context.Context, s *session) {
 		}
 		c.setState(StateDegraded, s.cause(), 0)
 		refusals := 0 // consecutive failed attempts since the socket was lost
+		throttled := s.throttled.Load()
 		for {
-			if !c.pause(ctx, &refusals) {
+			if !c.pause(ctx, &refusals, throttled) {
 				return
 			}
+			throttled = false
 			var err error
 			s, err = c.connect(ctx, refusals+1)
 			if err == nil {
@@ -300,9 +302,11 @@ func (c *Conn) run(ctx context.Context, s *session) {
 // pause waits before the next attempt: the Redial wait after a loss
 // (refusals 0), the Delay after refusals, either as the Pacer decides; a
 // Redial call cuts a wait after refusals short and starts the count over.
-// Then it takes a token of the attempt limiter. It reports false when ctx
-// ended.
-func (c *Conn) pause(ctx context.Context, refusals *int) bool {
+// A session the exchange ended for its rate limit (throttled: it answered
+// too_many_requests, 10028) waits Backoff.Max, whatever the Pacer says:
+// Deribit asks for the credits to refill before a new connection. Then it
+// takes a token of the attempt limiter. It reports false when ctx ended.
+func (c *Conn) pause(ctx context.Context, refusals *int, throttled bool) bool {
 	select { // a Redial meant for an earlier wait
 	case <-c.kick:
 	default:
@@ -312,7 +316,10 @@ func (c *Conn) pause(ctx context.Context, refusals *int) bool {
 		if *refusals > 0 {
 			d = c.cfg.Backoff.Delay(*refusals, rand.Float64())
 		}
-		if c.pacer != nil {
+		switch {
+		case throttled:
+			d, throttled = c.cfg.Backoff.Max, false
+		case c.pacer != nil:
 			d = max(0, c.pacer.Wait(*refusals, d))
 		}
 		if d > 0 {
