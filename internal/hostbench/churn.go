@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
@@ -39,8 +40,9 @@ type churnRep struct {
 // `cut_random_every` fault). Each repetition runs a window of 40 s (8 s
 // with Quick: the old schedule's backoff grew over a run, issue 22 measured
 // 40 s) and reports the share of time, sampled every 2 ms, with at least
-// one and at least two members ready (authenticated, heartbeat set,
-// cancel-on-disconnect on, subscriptions restored); the orders that
+// one and at least two connections ready (by the connection's own state,
+// set at the transition: authenticated, heartbeat set, cancel-on-disconnect
+// on, subscriptions restored); the orders that
 // cancel-on-disconnect cancelled and the engine re-placed; the labels the
 // exchange saw placed more than twice (an order re-established more than
 // once: never allowed) and any label open twice on the book (sampled);
@@ -158,8 +160,8 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 			srv.DropRandom()
 		case <-sample.C:
 			up := 0
-			for id := range pl.Size() {
-				if pl.Healthy(id) {
+			for id := range pl.Size() { // the connection's own state: set at the transition
+				if pl.Conn(id).State() == conn.StateReady {
 					up++
 				}
 			}
