@@ -24,7 +24,7 @@ const (
 
 // churnRep is one repetition's measurements.
 type churnRep struct {
-	ready1, ready2 float64 // % of samples with ≥ 1, ≥ 2 members ready
+	ready1, ready2, ready3 float64 // % of samples with ≥ 1, ≥ 2, all 3 connections ready
 	cuts           int64
 	attempts       int64 // connection attempts the exchange saw (accepted + refused)
 	cod            int64 // orders cancelled by cancel-on-disconnect
@@ -62,8 +62,8 @@ func (r *runner) churn(ctx context.Context) error {
 			return err
 		}
 		reps = append(reps, rep)
-		r.progress("churn rep: ready≥1 %.2f %%, ready≥2 %.2f %%, %d cuts, %.1f attempts/cut, COD %d re-placed %d, twice %d, duplicates %d, missed %d",
-			rep.ready1, rep.ready2, rep.cuts, float64(rep.attempts)/float64(max(rep.cuts, 1)), rep.cod, rep.relocated,
+		r.progress("churn rep: ready≥1 %.3f %%, ready≥2 %.3f %%, all %.3f %%, %d cuts, %.1f attempts/cut, COD %d re-placed %d, twice %d, duplicates %d, missed %d",
+			rep.ready1, rep.ready2, rep.ready3, rep.cuts, float64(rep.attempts)/float64(max(rep.cuts, 1)), rep.cod, rep.relocated,
 			rep.placedTwice, rep.duplicates, rep.missed)
 	}
 	col := func(f func(churnRep) float64) []float64 {
@@ -77,6 +77,8 @@ func (r *runner) churn(ctx context.Context) error {
 		col(func(c churnRep) float64 { return c.ready1 })).atLeast(churnReady1Target, "≥ 99.5 %")
 	r.res.add("churn.ready2_pct", "time with ≥ 2 of 3 connections ready, a random one cut every 1 s", "%",
 		col(func(c churnRep) float64 { return c.ready2 })).atLeast(churnReady2Target, "≥ 95 %")
+	r.res.add("churn.ready3_pct", "time with all 3 connections ready, a random one cut every 1 s", "%",
+		col(func(c churnRep) float64 { return c.ready3 }))
 	r.res.add("churn.attempts_per_cut", "connection attempts per cut", "attempts",
 		col(func(c churnRep) float64 { return float64(c.attempts) / float64(max(c.cuts, 1)) }))
 	r.res.add("churn.relocated_pct", "orders re-placed per order cancelled on disconnect (an order is re-placed once at most)", "%",
@@ -87,7 +89,7 @@ func (r *runner) churn(ctx context.Context) error {
 		col(func(c churnRep) float64 { return float64(c.duplicates) })).atMost(0, "0")
 	r.res.add("churn.missed_heartbeats", "missed heartbeats (connections' count + simulator's kills)", "heartbeats",
 		col(func(c churnRep) float64 { return float64(c.missed) })).atMost(0, "0")
-	for _, k := range []string{"churn.ready1_pct", "churn.ready2_pct", "churn.attempts_per_cut", "churn.relocated_pct",
+	for _, k := range []string{"churn.ready1_pct", "churn.ready2_pct", "churn.ready3_pct", "churn.attempts_per_cut", "churn.relocated_pct",
 		"churn.placed_thrice", "churn.duplicate_live", "churn.missed_heartbeats"} {
 		r.progress("%-40s %10.2f %s", k, r.res.Figures[k].Median, r.res.Figures[k].Unit)
 	}
@@ -149,7 +151,7 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 	defer sample.Stop()
 	end := time.NewTimer(window)
 	defer end.Stop()
-	var n, ge1, ge2 int
+	var n, ge1, ge2, ge3 int
 	for k := 0; ; k++ {
 		select {
 		case <-ctx.Done():
@@ -172,6 +174,9 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 			if up >= 2 {
 				ge2++
 			}
+			if up >= 3 {
+				ge3++
+			}
 			if k%25 == 0 { // every ~50 ms: is any label open twice?
 				seen := map[string]bool{}
 				for _, o := range srv.OpenOrders(sim.TestKeyID) {
@@ -188,6 +193,7 @@ done:
 	st := srv.Stats()
 	rep.ready1 = 100 * float64(ge1) / float64(max(n, 1))
 	rep.ready2 = 100 * float64(ge2) / float64(max(n, 1))
+	rep.ready3 = 100 * float64(ge3) / float64(max(n, 1))
 	rep.cuts = st.Cut - st0.Cut
 	rep.attempts = (st.Accepted - st0.Accepted) + (st.Refused - st0.Refused)
 	rep.cod = st.CODCancelled - st0.CODCancelled
