@@ -25,13 +25,13 @@ const (
 // churnRep is one repetition's measurements.
 type churnRep struct {
 	ready1, ready2, ready3 float64 // % of samples with ≥ 1, ≥ 2, all 3 connections ready
-	cuts           int64
-	attempts       int64 // connection attempts the exchange saw (accepted + refused)
-	cod            int64 // orders cancelled by cancel-on-disconnect
-	relocated      uint64
-	placedTwice    int // labels placed more than twice (an order re-established more than once)
-	duplicates     int // samples with one label open twice on the book
-	missed         uint64
+	cuts                   int64
+	attempts               int64 // connection attempts the exchange saw (accepted + refused)
+	cod                    int64 // orders cancelled by cancel-on-disconnect
+	relocated              uint64
+	placedTwice            int // labels placed more than twice (an order re-established more than once)
+	duplicates             int // samples with one label open twice on the book
+	missed                 uint64
 }
 
 // churn measures availability under churn (issue 22): the quoter trades
