@@ -32,6 +32,7 @@ type churnRep struct {
 	placedTwice            int // labels placed more than twice (an order re-established more than once)
 	duplicates             int // samples with one label open twice on the book
 	missed                 uint64
+	missedWhy              string // the connections' misses by kind, and the simulator's kills
 }
 
 // churn measures availability under churn (issue 22): the quoter trades
@@ -62,9 +63,9 @@ func (r *runner) churn(ctx context.Context) error {
 			return err
 		}
 		reps = append(reps, rep)
-		r.progress("churn rep: ready≥1 %.3f %%, ready≥2 %.3f %%, all %.3f %%, %d cuts, %.1f attempts/cut, COD %d re-placed %d, twice %d, duplicates %d, missed %d",
+		r.progress("churn rep: ready≥1 %.3f %%, ready≥2 %.3f %%, all %.3f %%, %d cuts, %.1f attempts/cut, COD %d re-placed %d, twice %d, duplicates %d, missed %d (%s)",
 			rep.ready1, rep.ready2, rep.ready3, rep.cuts, float64(rep.attempts)/float64(max(rep.cuts, 1)), rep.cod, rep.relocated,
-			rep.placedTwice, rep.duplicates, rep.missed)
+			rep.placedTwice, rep.duplicates, rep.missed, rep.missedWhy)
 	}
 	col := func(f func(churnRep) float64) []float64 {
 		out := make([]float64, len(reps))
@@ -205,9 +206,15 @@ done:
 		}
 	}
 	mu.Unlock()
+	var late, dropped, unanswered, silences uint64
 	for _, m := range pl.Stats().Members {
 		rep.missed += m.Heartbeat.Missed
+		late, dropped, unanswered, silences = late+m.Heartbeat.Late, dropped+m.Heartbeat.Dropped,
+			unanswered+m.Heartbeat.Unanswered, silences+m.Heartbeat.Silences
 	}
-	rep.missed += uint64(st.HeartbeatKills - st0.HeartbeatKills)
+	kills := st.HeartbeatKills - st0.HeartbeatKills
+	rep.missed += uint64(kills)
+	rep.missedWhy = fmt.Sprintf("late %d, dropped %d, unanswered when cut %d, silences %d, killed %d",
+		late, dropped, unanswered, silences, kills)
 	return rep, nil
 }
