@@ -28,6 +28,7 @@ import (
 // pace is member m's conn.Pacer: own is the wait its Backoff proposes
 // after refusals consecutive failed attempts (0: a loss).
 func (p *Pool) pace(m *member, refusals int, own time.Duration) time.Duration {
+	m.dialling.Store(true)
 	if refusals == 0 || p.closing.Load() {
 		return own
 	}
@@ -38,11 +39,12 @@ func (p *Pool) pace(m *member, refusals int, own time.Duration) time.Duration {
 }
 
 // lead is the member that dials at the minimum delay while the pool is
-// short: the lowest-numbered one that is neither up nor closed; -1 when
-// there is none.
+// short: the lowest-numbered one that is reconnecting (it asked pace for a
+// wait and has not been ready since; a member degraded only by a slow
+// consumer keeps its socket and is not reconnecting); -1 when none is.
 func (p *Pool) lead() int {
 	for _, m := range p.members {
-		if st := m.c.State(); st != conn.StateReady && st != conn.StateClosed {
+		if m.dialling.Load() && m.c.State() != conn.StateReady {
 			return m.id
 		}
 	}

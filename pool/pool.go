@@ -144,6 +144,9 @@ type member struct {
 	carried atomic.Int64 // orders the consumer says this member carries
 	calls   atomic.Int64 // requests in flight
 	losses  atomic.Uint64
+	// dialling: reconnecting, from its first wait (pace) to its next Ready
+	// (or Closed); the lead is chosen among these.
+	dialling atomic.Bool
 }
 
 // Pool is a set of connections to one account.
@@ -257,6 +260,9 @@ func (p *Pool) Start(ctx context.Context) error {
 // changed follows a member's state.
 func (p *Pool) changed(m *member, ch conn.StateChange) {
 	ready := ch.To == conn.StateReady
+	if ready || ch.To == conn.StateClosed {
+		m.dialling.Store(false)
+	}
 	was := m.ready.Swap(ready)
 	if was == ready || p.closing.Load() {
 		return
