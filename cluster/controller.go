@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -385,7 +386,8 @@ func (n *Node) failover(in incident) bool {
 	start := time.Now()
 	ranked := n.rankFor(in.rec.Pool, in.rec.Node)
 	if len(ranked) == 0 {
-		n.log.Warn("cluster: no live node can take a replacement connection", "pool", in.rec.Pool, "lost", in.rec.Node+"/"+in.rec.ID)
+		n.warns.Log(n.log, slog.LevelWarn, "no replacement node/"+in.rec.Pool, "cluster: no live node can take a replacement connection",
+			"pool", in.rec.Pool, "lost", in.rec.Node+"/"+in.rec.ID)
 		return false
 	}
 	own, err := n.claim(in.key, fence)

@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stratbox/stratbox/internal/lograte"
 )
 
 // Node is this host's member of the cluster: it publishes the node's
@@ -42,6 +44,7 @@ type Node struct {
 	wg     sync.WaitGroup
 	poke   chan struct{}
 	closed atomic.Bool
+	warns  lograte.Limiter // repeated warnings, with a count
 
 	mu        sync.Mutex
 	peers     map[string]*peer

@@ -21,7 +21,9 @@ const (
 	DefaultBackoffMin     = 100 * time.Millisecond
 	DefaultBackoffMax     = 10 * time.Second
 	DefaultBackoffJitter  = 0.2
-	DefaultBackoffReset   = 30 * time.Second
+	// DefaultAttemptsPerSecond caps connection attempts; see
+	// Backoff.AttemptsPerSecond.
+	DefaultAttemptsPerSecond = 10
 )
 
 // Overflow is what the built-in notification queue does when it is full.
@@ -37,29 +39,42 @@ const (
 	DropNewest Overflow = "drop_newest"
 )
 
-// Backoff is the reconnect schedule: the n-th consecutive failed attempt waits
-// Min × 2^(n-1), capped at Max, less a random fraction of up to Jitter of it.
+// Backoff is the reconnect schedule. It backs off on refusal, not on loss
+// (RATIONALE.md "Why back off on refusal, not on loss?"):
+//
+//   - a socket that reached Ready and is then lost proves the exchange up:
+//     the connection re-dials after a random wait below Min × Jitter (Redial),
+//     so that connections lost together do not dial together;
+//   - the n-th consecutive failed attempt (dial, WebSocket handshake,
+//     heartbeat, authentication, cancel-on-disconnect or re-subscription)
+//     waits Min × 2^(n-1), capped at Max, less a random fraction of up to
+//     Jitter of it (Delay); the next Ready starts the count over;
+//   - every attempt takes a token of AttemptsPerSecond, the storm guard: a
+//     pool shares one bucket among its members (per account).
 type Backoff struct {
-	// Min is the wait before the first reconnect attempt. Default 100ms.
+	// Min is the wait after the first refused attempt. Default 100ms.
 	Min time.Duration `toml:"min"`
 	// Max caps the wait. Default 10s.
 	Max time.Duration `toml:"max"`
 	// Jitter is the largest fraction (0 to 1) taken off each wait at random,
-	// so that many connections dropped together do not redial together.
-	// Default 0.2; negative means none.
+	// and the fraction of Min below which a lost session re-dials at random.
+	// Default 0.2; negative means none (a lost session re-dials at once).
 	Jitter float64 `toml:"jitter"`
-	// ResetAfter is how long a socket must stay Ready for the schedule to
-	// start over: a socket lost sooner (say, a session the exchange ends
-	// right after setup) continues it, so that such a loop backs off
-	// instead of redialing every Min. By the injected clock. Default 30s.
-	ResetAfter time.Duration `toml:"reset_after"`
+	// AttemptsPerSecond caps connection attempts per second, with a burst
+	// of as many (at least 1): an attempt that finds the bucket empty waits
+	// for it. Deribit publishes no rate of connection attempts, only 32
+	// simultaneous connections per IP and 16 sessions per API key (README
+	// "Reconnecting"); the cap keeps a client that is cut again and again
+	// from turning into a storm of dials. Default 10.
+	AttemptsPerSecond float64 `toml:"attempts_per_second"`
 }
 
-// Delay is the wait before attempt (1 for the first), given r in [0, 1).
-func (b Backoff) Delay(attempt int, r float64) time.Duration {
+// Delay is the wait before the next attempt after refusals (≥ 1)
+// consecutive failed attempts, given r in [0, 1).
+func (b Backoff) Delay(refusals int, r float64) time.Duration {
 	b = b.withDefaults()
 	d := b.Min
-	for i := 1; i < attempt && d < b.Max; i++ {
+	for i := 1; i < refusals && d < b.Max; i++ {
 		d *= 2
 	}
 	if d > b.Max {
@@ -69,6 +84,16 @@ func (b Backoff) Delay(attempt int, r float64) time.Duration {
 		d -= time.Duration(float64(d) * b.Jitter * r)
 	}
 	return d
+}
+
+// Redial is the wait before re-dialing a session that was lost after it
+// reached Ready, given r in [0, 1): Min × Jitter × r.
+func (b Backoff) Redial(r float64) time.Duration {
+	b = b.withDefaults()
+	if b.Jitter <= 0 {
+		return 0
+	}
+	return time.Duration(float64(b.Min) * b.Jitter * r)
 }
 
 func (b Backoff) withDefaults() Backoff {
@@ -81,10 +106,25 @@ func (b Backoff) withDefaults() Backoff {
 	if b.Jitter == 0 {
 		b.Jitter = DefaultBackoffJitter
 	}
-	if b.ResetAfter == 0 {
-		b.ResetAfter = DefaultBackoffReset
+	if b.AttemptsPerSecond == 0 {
+		b.AttemptsPerSecond = DefaultAttemptsPerSecond
 	}
 	return b
+}
+
+// Validate reports an invalid field of b, defaults applied; errors wrap
+// ErrConfig.
+func (b Backoff) Validate() error {
+	b = b.withDefaults()
+	switch {
+	case b.Min < 0 || b.Max < b.Min:
+		return fmt.Errorf("%w: backoff min %v, max %v", ErrConfig, b.Min, b.Max)
+	case b.Jitter > 1:
+		return fmt.Errorf("%w: backoff jitter %v is above 1", ErrConfig, b.Jitter)
+	case !(b.AttemptsPerSecond > 0) || b.AttemptsPerSecond > 1000:
+		return fmt.Errorf("%w: backoff attempts_per_second %v: want above 0, at most 1000", ErrConfig, b.AttemptsPerSecond)
+	}
+	return nil
 }
 
 // Config configures one exchange connection. Zero fields take the defaults
@@ -215,12 +255,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.RequestTimeout < 0, c.DialTimeout < 0, c.WriteTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative", ErrConfig)
-	case c.Backoff.Min < 0 || c.Backoff.Max < c.Backoff.Min:
-		return fmt.Errorf("%w: backoff min %v, max %v", ErrConfig, c.Backoff.Min, c.Backoff.Max)
-	case c.Backoff.ResetAfter < 0:
-		return fmt.Errorf("%w: backoff reset_after %v is negative", ErrConfig, c.Backoff.ResetAfter)
-	case c.Backoff.Jitter > 1:
-		return fmt.Errorf("%w: backoff jitter %v is above 1", ErrConfig, c.Backoff.Jitter)
+	case c.Backoff.Validate() != nil:
+		return c.Backoff.Validate()
 	case c.MaxFrameSize < 1024:
 		return fmt.Errorf("%w: max_frame_size %d is below 1024", ErrConfig, c.MaxFrameSize)
 	case c.SinkQueue < 1 || c.WriteQueue < 1:

@@ -38,6 +38,8 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny heartbeat", func(c *conn.Config) { c.HeartbeatInterval = time.Microsecond }, conn.ErrConfig},
 		{"backoff max below min", func(c *conn.Config) { c.Backoff = conn.Backoff{Min: time.Second, Max: time.Millisecond} }, conn.ErrConfig},
 		{"jitter above 1", func(c *conn.Config) { c.Backoff.Jitter = 2 }, conn.ErrConfig},
+		{"negative attempts per second", func(c *conn.Config) { c.Backoff.AttemptsPerSecond = -1 }, conn.ErrConfig},
+		{"attempts per second above 1000", func(c *conn.Config) { c.Backoff.AttemptsPerSecond = 5000 }, conn.ErrConfig},
 		{"tiny frames", func(c *conn.Config) { c.MaxFrameSize = 10 }, conn.ErrConfig},
 		{"negative queue", func(c *conn.Config) { c.SinkQueue = -1 }, conn.ErrConfig},
 		{"bad overflow", func(c *conn.Config) { c.Overflow = "block" }, conn.ErrConfig},
@@ -113,6 +115,19 @@ func TestCredentialsFromEnv(t *testing.T) {
 				t.Fatalf("error names the secret: %v", err)
 			}
 		})
+	}
+}
+
+func TestBackoffRedial(t *testing.T) {
+	b := conn.Backoff{Min: 100 * time.Millisecond, Jitter: 0.2}
+	if d := b.Redial(0); d != 0 {
+		t.Fatalf("Redial(0) = %v", d)
+	}
+	if d := b.Redial(0.5); d != 10*time.Millisecond {
+		t.Fatalf("Redial(0.5) = %v, want 10ms", d)
+	}
+	if d := (conn.Backoff{Min: time.Second, Jitter: -1}).Redial(0.9); d != 0 {
+		t.Fatalf("no jitter: Redial = %v, want 0", d)
 	}
 }
 

@@ -13,12 +13,18 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/stratbox/stratbox/heartbeat"
 	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/internal/lograte"
 )
+
+// degradedLogEvery is the least time between two "conn: degraded" lines of
+// one connection; the next one counts those held back.
+const degradedLogEvery = 10 * time.Second
 
 // Dialer opens the WebSocket. *websocket.Dialer implements it; the default
 // verifies TLS against the system roots and honours the proxy environment.
@@ -36,6 +42,8 @@ type options struct {
 	observer Observer
 	sink     Sink
 	tap      TapFunc
+	attempts *AttemptLimiter
+	pacer    Pacer
 
 	refreshArmed func() // tests only: the refresher armed its timer
 }
@@ -74,6 +82,10 @@ type Conn struct {
 	mon   *heartbeat.Monitor
 	tap   TapFunc // nil: none (tap.go)
 	id    uint64
+	lim   *AttemptLimiter
+	pacer Pacer         // nil: the Backoff alone
+	kick  chan struct{} // Redial: cut a backoff wait short
+	warns *lograte.Limiter
 
 	refreshArmed func() // tests only (export_test.go); nil otherwise
 
@@ -126,20 +138,29 @@ func New(cfg Config, opts ...Option) (*Conn, error) {
 		}
 	}
 	c := &Conn{
-		cfg:  cfg,
-		clk:  o.clock,
-		dial: o.dialer,
-		log:  o.logger.With("url", redactURL(cfg.URL)),
-		sink: o.sink,
-		obs:  newDispatcher(o.observer),
-		mon:  heartbeat.NewMonitor(cfg.heartbeat()),
-		tap:  o.tap,
-		id:   connIDs.Add(1),
+		cfg:   cfg,
+		clk:   o.clock,
+		dial:  o.dialer,
+		log:   o.logger.With("url", redactURL(cfg.URL)),
+		sink:  o.sink,
+		obs:   newDispatcher(o.observer),
+		mon:   heartbeat.NewMonitor(cfg.heartbeat()),
+		tap:   o.tap,
+		id:    connIDs.Add(1),
+		lim:   o.attempts,
+		pacer: o.pacer,
+		kick:  make(chan struct{}, 1),
+		warns: &lograte.Limiter{Every: degradedLogEvery, Clock: o.clock},
 
 		refreshArmed: o.refreshArmed,
 		down:         make(chan struct{}),
 		done:         make(chan struct{}),
 		subs:         make(map[string]struct{}),
+	}
+	if c.lim == nil {
+		c.lim = NewAttemptLimiter(cfg.Backoff.AttemptsPerSecond, c.clk)
+	} else {
+		c.lim.adopt(c.clk)
 	}
 	if c.sink == nil {
 		c.queue = NewQueue(cfg.SinkQueue, cfg.Overflow)
@@ -180,7 +201,11 @@ func (c *Conn) Start(ctx context.Context) error {
 	c.cancel = cancel
 	c.lifeMu.Unlock()
 
-	s, err := c.connect(ctx, 0)
+	err := c.lim.Wait(ctx)
+	var s *session
+	if err == nil {
+		s, err = c.connect(ctx, 0)
+	}
 	if err != nil {
 		cancel()
 		if ctx.Err() != nil {
@@ -238,11 +263,10 @@ func (c *Conn) finish(err error) {
 	})
 }
 
-// run keeps the connection up until ctx ends. The attempt count goes on
-// across a socket that was Ready for less than Backoff.ResetAfter.
+// run keeps the connection up until ctx ends: it backs off on refusal, not
+// on loss (Backoff; RATIONALE.md "Why back off on refusal, not on loss?").
 func (c *Conn) run(ctx context.Context, s *session) {
 	defer func() { c.finish(nil) }()
-	attempt := 0 // the attempt that made s
 	for {
 		select {
 		case <-s.done:
@@ -253,29 +277,90 @@ func (c *Conn) run(ctx context.Context, s *session) {
 		if ctx.Err() != nil {
 			return
 		}
-		if c.clk.Now().Sub(s.readyAt) >= c.cfg.Backoff.ResetAfter {
-			attempt = 0
-		}
-		c.setState(StateDegraded, s.cause(), attempt)
+		c.setState(StateDegraded, s.cause(), 0)
+		refusals := 0 // consecutive failed attempts since the socket was lost
+		throttled := s.throttled.Load()
 		for {
-			attempt++
-			t := c.clk.NewTimer(c.cfg.Backoff.Delay(attempt, rand.Float64()))
-			select {
-			case <-t.C():
-			case <-ctx.Done():
-				t.Stop()
+			if !c.pause(ctx, &refusals, throttled) {
 				return
 			}
+			throttled = false
 			var err error
-			s, err = c.connect(ctx, attempt)
+			s, err = c.connect(ctx, refusals+1)
 			if err == nil {
 				break
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			c.setState(StateDegraded, err, attempt)
+			refusals++
+			c.setState(StateDegraded, err, refusals)
 		}
+	}
+}
+
+// pause waits before the next attempt: the Redial wait after a loss
+// (refusals 0), the Delay after refusals, either as the Pacer decides; a
+// Redial call cuts a wait after refusals short and starts the count over.
+// A session the exchange ended for its rate limit (throttled: it answered
+// too_many_requests, 10028) waits Backoff.Max, whatever the Pacer says:
+// Deribit asks for the credits to refill before a new connection. Then it
+// takes a token of the attempt limiter. It reports false when ctx ended.
+func (c *Conn) pause(ctx context.Context, refusals *int, throttled bool) bool {
+	select { // a Redial meant for an earlier wait
+	case <-c.kick:
+	default:
+	}
+	for {
+		d := c.cfg.Backoff.Redial(rand.Float64())
+		if *refusals > 0 {
+			d = c.cfg.Backoff.Delay(*refusals, rand.Float64())
+		}
+		switch {
+		case throttled:
+			d, throttled = c.cfg.Backoff.Max, false
+		case c.pacer != nil:
+			d = max(0, c.pacer.Wait(*refusals, d))
+		}
+		if d > 0 {
+			t := c.clk.NewTimer(d)
+			redial := false
+		wait:
+			for {
+				select {
+				case <-t.C():
+					break wait
+				case <-c.kick:
+					if *refusals > 0 { // a loss's short wait keeps its stagger
+						t.Stop()
+						redial = true
+						break wait
+					}
+				case <-ctx.Done():
+					t.Stop()
+					return false
+				}
+			}
+			if redial {
+				*refusals = 0
+				continue // the Redial wait instead
+			}
+		}
+		return c.lim.Wait(ctx) == nil
+	}
+}
+
+// Redial tells a connection waiting after refused attempts that the
+// exchange is up (another connection of its account just became ready):
+// it starts its count of refusals over and re-dials after the short wait of
+// a lost session (Backoff.Redial). It does nothing otherwise.
+func (c *Conn) Redial() {
+	if State(c.state.Load()) != StateDegraded {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -381,7 +466,9 @@ func (c *Conn) setState(to State, err error, attempt int) {
 	c.stateMu.Unlock()
 	switch to {
 	case StateDegraded:
-		c.log.Warn("conn: degraded", "err", err, "attempt", attempt)
+		// Every loss, and every refusal while the exchange is away (one a
+		// Backoff.Min for a pool's lead member): rate-limited with a count.
+		c.warns.Warn(c.log, "conn: degraded", "err", err, "attempt", attempt)
 	case StateClosed:
 		c.log.Info("conn: closed", "err", err)
 	default:

@@ -4,7 +4,13 @@
 // authenticates (client_signature or client_credentials, refreshed before
 // expiry), enables cancel-on-disconnect, restores subscriptions, answers
 // every test_request, matches responses to requests, hands notifications to
-// a Sink, and reconnects with jittered, capped backoff.
+// a Sink, and reconnects: at once (with a little jitter) after losing a
+// socket that was Ready, with capped exponential backoff only over
+// consecutive failed attempts, and never faster than an AttemptLimiter
+// allows (Backoff; RATIONALE.md "Why back off on refusal, not on loss?").
+// A pool shares one AttemptLimiter among its members (WithAttemptLimiter),
+// paces their waits (WithPacer) and cuts a member's backoff short when
+// another proves the exchange up (Redial).
 //
 // # Goroutines
 //
@@ -30,7 +36,7 @@
 //
 // # Concurrency
 //
-// Call, CallRaw, Subscribe, Unsubscribe, State, Stats, Heartbeat,
+// Call, CallRaw, Subscribe, Unsubscribe, Redial, State, Stats, Heartbeat,
 // Notifications, Done and Close are safe for concurrent use from any number
 // of goroutines. Requests are never carried over to the next socket: while
 // no socket is ready they fail at once (ErrDisconnected with ErrNotSent),

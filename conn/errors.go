@@ -106,3 +106,7 @@ func malformedErr(cause error) error {
 	}
 	return &malformedError{msg: "syntax", cause: cause}
 }
+
+// codeTooManyRequests is Deribit's too_many_requests: the exchange ends the
+// session after it, and a new one should wait for the credits to refill.
+const codeTooManyRequests = 10028

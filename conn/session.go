@@ -44,7 +44,8 @@ type session struct {
 	tok    *token // written by setup, then only by the refresher
 	authed bool   // written by setup before ready is set; read after
 
-	readyAt time.Time // set by connect before ready; read by run after the session ends
+	readyAt   time.Time   // set by connect before ready; read by run after the session ends
+	throttled atomic.Bool // the exchange answered too_many_requests (10028): it ends the session
 
 	// Reader-only.
 	overflowing bool // the state shows this overflow run (Degraded, ErrSlowConsumer)
@@ -219,6 +220,9 @@ func (s *session) readLoop() {
 					s.complete(f.ID, now, reply{err: err})
 				}
 				continue
+			}
+			if e.Code == codeTooManyRequests {
+				s.throttled.Store(true)
 			}
 			if !f.HasID {
 				c.unmatched.Add(1)

@@ -13,7 +13,8 @@ import (
 type State int32
 
 // States. A Conn goes Connecting → (Authenticating →) Ready; when its socket
-// is lost it goes Degraded and back to Connecting after a backoff; Close (or
+// is lost it goes Degraded and back to Connecting at once (after a little
+// jitter), and after a failed attempt Degraded again, with backoff; Close (or
 // the end of Start's context) takes it to Closed, which is final.
 const (
 	// StateIdle: built by New, not started.
@@ -48,9 +49,11 @@ type StateChange struct {
 	// Err is the cause of a Degraded or Closed state, or, with Ready, a
 	// *SubscribeError for channels that could not be restored.
 	Err error
-	// Attempt counts the connection attempts since the last socket that
-	// stayed Ready for Backoff.ResetAfter (0 when none): a socket lost
-	// sooner does not start the count, or the backoff, over.
+	// Attempt is, with Connecting, the attempt since the last socket was
+	// lost (1 for the first re-dial; 0 for the first socket of Start), and
+	// with Degraded the consecutive failed attempts so far (0 right after a
+	// loss): the count the backoff escalates on, which the next Ready starts
+	// over (Backoff).
 	Attempt int
 	At      time.Time
 }

@@ -4,7 +4,8 @@
 //
 // Each member is a conn.Conn: it dials, authenticates, sets the heartbeat,
 // enables cancel-on-disconnect with scope connection and restores its
-// subscriptions by itself, and reconnects with backoff; a member is healthy
+// subscriptions by itself, and reconnects: at once after a loss, with
+// backoff after refusals; a member is healthy
 // only while its connection is ready, so a replacement socket is admitted
 // only after all of that is done. The pool adds what one connection cannot
 // know: which member carries each new order (a Policy: least_loaded,
@@ -15,6 +16,15 @@
 // loses no update — the consumer de-duplicates), the client-side rate
 // limiter (limit.go), and the pool's health (healthy, total, degraded)
 // reported to an observer.
+//
+// The pool, not each member, owns availability (availability.go): while
+// fewer than MinHealthy members are ready, the lowest-numbered member that
+// is not keeps dialling at the minimum delay; once any member is ready, the
+// others backing off re-dial at once; the members' attempts share one
+// bucket per account (conn.Backoff.AttemptsPerSecond); losses are re-dialled
+// after a random stagger, so that a cut of every connection is not a
+// thundering herd. Repeated warnings are rate-limited with a count
+// (internal/lograte).
 //
 // After every change of health the pool rebalances its subscriptions (a
 // channel whose member is down moves, one whose subscription failed is made

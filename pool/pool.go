@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/heartbeat"
+	"github.com/stratbox/stratbox/internal/lograte"
 )
 
 // Policy chooses the member that carries a new order.
@@ -143,6 +144,9 @@ type member struct {
 	carried atomic.Int64 // orders the consumer says this member carries
 	calls   atomic.Int64 // requests in flight
 	losses  atomic.Uint64
+	// dialling: reconnecting, from its first wait (pace) to its next Ready
+	// (or Closed); the lead is chosen among these.
+	dialling atomic.Bool
 }
 
 // Pool is a set of connections to one account.
@@ -165,6 +169,9 @@ type Pool struct {
 	limit   *limiter            // nil when cfg.Limits.Disabled
 
 	watch atomic.Pointer[func(int, conn.StateChange)] // ObserveMembers
+
+	attempts *conn.AttemptLimiter // the account's connection attempts, shared by the members
+	warns    lograte.Limiter      // repeated warnings (connection lost, subscribing failed)
 }
 
 // New checks cfg and returns a Pool; Start connects it. sinks gives the
@@ -188,7 +195,8 @@ func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log 
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, log: log, observe: observe, sinks: sinks,
-		market: map[string]int{}, orders: map[string][]int{}, limit: lim}
+		market: map[string]int{}, orders: map[string][]int{}, limit: lim,
+		attempts: conn.NewAttemptLimiter(cfg.Conn.Backoff.AttemptsPerSecond, nil)}
 	for i := range cfg.Size {
 		m := &member{id: i}
 		o := append(slices.Clone(opts), conn.WithObserver(conn.ObserverFunc(func(ch conn.StateChange) {
@@ -197,7 +205,11 @@ func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log 
 				(*f)(m.id, ch)
 			}
 		})),
-			conn.WithLogger(log.With("conn", i)))
+			conn.WithLogger(log.With("conn", i)),
+			conn.WithAttemptLimiter(p.attempts),
+			conn.WithPacer(conn.PacerFunc(func(refusals int, own time.Duration) time.Duration {
+				return p.pace(m, refusals, own)
+			})))
 		if sinks != nil {
 			o = append(o, conn.WithSink(sinks(i)))
 		}
@@ -248,6 +260,9 @@ func (p *Pool) Start(ctx context.Context) error {
 // changed follows a member's state.
 func (p *Pool) changed(m *member, ch conn.StateChange) {
 	ready := ch.To == conn.StateReady
+	if ready || ch.To == conn.StateClosed {
+		m.dialling.Store(false)
+	}
 	was := m.ready.Swap(ready)
 	if was == ready || p.closing.Load() {
 		return
@@ -256,8 +271,11 @@ func (p *Pool) changed(m *member, ch conn.StateChange) {
 	if ev.Lost {
 		m.losses.Add(1)
 		p.failed.Add(1)
-		p.log.Warn("pool: connection lost", "conn", m.id, "err", ch.Err)
+		p.warns.Warn(p.log, "pool: connection lost", "conn", m.id, "err", ch.Err)
 		p.noteGap(m.id)
+	}
+	if ready {
+		p.redialOthers(m)
 	}
 	go p.rebalance()
 	ev.Healthy = p.healthy()
@@ -548,7 +566,7 @@ func (p *Pool) rebalance() {
 	for id, chs := range subscribe {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := p.members[id].c.Subscribe(ctx, chs...); err != nil {
-			p.log.Warn("pool: subscribing failed", "conn", id, "channels", chs, "err", err, "private", private[id])
+			p.warns.Warn(p.log, "pool: subscribing failed", "conn", id, "channels", chs, "err", err, "private", private[id])
 		}
 		cancel()
 	}

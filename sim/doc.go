@@ -27,8 +27,10 @@
 //   - Subscriptions to book, grouped book, ticker, quote, trades, user.orders,
 //     user.trades, user.portfolio and platform_state channels.
 //   - Deribit's credit-based rate limits (error 10028 then the session is
-//     terminated) and fault injection: drop connections, go silent, delay
-//     frames, send raw (malformed or oversized) frames, maintenance windows.
+//     terminated) and fault injection: drop connections (all, one, or one
+//     picked at random: the churn fault), refuse new connections, go
+//     silent, delay frames, send raw (malformed or oversized) frames,
+//     maintenance windows.
 //
 // # Concurrency
 //

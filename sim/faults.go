@@ -1,6 +1,10 @@
 package sim
 
-import "time"
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+)
 
 // Fault injection. Every method is safe for concurrent use and takes effect
 // at once.
@@ -30,6 +34,42 @@ func (s *Server) DropConn(id uint64) bool {
 	c.shutdown("dropped by fault injection")
 	return true
 }
+
+// DropRandom closes one connection picked at random among those open,
+// abruptly (cancel-on-disconnect fires), and returns its id; ok is false
+// when none is open. The pick is drawn from a source seeded with
+// Config.Seed, over the connections in the order of their ids, so that a
+// run with the same seed and the same connections cuts the same ones.
+// Called every D, it is the churn fault (`host sim --cut-random-every`).
+func (s *Server) DropRandom() (id uint64, ok bool) {
+	s.mu.Lock()
+	ids := make([]uint64, 0, len(s.sessions))
+	for id := range s.sessions {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return 0, false
+	}
+	slices.Sort(ids)
+	s.cutMu.Lock()
+	if s.cutRand == nil {
+		s.cutRand = rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0x5eed))
+	}
+	id = ids[s.cutRand.IntN(len(ids))]
+	s.cutMu.Unlock()
+	if !s.DropConn(id) {
+		return 0, false // closed meanwhile
+	}
+	s.stats.cut.Add(1)
+	return id, true
+}
+
+// RefuseConnections makes the exchange answer every new WebSocket
+// handshake with HTTP 503 (true) or accept them again (false), as an
+// exchange that is down or shedding load; open connections are left alone.
+// Refusals are counted (Stats.Refused).
+func (s *Server) RefuseConnections(on bool) { s.refusing.Store(on) }
 
 // Silence makes the exchange stop sending anything (responses, notifications,
 // heartbeats) and stop answering requests, while keeping the sockets open;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
@@ -170,6 +171,8 @@ type Stats struct {
 	SlowConsumerKills int64
 	CODCancelled      int64 // orders cancelled by cancel-on-disconnect
 	SilentDropped     int64 // frames read and ignored while silenced
+	Refused           int64 // WebSocket handshakes answered 503 (RefuseConnections)
+	Cut               int64 // connections closed by DropRandom
 }
 
 // Server is a running simulator.
@@ -199,7 +202,10 @@ type Server struct {
 
 	nextConn  atomic.Uint64
 	silent    atomic.Bool
-	frozen    atomic.Bool                 // the synthetic market stands still (Freeze)
+	frozen    atomic.Bool // the synthetic market stands still (Freeze)
+	refusing  atomic.Bool // RefuseConnections
+	cutMu     sync.Mutex  // DropRandom's source
+	cutRand   *rand.Rand
 	delay     atomic.Int64                // ns of delay before each outbound frame
 	onRequest atomic.Pointer[RequestHook] // OnRequest (hooks.go)
 	refuse    atomic.Pointer[RefuseHook]  // Refuse (hooks.go)
@@ -212,7 +218,7 @@ type Server struct {
 	stats struct {
 		accepted, requests, notifications         atomic.Int64
 		hbKills, rlKills, slowKills, codCancelled atomic.Int64
-		silentDropped                             atomic.Int64
+		silentDropped, refused, cut               atomic.Int64
 	}
 }
 
@@ -365,6 +371,8 @@ func (s *Server) Stats() Stats {
 		SlowConsumerKills: s.stats.slowKills.Load(),
 		CODCancelled:      s.stats.codCancelled.Load(),
 		SilentDropped:     s.stats.silentDropped.Load(),
+		Refused:           s.stats.refused.Load(),
+		Cut:               s.stats.cut.Load(),
 	}
 }
 
@@ -416,6 +424,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	default:
+	}
+	if s.refusing.Load() {
+		s.stats.refused.Add(1)
+		http.Error(w, "refusing connections (fault injection)", http.StatusServiceUnavailable)
+		return
 	}
 	ws, err := s.up.Upgrade(w, r, nil)
 	if err != nil {

@@ -87,14 +87,15 @@ type simRateLimits struct {
 
 // simFaults are periodic faults; a zero period disables each.
 type simFaults struct {
-	DropEvery      duration `toml:"drop_every"`      // drop every connection this often
-	SilenceEvery   duration `toml:"silence_every"`   // go silent this often …
-	SilenceFor     duration `toml:"silence_for"`     // … for this long
-	Delay          duration `toml:"delay"`           // delay every outbound frame
-	MalformedEvery duration `toml:"malformed_every"` // send a malformed frame this often
-	OversizedEvery duration `toml:"oversized_every"` // send a 2 MiB frame this often
-	MaintenanceAt  duration `toml:"maintenance_at"`  // start a maintenance window after this long …
-	MaintenanceFor duration `toml:"maintenance_for"` // … lasting this long
+	DropEvery      duration `toml:"drop_every"`       // drop every connection this often
+	CutRandomEvery duration `toml:"cut_random_every"` // cut one random connection this often (churn)
+	SilenceEvery   duration `toml:"silence_every"`    // go silent this often …
+	SilenceFor     duration `toml:"silence_for"`      // … for this long
+	Delay          duration `toml:"delay"`            // delay every outbound frame
+	MalformedEvery duration `toml:"malformed_every"`  // send a malformed frame this often
+	OversizedEvery duration `toml:"oversized_every"`  // send a 2 MiB frame this often
+	MaintenanceAt  duration `toml:"maintenance_at"`   // start a maintenance window after this long …
+	MaintenanceFor duration `toml:"maintenance_for"`  // … lasting this long
 }
 
 // loadConfig reads a TOML file strictly.

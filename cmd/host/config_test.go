@@ -27,6 +27,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"wrong type", "[sim]\nseed = \"one\"\n", "seed"},
 		{"key without secret", "[[sim.keys]]\nid = \"a\"\n", "sim.keys[0]"},
 		{"silence without length", "[sim.faults]\nsilence_every = \"1s\"\n", "silence_for"},
+		{"bad churn period", "[sim.faults]\ncut_random_every = \"often\"\n", "cut_random_every"},
+		{"reconnect max below min", "[pool.reconnect]\nmin = \"2s\"\nmax = \"1s\"\n", "pool.reconnect"},
+		{"reconnect jitter above 1", "[pool.reconnect]\njitter = 1.5\n", "pool.reconnect"},
+		{"reconnect attempts negative", "[pool.reconnect]\nattempts_per_second = -2\n", "attempts_per_second"},
+		{"reconnect unknown key", "[pool.reconnect]\nreset_after = \"30s\"\n", "pool.reconnect.reset_after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("test.toml", []byte(tc.toml))
@@ -34,6 +39,37 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 				t.Fatalf("error %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReconnectAndChurnSettings: [pool.reconnect] reaches the connections'
+// Backoff; cut_random_every is read from the file and the flag wins.
+func TestReconnectAndChurnSettings(t *testing.T) {
+	cfg, err := parseConfig("t.toml", []byte("[pool.reconnect]\nmin = \"50ms\"\nmax = \"5s\"\njitter = 0.1\nattempts_per_second = 4\n"+
+		"[sim.faults]\ncut_random_every = \"1s\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cfg.Pool.Reconnect.backoff()
+	if b.Min != 50*time.Millisecond || b.Max != 5*time.Second || b.Jitter != 0.1 || b.AttemptsPerSecond != 4 {
+		t.Fatalf("backoff %+v", b)
+	}
+	if cfg.Sim.Faults.CutRandomEvery.Duration != time.Second {
+		t.Fatalf("cut_random_every %v", cfg.Sim.Faults.CutRandomEvery)
+	}
+	dir := t.TempDir()
+	path := dir + "/c.toml"
+	if err := os.WriteFile(path, []byte("[sim.faults]\ncut_random_every = \"1s\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := simFlags{config: path}
+	f.faults.CutRandomEvery.Duration = 250 * time.Millisecond
+	sc, err := f.simConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Faults.CutRandomEvery.Duration != 250*time.Millisecond {
+		t.Fatalf("flag did not win: %v", sc.Faults.CutRandomEvery)
 	}
 }
 

@@ -342,6 +342,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 // with the keys of the environment, or to a simulator started here.
 func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Config, string, *sim.Server, error) {
 	cc := conn.DefaultConfig()
+	cc.Backoff = c.Pool.Reconnect.backoff()
 	cc.AllowInsecure = c.Exchange.AllowInsecure
 	cc.HeartbeatInterval = c.Exchange.HeartbeatInterval.Duration
 	method := conn.AuthSignature

@@ -50,6 +50,25 @@ type poolConfig struct {
 	// Limits is the client-side rate limiter ([pool.limits]); defaults are
 	// Deribit's tier 1 (against the built-in simulator: its [sim.rate_limits]).
 	Limits poolLimits `toml:"limits"`
+	// Reconnect is the connections' reconnect schedule ([pool.reconnect]).
+	Reconnect poolReconnect `toml:"reconnect"`
+}
+
+// poolReconnect is [pool.reconnect]: conn.Backoff. A lost connection is
+// re-dialled at once (after a random stagger below min × jitter); only
+// consecutive refused attempts back off, from min doubling to max; while
+// the pool is short one connection keeps dialling every min; attempts_per_second
+// caps the account's connection attempts.
+type poolReconnect struct {
+	Min               duration `toml:"min"`                 // default "100ms"
+	Max               duration `toml:"max"`                 // default "10s"
+	Jitter            float64  `toml:"jitter"`              // default 0.2; negative: none
+	AttemptsPerSecond float64  `toml:"attempts_per_second"` // default 10
+}
+
+// backoff is the conn.Backoff of [pool.reconnect] (zero fields: conn's defaults).
+func (r poolReconnect) backoff() conn.Backoff {
+	return conn.Backoff{Min: r.Min.Duration, Max: r.Max.Duration, Jitter: r.Jitter, AttemptsPerSecond: r.AttemptsPerSecond}
 }
 
 // poolLimits is [pool.limits].
@@ -238,6 +257,9 @@ func (c fileConfig) validateRun() error {
 	}
 	if err := c.poolConfig(conn.Config{}).Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Pool.Reconnect.backoff().Validate(); err != nil {
+		return fmt.Errorf("config: pool.reconnect: %w", err)
 	}
 	if err := c.limits().Validate(); err != nil {
 		return fmt.Errorf("config: pool.limits: %w", err)

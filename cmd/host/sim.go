@@ -49,6 +49,7 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noMarket, "no-market", false, "no synthetic market: the books hold only clients' orders")
 	fs.BoolVar(&f.alwaysTR, "always-test-request", false, "send a test_request every heartbeat interval, not only to quiet clients")
 	fs.DurationVar(&f.faults.DropEvery.Duration, "drop-every", 0, "fault: drop every connection this often")
+	fs.DurationVar(&f.faults.CutRandomEvery.Duration, "cut-random-every", 0, "fault: cut one connection, picked at random, this often")
 	fs.DurationVar(&f.faults.SilenceEvery.Duration, "silence-every", 0, "fault: stop sending and answering this often …")
 	fs.DurationVar(&f.faults.SilenceFor.Duration, "silence-for", 0, "… for this long")
 	fs.DurationVar(&f.faults.Delay.Duration, "delay", 0, "fault: delay every outbound frame")
@@ -91,7 +92,8 @@ func (f *simFlags) simConfig() (simConfig, error) {
 	}
 	ff := f.faults
 	for _, p := range []struct{ dst, src *duration }{
-		{&c.Faults.DropEvery, &ff.DropEvery}, {&c.Faults.SilenceEvery, &ff.SilenceEvery},
+		{&c.Faults.DropEvery, &ff.DropEvery}, {&c.Faults.CutRandomEvery, &ff.CutRandomEvery},
+		{&c.Faults.SilenceEvery, &ff.SilenceEvery},
 		{&c.Faults.SilenceFor, &ff.SilenceFor}, {&c.Faults.Delay, &ff.Delay},
 		{&c.Faults.MalformedEvery, &ff.MalformedEvery}, {&c.Faults.OversizedEvery, &ff.OversizedEvery},
 		{&c.Faults.MaintenanceAt, &ff.MaintenanceAt}, {&c.Faults.MaintenanceFor, &ff.MaintenanceFor},
@@ -206,6 +208,7 @@ func injectFaults(ctx context.Context, srv *sim.Server, f simFaults) {
 		}
 	}
 	every(f.DropEvery.Duration, srv.DropAll)
+	every(f.CutRandomEvery.Duration, func() { srv.DropRandom() })
 	every(f.MalformedEvery.Duration, func() { srv.SendRaw(sim.MalformedFrame) })
 	every(f.OversizedEvery.Duration, func() { srv.SendRaw(sim.OversizedFrame(2 << 20)) })
 	every(f.SilenceEvery.Duration, func() {

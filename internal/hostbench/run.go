@@ -20,7 +20,7 @@ import (
 )
 
 // Groups are the figure groups, in the order they run (Options.Only).
-var Groups = []string{"memory", "dispatch", "e2e", "heartbeat", "tick", "replay", "hostile"}
+var Groups = []string{"memory", "dispatch", "e2e", "heartbeat", "tick", "replay", "hostile", "churn"}
 
 // ReplayFunc replays recording (our record format) through plugin wasm
 // (named name, with params, subscribed to BTC-PERPETUAL's default channels)
@@ -161,7 +161,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		run   func(context.Context) error
 	}{
 		{"memory", r.memory}, {"dispatch", r.dispatch}, {"e2e", r.endToEnd}, {"heartbeat", r.heartbeat},
-		{"tick", r.tickToOrder}, {"replay", r.replay}, {"hostile", r.hostile},
+		{"tick", r.tickToOrder}, {"replay", r.replay}, {"hostile", r.hostile}, {"churn", r.churn},
 	}
 	for _, s := range steps {
 		if !r.want(s.group) {
