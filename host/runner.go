@@ -387,7 +387,7 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 	o := &order{pl: pl, key: orderKey{instance: pl.instance, cid: p.CID}, global: pl.global[p.Instrument], local: p.Instrument,
 		side: p.Side, typ: p.Type, tif: p.TIF, flags: p.Flags, price: p.Price, amount: p.Amount,
 		state: abi.StatePending, userText: p.Label}
-	o.label = deribit.EncodeLabel(o.key.instance, o.key.cid)
+	o.label = e.owner.Label(o.key.instance, o.key.cid, 0)
 	e.orders[o.key] = o
 	pl.open[o] = struct{}{}
 	e.stats.placed.Add(1)

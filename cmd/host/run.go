@@ -20,6 +20,7 @@ import (
 	"github.com/stratbox/stratbox/cluster"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/internal/hostid"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -165,8 +166,24 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if srv != nil {
 		defer srv.Close()
 	}
-	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration,
-		SharedAccount: c.Cluster.Mode != ""} // cluster members share the account: another member's orders are not leftovers
+	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration}
+	if srv == nil {
+		// A real account: the host id is this process's alone (a lock file
+		// held while it runs), and its earlier runs' orders are its own.
+		lease, err := hostid.Acquire(c.Host.stateDir(), c.Host.ID)
+		if err != nil {
+			return err
+		}
+		defer lease.Close()
+		ecfg.HostID, ecfg.RunID = lease.ID, lease.Run
+		switch {
+		case lease.New && len(lease.Busy) > 0:
+			fmt.Fprintf(stdout, "host id %s, run %s: a new id (%s held by running hosts; lock file %s)\n",
+				lease.ID, lease.Run, strings.Join(lease.Busy, ", "), lease.Path)
+		default:
+			fmt.Fprintf(stdout, "host id %s, run %s (lock file %s)\n", lease.ID, lease.Run, lease.Path)
+		}
+	}
 	if ecfg.Risk, err = c.Risk.limits("risk"); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // exchangeConfig is the [exchange] section: where `host run` trades.
@@ -118,6 +119,28 @@ type hostConfig struct {
 	KeepOrders bool `toml:"keep_orders"`
 	// Status is the period of the status line. Default "1s"; "0s": none.
 	Status *duration `toml:"status"`
+	// ID is this host's id in its orders' labels (1..16 of a-z, 0-9, '-'):
+	// every host trading on an account needs its own. Default: the first
+	// id of state_dir that no running host holds, or a new one. A
+	// configured id that a running host holds is refused.
+	ID string `toml:"id"`
+	// StateDir holds the host ids (a lock file each, held while a host
+	// runs). Default: $XDG_STATE_HOME/stratbox, or ~/.local/state/stratbox.
+	StateDir string `toml:"state_dir"`
+}
+
+// stateDir resolves [host] state_dir.
+func (h hostConfig) stateDir() string {
+	if h.StateDir != "" {
+		return h.StateDir
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "stratbox")
+	}
+	if d, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(d, ".local", "state", "stratbox")
+	}
+	return filepath.Join(os.TempDir(), "stratbox-state")
 }
 
 // riskConfig is [risk] and [plugin.risk]: the host's limits on a plugin.
@@ -235,6 +258,9 @@ func (c fileConfig) validateRun() error {
 	}
 	if !validIsolation(c.Host.Isolation) {
 		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)
+	}
+	if id := c.Host.ID; id != "" && !deribit.ValidHostID(id) {
+		return fmt.Errorf("config: host.id %q: want 1 to %d characters of a-z, 0-9 and '-', not starting with '-'", id, deribit.MaxHostIDLen)
 	}
 	if m := c.Host.MaxRestarts; m != nil && *m < 0 {
 		return fmt.Errorf("config: host.max_restarts is negative")
