@@ -552,9 +552,9 @@ func (pl *plugin) exposure(inst uint32, ex *exposure) {
 			continue
 		}
 		if o.side == abi.Buy {
-			ex.openBuy += rest
+			ex.openBuy = satAdd(ex.openBuy, rest)
 		} else {
-			ex.openSell += rest
+			ex.openSell = satAdd(ex.openSell, rest)
 		}
 	}
 }
