@@ -111,6 +111,9 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 	if f.exchange != "" {
 		c.Exchange.URL = f.exchange
 	}
+	if p := c.Exchange.ClientSecretFile; p != "" && !filepath.IsAbs(p) {
+		c.Exchange.ClientSecretFile = filepath.Join(base, p)
+	}
 	if f.isolation != "" {
 		c.Host.Isolation = f.isolation
 	}
@@ -365,12 +368,13 @@ func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Con
 		method = conn.AuthCredentials
 	}
 	if c.Exchange.URL != "" {
-		cred, err := conn.CredentialsFromEnv()
+		cred, err := c.Exchange.credentials()
 		if err != nil {
 			return cc, "", nil, err
 		}
 		if cred.IsZero() {
-			return cc, "", nil, fmt.Errorf("trading on %s needs a key pair: set %s and %s", c.Exchange.URL, conn.EnvClientID, conn.EnvClientSecret)
+			return cc, "", nil, fmt.Errorf("trading on %s needs a key pair: set %s and %s, or [exchange] client_id and client_secret_file",
+				redactedURL(c.Exchange.URL), conn.EnvClientID, conn.EnvClientSecret)
 		}
 		cred.Method = method
 		cc.URL, cc.Credentials = c.Exchange.URL, cred

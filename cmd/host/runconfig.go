@@ -1,8 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"math"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,9 +27,17 @@ type exchangeConfig struct {
 	// simulator (the [sim] section), started in-process.
 	URL string `toml:"url"`
 	// Auth is "client_signature" (default) or "client_credentials". The key
-	// pair comes from DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET, never from
-	// this file.
+	// pair comes from DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET, or from
+	// client_id and client_secret_file; the secret is never in this file.
 	Auth string `toml:"auth"`
+	// ClientID is the key's id (default: DERIBIT_CLIENT_ID).
+	ClientID string `toml:"client_id"`
+	// ClientSecretFile is a file that holds the key's secret (surrounding
+	// white space is ignored), readable by its owner only (mode 0600 or
+	// 0400): safer than DERIBIT_CLIENT_SECRET, which stays readable in
+	// /proc/<pid>/environ for the process's whole life. Relative to the
+	// config file's directory.
+	ClientSecretFile string `toml:"client_secret_file"`
 	// HeartbeatInterval is asked of the exchange with public/set_heartbeat.
 	// Default 10s (Deribit's minimum); 1s against the built-in simulator.
 	HeartbeatInterval duration `toml:"heartbeat_interval"`
@@ -146,6 +158,9 @@ func (h hostConfig) stateDir() string {
 // riskConfig is [risk] and [plugin.risk]: the host's limits on a plugin.
 // Amounts are in the instrument's amount unit; 0 is no limit.
 type riskConfig struct {
+	// Unlimited waives the explicit limits host run requires against a
+	// real exchange (requiredRiskKeys); the hard ceilings still hold.
+	Unlimited        bool    `toml:"unlimited"`
 	MaxOrderAmount   float64 `toml:"max_order_amount"`
 	MaxOpenOrders    int     `toml:"max_open_orders"`
 	MaxPosition      float64 `toml:"max_position"`
@@ -214,6 +229,7 @@ func (r riskConfig) merge(o *riskConfig) riskConfig {
 	if o == nil {
 		return r
 	}
+	r.Unlimited = r.Unlimited || o.Unlimited
 	for _, p := range []struct{ dst, src *float64 }{{&r.MaxOrderAmount, &o.MaxOrderAmount},
 		{&r.MaxPosition, &o.MaxPosition}, {&r.MaxNotional, &o.MaxNotional}, {&r.PriceBandBps, &o.PriceBandBps},
 		{&r.IntentsPerSecond, &o.IntentsPerSecond}} {
@@ -228,6 +244,93 @@ func (r riskConfig) merge(o *riskConfig) riskConfig {
 		}
 	}
 	return r
+}
+
+// credentials are the key pair: client_id (or DERIBIT_CLIENT_ID) and the
+// secret of client_secret_file, or both from the environment.
+func (e exchangeConfig) credentials() (conn.Credentials, error) {
+	if e.ClientSecretFile == "" {
+		cred, err := conn.CredentialsFromEnv()
+		if err == nil && e.ClientID != "" && cred.ClientID == "" && cred.ClientSecret != "" {
+			cred.ClientID = e.ClientID
+		}
+		return cred, err
+	}
+	if os.Getenv(conn.EnvClientSecret) != "" {
+		return conn.Credentials{}, fmt.Errorf("config: exchange.client_secret_file is set and so is %s: keep one (the file is safer)", conn.EnvClientSecret)
+	}
+	id := cmp.Or(e.ClientID, os.Getenv(conn.EnvClientID))
+	if id == "" {
+		return conn.Credentials{}, fmt.Errorf("config: exchange.client_secret_file needs a client id: set exchange.client_id or %s", conn.EnvClientID)
+	}
+	secret, err := readSecretFile(e.ClientSecretFile)
+	if err != nil {
+		return conn.Credentials{}, err
+	}
+	return conn.Credentials{ClientID: id, ClientSecret: secret, Method: conn.AuthSignature}, nil
+}
+
+// readSecretFile reads a secret from a file only its owner can read. The
+// errors name the file, never its content.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("config: exchange.client_secret_file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("config: exchange.client_secret_file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s is not a regular file", path)
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s is readable or writable by group or others (mode %04o): chmod 600 it", path, m)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s: %w", path, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" || len(b) >= 4096 {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s: want the secret alone (1 line, under 4 KiB)", path)
+	}
+	return s, nil
+}
+
+// requiredRiskKeys are the limits every plugin must have, explicitly,
+// before host run trades on a real exchange.
+var requiredRiskKeys = []string{"max_order_amount", "max_open_orders", "max_position", "max_notional"}
+
+// missing lists the required limits r leaves at "none".
+func (r riskConfig) missing() []string {
+	var out []string
+	for i, set := range []bool{r.MaxOrderAmount > 0, r.MaxOpenOrders > 0, r.MaxPosition > 0, r.MaxNotional > 0} {
+		if !set {
+			out = append(out, requiredRiskKeys[i])
+		}
+	}
+	return out
+}
+
+// realExchange reports whether host run trades on a real exchange: any
+// exchange but the built-in simulator and one on loopback (a simulator of
+// `host sim`).
+func (c fileConfig) realExchange() bool {
+	if c.Exchange.URL == "" {
+		return false
+	}
+	u, err := url.Parse(c.Exchange.URL)
+	if err != nil {
+		return true
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return false
+	} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return false
+	}
+	return true
 }
 
 func validIsolation(s string) bool {
@@ -283,8 +386,13 @@ func (c fileConfig) validateRun() error {
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
 		}
-		if _, err := c.Risk.merge(p.Risk).limits(where + ".risk"); err != nil {
+		merged := c.Risk.merge(p.Risk)
+		if _, err := merged.limits(where + ".risk"); err != nil {
 			return err
+		}
+		if m := merged.missing(); c.realExchange() && !merged.Unlimited && len(m) > 0 {
+			return fmt.Errorf("config: plugin %q would trade on %s without risk limits: set %s in [risk] or in its [plugin.risk] (or unlimited = true there to trade without them)",
+				p.name(), redactedURL(c.Exchange.URL), strings.Join(m, ", "))
 		}
 		if _, err := params(p.Params); err != nil {
 			return fmt.Errorf("config: %s.params: %w", where, err)
