@@ -184,3 +184,48 @@ func timerWasm(t *testing.T) []byte {
 	}
 	return b
 }
+
+// The plugin children's user: a root host runs them as nobody unless
+// child_uid says otherwise (0: root); a host that is not root cannot
+// change it.
+func TestChildCredential(t *testing.T) {
+	uid := func(v int) *int { return &v }
+	if os.Geteuid() != 0 {
+		if _, err := (hostConfig{ChildUID: uid(12345)}).childCredential(); err == nil || !strings.Contains(err.Error(), "root") {
+			t.Fatalf("not root, child_uid set: %v", err)
+		}
+		return
+	}
+	defer func(d int) { childUserDefault = d }(childUserDefault)
+	childUserDefault = 65534
+	for _, tc := range []struct {
+		h        hostConfig
+		uid, gid int // -1: the host's user
+	}{
+		{hostConfig{}, 65534, 65534},
+		{hostConfig{ChildUID: uid(1000)}, 1000, 65534},
+		{hostConfig{ChildUID: uid(1000), ChildGID: uid(1000)}, 1000, 1000},
+		{hostConfig{ChildUID: uid(0)}, -1, -1},
+	} {
+		c, err := tc.h.childCredential()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.uid < 0 && c != nil || tc.uid >= 0 && (c == nil || int(c.Uid) != tc.uid || int(c.Gid) != tc.gid) {
+			t.Errorf("%+v: %+v, want %d/%d", tc.h, c, tc.uid, tc.gid)
+		}
+	}
+	if _, err := (hostConfig{ChildUID: uid(-5)}).childCredential(); err == nil || !strings.Contains(err.Error(), "child_uid") {
+		t.Fatalf("bad uid: %v", err)
+	}
+}
+
+func TestProcessLimitKeys(t *testing.T) {
+	for _, body := range []string{"address_space_mib = -2\n", "open_files = -3\n", "cpu_seconds = -1\n"} {
+		cfg := writeSimConfig(t, t.TempDir(), "[[plugin]]\npath = \"a.wasm\"\n"+body)
+		err := run(context.Background(), []string{"run", "--config", cfg}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "plugin[0]") || !strings.Contains(err.Error(), "cpu_seconds") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}

@@ -271,6 +271,9 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	fmt.Fprintf(stdout, "connected to %s (account %s): %d of %d connections ready, heartbeat every %v, cancel-on-disconnect on each\n",
 		cc.URL, account, ps.Healthy, ps.Total, cc.HeartbeatInterval)
 	fmt.Fprintf(stdout, "running %s (isolation %s)\n", strings.Join(names, "; "), isolationOf(c))
+	if cred, _ := c.Host.childCredential(); cred != nil && isolationOf(c) == string(host.IsolateProcess) {
+		fmt.Fprintf(stdout, "plugin processes run as uid %d, gid %d\n", cred.Uid, cred.Gid)
+	}
 
 	if d > 0 {
 		var cancel context.CancelFunc
@@ -349,7 +352,20 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 		spec := host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(), Channels: pc.Channels,
 			Params: prm, Risk: &lim}
 		if iso != string(host.IsolateNone) {
-			pcfg := host.ProcessConfig{CacheDir: dir}
+			cred, err := c.Host.childCredential()
+			if err != nil {
+				return nil, err
+			}
+			cdir, err := childCacheDir(dir, cred)
+			if err != nil {
+				return nil, err
+			}
+			lim := host.ProcessLimits{AddressSpace: pc.AddressSpaceMiB << 20, CPUTime: time.Duration(pc.CPUSeconds) * time.Second,
+				OpenFiles: pc.OpenFiles}
+			if pc.AddressSpaceMiB < 0 {
+				lim.AddressSpace = -1
+			}
+			pcfg := host.ProcessConfig{CacheDir: cdir, Limits: lim, Credential: cred}
 			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pcfg) }
 		}
 		specs = append(specs, spec)

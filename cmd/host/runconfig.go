@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
@@ -136,6 +137,12 @@ type hostConfig struct {
 	// id of state_dir that no running host holds, or a new one. A
 	// configured id that a running host holds is refused.
 	ID string `toml:"id"`
+	// ChildUID and ChildGID are the user and group the plugin children run
+	// as when the host runs as root. Default 65534 (nobody, nogroup);
+	// child_uid = 0 keeps them root (not advised). A host that is not root
+	// cannot change them: its children run as itself.
+	ChildUID *int `toml:"child_uid"`
+	ChildGID *int `toml:"child_gid"`
 	// StateDir holds the host ids (a lock file each, held while a host
 	// runs). Default: $XDG_STATE_HOME/stratbox, or ~/.local/state/stratbox.
 	StateDir string `toml:"state_dir"`
@@ -194,6 +201,16 @@ type pluginConfig struct {
 	Isolation string `toml:"isolation"`
 	// Seed of the plugin's random source (default 1).
 	Seed uint64 `toml:"seed"`
+	// AddressSpaceMiB caps the child process's virtual memory (RLIMIT_AS)
+	// in MiB. Default 3072 + 3 × the memory limit; -1: none. A Go guest's
+	// child maps ~1.6 GiB at rest.
+	AddressSpaceMiB int64 `toml:"address_space_mib"`
+	// CPUSeconds caps the child's CPU time over its life (RLIMIT_CPU).
+	// Default none (the call budget bounds each call).
+	CPUSeconds int64 `toml:"cpu_seconds"`
+	// OpenFiles caps the child's descriptors (RLIMIT_NOFILE). Default 64;
+	// -1: none.
+	OpenFiles int64 `toml:"open_files"`
 	// Risk overrides [risk] for this plugin (keys given replace the global ones).
 	Risk *riskConfig `toml:"risk"`
 	// Params is a free table that reaches the plugin at start.
@@ -362,6 +379,9 @@ func (c fileConfig) validateRun() error {
 	if !validIsolation(c.Host.Isolation) {
 		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)
 	}
+	if _, err := c.Host.childCredential(); err != nil {
+		return err
+	}
 	if id := c.Host.ID; id != "" && !deribit.ValidHostID(id) {
 		return fmt.Errorf("config: host.id %q: want 1 to %d characters of a-z, 0-9 and '-', not starting with '-'", id, deribit.MaxHostIDLen)
 	}
@@ -382,6 +402,9 @@ func (c fileConfig) validateRun() error {
 		}
 		if !validIsolation(p.Isolation) {
 			return fmt.Errorf("config: %s.isolation %q: want process or none", where, p.Isolation)
+		}
+		if p.AddressSpaceMiB < -1 || p.CPUSeconds < 0 || p.OpenFiles < -1 {
+			return fmt.Errorf("config: %s: address_space_mib and open_files must be ≥ -1, cpu_seconds ≥ 0", where)
 		}
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
@@ -519,4 +542,53 @@ func (h hostConfig) cacheDir() string {
 		return filepath.Join(os.TempDir(), "stratbox-wazero")
 	}
 	return h.CacheDir
+}
+
+// childUserDefault is the user (and group) a root host's plugin children
+// run as when [host] child_uid is not set: nobody. The tests, run as root
+// from a private build directory nobody can enter, keep root (-1).
+var childUserDefault = 65534
+
+// childCredential is the user the plugin children run as (nil: the host's).
+func (h hostConfig) childCredential() (*syscall.Credential, error) {
+	euid := os.Geteuid()
+	if euid != 0 {
+		if h.ChildUID != nil && *h.ChildUID != euid || h.ChildGID != nil && *h.ChildGID != os.Getegid() {
+			return nil, fmt.Errorf("config: host.child_uid/child_gid: only a host running as root can run its plugins as another user")
+		}
+		return nil, nil
+	}
+	uid, gid := childUserDefault, childUserDefault
+	if h.ChildUID != nil {
+		uid = *h.ChildUID
+	}
+	if h.ChildGID != nil {
+		gid = *h.ChildGID
+	}
+	if uid < -1 || gid < -1 || uid > math.MaxUint32-1 || gid > math.MaxUint32-1 {
+		return nil, fmt.Errorf("config: host.child_uid %d / child_gid %d: not a user and group id", uid, gid)
+	}
+	if uid == 0 || uid < 0 {
+		return nil, nil // root, explicitly (or the tests')
+	}
+	if gid < 0 {
+		gid = uid
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// childCacheDir is the compilation cache of children that run as another
+// user: a directory of their own under the host's, which they own.
+func childCacheDir(dir string, cred *syscall.Credential) (string, error) {
+	if dir == "" || cred == nil {
+		return dir, nil
+	}
+	d := filepath.Join(dir, fmt.Sprintf("uid-%d", cred.Uid))
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return "", fmt.Errorf("cache dir: %w", err)
+	}
+	if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
+		return "", fmt.Errorf("cache dir for the plugins' user: %w", err)
+	}
+	return d, nil
 }
