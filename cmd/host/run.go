@@ -170,7 +170,9 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		defer srv.Close()
 	}
 	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration}
-	if srv == nil {
+	if srv != nil {
+		ecfg.HostID = c.Host.ID // the built-in simulator's account is this process's alone: no lock
+	} else {
 		// A real account: the host id is this process's alone (a lock file
 		// held while it runs), and its earlier runs' orders are its own.
 		lease, err := hostid.Acquire(c.Host.stateDir(), c.Host.ID)
