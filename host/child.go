@@ -119,7 +119,8 @@ const (
 type ProcessConfig struct {
 	// Path is the binary to start; default os.Executable().
 	Path string
-	// Args are its arguments; default []string{ChildArg}.
+	// Args are its arguments; default []string{ChildArg}. The child's
+	// limits (Limits) follow them as one more argument.
 	Args []string
 	// CacheDir is the wazero compilation cache directory shared with the
 	// parent; "" gives the child an in-memory cache (slow: a full compile
@@ -344,7 +345,6 @@ func (s *procSandbox) spawn(instance uint64) error {
 		_, _ = inW.Close(), outR.Close()
 		return fmt.Errorf("start %s: %w", path, err)
 	}
-
 	s.cmd, s.stdin, s.stdout = cmd, inW, outR
 	s.r = bufio.NewReaderSize(outR, 64<<10)
 	s.log = s.p.log.With("instance", instance, "pid", cmd.Process.Pid)
