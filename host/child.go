@@ -57,6 +57,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,8 @@ const (
 type ProcessConfig struct {
 	// Path is the binary to start; default os.Executable().
 	Path string
-	// Args are its arguments; default []string{ChildArg}.
+	// Args are its arguments; default []string{ChildArg}. The child's
+	// limits (Limits) follow them as one more argument.
 	Args []string
 	// CacheDir is the wazero compilation cache directory shared with the
 	// parent; "" gives the child an in-memory cache (slow: a full compile
@@ -127,6 +129,11 @@ type ProcessConfig struct {
 	// StartTimeout bounds spawning, compiling (from the cache) and loading;
 	// stratbox_init is under the call budget. Default 30s.
 	StartTimeout time.Duration
+	// Limits are the child's resource limits (Linux).
+	Limits ProcessLimits
+	// Credential runs the child as another user and group (the host must
+	// be root); nil: the host's.
+	Credential *syscall.Credential
 }
 
 func (pc ProcessConfig) withDefaults() ProcessConfig {
@@ -313,12 +320,25 @@ func (s *procSandbox) spawn(instance uint64) error {
 		return err
 	}
 	s.stderr = &stderrLog{log: s.p.log.With("instance", instance)}
-	cmd := exec.Command(path, s.pc.Args...)
+	// The child sets its own limits first thing (lowering one's own limits
+	// needs no privilege; setting another user's child's would).
+	lim := s.pc.Limits.resolve(int64(s.p.cfg.MemoryLimitPages) * 65536)
+	cmd := exec.Command(path, append(slices.Clip(s.pc.Args), lim.arg())...)
 	cmd.Env = []string{}
 	cmd.Dir = os.TempDir()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, s.stderr
 	cmd.SysProcAttr = childSysProcAttr()
+	if s.pc.Credential != nil {
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Credential = s.pc.Credential
+	}
 	cmd.WaitDelay = time.Second
+	if err := cloexecInherited(); err != nil { // only the pipes are inherited
+		_, _, _, _ = inR.Close(), inW.Close(), outR.Close(), outW.Close()
+		return err
+	}
 	err = cmd.Start()
 	_, _ = inR.Close(), outW.Close() // the child holds them now
 	if err != nil {
@@ -769,6 +789,10 @@ func (d *frameDec) str() string {
 // operator's Ctrl-C goes to the whole process group), or kills it.
 func ServeChild(r io.Reader, w io.Writer) int {
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	if err := applyLimitArg(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "stratbox child: %v\n", err)
+		return childExitProtocol
+	}
 	if w == io.Writer(os.Stdout) {
 		os.Stdout = os.Stderr // a stray print must not break the protocol
 	}
@@ -868,6 +892,10 @@ func (c *childServer) load(body []byte) (int, bool) {
 		return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
 	}
 	c.p.starts = instance - 1 // Start numbers this instance as the parent did
+	// Loaded: from here on the child runs plugin code, confined.
+	if err := confine(); err != nil {
+		return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
+	}
 	c.sb = NewInProcess(c.p)
 	if err := c.sendResult(nil); err != nil {
 		return c.protocol("write result: %v", err), true

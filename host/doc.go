@@ -15,7 +15,14 @@
 // exchange's heartbeats. Either way the plugin has no files, sockets,
 // environment or arguments, reads the host's clock, draws from a
 // deterministic random source, and its stdout and stderr become rate-limited
-// log lines.
+// log lines. On Linux a child also inherits only its pipes, sets its
+// ProcessLimits, and runs plugin code under no_new_privs and a seccomp
+// allow-list, as ProcessConfig.Credential's user if given (RATIONALE.md,
+// "What does the plugin sandbox protect against, and what not?").
+//
+// Every order's label names its host and run (Config.HostID, RunID): the
+// engine trades, verifies and reconciles only its own orders on an account
+// other hosts share.
 //
 // # Faults
 //

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,12 +83,17 @@ type Config struct {
 	NoReestablish bool
 	// RequestTimeout bounds each order request (default 5s).
 	RequestTimeout time.Duration
-	// SharedAccount: other hosts trade on the account with this host's
-	// labels (a cluster), so the start-up reconciliation leaves every open
-	// order alone instead of cancelling those with this host's labels as an
-	// earlier run's (it counts them in EngineStats.Peers). Cancel-on-disconnect
-	// has already cancelled a crashed run's orders.
-	SharedAccount bool
+	// HostID is this host's id in its orders' labels
+	// (deribit.Owner.Host: 1..16 of a-z, 0-9, '-'). Every host trading on
+	// the account needs its own, and no two live engines may share one:
+	// the start-up reconciliation cancels every open order with this
+	// host's id as an earlier run's. Default: a random id (whose earlier
+	// runs, by definition, had other ids: nothing is cancelled at start).
+	// cmd/host persists it and holds a lock on it (internal/hostid).
+	HostID string
+	// RunID tells this run's orders from the same host's earlier runs'
+	// (1..8 of a-z, 0-9); default: a random one.
+	RunID string
 	// StopTimeout bounds the wind-down after the run's context ends:
 	// stratbox_on_stop calls and the cancels of open orders (default 5s).
 	StopTimeout time.Duration
@@ -123,11 +129,12 @@ type PluginSpec struct {
 // Engine routes exchange events to plugins and carries out their intents:
 // validation, risk limits, the order manager, the requests to the exchange.
 type Engine struct {
-	cfg  Config
-	clk  clock.Clock
-	log  *slog.Logger
-	ex   Exchange
-	life context.Context // requests' parent: outlives the run's context during wind-down
+	cfg   Config
+	owner deribit.Owner // whose orders are ours: this host's, this run's
+	clk   clock.Clock
+	log   *slog.Logger
+	ex    Exchange
+	life  context.Context // requests' parent: outlives the run's context during wind-down
 
 	rt     atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
 	pool   spreader                  // nil: one connection (ex)
@@ -216,6 +223,15 @@ func New(cfg Config, opts ...EngineOption) (*Engine, error) {
 		}
 		names[s.Name] = true
 	}
+	if cfg.HostID == "" {
+		cfg.HostID = "x" + randomID(deribit.MaxHostIDLen-1)
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = randomID(deribit.MaxRunIDLen)
+	}
+	if err := (deribit.Owner{Host: cfg.HostID, Run: cfg.RunID}).Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if cfg.MaxRestarts == 0 {
 		cfg.MaxRestarts = DefaultMaxRestarts
 	}
@@ -228,7 +244,7 @@ func New(cfg Config, opts ...EngineOption) (*Engine, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
-	e := &Engine{cfg: cfg, clk: clock.Real{}, log: slog.New(slog.DiscardHandler),
+	e := &Engine{cfg: cfg, owner: deribit.Owner{Host: cfg.HostID, Run: cfg.RunID}, clk: clock.Real{}, log: slog.New(slog.DiscardHandler),
 		orders: map[orderKey]*order{}, splits: map[orderKey]*split{}, recent: map[orderKey]*order{},
 		instances: map[uint32]*plugin{}}
 	for _, opt := range opts {
@@ -493,6 +509,7 @@ func (e *Engine) setup(ctx context.Context) error {
 	}
 	e.marks = make([]atomic.Int64, len(list))
 	e.rtr = deribit.NewTranslator(tab)
+	e.rtr.Owner = e.owner
 	chans := map[string][]*plugin{}
 	r := &router{tab: tab, chans: chans}
 	var channels []string
@@ -522,6 +539,7 @@ func (e *Engine) setup(ctx context.Context) error {
 	for i := range rs {
 		tr := deribit.NewTranslator(tab)
 		tr.Truncate = true
+		tr.Owner = e.owner
 		rs[i] = &router{tr: tr, tab: tab, chans: chans}
 	}
 	if err := e.reconcile(ctx); err != nil {
@@ -651,10 +669,12 @@ func (e *Engine) PoolEvent(ev pool.Event) {
 
 // reconcile is the start-up reconciliation, for a host that crashed or
 // restarted: before any plugin trades, open orders that carry this host's
-// labels (an earlier run's; instance numbers start over, so they cannot be
-// adopted safely) are cancelled, foreign orders are left alone and
-// reported, and the account's positions on the plugins' instruments become
-// part of each plugin's start-up blob (position records with flag account).
+// id (an earlier run's: no live engine shares the id, Config.HostID;
+// instance numbers start over, so they cannot be adopted safely) are
+// cancelled; other hosts' orders and foreign orders are left alone and
+// counted (EngineStats.Peers, Foreign); and the account's positions on the
+// plugins' instruments become part of each plugin's start-up blob
+// (position records with flag account).
 func (e *Engine) reconcile(ctx context.Context) error {
 	raw, err := e.ex.CallRaw(ctx, "private/get_open_orders", []byte(`{}`))
 	if err != nil {
@@ -669,14 +689,15 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return fmt.Errorf("host: start-up reconciliation: open orders: %w", err)
 	}
 	for _, o := range open {
-		if _, _, ours := deribit.DecodeLabel([]byte(o.Label)); !ours {
+		l, ours := deribit.ParseLabel([]byte(o.Label))
+		if !ours {
 			e.stats.foreign.Add(1)
 			e.log.Info("start-up: a foreign open order is left alone", "id", o.ID, "instrument", o.Instrument, "label", o.Label)
 			continue
 		}
-		if e.cfg.SharedAccount {
+		if string(l.Host) != e.owner.Host {
 			e.stats.peers.Add(1)
-			e.log.Info("start-up: an open order of another host of the cluster is left alone", "id", o.ID, "label", o.Label)
+			e.log.Info("start-up: an open order of another host is left alone", "id", o.ID, "label", o.Label)
 			continue
 		}
 		p := append(strconv.AppendQuote([]byte(`{"order_id":`), o.ID), '}')
@@ -684,7 +705,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			return fmt.Errorf("host: start-up reconciliation: cancel %s (%s): %w", o.ID, o.Label, err)
 		}
 		e.stats.leftover.Add(1)
-		e.log.Warn("start-up: cancelled an open order of an earlier run", "id", o.ID, "label", o.Label)
+		e.log.Warn("start-up: cancelled an open order of an earlier run of this host", "id", o.ID, "label", o.Label)
 	}
 	raw, err = e.ex.CallRaw(ctx, "private/get_positions", []byte(`{"currency":"any"}`))
 	if err != nil {
@@ -712,3 +733,17 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	}
 	return nil
 }
+
+// randomID returns n random characters of a-z and 0-9.
+func randomID(n int) string {
+	const digits = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = digits[rand.IntN(len(digits))]
+	}
+	return string(b)
+}
+
+// Owner returns whose orders the engine's labels say they are: its host
+// id and run id (Config.HostID, RunID, or their random defaults).
+func (e *Engine) Owner() (hostID, runID string) { return e.owner.Host, e.owner.Run }

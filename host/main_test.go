@@ -20,6 +20,8 @@ func TestMain(m *testing.M) {
 			os.Exit(ServeChild(os.Stdin, os.Stdout))
 		case testChildGarbage, testChildSilent, testChildBadIntents:
 			os.Exit(serveBrokenChild(os.Args[1]))
+		case testChildConfined:
+			os.Exit(serveConfinedProbe())
 		}
 	}
 	os.Exit(runTests(m))

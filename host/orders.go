@@ -82,6 +82,15 @@ type synthFill struct {
 	amount abi.Fixed
 }
 
+// sameExchangeOrder reports whether exchange order id (nil: not known) can
+// be o's: o's own, one it had before a re-placement, or any while o's is
+// not known yet. The label alone is not proof: a label is only as unique as
+// the hosts trading on the account make it, and an update applied to the
+// wrong order would leave the real one untracked.
+func (o *order) sameExchangeOrder(id []byte) bool {
+	return len(id) == 0 || o.exchID == "" || string(id) == o.exchID || slices.Contains(o.oldIDs, string(id))
+}
+
 // takeSynth returns how much of a late fill of exchange order id (nil: not
 // known) of amount was already reconstructed, and forgets it.
 func (o *order) takeSynth(id []byte, amount abi.Fixed) abi.Fixed {
@@ -541,6 +550,12 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 			u = o.pluginView(u)
 		}
 	}
+	if !o.sameExchangeOrder(u.ExchangeOrderID.Bytes()) {
+		e.stats.unknownOrders.Add(1)
+		e.log.Warn("an update with this order's label is about another exchange order: ignored", "plugin", o.pl.name,
+			"cid", o.key.cid, "label", o.label, "id", o.exchID, "other", u.ExchangeOrderID.String())
+		return
+	}
 	// A response applied after newer notifications is stale: it must not
 	// undo them (nor drop an update waiting for its fills).
 	if u.FilledAmount < o.filled || u.Time < o.updated {
@@ -607,6 +622,12 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 // applyFill applies one fill of o: once per trade. exchID is the exchange
 // order the trade belongs to (nil: not known).
 func (e *Engine) applyFill(o *order, f *abi.Fill, exchID []byte, now time.Time) {
+	if !o.sameExchangeOrder(exchID) {
+		e.stats.unknownOrders.Add(1)
+		e.log.Warn("a fill with this order's label is of another exchange order: ignored", "plugin", o.pl.name,
+			"cid", o.key.cid, "label", o.label, "id", o.exchID, "other", string(exchID))
+		return
+	}
 	if f.TradeSeq != 0 { // 0: a fill reconstructed after a reconnect
 		for _, s := range o.seen {
 			if s == f.TradeSeq {

@@ -19,7 +19,7 @@ import (
 // exchange: the test applies exchange records in the order it chooses.
 func omRig(t *testing.T) (*Engine, *plugin, *order) {
 	t.Helper()
-	e := &Engine{clk: clock.NewFake(time.Unix(1000, 0)), log: slog.New(slog.DiscardHandler),
+	e := &Engine{owner: testOwner, clk: clock.NewFake(time.Unix(1000, 0)), log: slog.New(slog.DiscardHandler),
 		orders: map[orderKey]*order{}, recent: map[orderKey]*order{}, instances: map[uint32]*plugin{}, marks: make([]atomic.Int64, 1)}
 	pl := &plugin{e: e, name: "p", inbox: newInbox(0), open: map[*order]struct{}{}, table: []abi.Instrument{btcPerp},
 		global: []uint32{0}, local: []uint32{0}, pos: []position{{inverse: true}}, instance: 1, firstCID: 1, maxCID: 1}
@@ -46,8 +46,13 @@ func newTestTranslator(t *testing.T) *deribit.Translator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return deribit.NewTranslator(tab)
+	tr := deribit.NewTranslator(tab)
+	tr.Owner = testOwner
+	return tr
 }
+
+// testOwner owns the orders of the rigs that build an Engine by hand.
+var testOwner = deribit.Owner{Host: "h1", Run: "r1"}
 
 // A response applied after newer notifications must not undo them: the
 // order reaches filled, after its fill, whatever the order of arrival.
@@ -96,14 +101,16 @@ func TestReconstructedFills(t *testing.T) {
 	e.applyUpdate(o, upd(abi.StateOpen, "0", 1), now)
 	raw := []byte(`{"order_id":"ETH-1","instrument_name":"BTC-PERPETUAL","direction":"buy","order_type":"limit",
 		"time_in_force":"good_til_cancelled","order_state":"cancelled","cancel_reason":"cancel_on_disconnect",
-		"label":"sbx:1:1","price":60000,"amount":10,"filled_amount":10,"average_price":60000,"last_update_timestamp":5}`)
+		"label":"sbx:h1:r1:1:1","price":60000,"amount":10,"filled_amount":10,"average_price":60000,"last_update_timestamp":5}`)
 	e.rtr = newTestTranslator(t)
 	e.applyState(o, raw, now)
 	if o.state != abi.StateCancelled || pl.pos[0].size != fx("10") || len(o.synth) != 1 || o.synth[0] != (synthFill{"ETH-1", fx("10")}) {
 		t.Fatalf("order %+v position %v", o, pl.pos[0].size)
 	}
-	// A fill of another exchange order (the one that re-placed it) is new,
+	// A fill of another exchange order (the one that re-placed it, as
+	// relocate and the re-placement's answer leave the order) is new,
 	// although a reconstructed amount waits for its late notification.
+	o.oldIDs, o.exchID = []string{"ETH-1"}, "ETH-2"
 	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 8, Price: fx("60000"), Amount: fx("10")}, []byte("ETH-2"), now)
 	if pl.pos[0].size != fx("20") {
 		t.Fatalf("a fill of the re-placed order was taken for the late one: position %v", pl.pos[0].size)
@@ -143,7 +150,7 @@ func (a *answers) Subscribe(context.Context, ...string) ([]string, error) { retu
 func TestUnansweredPlaceLookedForAgain(t *testing.T) {
 	e, pl, o := omRig(t)
 	ex := &answers{next: []string{`[]`, `[{"order_id":"ETH-7","instrument_name":"BTC-PERPETUAL","direction":"buy",
-		"order_type":"limit","time_in_force":"good_til_cancelled","order_state":"filled","label":"sbx:1:1","price":60000,
+		"order_type":"limit","time_in_force":"good_til_cancelled","order_state":"filled","label":"sbx:h1:r1:1:1","price":60000,
 		"amount":10,"filled_amount":10,"average_price":60000,"last_update_timestamp":5}]`}}
 	e.ex, e.life, e.cfg.RequestTimeout = ex, context.Background(), time.Second
 	e.rtr = newTestTranslator(t)
@@ -168,5 +175,37 @@ func TestUnansweredPlaceLookedForAgain(t *testing.T) {
 	defer e.mu.Unlock()
 	if o.state != abi.StateFilled || pl.pos[0].size != fx("10") || len(ex.got) != 2 {
 		t.Fatalf("after the second look: state %v, position %v, calls %v", o.state, pl.pos[0].size, ex.got)
+	}
+}
+
+// An update or a fill that carries an order's label but another exchange
+// order id is not the order's (issue 15, reproduction 2: another host's
+// order under the same label took this order's id and ended it): it is
+// ignored and counted, and the order keeps its id, state and position.
+func TestUpdateOfAnotherExchangeOrderIgnored(t *testing.T) {
+	e, pl, o := omRig(t)
+	now := time.Unix(1000, 0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	open := upd(abi.StateOpen, "0", 1)
+	open.ExchangeOrderID = abi.NewStr32("BTC-1")
+	e.applyUpdate(o, open, now)
+	if o.exchID != "BTC-1" || o.state != abi.StateOpen {
+		t.Fatalf("order %+v", o)
+	}
+	other := upd(abi.StateCancelled, "0", 2)
+	other.ExchangeOrderID = abi.NewStr32("BTC-99")
+	e.applyUpdate(o, other, now)
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 3, Price: fx("60000"), Amount: fx("10")}, []byte("BTC-99"), now)
+	if o.exchID != "BTC-1" || o.state != abi.StateOpen || pl.pos[0].size != 0 || e.orders[o.key] != o {
+		t.Fatalf("another exchange order's events were applied: id %s state %v position %v", o.exchID, o.state, pl.pos[0].size)
+	}
+	if n := e.stats.unknownOrders.Load(); n != 2 {
+		t.Fatalf("unknown orders %d, want 2", n)
+	}
+	// Its own fill still counts.
+	e.applyFill(o, &abi.Fill{CID: 1, Side: abi.Buy, TradeSeq: 4, Price: fx("60000"), Amount: fx("10")}, []byte("BTC-1"), now)
+	if pl.pos[0].size != fx("10") {
+		t.Fatalf("position %v", pl.pos[0].size)
 	}
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"github.com/stratbox/stratbox/venue/deribit"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...EngineOption
 // simOrder finds the order with our label for cid on the simulator's book.
 func simOrder(srv *sim.Server, cid uint64) (sim.Order, bool) {
 	for _, o := range ourOrders(srv) {
-		if o.Label == fmt.Sprintf("sbx:1:%d", cid) {
+		if l, ok := deribit.ParseLabel([]byte(o.Label)); ok && l.Instance == 1 && l.CID == cid && l.Chunk == 0 {
 			return o, true
 		}
 	}
@@ -135,18 +136,11 @@ func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 	}
 }
 
-// Start-up reconciliation: an open order of an earlier run (this host's
-// label) is cancelled before any plugin trades, a foreign order is left
-// alone, and the account's position reaches the plugin's start-up blob. On
-// an account shared by a cluster (Config.SharedAccount) the order with this
-// host's label is another member's, and is left alone too.
+// Start-up reconciliation: an open order of an earlier run of this host
+// (its host id, another run id) is cancelled before any plugin trades;
+// another host's order and a foreign order are left alone; and the
+// account's position reaches the plugin's start-up blob.
 func TestStartupReconciliation(t *testing.T) {
-	for _, shared := range []bool{false, true} {
-		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) { testStartupReconciliation(t, shared) })
-	}
-}
-
-func testStartupReconciliation(t *testing.T, shared bool) {
 	ctx := context.Background()
 	srv, err := sim.Start(ctx, testSimConfig())
 	if err != nil {
@@ -166,9 +160,10 @@ func testStartupReconciliation(t *testing.T, shared bool) {
 			t.Fatalf("%s: %v", method, err)
 		}
 	}
-	// An earlier run's resting order, a foreign one, and a position (a
-	// market buy against the synthetic market).
-	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000,"label":"sbx:3:7"}`)
+	// An earlier run's resting order, another host's, a foreign one, and a
+	// position (a market buy against the synthetic market).
+	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000,"label":"sbx:h1:r0:3:7"}`)
+	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000,"label":"sbx:h2:r1:1:7"}`)
 	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":1000.5,"label":"by-hand"}`)
 	call("private/buy", `{"instrument_name":"BTC-PERPETUAL","amount":30,"type":"market","label":"by-hand-2"}`)
 	c.Close()
@@ -178,7 +173,7 @@ func testStartupReconciliation(t *testing.T, shared bool) {
 	sb := newScriptBox(nil)
 	box := func(*Plugin) Sandbox { return &startupSpy{scriptBox: sb, got: &blob, started: started} }
 	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
-		Channels: []string{"ticker.{instrument}.100ms"}}}, SharedAccount: shared}, EngineLogger(testLogger(t)))
+		Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: "h1", RunID: "r1"}, EngineLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,13 +192,13 @@ func testStartupReconciliation(t *testing.T, shared bool) {
 	}
 	st := e.Stats()
 	left := srv.OpenOrders(simAccount)
-	if shared {
-		if st.Leftover != 0 || st.Peers != 1 || st.Foreign != 1 || len(left) != 2 {
-			t.Fatalf("shared account: leftover %d, peers %d, foreign %d, open %+v; want 0, 1, 1 and both orders",
-				st.Leftover, st.Peers, st.Foreign, left)
-		}
-	} else if st.Leftover != 1 || st.Foreign != 1 || len(left) != 1 || left[0].Label != "by-hand" {
-		t.Fatalf("leftover %d, foreign %d, open orders after start-up %+v; want 1, 1 and the foreign one", st.Leftover, st.Foreign, left)
+	labels := map[string]bool{}
+	for _, o := range left {
+		labels[o.Label] = true
+	}
+	if st.Leftover != 1 || st.Peers != 1 || st.Foreign != 1 || len(left) != 2 || !labels["by-hand"] || !labels["sbx:h2:r1:1:7"] {
+		t.Fatalf("leftover %d, peers %d, foreign %d, open orders after start-up %+v; want 1, 1, 1 and the other host's and the foreign one",
+			st.Leftover, st.Peers, st.Foreign, left)
 	}
 	if len(blob.Positions) != 1 || blob.Positions[0].Flags&abi.PositionAccount == 0 ||
 		blob.Positions[0].Instrument != 0 || blob.Positions[0].Size != fx("30") {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
-	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // Regression tests of bugs a review found (2026-11-27).
@@ -48,7 +47,7 @@ func TestSplitWithARefusedLegIsNotFilled(t *testing.T) {
 		leg.key.chunk = uint8(i + 1)
 		leg.amount = fx("30")
 		leg.parent = s
-		leg.label = deribit.EncodeChunkLabel(1, 5, leg.key.chunk)
+		leg.label = testOwner.Label(1, 5, leg.key.chunk)
 		o := &leg
 		s.legs = append(s.legs, o)
 		e.orders[o.key] = o
@@ -99,7 +98,7 @@ type placeAnswer struct{}
 
 func (placeAnswer) CallRaw(_ context.Context, method string, _ []byte) (json.RawMessage, error) {
 	return json.RawMessage(`{"order":{"order_id":"ETH-2","instrument_name":"BTC-PERPETUAL","direction":"buy","order_type":"limit",
-		"time_in_force":"good_til_cancelled","order_state":"open","label":"sbx:1:1","price":60000,"amount":6,"filled_amount":0,
+		"time_in_force":"good_til_cancelled","order_state":"open","label":"sbx:h1:r1:1:1","price":60000,"amount":6,"filled_amount":0,
 		"average_price":0,"last_update_timestamp":10},"trades":[]}`), nil
 }
 func (placeAnswer) Subscribe(context.Context, ...string) ([]string, error) { return nil, nil }
@@ -112,7 +111,7 @@ func TestReadBackOfAReplacedOrderCountsItsBase(t *testing.T) {
 	e, pl, o := omRig(t)
 	e.relay, e.ex, e.life, e.cfg.RequestTimeout = true, placeAnswer{}, context.Background(), time.Second
 	e.rtr = newTestTranslator(t)
-	o.label = "sbx:1:1"
+	o.label = "sbx:h1:r1:1:1"
 	now := time.Unix(1000, 0)
 	mk := func(state abi.OrderState, filled string, ts uint64, r abi.Reason) *abi.OrderUpdate {
 		u := upd(state, filled, ts)
@@ -133,7 +132,7 @@ func TestReadBackOfAReplacedOrderCountsItsBase(t *testing.T) {
 		t.Fatalf("setup: not re-placed: id %q base %v state %v", o.exchID, o.base, o.state)
 	}
 	raw := []byte(`{"order_id":"ETH-2","instrument_name":"BTC-PERPETUAL","direction":"buy","order_type":"limit",
-		"time_in_force":"good_til_cancelled","order_state":"filled","label":"sbx:1:1","price":60000,"amount":6,
+		"time_in_force":"good_til_cancelled","order_state":"filled","label":"sbx:h1:r1:1:1","price":60000,"amount":6,
 		"filled_amount":6,"average_price":60000,"last_update_timestamp":20}`)
 	e.applyState(o, raw, now)
 	if pl.pos[0].size != fx("10") || o.state != abi.StateFilled {

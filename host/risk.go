@@ -148,30 +148,85 @@ func (r *risk) flooding(now time.Time, n int) bool {
 	return r.floodN > r.lim.FloodLimit
 }
 
-// checkPlace applies the limits to a validated place.
+// Hard ceilings on any one order, whatever the configured limits (none
+// included): a plugin's amount is int64 fixed point, and an order the
+// host's own sums cannot hold is not an order anyone meant.
+const (
+	// MaxOrderAmountCeiling is the largest amount of one order: 10⁹
+	// amount units (10¹⁷ fixed units; 92 such orders still fit an int64).
+	MaxOrderAmountCeiling = abi.Fixed(1_000_000_000 * abi.FixedScale)
+	// MaxOrderNotionalCeiling is the largest notional of one order, in
+	// the quote currency (as RiskLimits.MaxNotional counts it).
+	MaxOrderNotionalCeiling = 1e9
+)
+
+// satAdd is a+b, saturated at the int64 limits: the risk checks compare
+// sums of amounts that a hostile plugin chooses, and a sum that wraps
+// around would pass any limit.
+func satAdd(a, b abi.Fixed) abi.Fixed {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// satSub is a-b, saturated at the int64 limits.
+func satSub(a, b abi.Fixed) abi.Fixed {
+	if b == math.MinInt64 {
+		if a >= 0 {
+			return math.MaxInt64
+		}
+		return a + math.MaxInt64 + 1
+	}
+	return satAdd(a, -b)
+}
+
+// ceilings refuses an order (or an amend's new terms) above the hard
+// ceilings, or whose notional cannot be valued or is not a finite number.
+func ceilings(in *abi.Instrument, price, amount abi.Fixed) abi.Reason {
+	if amount > MaxOrderAmountCeiling {
+		return abi.ReasonRiskMaxOrderAmount
+	}
+	if price <= 0 && in.Flags&abi.InstrumentInverse == 0 {
+		return 0 // a market order without a mark: MaxNotional decides (it refuses what it cannot value)
+	}
+	if n := notional(in, price, amount); !(n <= MaxOrderNotionalCeiling) { // NaN too
+		return abi.ReasonRiskMaxNotional
+	}
+	return 0
+}
+
+// checkPlace applies the limits to a validated place. Every sum is
+// saturated (satAdd): no amount, however large, wraps a sum below a limit.
 func (r *risk) checkPlace(p *abi.Place, in *abi.Instrument, ex *exposure) abi.Reason {
 	l := &r.lim
 	if l.MaxOrderAmount > 0 && p.Amount > l.MaxOrderAmount {
 		return abi.ReasonRiskMaxOrderAmount
 	}
+	price := p.Price
+	if p.Type == abi.Market {
+		price = ex.mark
+	}
+	if r := ceilings(in, price, p.Amount); r != 0 {
+		return r
+	}
 	if l.MaxOpenOrders > 0 && ex.openOrders >= l.MaxOpenOrders {
 		return abi.ReasonRiskMaxOpenOrders
 	}
 	if l.MaxPosition > 0 && p.Flags&abi.ReduceOnly == 0 {
-		if p.Side == abi.Buy && ex.position+ex.openBuy+p.Amount > l.MaxPosition ||
-			p.Side == abi.Sell && ex.position-ex.openSell-p.Amount < -l.MaxPosition {
+		if p.Side == abi.Buy && satAdd(satAdd(ex.position, ex.openBuy), p.Amount) > l.MaxPosition ||
+			p.Side == abi.Sell && satSub(satSub(ex.position, ex.openSell), p.Amount) < -l.MaxPosition {
 			return abi.ReasonRiskMaxPosition
 		}
-	}
-	price := p.Price
-	if p.Type == abi.Market {
-		price = ex.mark
 	}
 	if l.MaxNotional > 0 {
 		if price <= 0 && in.Flags&abi.InstrumentInverse == 0 {
 			return abi.ReasonRiskMaxNotional // a market order's notional is not known without a mark
 		}
-		if ex.openNotional+notional(in, price, p.Amount) > l.MaxNotional {
+		if n := ex.openNotional + notional(in, price, p.Amount); !(n <= l.MaxNotional) {
 			return abi.ReasonRiskMaxNotional
 		}
 	}
@@ -188,17 +243,20 @@ func (r *risk) checkAmend(a *abi.Amend, o *order, in *abi.Instrument, ex *exposu
 	if l.MaxOrderAmount > 0 && a.Amount > l.MaxOrderAmount {
 		return abi.ReasonRiskMaxOrderAmount
 	}
-	oldRest := o.amount - o.filled
-	newRest := a.Amount - o.filled
+	if r := ceilings(in, a.Price, a.Amount); r != 0 {
+		return r
+	}
+	oldRest := satSub(o.amount, o.filled)
+	newRest := satSub(a.Amount, o.filled)
 	if l.MaxPosition > 0 && a.Flags&abi.ReduceOnly == 0 { // the amend's flags replace the order's
-		if o.side == abi.Buy && ex.position+ex.openBuy-oldRest+newRest > l.MaxPosition ||
-			o.side == abi.Sell && ex.position-ex.openSell+oldRest-newRest < -l.MaxPosition {
+		if o.side == abi.Buy && satAdd(satSub(satAdd(ex.position, ex.openBuy), oldRest), newRest) > l.MaxPosition ||
+			o.side == abi.Sell && satSub(satAdd(satSub(ex.position, ex.openSell), oldRest), newRest) < -l.MaxPosition {
 			return abi.ReasonRiskMaxPosition
 		}
 	}
 	if l.MaxNotional > 0 {
 		n := ex.openNotional - notional(in, o.price, oldRest) + notional(in, a.Price, newRest)
-		if n > l.MaxNotional {
+		if !(n <= l.MaxNotional) {
 			return abi.ReasonRiskMaxNotional
 		}
 	}

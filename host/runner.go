@@ -437,7 +437,7 @@ func (pl *plugin) place(rec []byte, p *abi.Place, now time.Time) {
 	o := &order{pl: pl, key: orderKey{instance: pl.instance, cid: p.CID}, global: pl.global[p.Instrument], local: p.Instrument,
 		side: p.Side, typ: p.Type, tif: p.TIF, flags: p.Flags, price: p.Price, amount: p.Amount,
 		state: abi.StatePending, userText: p.Label}
-	o.label = deribit.EncodeLabel(o.key.instance, o.key.cid)
+	o.label = e.owner.Label(o.key.instance, o.key.cid, 0)
 	e.orders[o.key] = o
 	pl.open[o] = struct{}{}
 	e.stats.placed.Add(1)
@@ -602,9 +602,9 @@ func (pl *plugin) exposure(inst uint32, ex *exposure) {
 			continue
 		}
 		if o.side == abi.Buy {
-			ex.openBuy += rest
+			ex.openBuy = satAdd(ex.openBuy, rest)
 		} else {
-			ex.openSell += rest
+			ex.openSell = satAdd(ex.openSell, rest)
 		}
 	}
 }

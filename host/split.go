@@ -12,7 +12,7 @@ import (
 // the loss of one connection cancels only part of it. The plugin sees one
 // order: its updates are the legs' folded together (fold), and every leg's
 // fill is a fill of it. Each leg is an ordinary order of the order manager
-// (key.chunk 1..n, label sbx:<instance>:<cid>.<chunk>): requests, one at a
+// (key.chunk 1..n, label sbx:<host>:<run>:<instance>:<cid>.<chunk>): requests, one at a
 // time per leg; verification and re-placement after a lost connection,
 // never twice; late fills. Guarded by Engine.mu.
 type split struct {
@@ -86,7 +86,7 @@ func (pl *plugin) placeSplit(p *abi.Place, n int, now time.Time) {
 		leg.key.chunk = uint8(i + 1)
 		leg.amount = amount
 		leg.parent = s
-		leg.label = deribit.EncodeChunkLabel(leg.key.instance, leg.key.cid, leg.key.chunk)
+		leg.label = e.owner.Label(leg.key.instance, leg.key.cid, leg.key.chunk)
 		o := &leg
 		s.legs = append(s.legs, o)
 		e.orders[o.key] = o

@@ -2,7 +2,7 @@ package host
 
 import (
 	"encoding/json"
-	"fmt"
+	"github.com/stratbox/stratbox/venue/deribit"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,10 +43,9 @@ func TestShares(t *testing.T) {
 // splitLegs returns the legs of cid on the simulator's book, by chunk.
 func splitLegs(srv *sim.Server, cid uint64) map[string]sim.Order {
 	out := map[string]sim.Order{}
-	prefix := fmt.Sprintf("sbx:1:%d.", cid)
 	for _, o := range ourOrders(srv) {
-		if chunk, ok := strings.CutPrefix(o.Label, prefix); ok {
-			out[chunk] = o
+		if l, ok := deribit.ParseLabel([]byte(o.Label)); ok && l.Instance == 1 && l.CID == cid && l.Chunk != 0 {
+			out[strconv.Itoa(int(l.Chunk))] = o
 		}
 	}
 	return out

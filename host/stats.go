@@ -30,7 +30,7 @@ type EngineStats struct {
 	InFlight      int    // requests to the exchange (and verifications) not answered yet
 	Leftover      uint64 // open orders of an earlier run cancelled at start-up
 	Foreign       uint64 // open orders without this host's label, left alone at start-up
-	Peers         uint64 // open orders with this host's labels left alone at start-up (Config.SharedAccount)
+	Peers         uint64 // other hosts' open orders left alone at start-up
 	Killed        bool
 	Plugins       []PluginStats
 }

@@ -60,6 +60,11 @@ type Config struct {
 	// PrometheusListen is the address of the /metrics endpoint (default
 	// 127.0.0.1:9464; port 0 picks one).
 	PrometheusListen string `toml:"prometheus_listen"`
+	// PrometheusAllowRemote permits a PrometheusListen beyond loopback (an
+	// address other than 127.0.0.0/8, ::1 or localhost, or all interfaces):
+	// the metrics tell the account's orders, positions and connections to
+	// whoever reaches the port, so serving them there is an explicit choice.
+	PrometheusAllowRemote bool `toml:"prometheus_allow_remote"`
 	// Interval is the period of metric exports to stdout and OTLP
 	// (default 10s, or OTEL_METRIC_EXPORT_INTERVAL).
 	Interval time.Duration `toml:"-"`
@@ -155,8 +160,26 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.PrometheusListen); err != nil {
 			return fmt.Errorf("%w: prometheus_listen %q: want host:port", ErrConfig, c.PrometheusListen)
 		}
+		if !c.PrometheusAllowRemote && !Loopback(c.PrometheusListen) {
+			return fmt.Errorf("%w: prometheus_listen %q is beyond loopback: anyone who reaches it reads the account's orders and positions; set prometheus_allow_remote = true to serve it there",
+				ErrConfig, c.PrometheusListen)
+		}
 	}
 	return nil
+}
+
+// Loopback reports whether a host:port address listens on loopback only
+// (127.0.0.0/8, ::1 or localhost; an empty host is every interface).
+func Loopback(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // TracesOn and MetricsOn report what the configuration exports (the

@@ -407,6 +407,10 @@ func TestConfig(t *testing.T) {
 		{Config{Endpoint: "collector"}, `endpoint "collector"`},
 		{Config{Endpoint: "grpc://collector:4317"}, `endpoint "grpc://collector:4317"`},
 		{Config{Metrics: Prometheus, PrometheusListen: "9464"}, `prometheus_listen "9464"`},
+		{Config{Metrics: Prometheus, PrometheusListen: "0.0.0.0:9464"}, `prometheus_allow_remote`},
+		{Config{Metrics: Prometheus, PrometheusListen: ":9464"}, `prometheus_listen ":9464" is beyond loopback`},
+		{Config{Metrics: Prometheus, PrometheusListen: "[::]:9464"}, `prometheus_allow_remote`},
+		{Config{Metrics: Prometheus, PrometheusListen: "192.0.2.1:9464"}, `prometheus_allow_remote`},
 		{Config{Interval: -time.Second}, "interval -1s"},
 	} {
 		err := c.cfg.Validate()
@@ -419,6 +423,14 @@ func TestConfig(t *testing.T) {
 	}
 	if err := (Config{Traces: OTLPGRPC, Metrics: Prometheus, Endpoint: "https://otel.example:4317", SampleRatio: 0.01}).Validate(); err != nil {
 		t.Errorf("good config: %v", err)
+	}
+	for _, addr := range []string{"127.0.0.1:9464", "[::1]:9464", "localhost:9464", "127.1.2.3:0"} {
+		if err := (Config{Metrics: Prometheus, PrometheusListen: addr}).Validate(); err != nil {
+			t.Errorf("loopback %s: %v", addr, err)
+		}
+	}
+	if err := (Config{Metrics: Prometheus, PrometheusListen: "0.0.0.0:9464", PrometheusAllowRemote: true}).Validate(); err != nil {
+		t.Errorf("opted in: %v", err)
 	}
 	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")

@@ -28,8 +28,14 @@ func openRecording(path, exchange, source string) (*recording, []conn.Option, er
 	if path == "" {
 		return nil, nil, nil
 	}
-	f, err := os.Create(path)
+	// 0600: a recording holds the account's orders, trades and balances.
+	// A file that existed keeps its inode, so its mode is narrowed too.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
+		return nil, nil, fmt.Errorf("--record: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return nil, nil, fmt.Errorf("--record: %w", err)
 	}
 	rec, err := record.NewRecorder(f, record.Header{Created: time.Now().UnixNano(), Source: source,

@@ -20,6 +20,7 @@ import (
 	"github.com/stratbox/stratbox/cluster"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/internal/hostid"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -110,6 +111,9 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 	if f.exchange != "" {
 		c.Exchange.URL = f.exchange
 	}
+	if p := c.Exchange.ClientSecretFile; p != "" && !filepath.IsAbs(p) {
+		c.Exchange.ClientSecretFile = filepath.Join(base, p)
+	}
 	if f.isolation != "" {
 		c.Host.Isolation = f.isolation
 	}
@@ -165,8 +169,26 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if srv != nil {
 		defer srv.Close()
 	}
-	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration,
-		SharedAccount: c.Cluster.Mode != ""} // cluster members share the account: another member's orders are not leftovers
+	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration}
+	if srv != nil {
+		ecfg.HostID = c.Host.ID // the built-in simulator's account is this process's alone: no lock
+	} else {
+		// A real account: the host id is this process's alone (a lock file
+		// held while it runs), and its earlier runs' orders are its own.
+		lease, err := hostid.Acquire(c.Host.stateDir(), c.Host.ID)
+		if err != nil {
+			return err
+		}
+		defer lease.Close()
+		ecfg.HostID, ecfg.RunID = lease.ID, lease.Run
+		switch {
+		case lease.New && len(lease.Busy) > 0:
+			fmt.Fprintf(stdout, "host id %s, run %s: a new id (%s held by running hosts; lock file %s)\n",
+				lease.ID, lease.Run, strings.Join(lease.Busy, ", "), lease.Path)
+		default:
+			fmt.Fprintf(stdout, "host id %s, run %s (lock file %s)\n", lease.ID, lease.Run, lease.Path)
+		}
+	}
 	if ecfg.Risk, err = c.Risk.limits("risk"); err != nil {
 		return err
 	}
@@ -251,6 +273,9 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	fmt.Fprintf(stdout, "connected to %s (account %s): %d of %d connections ready, heartbeat every %v, cancel-on-disconnect on each\n",
 		cc.URL, account, ps.Healthy, ps.Total, cc.HeartbeatInterval)
 	fmt.Fprintf(stdout, "running %s (isolation %s)\n", strings.Join(names, "; "), isolationOf(c))
+	if cred, _ := c.Host.childCredential(); cred != nil && isolationOf(c) == string(host.IsolateProcess) {
+		fmt.Fprintf(stdout, "plugin processes run as uid %d, gid %d\n", cred.Uid, cred.Gid)
+	}
 
 	if d > 0 {
 		var cancel context.CancelFunc
@@ -330,7 +355,20 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 		spec := host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(), Channels: pc.Channels,
 			Params: prm, Risk: &lim, RateWeight: pc.RateWeight}
 		if iso != string(host.IsolateNone) {
-			pcfg := host.ProcessConfig{CacheDir: dir}
+			cred, err := c.Host.childCredential()
+			if err != nil {
+				return nil, err
+			}
+			cdir, err := childCacheDir(dir, cred)
+			if err != nil {
+				return nil, err
+			}
+			lim := host.ProcessLimits{AddressSpace: pc.AddressSpaceMiB << 20, CPUTime: time.Duration(pc.CPUSeconds) * time.Second,
+				OpenFiles: pc.OpenFiles}
+			if pc.AddressSpaceMiB < 0 {
+				lim.AddressSpace = -1
+			}
+			pcfg := host.ProcessConfig{CacheDir: cdir, Limits: lim, Credential: cred}
 			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pcfg) }
 		}
 		specs = append(specs, spec)
@@ -350,12 +388,13 @@ func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Con
 		method = conn.AuthCredentials
 	}
 	if c.Exchange.URL != "" {
-		cred, err := conn.CredentialsFromEnv()
+		cred, err := c.Exchange.credentials()
 		if err != nil {
 			return cc, "", nil, err
 		}
 		if cred.IsZero() {
-			return cc, "", nil, fmt.Errorf("trading on %s needs a key pair: set %s and %s", c.Exchange.URL, conn.EnvClientID, conn.EnvClientSecret)
+			return cc, "", nil, fmt.Errorf("trading on %s needs a key pair: set %s and %s, or [exchange] client_id and client_secret_file",
+				redactedURL(c.Exchange.URL), conn.EnvClientID, conn.EnvClientSecret)
 		}
 		cred.Method = method
 		cc.URL, cc.Credentials = c.Exchange.URL, cred

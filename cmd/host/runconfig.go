@@ -1,19 +1,25 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"math"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // exchangeConfig is the [exchange] section: where `host run` trades.
@@ -22,9 +28,17 @@ type exchangeConfig struct {
 	// simulator (the [sim] section), started in-process.
 	URL string `toml:"url"`
 	// Auth is "client_signature" (default) or "client_credentials". The key
-	// pair comes from DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET, never from
-	// this file.
+	// pair comes from DERIBIT_CLIENT_ID and DERIBIT_CLIENT_SECRET, or from
+	// client_id and client_secret_file; the secret is never in this file.
 	Auth string `toml:"auth"`
+	// ClientID is the key's id (default: DERIBIT_CLIENT_ID).
+	ClientID string `toml:"client_id"`
+	// ClientSecretFile is a file that holds the key's secret (surrounding
+	// white space is ignored), readable by its owner only (mode 0600 or
+	// 0400): safer than DERIBIT_CLIENT_SECRET, which stays readable in
+	// /proc/<pid>/environ for the process's whole life. Relative to the
+	// config file's directory.
+	ClientSecretFile string `toml:"client_secret_file"`
 	// HeartbeatInterval is asked of the exchange with public/set_heartbeat.
 	// Default 10s (Deribit's minimum); 1s against the built-in simulator.
 	HeartbeatInterval duration `toml:"heartbeat_interval"`
@@ -138,11 +152,42 @@ type hostConfig struct {
 	KeepOrders bool `toml:"keep_orders"`
 	// Status is the period of the status line. Default "1s"; "0s": none.
 	Status *duration `toml:"status"`
+	// ID is this host's id in its orders' labels (1..16 of a-z, 0-9, '-'):
+	// every host trading on an account needs its own. Default: the first
+	// id of state_dir that no running host holds, or a new one. A
+	// configured id that a running host holds is refused.
+	ID string `toml:"id"`
+	// ChildUID and ChildGID are the user and group the plugin children run
+	// as when the host runs as root. Default 65534 (nobody, nogroup);
+	// child_uid = 0 keeps them root (not advised). A host that is not root
+	// cannot change them: its children run as itself.
+	ChildUID *int `toml:"child_uid"`
+	ChildGID *int `toml:"child_gid"`
+	// StateDir holds the host ids (a lock file each, held while a host
+	// runs). Default: $XDG_STATE_HOME/stratbox, or ~/.local/state/stratbox.
+	StateDir string `toml:"state_dir"`
+}
+
+// stateDir resolves [host] state_dir.
+func (h hostConfig) stateDir() string {
+	if h.StateDir != "" {
+		return h.StateDir
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "stratbox")
+	}
+	if d, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(d, ".local", "state", "stratbox")
+	}
+	return filepath.Join(os.TempDir(), "stratbox-state")
 }
 
 // riskConfig is [risk] and [plugin.risk]: the host's limits on a plugin.
 // Amounts are in the instrument's amount unit; 0 is no limit.
 type riskConfig struct {
+	// Unlimited waives the explicit limits host run requires against a
+	// real exchange (requiredRiskKeys); the hard ceilings still hold.
+	Unlimited        bool    `toml:"unlimited"`
 	MaxOrderAmount   float64 `toml:"max_order_amount"`
 	MaxOpenOrders    int     `toml:"max_open_orders"`
 	MaxPosition      float64 `toml:"max_position"`
@@ -184,6 +229,16 @@ type pluginConfig struct {
 	// matching-request rate among the plugins (default 1; [pool.limits]
 	// reserve is kept apart for cancels and the host's own requests).
 	RateWeight float64 `toml:"rate_weight"`
+	// AddressSpaceMiB caps the child process's virtual memory (RLIMIT_AS)
+	// in MiB. Default 3072 + 3 × the memory limit; -1: none. A Go guest's
+	// child maps ~1.6 GiB at rest.
+	AddressSpaceMiB int64 `toml:"address_space_mib"`
+	// CPUSeconds caps the child's CPU time over its life (RLIMIT_CPU).
+	// Default none (the call budget bounds each call).
+	CPUSeconds int64 `toml:"cpu_seconds"`
+	// OpenFiles caps the child's descriptors (RLIMIT_NOFILE). Default 64;
+	// -1: none.
+	OpenFiles int64 `toml:"open_files"`
 	// Risk overrides [risk] for this plugin (keys given replace the global ones).
 	Risk *riskConfig `toml:"risk"`
 	// Params is a free table that reaches the plugin at start.
@@ -219,6 +274,7 @@ func (r riskConfig) merge(o *riskConfig) riskConfig {
 	if o == nil {
 		return r
 	}
+	r.Unlimited = r.Unlimited || o.Unlimited
 	for _, p := range []struct{ dst, src *float64 }{{&r.MaxOrderAmount, &o.MaxOrderAmount},
 		{&r.MaxPosition, &o.MaxPosition}, {&r.MaxNotional, &o.MaxNotional}, {&r.PriceBandBps, &o.PriceBandBps},
 		{&r.IntentsPerSecond, &o.IntentsPerSecond}} {
@@ -233,6 +289,93 @@ func (r riskConfig) merge(o *riskConfig) riskConfig {
 		}
 	}
 	return r
+}
+
+// credentials are the key pair: client_id (or DERIBIT_CLIENT_ID) and the
+// secret of client_secret_file, or both from the environment.
+func (e exchangeConfig) credentials() (conn.Credentials, error) {
+	if e.ClientSecretFile == "" {
+		cred, err := conn.CredentialsFromEnv()
+		if err == nil && e.ClientID != "" && cred.ClientID == "" && cred.ClientSecret != "" {
+			cred.ClientID = e.ClientID
+		}
+		return cred, err
+	}
+	if os.Getenv(conn.EnvClientSecret) != "" {
+		return conn.Credentials{}, fmt.Errorf("config: exchange.client_secret_file is set and so is %s: keep one (the file is safer)", conn.EnvClientSecret)
+	}
+	id := cmp.Or(e.ClientID, os.Getenv(conn.EnvClientID))
+	if id == "" {
+		return conn.Credentials{}, fmt.Errorf("config: exchange.client_secret_file needs a client id: set exchange.client_id or %s", conn.EnvClientID)
+	}
+	secret, err := readSecretFile(e.ClientSecretFile)
+	if err != nil {
+		return conn.Credentials{}, err
+	}
+	return conn.Credentials{ClientID: id, ClientSecret: secret, Method: conn.AuthSignature}, nil
+}
+
+// readSecretFile reads a secret from a file only its owner can read. The
+// errors name the file, never its content.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("config: exchange.client_secret_file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("config: exchange.client_secret_file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s is not a regular file", path)
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s is readable or writable by group or others (mode %04o): chmod 600 it", path, m)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s: %w", path, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" || len(b) >= 4096 {
+		return "", fmt.Errorf("config: exchange.client_secret_file %s: want the secret alone (1 line, under 4 KiB)", path)
+	}
+	return s, nil
+}
+
+// requiredRiskKeys are the limits every plugin must have, explicitly,
+// before host run trades on a real exchange.
+var requiredRiskKeys = []string{"max_order_amount", "max_open_orders", "max_position", "max_notional"}
+
+// missing lists the required limits r leaves at "none".
+func (r riskConfig) missing() []string {
+	var out []string
+	for i, set := range []bool{r.MaxOrderAmount > 0, r.MaxOpenOrders > 0, r.MaxPosition > 0, r.MaxNotional > 0} {
+		if !set {
+			out = append(out, requiredRiskKeys[i])
+		}
+	}
+	return out
+}
+
+// realExchange reports whether host run trades on a real exchange: any
+// exchange but the built-in simulator and one on loopback (a simulator of
+// `host sim`).
+func (c fileConfig) realExchange() bool {
+	if c.Exchange.URL == "" {
+		return false
+	}
+	u, err := url.Parse(c.Exchange.URL)
+	if err != nil {
+		return true
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return false
+	} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return false
+	}
+	return true
 }
 
 func validIsolation(s string) bool {
@@ -267,6 +410,12 @@ func (c fileConfig) validateRun() error {
 	if !validIsolation(c.Host.Isolation) {
 		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)
 	}
+	if _, err := c.Host.childCredential(); err != nil {
+		return err
+	}
+	if id := c.Host.ID; id != "" && !deribit.ValidHostID(id) {
+		return fmt.Errorf("config: host.id %q: want 1 to %d characters of a-z, 0-9 and '-', not starting with '-'", id, deribit.MaxHostIDLen)
+	}
 	if m := c.Host.MaxRestarts; m != nil && *m < 0 {
 		return fmt.Errorf("config: host.max_restarts is negative")
 	}
@@ -285,6 +434,9 @@ func (c fileConfig) validateRun() error {
 		if !validIsolation(p.Isolation) {
 			return fmt.Errorf("config: %s.isolation %q: want process or none", where, p.Isolation)
 		}
+		if p.AddressSpaceMiB < -1 || p.CPUSeconds < 0 || p.OpenFiles < -1 {
+			return fmt.Errorf("config: %s: address_space_mib and open_files must be ≥ -1, cpu_seconds ≥ 0", where)
+		}
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
 		}
@@ -294,8 +446,13 @@ func (c fileConfig) validateRun() error {
 		if w := p.RateWeight; w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			return fmt.Errorf("config: %s.rate_weight %g: want a positive weight (0: the default, 1)", where, w)
 		}
-		if _, err := c.Risk.merge(p.Risk).limits(where + ".risk"); err != nil {
+		merged := c.Risk.merge(p.Risk)
+		if _, err := merged.limits(where + ".risk"); err != nil {
 			return err
+		}
+		if m := merged.missing(); c.realExchange() && !merged.Unlimited && len(m) > 0 {
+			return fmt.Errorf("config: plugin %q would trade on %s without risk limits: set %s in [risk] or in its [plugin.risk] (or unlimited = true there to trade without them)",
+				p.name(), redactedURL(c.Exchange.URL), strings.Join(m, ", "))
 		}
 		if _, err := params(p.Params); err != nil {
 			return fmt.Errorf("config: %s.params: %w", where, err)
@@ -422,4 +579,53 @@ func (h hostConfig) cacheDir() string {
 		return filepath.Join(os.TempDir(), "stratbox-wazero")
 	}
 	return h.CacheDir
+}
+
+// childUserDefault is the user (and group) a root host's plugin children
+// run as when [host] child_uid is not set: nobody. The tests, run as root
+// from a private build directory nobody can enter, keep root (-1).
+var childUserDefault = 65534
+
+// childCredential is the user the plugin children run as (nil: the host's).
+func (h hostConfig) childCredential() (*syscall.Credential, error) {
+	euid := os.Geteuid()
+	if euid != 0 {
+		if h.ChildUID != nil && *h.ChildUID != euid || h.ChildGID != nil && *h.ChildGID != os.Getegid() {
+			return nil, fmt.Errorf("config: host.child_uid/child_gid: only a host running as root can run its plugins as another user")
+		}
+		return nil, nil
+	}
+	uid, gid := childUserDefault, childUserDefault
+	if h.ChildUID != nil {
+		uid = *h.ChildUID
+	}
+	if h.ChildGID != nil {
+		gid = *h.ChildGID
+	}
+	if uid < -1 || gid < -1 || uid > math.MaxUint32-1 || gid > math.MaxUint32-1 {
+		return nil, fmt.Errorf("config: host.child_uid %d / child_gid %d: not a user and group id", uid, gid)
+	}
+	if uid == 0 || uid < 0 {
+		return nil, nil // root, explicitly (or the tests')
+	}
+	if gid < 0 {
+		gid = uid
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// childCacheDir is the compilation cache of children that run as another
+// user: a directory of their own under the host's, which they own.
+func childCacheDir(dir string, cred *syscall.Credential) (string, error) {
+	if dir == "" || cred == nil {
+		return dir, nil
+	}
+	d := filepath.Join(dir, fmt.Sprintf("uid-%d", cred.Uid))
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return "", fmt.Errorf("cache dir: %w", err)
+	}
+	if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
+		return "", fmt.Errorf("cache dir for the plugins' user: %w", err)
+	}
+	return d, nil
 }

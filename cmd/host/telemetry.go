@@ -33,6 +33,9 @@ type telemetryConfig struct {
 	SampleRatio float64 `toml:"sample_ratio"`
 	// PrometheusListen is the /metrics address. Default "127.0.0.1:9464".
 	PrometheusListen string `toml:"prometheus_listen"`
+	// PrometheusAllowRemote permits a prometheus_listen beyond loopback
+	// (default false: such an address is refused).
+	PrometheusAllowRemote bool `toml:"prometheus_allow_remote"`
 	// MetricsInterval is the export period to stdout and OTLP. Default "10s".
 	MetricsInterval duration `toml:"metrics_interval"`
 	// ServiceName is the service.name resource attribute. Default "stratbox".
@@ -41,7 +44,7 @@ type telemetryConfig struct {
 
 func (t telemetryConfig) config(out io.Writer) telemetry.Config {
 	return telemetry.Config{Traces: t.Traces, Metrics: t.Metrics, Endpoint: t.Endpoint, Insecure: t.Insecure,
-		SampleRatio: t.SampleRatio, PrometheusListen: t.PrometheusListen, Interval: t.MetricsInterval.Duration,
+		SampleRatio: t.SampleRatio, PrometheusListen: t.PrometheusListen, PrometheusAllowRemote: t.PrometheusAllowRemote, Interval: t.MetricsInterval.Duration,
 		ServiceName: t.ServiceName, Out: out}
 }
 
@@ -96,7 +99,11 @@ func startTelemetry(ctx context.Context, c telemetryConfig, stdout *io.Writer) (
 		return nil, err
 	}
 	if a := t.PrometheusAddr(); a != "" {
-		fmt.Fprintf(*stdout, "metrics for Prometheus on http://%s/metrics\n", a)
+		if telemetry.Loopback(a) {
+			fmt.Fprintf(*stdout, "metrics for Prometheus on http://%s/metrics\n", a)
+		} else {
+			fmt.Fprintf(*stdout, "metrics for Prometheus on http://%s/metrics: BEYOND LOOPBACK (prometheus_allow_remote = true): whoever reaches it reads the account's orders and positions\n", a)
+		}
 	}
 	return &runTelemetry{t: t, out: *stdout}, nil
 }

@@ -13,5 +13,6 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == host.ChildArg {
 		os.Exit(host.ServeChild(os.Stdin, os.Stdout))
 	}
+	childUserDefault = -1 // the test binary's directory is root's alone (see childUserDefault)
 	os.Exit(m.Run())
 }

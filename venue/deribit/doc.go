@@ -59,12 +59,13 @@
 //
 // # Labels
 //
-// The host labels every order it places "sbx:<instance>:<cid>" (EncodeLabel,
-// DecodeLabel): the plugin instance's number and the plugin's client order
-// id, in canonical decimal; a leg of an order split over several
-// connections adds ".<chunk>" (EncodeChunkLabel, DecodeChunkLabel, and
-// Route.Chunk on the translated records). Orders with any other label are
-// foreign.
+// The host labels every order it places "sbx:<host>:<run>:<instance>:<cid>"
+// (Owner.Label, Owner.Decode, ParseLabel): the host's id, its run's id, the
+// plugin instance's number and the plugin's client order id, in canonical
+// decimal; a leg of an order split over several connections adds
+// ".<chunk>" (Route.Chunk on the translated records). A Translator counts
+// as its own only the orders of its Owner (one host's one run): every other
+// order, another host's or an earlier run's, is foreign.
 //
 // # Instruments
 //

@@ -1,6 +1,7 @@
 package deribit
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -9,41 +10,77 @@ import (
 	"github.com/stratbox/stratbox/abi"
 )
 
+// testOwner owns the orders of the package's tests.
+var testOwner = Owner{Host: "h1", Run: "r1"}
+
+// ownedTranslator is a Translator whose orders are testOwner's.
+func ownedTranslator(tab *Table) *Translator {
+	tr := NewTranslator(tab)
+	tr.Owner = testOwner
+	return tr
+}
+
 func TestLabelRoundTrip(t *testing.T) {
 	cases := [][2]uint64{{0, 1}, {1, 1}, {7, 1001}, {math.MaxUint32, math.MaxUint64}, {10, 10}}
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 1000 {
 		cases = append(cases, [2]uint64{uint64(r.Uint32()), r.Uint64() | 1})
 	}
-	for _, c := range cases {
-		l := EncodeLabel(uint32(c[0]), c[1])
-		if len(l) > MaxLabelLen || len(l) > 64 {
-			t.Fatalf("%q is too long", l)
+	longest := Owner{Host: strings.Repeat("z", MaxHostIDLen), Run: strings.Repeat("9", MaxRunIDLen)}
+	for _, w := range []Owner{testOwner, longest, {Host: "a", Run: "0"}, {Host: "host-2", Run: "1a"}} {
+		if err := w.Validate(); err != nil {
+			t.Fatal(err)
 		}
-		in, cid, ok := DecodeLabel([]byte(l))
-		if !ok || uint64(in) != c[0] || cid != c[1] {
-			t.Fatalf("%q: %d %d %v", l, in, cid, ok)
-		}
-	}
-	if l := EncodeLabel(math.MaxUint32, math.MaxUint64); l != "sbx:4294967295:18446744073709551615" {
-		t.Fatalf("%q", l)
-	}
-	for k := range MaxChunks + 1 {
-		c := cases[k]
-		l := EncodeChunkLabel(uint32(c[0]), c[1], uint8(k))
-		in, cid, chunk, ok := DecodeChunkLabel([]byte(l))
-		if !ok || uint64(in) != c[0] || cid != c[1] || chunk != uint8(k) || (k == 0) != (l == EncodeLabel(in, cid)) {
-			t.Fatalf("%q: %d %d %d %v", l, in, cid, chunk, ok)
-		}
-		if in2, cid2, ok2 := DecodeLabel([]byte(l)); !ok2 || in2 != in || cid2 != cid {
-			t.Fatalf("DecodeLabel(%q) = %d %d %v: a chunk's label is the host's too", l, in2, cid2, ok2)
+		for k, c := range cases {
+			chunk := uint8(k % (MaxChunks + 1))
+			l := w.Label(uint32(c[0]), c[1], chunk)
+			if len(l) > MaxLabelLen || len(l) > 64 {
+				t.Fatalf("%q is too long", l)
+			}
+			in, cid, ch, ok := w.Decode([]byte(l))
+			if !ok || uint64(in) != c[0] || cid != c[1] || ch != chunk {
+				t.Fatalf("%q: %d %d %d %v", l, in, cid, ch, ok)
+			}
+			p, ok := ParseLabel([]byte(l))
+			if !ok || string(p.Host) != w.Host || string(p.Run) != w.Run || p.Instance != in || p.CID != cid || p.Chunk != chunk {
+				t.Fatalf("ParseLabel(%q) = %+v %v", l, p, ok)
+			}
 		}
 	}
-	if l := EncodeChunkLabel(math.MaxUint32, math.MaxUint64, MaxChunks); l != "sbx:4294967295:18446744073709551615.64" || len(l) != MaxLabelLen {
-		t.Fatalf("%q", l)
+	if l := longest.Label(math.MaxUint32, math.MaxUint64, MaxChunks); len(l) != MaxLabelLen || MaxLabelLen != 64 ||
+		l != "sbx:zzzzzzzzzzzzzzzz:99999999:4294967295:18446744073709551615.64" {
+		t.Fatalf("%q (%d bytes; Deribit's limit is 64)", l, len(l))
 	}
-	if n := testing.AllocsPerRun(100, func() { DecodeLabel([]byte("sbx:7:1001")) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { testOwner.Decode([]byte("sbx:h1:r1:7:1001")) }); n != 0 {
 		t.Fatalf("%v allocations", n)
+	}
+}
+
+// TestLabelOtherOwners: another host's label, and this host's other runs',
+// are not this run's.
+func TestLabelOtherOwners(t *testing.T) {
+	for _, l := range []string{"sbx:h2:r1:7:1001", "sbx:h1:r2:7:1001", "sbx:h1:r1x:7:1001", "sbx:h:r1:7:1001",
+		"sbx:h1h:r1:7:1001", "sbx:7:1001"} {
+		if in, cid, _, ok := testOwner.Decode([]byte(l)); ok {
+			t.Errorf("%q decoded as %d %d: not h1/r1's", l, in, cid)
+		}
+	}
+	if _, ok := ParseLabel([]byte("sbx:h2:r1:7:1001")); !ok {
+		t.Fatal("another host's label is a host's label")
+	}
+}
+
+func TestOwnerValidate(t *testing.T) {
+	for _, w := range []Owner{{}, {Host: "h"}, {Run: "1"}, {Host: "-h", Run: "1"}, {Host: "H", Run: "1"},
+		{Host: "h", Run: "-1"}, {Host: "h:1", Run: "1"}, {Host: "h", Run: "r:1"}, {Host: strings.Repeat("h", 17), Run: "1"},
+		{Host: "h", Run: "123456789"}, {Host: "h ", Run: "1"}, {Host: "h", Run: "R"}, {Host: "hé", Run: "1"}} {
+		err := w.Validate()
+		if !errors.Is(err, ErrOwner) {
+			t.Errorf("%+v: %v", w, err)
+		}
+	}
+	if err := (Owner{Host: "bad host"}).Validate(); err == nil || !strings.Contains(err.Error(), `"bad host"`) {
+		t.Fatalf("the error names the id: %v", err)
 	}
 }
 
@@ -51,26 +88,37 @@ func TestLabelHostile(t *testing.T) {
 	for _, l := range []string{
 		"", "sbx", "sbx:", "sbx:1", "sbx:1:", "sbx::1", "sbx:1:0", "sbx:01:1", "sbx:1:01", "sbx:00:1",
 		"sbx:-1:1", "sbx:+1:1", "sbx:1:-1", "sbx:4294967296:1", "sbx:1:18446744073709551616",
-		"sbx:99999999999:1", "SBX:1:1", "Sbx:1:1", "sbx:1:1:1", "sbx:1:1 ", " sbx:1:1", "sbx: 1:1",
-		"sbx:1:1\x00", "sbx:\u0661:1", "sbx:1:1\\u0000", `sbx\u003a1:1`, "xsbx:1:1", "sbx:1;1", "sbx:1:1e3",
-		"sbx:1:0x10", "sbx:1:1.0", "mm-bid-1", strings.Repeat("sbx:1:1", 10),
-		"sbx:1:" + strings.Repeat("1", 64), "sbx:1:1.", "sbx:1:1.0", "sbx:1:1.01", "sbx:1:1.65", "sbx:1:1.256",
-		"sbx:1:1.-1", "sbx:1:1.1.1", "sbx:1:1..1", "sbx:1:.1", "sbx:1:1.1 ",
+		"sbx:h1:r1:0:0", "sbx:h1:r1:01:1", "sbx:h1:r1:1:01", "sbx:h1:r1:4294967296:1", "sbx:h1:r1:1:18446744073709551616",
+		"sbx:h1:r1:1", "sbx:h1:r1:1:", "sbx:h1:r1::1", "sbx::r1:1:1", "sbx:h1::1:1", "sbx:H1:r1:1:1", "sbx:h1:R1:1:1",
+		"sbx:-h:r1:1:1", "sbx:h1:r-1:1:1", "sbx:h1:r1:1:1:1", "sbx:h1:r1:1:1 ", " sbx:h1:r1:1:1", "sbx:h1:r1: 1:1",
+		"sbx:h1:r1:1:1\x00", "sbx:h1:r1:\u0661:1", `sbx\u003ah1:r1:1:1`, "SBX:h1:r1:1:1", "xsbx:h1:r1:1:1",
+		"sbx:h1:r1:1:1e3", "sbx:h1:r1:1:0x10", "sbx:h1:r1:1:1.", "sbx:h1:r1:1:1.0", "sbx:h1:r1:1:1.01",
+		"sbx:h1:r1:1:1.65", "sbx:h1:r1:1:1.256", "sbx:h1:r1:1:1.1.1", "sbx:h1:r1:1:.1",
+		"sbx:" + strings.Repeat("h", 17) + ":r1:1:1", "sbx:h1:123456789:1:1", "sbx:h1:r1:1:" + strings.Repeat("1", 64),
+		"mm-bid-1", strings.Repeat("sbx:h1:r1:1:1", 10),
 	} {
-		if in, cid, ok := DecodeLabel([]byte(l)); ok {
-			t.Errorf("%q decoded as %d %d", l, in, cid)
+		if p, ok := ParseLabel([]byte(l)); ok {
+			t.Errorf("%q parsed as %+v", l, p)
 		}
 	}
 }
 
 func FuzzDecodeLabel(f *testing.F) {
-	for _, s := range []string{"sbx:7:1001", "sbx:0:1", "sbx:4294967295:18446744073709551615", "sbx:01:1", "x", "sbx:7:1001.3"} {
+	for _, s := range []string{"sbx:h1:r1:7:1001", "sbx:a:0:0:1", "sbx:zzzzzzzzzzzzzzzz:99999999:4294967295:18446744073709551615.64",
+		"sbx:h1:r1:01:1", "x", "sbx:h1:r1:7:1001.3", "sbx:7:1001"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		in, cid, chunk, ok := DecodeChunkLabel(b)
-		if ok && EncodeChunkLabel(in, cid, chunk) != string(b) {
-			t.Fatalf("%q decodes to %d %d %d, which encodes to %q", b, in, cid, chunk, EncodeChunkLabel(in, cid, chunk))
+		p, ok := ParseLabel(b)
+		if !ok {
+			return
+		}
+		w := Owner{Host: string(p.Host), Run: string(p.Run)}
+		if err := w.Validate(); err != nil {
+			t.Fatalf("%q parses with an invalid owner: %v", b, err)
+		}
+		if l := w.Label(p.Instance, p.CID, p.Chunk); l != string(b) {
+			t.Fatalf("%q parses to %+v, which encodes to %q", b, p, l)
 		}
 	})
 }

@@ -41,7 +41,7 @@ const (
 	// AppendPositions). Latest wins per Key.
 	ClassPosition
 	// ClassOrder: order_update and fill records of orders the host placed
-	// (labelled, see EncodeLabel), possibly with positions: never drop or
+	// (labelled, see Owner.Label), possibly with positions: never drop or
 	// merge. Route each record by Translator.Routes (or Class.Instance when
 	// it is not NoInstance).
 	ClassOrder
@@ -106,7 +106,7 @@ type Route struct {
 	Offset   int
 	Instance uint32
 	// Chunk is the chunk of a split order the record is about (its
-	// label's, DecodeChunkLabel); 0: the order is not split.
+	// label's, Owner.Decode); 0: the order is not split.
 	Chunk uint8
 	// OrderID is the exchange order id of a fill's trade (the ABI's fill
 	// record has none), valid until the next call of the translator: it
@@ -141,6 +141,10 @@ type Translator struct {
 	// asks), so a router may also derive the truncated form from the split
 	// one with TruncateBook.
 	Truncate bool
+	// Owner is whose orders are ours: those whose label carries its host
+	// and run (Owner.Decode). Every other order is foreign. The zero Owner
+	// owns none.
+	Owner Owner
 	// KeepForeign appends foreign orders and fills (no label of ours) with
 	// cid 0 instead of skipping them.
 	KeepForeign bool

@@ -10,7 +10,7 @@ import (
 // BenchmarkTranslateBookChange10 translates a 10-level book change (the
 // frame of DESIGN.md's measurements) into a book_change record.
 func BenchmarkTranslateBookChange10(b *testing.B) {
-	tr := NewTranslator(testTable(b))
+	tr := ownedTranslator(testTable(b))
 	ch := []byte("book.BTC-PERPETUAL.100ms")
 	dst := make([]byte, 0, 4096)
 	if _, _, err := tr.AppendNotification(dst, ch, bookMsg("snapshot", 297217, -1, 5, 5), 0); err != nil {
@@ -29,7 +29,7 @@ func BenchmarkTranslateBookChange10(b *testing.B) {
 // BenchmarkTranslateTicker translates a full perpetual ticker (with the
 // stats object to skip) into a ticker record.
 func BenchmarkTranslateTicker(b *testing.B) {
-	tr := NewTranslator(testTable(b))
+	tr := ownedTranslator(testTable(b))
 	ch, in := []byte("ticker.BTC-PERPETUAL.100ms"), []byte(tickerPerp)
 	dst := make([]byte, 0, 4096)
 	b.SetBytes(int64(len(in)))
@@ -44,7 +44,7 @@ func BenchmarkTranslateTicker(b *testing.B) {
 // BenchmarkTranslateOrder translates a user.orders raw order update of
 // ours (label decoded to instance and cid) into an order_update record.
 func BenchmarkTranslateOrder(b *testing.B) {
-	tr := NewTranslator(testTable(b))
+	tr := ownedTranslator(testTable(b))
 	ch, in := []byte("user.orders.BTC-PERPETUAL.raw"), []byte(orderOurs)
 	dst := make([]byte, 0, 4096)
 	b.SetBytes(int64(len(in)))
@@ -58,7 +58,7 @@ func BenchmarkTranslateOrder(b *testing.B) {
 
 // BenchmarkTranslateTrades translates a two-trade public trades array.
 func BenchmarkTranslateTrades(b *testing.B) {
-	tr := NewTranslator(testTable(b))
+	tr := ownedTranslator(testTable(b))
 	ch, in := []byte("trades.BTC-PERPETUAL.raw"), []byte(tradesBTC)
 	dst := make([]byte, 0, 4096)
 	b.SetBytes(int64(len(in)))

@@ -164,7 +164,7 @@ func (t *Translator) orderUpdate(v *orderView, recvNs int64) (o abi.OrderUpdate,
 	if !ok {
 		return o, 0, 0, false, false
 	}
-	instance, cid, chunk, ours := DecodeChunkLabel(v.label)
+	instance, cid, chunk, ours := t.Owner.Decode(v.label)
 	if !ours {
 		instance = NoInstance
 	}
@@ -228,7 +228,7 @@ func (t *Translator) appendOrder(dst []byte, v *orderView, recvNs int64) ([]byte
 // appendFill appends the fill of a user trade v unless it is foreign and
 // foreign fills are not kept.
 func (t *Translator) appendFill(dst []byte, v *tradeView, recvNs int64) []byte {
-	instance, cid, chunk, ours := DecodeChunkLabel(v.label)
+	instance, cid, chunk, ours := t.Owner.Decode(v.label)
 	a := &t.acc
 	if !ours {
 		instance = NoInstance

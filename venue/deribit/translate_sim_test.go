@@ -233,7 +233,7 @@ func TestTranslateSim(t *testing.T) {
 	}
 	btc, _ := tab.Index("BTC-PERPETUAL")
 	eth, _ := tab.Index("ETH-PERPETUAL")
-	h := &simHarness{t: t, c: c, tr: NewTranslator(tab), seen: map[abi.Kind]int{}, books: map[uint32]uint64{}}
+	h := &simHarness{t: t, c: c, tr: ownedTranslator(tab), seen: map[abi.Kind]int{}, books: map[uint32]uint64{}}
 
 	c.ok("public/auth", map[string]any{"grant_type": "client_credentials", "client_id": sim.TestKeyID, "client_secret": sim.TestKeySecret})
 	var subscribed []string
@@ -259,7 +259,7 @@ func TestTranslateSim(t *testing.T) {
 
 	// A resting order of ours: the response and the notification agree.
 	res := c.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 100, "price": farBid,
-		"label": EncodeLabel(7, 1001), "post_only": true})
+		"label": testOwner.Label(7, 1001, 0), "post_only": true})
 	out, cls, err := h.tr.AppendOrderResult(nil, res, time.Now().UnixNano())
 	var o abi.OrderUpdate
 	if err != nil || cls.Kind != ClassOrder || cls.Instance != 7 || cls.N != 1 || abi.DecodeOrderUpdate(out, &o) != nil ||
@@ -277,7 +277,7 @@ func TestTranslateSim(t *testing.T) {
 
 	// A taker order of ours: fills, then the filled order.
 	res = c.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 20, "type": "market",
-		"label": EncodeLabel(7, 1002)})
+		"label": testOwner.Label(7, 1002, 0)})
 	out, cls, err = h.tr.AppendOrderResult(nil, res, time.Now().UnixNano())
 	recs := recordsJSON(t, out)
 	if err != nil || cls.Kind != ClassOrder || cls.N < 2 || abi.ReadHeader(out).Kind != abi.KindFill {
@@ -306,7 +306,7 @@ func TestTranslateSim(t *testing.T) {
 	h.pump("cancelled 1001", h.order(1001, abi.StateCancelled))
 
 	// ETH orders arrive as arrays (100ms); an order by hand is foreign.
-	c.ok("private/sell", map[string]any{"instrument_name": "ETH-PERPETUAL", "amount": 5, "type": "market", "label": EncodeLabel(8, 5)})
+	c.ok("private/sell", map[string]any{"instrument_name": "ETH-PERPETUAL", "amount": 5, "type": "market", "label": testOwner.Label(8, 5, 0)})
 	c.ok("private/sell", map[string]any{"instrument_name": "ETH-PERPETUAL", "amount": 5, "type": "market", "label": "by hand"})
 	h.pump("ETH fill and order", func() bool {
 		for _, f := range h.fills {
@@ -323,7 +323,7 @@ func TestTranslateSim(t *testing.T) {
 	}
 
 	// Refusals map to abi reasons with the exchange's code.
-	f := c.call("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": farBid + 0.25, "label": EncodeLabel(7, 1003)})
+	f := c.call("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": farBid + 0.25, "label": testOwner.Label(7, 1003, 0)})
 	if f.Error == nil || f.Error.Code != CodePriceWrongTick {
 		t.Fatalf("wrong tick: %+v", f)
 	}
@@ -332,7 +332,7 @@ func TestTranslateSim(t *testing.T) {
 	}
 	json.Unmarshal(c.ok("public/ticker", map[string]any{"instrument_name": "BTC-PERPETUAL"}), &tk)
 	f = c.call("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": tk.BestAsk + 1000,
-		"post_only": true, "reject_post_only": true, "label": EncodeLabel(7, 1004)})
+		"post_only": true, "reject_post_only": true, "label": testOwner.Label(7, 1004, 0)})
 	if f.Error == nil || RejectFromError(f.Error.Code, f.Error.Message).Reason != abi.ReasonPostOnlyReject {
 		t.Fatalf("post only: %+v", f)
 	}

@@ -51,15 +51,15 @@ var (
 	tradesBTC  = `[{"trade_seq":30289432,"trade_id":"48079254","timestamp":1590484156350,"tick_direction":0,"price":8950.0,"mark_price":8948.9,"instrument_name":"BTC-PERPETUAL","index_price":8955.88,"direction":"sell","amount":10.0},{"trade_seq":30289433,"trade_id":"48079255","timestamp":1590484156351,"tick_direction":1,"price":8950.5,"mark_price":8948.9,"liquidation":"T","instrument_name":"BTC-PERPETUAL","index_price":8955.88,"direction":"buy","amount":2000.0,"block_trade_id":"154"}]`
 	tradesAny  = `[{"trade_seq":1,"timestamp":1700000000000,"price":3000.05,"instrument_name":"ETH-PERPETUAL","direction":"buy","amount":5,"liquidation":"MT"},{"trade_seq":2,"timestamp":1700000000001,"price":1,"instrument_name":"ETH-29DEC28","direction":"sell","amount":1},{"trade_seq":3,"timestamp":1700000000002,"price":65000,"instrument_name":"BTC-PERPETUAL","direction":"sell","amount":10}]`
 
-	orderOurs = `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":false,"reject_post_only":false,"reduce_only":false,"profit_loss":0,"price":65000.5,"post_only":true,"order_type":"limit","order_state":"open","order_id":"USDC-104819327443","mmp":false,"max_show":10.0,"last_update_timestamp":1700000000000,"label":"sbx:7:1001","is_liquidation":false,"instrument_name":"BTC-PERPETUAL","filled_amount":0.0,"direction":"buy","creation_timestamp":1700000000000,"contracts":1.0,"commission":0,"average_price":0.0,"api":true,"amount":10.0}`
-	orderPart = `{"time_in_force":"good_til_cancelled","reduce_only":true,"price":65000.5,"post_only":false,"order_type":"limit","order_state":"open","order_id":"2","last_update_timestamp":1700000000500,"label":"sbx:7:1002","instrument_name":"BTC-PERPETUAL","filled_amount":20,"direction":"sell","average_price":65000.53333333333,"amount":50}`
-	orderCOD  = `{"time_in_force":"good_til_cancelled","price":3000.05,"order_type":"limit","order_state":"cancelled","cancel_reason":"cancel_on_disconnect","order_id":"ETH-3","last_update_timestamp":1700000001000,"label":"sbx:8:5","instrument_name":"ETH-PERPETUAL","filled_amount":0,"direction":"sell","average_price":0,"amount":3}`
-	orderIOC  = `{"time_in_force":"immediate_or_cancel","price":"market_price","order_type":"market","order_state":"cancelled","order_id":"4","last_update_timestamp":1700000002000,"label":"sbx:7:1003","instrument_name":"BTC-PERPETUAL","filled_amount":10,"direction":"buy","average_price":65001,"amount":20}`
-	orderMMP  = `{"time_in_force":"good_til_cancelled","price":0.0125,"order_type":"limit","order_state":"cancelled","cancel_reason":"mmp_trigger","order_id":"5","last_update_timestamp":1700000003000,"label":"sbx:7:1004","instrument_name":"BTC-27JUN25-60000-C","filled_amount":0,"direction":"sell","average_price":0,"amount":1.5,"post_only":true,"reject_post_only":true}`
+	orderOurs = `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":false,"reject_post_only":false,"reduce_only":false,"profit_loss":0,"price":65000.5,"post_only":true,"order_type":"limit","order_state":"open","order_id":"USDC-104819327443","mmp":false,"max_show":10.0,"last_update_timestamp":1700000000000,"label":"sbx:h1:r1:7:1001","is_liquidation":false,"instrument_name":"BTC-PERPETUAL","filled_amount":0.0,"direction":"buy","creation_timestamp":1700000000000,"contracts":1.0,"commission":0,"average_price":0.0,"api":true,"amount":10.0}`
+	orderPart = `{"time_in_force":"good_til_cancelled","reduce_only":true,"price":65000.5,"post_only":false,"order_type":"limit","order_state":"open","order_id":"2","last_update_timestamp":1700000000500,"label":"sbx:h1:r1:7:1002","instrument_name":"BTC-PERPETUAL","filled_amount":20,"direction":"sell","average_price":65000.53333333333,"amount":50}`
+	orderCOD  = `{"time_in_force":"good_til_cancelled","price":3000.05,"order_type":"limit","order_state":"cancelled","cancel_reason":"cancel_on_disconnect","order_id":"ETH-3","last_update_timestamp":1700000001000,"label":"sbx:h1:r1:8:5","instrument_name":"ETH-PERPETUAL","filled_amount":0,"direction":"sell","average_price":0,"amount":3}`
+	orderIOC  = `{"time_in_force":"immediate_or_cancel","price":"market_price","order_type":"market","order_state":"cancelled","order_id":"4","last_update_timestamp":1700000002000,"label":"sbx:h1:r1:7:1003","instrument_name":"BTC-PERPETUAL","filled_amount":10,"direction":"buy","average_price":65001,"amount":20}`
+	orderMMP  = `{"time_in_force":"good_til_cancelled","price":0.0125,"order_type":"limit","order_state":"cancelled","cancel_reason":"mmp_trigger","order_id":"5","last_update_timestamp":1700000003000,"label":"sbx:h1:r1:7:1004","instrument_name":"BTC-27JUN25-60000-C","filled_amount":0,"direction":"sell","average_price":0,"amount":1.5,"post_only":true,"reject_post_only":true}`
 	orderFgn  = `{"time_in_force":"good_til_cancelled","price":10502.5,"order_type":"limit","order_state":"open","order_id":"6","last_update_timestamp":1581507423789,"label":"","instrument_name":"BTC-PERPETUAL","filled_amount":0,"direction":"buy","average_price":0,"amount":200}`
-	orderTrig = `{"order_id":"ETH-SLIS-12","order_state":"untriggered","order_type":"stop_market","price":"market_price","trigger_price":3000,"direction":"sell","cancel_reason":null,"label":"sbx:7:1005","amount":1,"instrument_name":"ETH-PERPETUAL","time_in_force":"good_til_cancelled","last_update_timestamp":1700000004000}`
+	orderTrig = `{"order_id":"ETH-SLIS-12","order_state":"untriggered","order_type":"stop_market","price":"market_price","trigger_price":3000,"direction":"sell","cancel_reason":null,"label":"sbx:h1:r1:7:1005","amount":1,"instrument_name":"ETH-PERPETUAL","time_in_force":"good_til_cancelled","last_update_timestamp":1700000004000}`
 
-	userTrade = `[{"trade_seq":30289432,"trade_id":"48079254","timestamp":1590484156350,"tick_direction":0,"state":"filled","self_trade":false,"reduce_only":false,"price":8954.0,"post_only":false,"order_type":"market","order_id":"4008965646","matching_id":null,"mark_price":8952.86,"liquidity":"T","label":"sbx:7:1003","instrument_name":"BTC-PERPETUAL","index_price":8956.73,"fee_currency":"BTC","fee":0.00000168,"direction":"sell","amount":20.0},{"trade_seq":5,"trade_id":"9","timestamp":1590484156351,"price":3000.05,"order_id":"ETH-3","liquidity":"M","label":"sbx:8:5","instrument_name":"ETH-PERPETUAL","fee_currency":"ETH","fee":-1.6666666666666667e-7,"direction":"buy","amount":3}]`
+	userTrade = `[{"trade_seq":30289432,"trade_id":"48079254","timestamp":1590484156350,"tick_direction":0,"state":"filled","self_trade":false,"reduce_only":false,"price":8954.0,"post_only":false,"order_type":"market","order_id":"4008965646","matching_id":null,"mark_price":8952.86,"liquidity":"T","label":"sbx:h1:r1:7:1003","instrument_name":"BTC-PERPETUAL","index_price":8956.73,"fee_currency":"BTC","fee":0.00000168,"direction":"sell","amount":20.0},{"trade_seq":5,"trade_id":"9","timestamp":1590484156351,"price":3000.05,"order_id":"ETH-3","liquidity":"M","label":"sbx:h1:r1:8:5","instrument_name":"ETH-PERPETUAL","fee_currency":"ETH","fee":-1.6666666666666667e-7,"direction":"buy","amount":3}]`
 )
 
 type tcase struct {
@@ -137,12 +137,12 @@ func TestTranslate(t *testing.T) {
 		{name: "bad ticker", channel: "ticker.BTC-PERPETUAL.raw", data: `{"mark_price":"x"}`, kind: ClassMarket, inst: iBTCPerp, inst2: NoInstance, err: ErrDecode},
 		{name: "ticker NaN", channel: "ticker.BTC-PERPETUAL.raw", data: `{"mark_price":NaN}`, kind: ClassMarket, inst: iBTCPerp, inst2: NoInstance, err: ErrDecode},
 		{name: "ticker huge", channel: "ticker.BTC-PERPETUAL.raw", data: `{"open_interest":1e30}`, kind: ClassMarket, inst: iBTCPerp, inst2: NoInstance, err: ErrDecode},
-		{name: "bad order state", channel: "user.orders.BTC-PERPETUAL.raw", data: `{"order_state":"weird","label":"sbx:1:1"}`, kind: ClassOrder, inst: NI, inst2: NoInstance, err: ErrDecode},
+		{name: "bad order state", channel: "user.orders.BTC-PERPETUAL.raw", data: `{"order_state":"weird","label":"sbx:h1:r1:1:1"}`, kind: ClassOrder, inst: NI, inst2: NoInstance, err: ErrDecode},
 		{name: "bad orders", channel: "user.orders.BTC-PERPETUAL.100ms", data: `[` + orderOurs + `,{"amount":true}]`, kind: ClassOrder, inst: NI, inst2: NoInstance, err: ErrDecode},
 		{name: "bad trades", channel: "trades.BTC-PERPETUAL.raw", data: `{}`, kind: ClassMarket, inst: NI, inst2: NoInstance, err: ErrDecode},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tr := NewTranslator(testTable(t))
+			tr := ownedTranslator(testTable(t))
 			prefix := []byte("12345678") // records are appended after what dst holds
 			out, cls, err := tr.AppendNotification(bytes.Clone(prefix), []byte(c.channel), []byte(c.data), recv)
 			if !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
@@ -185,7 +185,7 @@ func TestTranslate(t *testing.T) {
 // TestTranslateKeepForeign: with KeepForeign, foreign orders and fills are
 // appended with cid 0 and routed to NoInstance.
 func TestTranslateKeepForeign(t *testing.T) {
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	tr.KeepForeign = true
 	out, cls, err := tr.AppendNotification(nil, []byte("user.orders.BTC-PERPETUAL.raw"), []byte(orderFgn), recv)
 	if err != nil || cls.Kind != ClassForeign || cls.N != 1 || len(tr.Routes()) != 1 || tr.Routes()[0].Instance != NoInstance {
@@ -273,7 +273,7 @@ func bookMsg(typ string, changeID, prev int64, nb, na int) []byte {
 }
 
 func TestTranslateBook(t *testing.T) {
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	ch := []byte("book.BTC-PERPETUAL.raw")
 	step := func(data string) ([]string, Class, error) {
 		t.Helper()
@@ -340,7 +340,7 @@ func TestTranslateBook(t *testing.T) {
 }
 
 func TestTranslateGroupedBook(t *testing.T) {
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	data := []byte(`{"timestamp":1700000000000,"instrument_name":"ETH-PERPETUAL","change_id":5,"bids":[[3400.5,10],[3400,2e3]],"asks":[[3401,1.5]]}`)
 	out, cls, err := tr.AppendNotification(nil, []byte("book.ETH-PERPETUAL.none.10.100ms"), data, recv)
 	got := recordsJSON(t, out)
@@ -369,7 +369,7 @@ func TestTranslateBookSplit(t *testing.T) {
 		{2046, 2047, [][2]int{{2046, 2046}, {0, 1}}},
 	} {
 		for _, truncate := range []bool{false, true} {
-			tr := NewTranslator(testTable(t))
+			tr := ownedTranslator(testTable(t))
 			tr.Truncate = truncate
 			ch := []byte("book.BTC-PERPETUAL.raw")
 			if _, _, err := tr.AppendNotification(nil, ch, bookMsg("snapshot", 1, -1, 1, 1), 0); err != nil {
@@ -451,7 +451,7 @@ func TestTranslateBookSplit(t *testing.T) {
 // TestAppendOrderResult: responses of private/buy (with trades), edit and
 // cancel.
 func TestAppendOrderResult(t *testing.T) {
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	buy := `{"trades":[` + strings.TrimSuffix(strings.TrimPrefix(userTrade, "["), "]") + `],"order":` + orderIOC + `}`
 	out, cls, err := tr.AppendOrderResult(nil, []byte(buy), recv)
 	got := recordsJSON(t, out)
@@ -490,7 +490,7 @@ func TestAppendOrderResult(t *testing.T) {
 }
 
 func TestAppendPositions(t *testing.T) {
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	raw := `[{"total_profit_loss":0.000123,"size_currency":-0.0003,"size":-20,"settlement_price":65000,"realized_profit_loss":0,"open_orders_margin":0,"mark_price":65010.1,"maintenance_margin":0.00001,"leverage":50,"kind":"future","interest_value":0,"instrument_name":"BTC-PERPETUAL","initial_margin":0.00002,"index_price":65000,"floating_profit_loss":0.000123,"direction":"sell","delta":-0.0003,"average_price":65100.5},` +
 		`{"size":1.5,"instrument_name":"BTC-27JUN25-60000-C","kind":"option","average_price":0.0125,"floating_profit_loss":-0.001,"realized_profit_loss":0.0005},` +
 		`{"size":7,"instrument_name":"SOL-PERPETUAL","kind":"future","average_price":1}]`
@@ -514,7 +514,7 @@ func TestTranslateNoAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	dst := make([]byte, 0, 1<<16)
 	ch := []byte("book.BTC-PERPETUAL.raw")
 	if _, _, err := tr.AppendNotification(dst, ch, bookMsg("snapshot", 1, -1, 5, 5), 0); err != nil {
@@ -578,7 +578,7 @@ func FuzzTranslate(f *testing.F) {
 	tab := testTable(f)
 	f.Fuzz(func(t *testing.T, channel string, data []byte) {
 		for _, keep := range []bool{false, true} {
-			tr := NewTranslator(tab)
+			tr := ownedTranslator(tab)
 			tr.KeepForeign = keep
 			// Warm the BTC book so that changes get through.
 			tr.AppendNotification(nil, []byte("book.BTC-PERPETUAL.raw"), bookMsg("snapshot", 1, -1, 1, 1), 0)
@@ -626,9 +626,9 @@ func FuzzTranslate(f *testing.F) {
 // TestTranslateHostileStrings: strings too long for their abi field are cut
 // (on a UTF-8 boundary), a zero byte ends them, and the records stay valid.
 func TestTranslateHostileStrings(t *testing.T) {
-	tr := NewTranslator(testTable(t))
+	tr := ownedTranslator(testTable(t))
 	long := strings.Repeat("9", 31) + "é"
-	data := `{"order_id":"` + long + `","order_state":"cancelled","cancel_reason":"a` + "\x00" + `b","label":"sbx:1:2","instrument_name":"BTC-PERPETUAL","direction":"buy","amount":1,"price":1}`
+	data := `{"order_id":"` + long + `","order_state":"cancelled","cancel_reason":"a` + "\x00" + `b","label":"sbx:h1:r1:1:2","instrument_name":"BTC-PERPETUAL","direction":"buy","amount":1,"price":1}`
 	out, _, err := tr.AppendNotification(nil, []byte("user.orders.BTC-PERPETUAL.raw"), []byte(data), recv)
 	if err != nil {
 		t.Fatal(err)
@@ -638,7 +638,7 @@ func TestTranslateHostileStrings(t *testing.T) {
 		o.Text.String() != "a" || !abi.ReservedZero(out) || o.Reason != abi.ReasonExchangeCancel {
 		t.Fatalf("%v %+v", err, o)
 	}
-	fill := `[{"label":"sbx:1:2","instrument_name":"BTC-PERPETUAL","fee_currency":"VERYLONGCURRENCY","liquidity":"X","direction":"up","price":1,"amount":1}]`
+	fill := `[{"label":"sbx:h1:r1:1:2","instrument_name":"BTC-PERPETUAL","fee_currency":"VERYLONGCURRENCY","liquidity":"X","direction":"up","price":1,"amount":1}]`
 	out, _, err = tr.AppendNotification(nil, []byte("user.trades.BTC-PERPETUAL.raw"), []byte(fill), recv)
 	var f abi.Fill
 	if err != nil || abi.DecodeFill(out, &f) != nil || f.FeeCurrency.String() != "VERYLONG" || f.Liquidity != 0 || f.Side != abi.SideNone {

@@ -1,0 +1,9 @@
+//go:build linux && !amd64 && !arm64
+
+package host
+
+// auditArch 0: no seccomp allow-list on this architecture (no_new_privs
+// only).
+const auditArch = 0
+
+var archSyscalls []int

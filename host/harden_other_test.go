@@ -1,0 +1,7 @@
+//go:build !linux
+
+package host
+
+const testChildConfined = "__stratbox_test_child_confined"
+
+func serveConfinedProbe() int { return 1 } // nothing to confine outside Linux
