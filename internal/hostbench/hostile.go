@@ -110,6 +110,7 @@ func (r *runner) hostile(ctx context.Context) error {
 		r.res.add(pre+"mm_calls", "the market maker's calls in a window, "+who, "calls", vals[name+".mm_calls"])
 		if name != "alone" {
 			r.res.add(pre+"calls", "the hostile plugin's calls in a window, "+who, "calls", vals[name+".calls"])
+			r.res.add(pre+"faults", "the hostile plugin's faults since it started (flood, budget: the product's limits stop it), "+who, "faults", vals[name+".faults"])
 		}
 	}
 	if len(notes) > 0 {
@@ -215,7 +216,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	after := p.Stats()
 	v := map[string]float64{"p99_us": us(p99), "mm_faults": float64(mm1.Faults - mm0.Faults),
 		"mm_refused": float64(mm1.Limited - mm0.Limited), "mm_calls": float64(mm1.Calls - mm0.Calls),
-		"calls": float64(bad1.Calls - bad0.Calls)}
+		"calls": float64(bad1.Calls - bad0.Calls), "faults": float64(bad1.Faults)}
 	if cpuOK {
 		v["cpu_pct"] = 100 * float64(cpu1-cpu0) / float64(took)
 	}
