@@ -122,9 +122,14 @@ func TestClusterLocalMode(t *testing.T) {
 		h := poolHealth(m.n, "main")
 		return h.Healthy == 2 && h.Total == 2 && m.n.Status().Controller == "solo"
 	})
-	raw, err := m.n.Exchange("main", pool.RoundRobin).CallRaw(context.Background(), "public/get_time", []byte(`{}`))
+	raw, err := m.n.Exchange("main", pool.RoundRobin).CallRaw(context.Background(), "private/get_order_state_by_label",
+		[]byte(`{"currency":"BTC","label":"none"}`))
 	if err != nil || len(raw) == 0 {
 		t.Fatalf("local call: %s %v", raw, err)
+	}
+	// Not an order request: refused before any connection carries it.
+	if _, err := m.n.Exchange("main", "").CallRaw(context.Background(), "public/get_time", []byte(`{}`)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("public/get_time through the cluster: %v, want refused", err)
 	}
 }
 
@@ -168,9 +173,10 @@ func TestClusterThreeMembers(t *testing.T) {
 	var seen [][]byte
 	// (Not ">": interest in a missing node's subject would answer for it.)
 	var spies []*nats.Subscription
+	spyConn := adminConn(t, ms[2].n)
 	for _, subj := range []string{"$KV.>", "$JS.>", "_INBOX.>", "stratbox.*.hb.*", "stratbox.*.ctl.*",
 		"stratbox.*.orders.*.n1", "stratbox.*.orders.*.n2", "stratbox.*.orders.*.n3"} {
-		spy, err := ms[2].n.Conn().Subscribe(subj, func(m *nats.Msg) {
+		spy, err := spyConn.Subscribe(subj, func(m *nats.Msg) {
 			seenMu.Lock()
 			seen = append(seen, append([]byte(m.Subject+" "), m.Data...))
 			seenMu.Unlock()
@@ -216,7 +222,7 @@ func TestClusterThreeMembers(t *testing.T) {
 			}
 		}
 		// The same view from outside, as `host cluster status` reads it.
-		nc, err := nats.Connect(ms[1].n.ClientURL())
+		nc, err := nats.Connect(ms[1].n.ClientURL(), nats.UserInfo("ops", "ops-secret"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +312,7 @@ func TestClusterThreeMembers(t *testing.T) {
 	})
 
 	t.Run("malformed", func(t *testing.T) {
-		nc := ms[2].n.Conn()
+		nc := adminConn(t, ms[2].n) // a member may not speak for another: only the admin key can forge
 		before := n1.Counters().Malformed
 		_ = nc.Publish("stratbox.stratbox.hb.n1", []byte("{not json"))
 		_ = nc.Publish("stratbox.stratbox.hb.n1", []byte(`{"node":"n2","inc":"x"}`)) // a node speaking for another

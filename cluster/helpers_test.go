@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/pool"
@@ -127,11 +131,26 @@ func embeddedConfigs(tb testing.TB, names ...string) []Config {
 		routes = append(routes, "127.0.0.1:"+strconv.Itoa(p))
 	}
 	out := make([]Config, len(names))
+	auth := testAuth(tb)
 	for i, name := range names {
-		out[i] = Config{Mode: ModeEmbedded, Name: name, ClusterListen: routes[i], Routes: routes}
+		out[i] = Config{Mode: ModeEmbedded, Name: name, ClusterListen: routes[i], Routes: routes, Auth: auth}
 		testTiming(&out[i])
 	}
 	return out
+}
+
+// testAuth is a test cluster's credentials: a route password made for
+// the test, and a status login "ops".
+func testAuth(tb testing.TB) Auth {
+	return Auth{RouteUser: "route", RoutePassword: randomSecret(tb), Users: []User{{Name: "ops", Password: "ops-secret", Role: RoleStatus}}}
+}
+
+func randomSecret(tb testing.TB) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		tb.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // startMembers starts one node per config concurrently (a clustered
@@ -140,7 +159,17 @@ func embeddedConfigs(tb testing.TB, names ...string) []Config {
 func startMembers(tb testing.TB, url string, size int, cfgs []Config) []*member {
 	tb.Helper()
 	ms, err := launchMembers(url, size, cfgs)
-	tb.Cleanup(func() { closeMembers(ms) })
+	tb.Cleanup(func() {
+		// The members' own NATS permissions are enough for all they did.
+		for _, m := range ms {
+			if m.n != nil {
+				if d := m.n.Counters().Denied; d != 0 {
+					tb.Errorf("node %s: %d of its publishes or subscriptions were refused by its NATS permissions", m.n.Name(), d)
+				}
+			}
+		}
+		closeMembers(ms)
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -225,4 +254,16 @@ func poolHealth(n *Node, name string) PoolHealth {
 		}
 	}
 	return PoolHealth{}
+}
+
+// adminConn connects to n's server in-process with its admin key (the
+// tests' spies and forgers; no member has this key).
+func adminConn(tb testing.TB, n *Node) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect("", nats.InProcessServer(n.srv), nkeyOption(n.keys.admin))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
 }
