@@ -68,7 +68,7 @@ type Node struct {
 
 type counters struct {
 	malformed, beats, remoteServed, remoteSent, failovers, reestablished, dupPrevented, notReplaced, staleFence, kvErrors atomic.Uint64
-	refused, denied                                                                                                      atomic.Uint64
+	refused, denied                                                                                                       atomic.Uint64
 }
 
 type peer struct {
