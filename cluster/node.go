@@ -119,19 +119,15 @@ func New(ctx context.Context, cfg Config, holder Holder, placer Placer) (*Node, 
 			n.shutdown()
 		}
 	}()
-	authFail := make(chan error, 1)
+	var ref *refusals
 	var admin jetstream.JetStream
 	if cfg.Mode != ModeExternal {
 		var err error
 		if n.keys, err = newKeys(); err != nil {
 			return nil, err
 		}
-		s, tmp, err := startServer(cfg, n.keys, func(err error) {
-			select {
-			case authFail <- err:
-			default:
-			}
-		})
+		ref = newRefusals(n.log)
+		s, tmp, err := startServer(cfg, n.keys, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +154,7 @@ func New(ctx context.Context, cfg Config, holder Holder, placer Placer) (*Node, 
 	}
 	sctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	if n.b, err = openBuckets(sctx, admin, n.js, cfg, n.log, authFail); err != nil {
+	if n.b, err = openBuckets(sctx, admin, n.js, cfg, n.log, ref); err != nil {
 		return nil, err
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())

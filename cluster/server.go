@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,7 +22,7 @@ import (
 // startServer starts this node's NATS server (local and embedded modes)
 // and waits until it accepts connections. It returns the server and the
 // temporary store directory to remove on Close ("" if none).
-func startServer(c Config, k keys, authFail func(error)) (*server.Server, string, error) {
+func startServer(c Config, k keys, ref *refusals) (*server.Server, string, error) {
 	opts := &server.Options{
 		ServerName:         c.Name,
 		JetStream:          true,
@@ -94,7 +97,8 @@ func startServer(c Config, k keys, authFail func(error)) (*server.Server, string
 	// The server's log is always read: a route that a peer refuses (wrong
 	// credentials, a certificate it does not trust) ends the start with
 	// that reason rather than a wait for a quorum that cannot form.
-	s.SetLoggerV2(natsLogger{l: c.Logger.With("nats", c.Name), on: c.NATSLog, peers: peers, authFail: authFail}, false, false, false)
+	ref.peers = len(peers)
+	s.SetLoggerV2(natsLogger{l: c.Logger.With("nats", c.Name), on: c.NATSLog, peers: peers, ref: ref}, false, false, false)
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
@@ -156,14 +160,13 @@ func bucketName(cluster, what string) string { return "stratbox_" + cluster + "_
 // openBuckets creates (or binds to) the shared buckets, retrying until ctx
 // ends: a clustered node's first bucket needs a JetStream quorum, which
 // exists only once enough peers have joined (error 10005 "no suitable
-// peers" until then).
-// admin (nil: js) creates or updates them, js binds them; when admin is
-// nil and js may not create them (an external cluster whose operator
-// created them), js binds the existing ones. A route refused by a peer
-// (authFail) ends the wait at once.
-func openBuckets(ctx context.Context, admin, js jetstream.JetStream, c Config, log *slog.Logger, authFail <-chan error) (buckets, error) {
-	if admin == nil {
-		admin = js
+// peers" until then). admin (nil in external mode) creates or updates
+// them, js binds them (see bucket). Routes refused by every peer (ref)
+// end the wait at once.
+func openBuckets(ctx context.Context, admin, js jetstream.JetStream, c Config, log *slog.Logger, ref *refusals) (buckets, error) {
+	var allRefused <-chan error
+	if ref != nil {
+		allRefused = ref.all
 	}
 	cfgs := []jetstream.KeyValueConfig{
 		// The registry: every node re-puts its keys every PublishInterval,
@@ -186,32 +189,21 @@ func openBuckets(ctx context.Context, admin, js jetstream.JetStream, c Config, l
 			// Short attempts: until the JetStream meta leader is elected, a
 			// request is not answered at all.
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err := admin.CreateOrUpdateKeyValue(cctx, kc)
-			var kv jetstream.KeyValue
-			if err == nil || admin == js {
-				// Bound with the node's own connection (which may not
-				// create or delete streams).
-				var berr error
-				if kv, berr = js.KeyValue(cctx, kc.Bucket); berr != nil {
-					err = errors.Join(err, berr)
-				} else {
-					err = nil
-				}
-			}
+			kv, err := bucket(cctx, admin, js, kc)
 			cancel()
 			if err == nil {
 				kvs[i] = kv
 				break
 			}
 			if ctx.Err() != nil {
-				return buckets{}, fmt.Errorf("cluster: bucket %s (replicas %d): %w (last: %v)", kc.Bucket, kc.Replicas, ctx.Err(), err)
+				return buckets{}, fmt.Errorf("cluster: bucket %s (replicas %d): %w (last: %v)%s", kc.Bucket, kc.Replicas, ctx.Err(), err, ref.summary())
 			}
 			if attempt%10 == 0 {
 				log.Debug("cluster: bucket not ready, retrying", "bucket", kc.Bucket, "err", err)
 			}
 			select {
 			case <-ctx.Done():
-			case err := <-authFail:
+			case err := <-allRefused:
 				return buckets{}, err
 			case <-time.After(100 * time.Millisecond):
 			}
@@ -220,13 +212,82 @@ func openBuckets(ctx context.Context, admin, js jetstream.JetStream, c Config, l
 	return buckets{reg: kvs[0], leases: kvs[1], claims: kvs[2]}, nil
 }
 
-// natsLogger routes nats-server's log to slog (when on) and tells
-// authFail of a route to a peer that the peer refused.
+// bucket creates or updates a bucket with admin and binds it with js (the
+// node's own connection, which may not create or delete streams). Without
+// admin (external mode) an existing bucket is bound as it is, and only a
+// missing one is created (which the cluster's operator may not allow).
+func bucket(ctx context.Context, admin, js jetstream.JetStream, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if admin == nil {
+		kv, err := js.KeyValue(ctx, kc.Bucket)
+		if err == nil || !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return kv, err
+		}
+		return js.CreateOrUpdateKeyValue(ctx, kc)
+	}
+	if _, err := admin.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		return nil, err
+	}
+	return js.KeyValue(ctx, kc.Bucket)
+}
+
+// refusals collects the peers that refused this node's routes. Each is
+// logged once; when every peer has refused, the start cannot succeed and
+// all gets the reason at once (a node refused by some only waits for the
+// others, and its timeout names the refusals).
+type refusals struct {
+	log   *slog.Logger
+	peers int
+	all   chan error
+	mu    sync.Mutex
+	by    map[string]error
+}
+
+func newRefusals(log *slog.Logger) *refusals {
+	return &refusals{log: log, all: make(chan error, 1), by: map[string]error{}}
+}
+
+func (r *refusals) add(peer string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, seen := r.by[peer]; !seen {
+		r.log.Warn(err.Error())
+	}
+	r.by[peer] = err
+	if len(r.by) == r.peers {
+		select {
+		case r.all <- fmt.Errorf("cluster: every peer refused this node's routes: %w", r.joinLocked()):
+		default:
+		}
+	}
+}
+
+func (r *refusals) joinLocked() error {
+	var errs []error
+	for _, p := range slices.Sorted(maps.Keys(r.by)) {
+		errs = append(errs, r.by[p])
+	}
+	return errors.Join(errs...)
+}
+
+func (r *refusals) summary() string {
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.by) == 0 {
+		return ""
+	}
+	return "; " + strings.ReplaceAll(r.joinLocked().Error(), "\n", "; ")
+}
+
+// natsLogger routes nats-server's log to slog (when on) and tells ref of
+// a route to a peer that the peer refused.
 type natsLogger struct {
-	l        *slog.Logger
-	on       bool
-	peers    []string // host:port of the routes this node dials
-	authFail func(error)
+	l     *slog.Logger
+	on    bool
+	peers []string // host:port of the routes this node dials
+	ref   *refusals
 }
 
 func (n natsLogger) Noticef(f string, a ...any) { n.log(slog.LevelDebug, f, a) }
@@ -241,9 +302,9 @@ func (n natsLogger) log(level slog.Level, f string, a []any) {
 		return
 	}
 	msg := fmt.Sprintf(f, a...)
-	if level >= slog.LevelWarn && n.authFail != nil {
-		if err := routeRefused(msg, n.peers); err != nil {
-			n.authFail(err)
+	if level >= slog.LevelWarn && n.ref != nil {
+		if peer, err := routeRefused(msg, n.peers); err != nil {
+			n.ref.add(peer, err)
 		}
 	}
 	if n.on {
@@ -254,23 +315,23 @@ func (n natsLogger) log(level slog.Level, f string, a []any) {
 // routeRefused recognises, in a line of the server's log, a route this
 // node dialled that its peer refused: an authorization violation, or a TLS
 // handshake that failed.
-func routeRefused(msg string, peers []string) error {
+func routeRefused(msg string, peers []string) (string, error) {
 	refused := strings.Contains(msg, "Route Error") && strings.Contains(msg, "Authorization Violation")
 	tlsErr := strings.Contains(msg, "TLS route handshake error")
 	if !refused && !tlsErr {
-		return nil
+		return "", nil
 	}
 	for _, p := range peers {
 		if !strings.Contains(msg, p+" - rid:") {
 			continue // not a route this node dialled (a refused stranger's, for one)
 		}
 		if refused {
-			return fmt.Errorf("cluster: the route to %s was refused (authorization violation): its route_user and route_password (credentials file) differ from this node's, or it requires a certificate", p)
+			return p, fmt.Errorf("cluster: the route to %s was refused (authorization violation): its route_user and route_password (credentials file) differ from this node's, or it requires a certificate", p)
 		}
 		_, detail, _ := strings.Cut(msg, "handshake error: ")
-		return fmt.Errorf("cluster: the route to %s failed its TLS handshake (%s): check tls_cert, tls_key and tls_ca on both", p, detail)
+		return p, fmt.Errorf("cluster: the route to %s failed its TLS handshake (%s): check tls_cert, tls_key and tls_ca on both", p, detail)
 	}
-	return nil
+	return "", nil
 }
 
 var errClosed = errors.New("cluster: node closed")
