@@ -203,6 +203,9 @@ func (n *Node) onAsyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		if n.stats.denied.Add(1) <= 10 {
 			n.log.Warn("cluster: NATS permissions refused this node", "err", err)
 		}
+		n.mu.Lock()
+		n.notifyLocked()
+		n.mu.Unlock()
 		return
 	}
 	n.log.Debug("cluster: NATS error", "err", err)
