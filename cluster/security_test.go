@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,24 @@ import (
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/pool"
 )
+
+// syncBuffer is a log sink written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // testGuard stands for the host's engine checks: amounts over 100 are
 // refused, and everything that places or amends once killed.
@@ -233,13 +253,19 @@ func TestClusterSecurity(t *testing.T) {
 		for _, a := range []Auth{{RouteUser: "route", RoutePassword: "not-the-password"}, {}} {
 			port := freePorts(t, 1)[0]
 			own := fmt.Sprintf("127.0.0.1:%d", port)
-			c := Config{Mode: ModeEmbedded, Name: "rogue", ClusterListen: own, Routes: append(append([]string(nil), cfgs[0].Routes...), own), Auth: a}
+			// Its whole log, the NATS server's included, at debug level.
+			var logged syncBuffer
+			c := Config{Mode: ModeEmbedded, Name: "rogue", ClusterListen: own, Routes: append(append([]string(nil), cfgs[0].Routes...), own), Auth: a,
+				NATSLog: true, Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 			testTiming(&c)
 			h := NewPoolHolder()
 			_, err := New(context.Background(), c, h, h)
 			if err == nil || !strings.Contains(err.Error(), "every peer refused") || !strings.Contains(err.Error(), "authorization violation") ||
 				strings.Contains(err.Error(), "not-the-password") {
 				t.Fatalf("a rogue server (route password %t): %v", a.RoutePassword != "", err)
+			}
+			if out := logged.String(); !strings.Contains(out, "Authorization Violation") || strings.Contains(out, "not-the-password") {
+				t.Fatalf("the rogue's log lacks the refusal or shows its route password:\n%s", out)
 			}
 		}
 		routesAfter := []int{n1.Server().NumRoutes(), n2.Server().NumRoutes(), n3.Server().NumRoutes()}
