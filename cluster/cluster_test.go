@@ -431,6 +431,12 @@ func TestClusterThreeMembers(t *testing.T) {
 				m = c
 			}
 		}
+		// m's own view settled first (the failover above waited for n1's):
+		// its registry watch may still show the retired connection.
+		waitFor(t, m.n, "m's view: 6 healthy of 6", 30*time.Second, func() bool {
+			h := poolHealth(m.n, "main")
+			return h.Healthy == 6 && h.Total == 6
+		})
 		ghost := ConnRecord{Pool: "main", Node: "n8", ID: "m0", Incarnation: "gone1", Healthy: true, State: "ready", At: time.Now()}
 		key := connKey(ghost.Pool, ghost.Node, ghost.ID)
 		// And a live node's retired connection whose Delete it missed.

@@ -31,7 +31,12 @@ func TestMain(m *testing.M) {
 
 func startSim(tb testing.TB) *sim.Server {
 	tb.Helper()
-	srv, err := sim.Start(context.Background(), sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond,
+	// A test_request may wait 2 s for its answer, and a connection 2 s for
+	// a frame (connConfig), as in conn's tests: beside a busy CPU under
+	// -race, 100 ms was missed now and then, and a connection the test did
+	// not drop was lost (no cluster test relies on the exchange's
+	// heartbeat to notice a loss: they close connections or kill nodes).
+	srv, err := sim.Start(context.Background(), sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, HeartbeatGrace: 2 * time.Second,
 		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
 	if err != nil {
 		tb.Fatal(err)
@@ -45,6 +50,7 @@ func connConfig(url string) conn.Config {
 	cc.URL = url
 	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
 	cc.HeartbeatInterval = 100 * time.Millisecond
+	cc.SilenceMultiple = 20
 	cc.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	return cc
 }
