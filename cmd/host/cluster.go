@@ -82,9 +82,13 @@ func orDefault(s, d string) string {
 }
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "credentials" {
+		return runClusterCredentials(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "status" {
-		fmt.Fprintln(stderr, "usage: host cluster status [--config host.toml | --url nats://host:port [--credentials file]] [--cluster name]")
-		return fmt.Errorf("%w: host cluster: want the subcommand status", errUsage)
+		fmt.Fprintln(stderr, "usage: host cluster status [--config host.toml | --url nats://host:port [--credentials file]] [--cluster name]\n"+
+			"       host cluster credentials --out file [--status-user name]")
+		return fmt.Errorf("%w: host cluster: want the subcommand status or credentials", errUsage)
 	}
 	fs := flag.NewFlagSet("host cluster status", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -87,6 +87,41 @@ func TestClusterCredentialsFile(t *testing.T) {
 	}
 }
 
+// host cluster credentials writes a file the config loads, 0600, never
+// twice, printing no secret.
+func TestClusterCredentialsCommand(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cluster.credentials")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"cluster", "credentials", "--out", p}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the file: %v %v", st, err)
+	}
+	f, err := loadCredentials(p)
+	if err != nil || len(f.RoutePassword) != 64 || f.Login.User != "ops" || len(f.Users) != 1 || f.Users[0].Password != f.Login.Password {
+		t.Fatalf("loaded: %+v %v", f, err)
+	}
+	if strings.Contains(out.String(), f.RoutePassword) || strings.Contains(out.String(), f.Login.Password) {
+		t.Fatalf("a secret was printed: %s", out.String())
+	}
+	if _, err := (clusterConfig{CredentialsFile: p}.config()); err != nil {
+		t.Fatalf("as credentials_file: %v", err)
+	}
+	before, _ := os.ReadFile(p)
+	if err := run(context.Background(), []string{"cluster", "credentials", "--out", p}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "exists") {
+		t.Fatalf("a second time: %v", err)
+	}
+	if after, _ := os.ReadFile(p); !bytes.Equal(before, after) {
+		t.Fatal("the existing file was changed")
+	}
+	if err := run(context.Background(), []string{"cluster", "credentials"}, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+		t.Fatalf("no --out: %v", err)
+	}
+}
+
 func TestClusterStatusCommand(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
