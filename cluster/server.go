@@ -108,8 +108,7 @@ func startServer(c Config, k keys, ref *refusals) (*server.Server, string, error
 	return s, tmp, nil
 }
 
-// connect opens the node's NATS connection: in-process to its own server,
-// or to the external cluster's URLs.
+// connect opens the node's NATS connection: in-process to its own server
 // as the node's member key (kp), or with the configured login to the
 // external cluster's URLs.
 func connect(c Config, s *server.Server, kp nkeys.KeyPair, errs nats.ErrHandler) (*nats.Conn, error) {
