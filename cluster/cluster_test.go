@@ -48,11 +48,45 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Name: "n", HeartbeatInterval: time.Second, NodeTimeout: time.Second}, "node_timeout"},
 		{Config{Name: "n", LeaseTTL: time.Millisecond}, "lease_ttl"},
 		{Config{Name: "n", Region: "eu west"}, "region"},
+		// Security.
+		{Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "0.0.0.0:6222", Routes: []string{"10.0.0.1:6222"}}, "beyond loopback and lacks tls_cert"},
+		{Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "127.0.0.1:6222", Listen: "0.0.0.0:4222", Routes: []string{"127.0.0.1:6222"},
+			Auth: Auth{TLS: TLS{Cert: "c", Key: "k"}}}, "listen 0.0.0.0:4222 is beyond loopback and lacks route authentication"},
+		{Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "127.0.0.1:6222", Routes: []string{"nats-route://r:s3cret@127.0.0.1:6222"}}, "r:xxxxx@"},
+		{Config{Name: "n", Mode: ModeExternal, URLs: []string{"nats://u:s3cret@x:4222"}}, "u:xxxxx@x:4222 carries a login"},
+		{Config{Name: "n", Auth: Auth{RouteUser: "r"}}, "route_user and route_password go together"},
+		{Config{Name: "n", Auth: Auth{Users: []User{{Name: "a", Password: "p", Role: "admin"}}}}, `user a: role "admin"`},
+		{Config{Name: "n", Auth: Auth{Users: []User{{Name: "a", Role: RoleStatus}}}}, "user a: give a password or an nkey"},
+		{Config{Name: "n", Auth: Auth{Users: []User{{NKey: "SUAM", Role: RoleStatus}}}}, "user #1: nkey is not a user public key"},
+		{Config{Name: "n", Auth: Auth{Users: []User{{Name: "a.b", Password: "p", Role: RoleMember}}}}, "a member's name is its node's name"},
+		{Config{Name: "n", Auth: Auth{Login: Login{NKeySeed: "SUnope"}}}, "login: nkey seed"},
+		{Config{Name: "n", Auth: Auth{TLS: TLS{Cert: "c", Key: "k", Verify: true}}}, "tls_verify needs tls_ca"},
 	}
 	for _, b := range bad {
 		err := b.c.Validate()
-		if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), b.want) {
-			t.Errorf("%+v: %v, want an ErrConfig naming %q", b.c, err, b.want)
+		if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), b.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: %v, want an ErrConfig naming %q", b.c.Name, err, b.want)
+		}
+	}
+	// Beyond loopback with TLS and a route password, or mutual TLS: accepted.
+	for _, a := range []Auth{{RouteUser: "r", RoutePassword: "p", TLS: TLS{Cert: "c", Key: "k"}}, {TLS: TLS{Cert: "c", Key: "k", CA: "ca", Verify: true}}} {
+		c := Config{Name: "n", Mode: ModeEmbedded, ClusterListen: "10.0.0.1:6222", Listen: "10.0.0.1:4222",
+			Routes: []string{"10.0.0.1:6222", "10.0.0.2:6222", "10.0.0.3:6222"}, Auth: a}
+		if err := c.Validate(); err != nil {
+			t.Errorf("secured: %v", err)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                      "nats://127.0.0.1:4222",
+		"nats://ops:hunter2@h:4222":                  "nats://ops:xxxxx@h:4222",
+		"nats://tok3n@h:4222,tls://u:p%40ss@h2:4222": "nats://xxxxx@h:4222,tls://u:xxxxx@h2:4222",
+		"nats://u:pa ss@h:4222":                      "nats://xxxxx@h:4222",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -122,9 +156,14 @@ func TestClusterLocalMode(t *testing.T) {
 		h := poolHealth(m.n, "main")
 		return h.Healthy == 2 && h.Total == 2 && m.n.Status().Controller == "solo"
 	})
-	raw, err := m.n.Exchange("main", pool.RoundRobin).CallRaw(context.Background(), "public/get_time", []byte(`{}`))
+	raw, err := m.n.Exchange("main", pool.RoundRobin).CallRaw(context.Background(), "private/get_order_state_by_label",
+		[]byte(`{"currency":"BTC","label":"none"}`))
 	if err != nil || len(raw) == 0 {
 		t.Fatalf("local call: %s %v", raw, err)
+	}
+	// Not an order request: refused before any connection carries it.
+	if _, err := m.n.Exchange("main", "").CallRaw(context.Background(), "public/get_time", []byte(`{}`)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("public/get_time through the cluster: %v, want refused", err)
 	}
 }
 
@@ -168,9 +207,10 @@ func TestClusterThreeMembers(t *testing.T) {
 	var seen [][]byte
 	// (Not ">": interest in a missing node's subject would answer for it.)
 	var spies []*nats.Subscription
+	spyConn := adminConn(t, ms[2].n)
 	for _, subj := range []string{"$KV.>", "$JS.>", "_INBOX.>", "stratbox.*.hb.*", "stratbox.*.ctl.*",
 		"stratbox.*.orders.*.n1", "stratbox.*.orders.*.n2", "stratbox.*.orders.*.n3"} {
-		spy, err := ms[2].n.Conn().Subscribe(subj, func(m *nats.Msg) {
+		spy, err := spyConn.Subscribe(subj, func(m *nats.Msg) {
 			seenMu.Lock()
 			seen = append(seen, append([]byte(m.Subject+" "), m.Data...))
 			seenMu.Unlock()
@@ -216,7 +256,7 @@ func TestClusterThreeMembers(t *testing.T) {
 			}
 		}
 		// The same view from outside, as `host cluster status` reads it.
-		nc, err := nats.Connect(ms[1].n.ClientURL())
+		nc, err := nats.Connect(ms[1].n.ClientURL(), nats.UserInfo("ops", "ops-secret"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +346,7 @@ func TestClusterThreeMembers(t *testing.T) {
 	})
 
 	t.Run("malformed", func(t *testing.T) {
-		nc := ms[2].n.Conn()
+		nc := adminConn(t, ms[2].n) // a member may not speak for another: only the admin key can forge
 		before := n1.Counters().Malformed
 		_ = nc.Publish("stratbox.stratbox.hb.n1", []byte("{not json"))
 		_ = nc.Publish("stratbox.stratbox.hb.n1", []byte(`{"node":"n2","inc":"x"}`)) // a node speaking for another
@@ -391,6 +431,12 @@ func TestClusterThreeMembers(t *testing.T) {
 				m = c
 			}
 		}
+		// m's own view settled first (the failover above waited for n1's):
+		// its registry watch may still show the retired connection.
+		waitFor(t, m.n, "m's view: 6 healthy of 6", 30*time.Second, func() bool {
+			h := poolHealth(m.n, "main")
+			return h.Healthy == 6 && h.Total == 6
+		})
 		ghost := ConnRecord{Pool: "main", Node: "n8", ID: "m0", Incarnation: "gone1", Healthy: true, State: "ready", At: time.Now()}
 		key := connKey(ghost.Pool, ghost.Node, ghost.ID)
 		// And a live node's retired connection whose Delete it missed.

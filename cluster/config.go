@@ -118,6 +118,17 @@ type Config struct {
 	// exchange to report a lost node's order cancelled (default 5s).
 	ReestablishWait time.Duration
 
+	// Auth secures the node's NATS: logins of the client listener, route
+	// authentication, TLS, this node's own login to an external cluster.
+	// An embedded node listening beyond loopback needs TLS and route
+	// authentication.
+	Auth Auth
+	// Guard, when set, admits or refuses each order request another member
+	// sends to this node's connections, after the method allow-list
+	// (RemoteMethods): the host wires its kill switch, validation and risk
+	// limits here. Nil: the allow-list only.
+	Guard func(RemoteOrder) error
+
 	// Logger (default: discarded). NATSLog routes the server's own log to
 	// it as well.
 	Logger  *slog.Logger
@@ -182,6 +193,9 @@ func (c Config) Validate() error {
 	if d.LeaseTTL < time.Second/2 {
 		return bad("lease_ttl %v is below 500ms", d.LeaseTTL)
 	}
+	if err := c.Auth.validate(bad); err != nil {
+		return err
+	}
 	switch c.Mode {
 	case ModeLocal:
 		if len(c.Routes) > 0 || len(c.URLs) > 0 || c.ClusterListen != "" || c.Listen != "" {
@@ -211,6 +225,9 @@ func (c Config) Validate() error {
 		if c.Replicas > 1 && c.Replicas > len(c.Routes) {
 			return bad("replicas %d with %d routes", c.Replicas, len(c.Routes))
 		}
+		if err := c.exposed(bad); err != nil {
+			return err
+		}
 	case ModeExternal:
 		if len(c.URLs) == 0 {
 			return bad("mode external needs urls (nats://host:port of the existing cluster)")
@@ -218,7 +235,10 @@ func (c Config) Validate() error {
 		for _, u := range c.URLs {
 			p, err := url.Parse(u)
 			if err != nil || (p.Scheme != "nats" && p.Scheme != "tls") || p.Host == "" {
-				return bad("url %q: want nats://host:port or tls://host:port", u)
+				return bad("url %q: want nats://host:port or tls://host:port", Redact(u))
+			}
+			if p.User != nil {
+				return bad("url %s carries a login: put it in the credentials file (user and password, or nkey_seed)", Redact(u))
 			}
 		}
 		if len(c.Routes) > 0 || c.ClusterListen != "" || c.Listen != "" {
@@ -254,10 +274,13 @@ func routeURLs(routes []string) ([]*url.URL, error) {
 		}
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("route %q: want host:port or nats-route://host:port", r)
+			return nil, fmt.Errorf("route %q: want host:port or nats-route://host:port", Redact(r))
+		}
+		if u.User != nil {
+			return nil, fmt.Errorf("route %s carries a login: put route_user and route_password in the credentials file", Redact(r))
 		}
 		if _, err := hostPort(u.Host); err != nil {
-			return nil, fmt.Errorf("route %q: %v", r, err)
+			return nil, fmt.Errorf("route %q: %v", Redact(r), err)
 		}
 		out = append(out, u)
 	}

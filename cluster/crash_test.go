@@ -27,6 +27,7 @@ const (
 	childRoutes = "STRATBOX_CLUSTER_ROUTES"
 	childListen = "STRATBOX_CLUSTER_LISTEN"
 	childOrders = "STRATBOX_CLUSTER_ORDERS"
+	childRoute  = "STRATBOX_CLUSTER_ROUTE_PASSWORD"
 )
 
 func crashLabel(i int) string { return "crash-" + strconv.Itoa(i) }
@@ -43,7 +44,8 @@ func runChild() int {
 	}
 	h := NewPoolHolder()
 	_ = h.Add("main", p, func(context.Context) (*pool.Pool, error) { return startPool(context.Background(), url, 1, nil) })
-	c := Config{Mode: ModeEmbedded, Name: "n3", ClusterListen: os.Getenv(childListen), Routes: strings.Split(os.Getenv(childRoutes), ",")}
+	c := Config{Mode: ModeEmbedded, Name: "n3", ClusterListen: os.Getenv(childListen), Routes: strings.Split(os.Getenv(childRoutes), ","),
+		Auth: Auth{RouteUser: "route", RoutePassword: os.Getenv(childRoute)}}
 	testTiming(&c)
 	n, err := New(context.Background(), c, h, h)
 	if err != nil {
@@ -69,7 +71,7 @@ func TestClusterCrash(t *testing.T) {
 	cfgs := embeddedConfigs(t, "n1", "n2", "n3")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", childSim+"="+srv.URL(), childRoutes+"="+strings.Join(cfgs[2].Routes, ","),
-		childListen+"="+cfgs[2].ClusterListen, childOrders+"="+strconv.Itoa(orders))
+		childListen+"="+cfgs[2].ClusterListen, childOrders+"="+strconv.Itoa(orders), childRoute+"="+cfgs[2].Auth.RoutePassword)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

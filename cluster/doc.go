@@ -30,4 +30,15 @@
 // makes this host's process a member of a NATS cluster over routes;
 // external connects to an existing NATS cluster. One node, or three and
 // more: two cannot keep a quorum through the loss of one.
+//
+// Security (auth.go, guard.go): no listener admits an anonymous client;
+// the node connects to its own server in-process with an nkey made at
+// start, under member permissions (its own liveness subject and records,
+// requests to the others, replies; no $JS administration; the buckets are
+// created at start with a second, admin key). Routes require a route
+// password or mutual TLS, and a node listening beyond loopback needs TLS
+// and route authentication (Auth). Another member's request reaches a
+// connection only if its method is in RemoteMethods (place, amend, cancel,
+// order state) and Config.Guard (the host's kill switch, validation and
+// per-order limits) admits it. Redact hides the passwords of URLs.
 package cluster

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +119,19 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// n2 and n3 admit what they carry with an engine's own remote checks
+	// (host.Engine.AdmitRemote, as host run wires them): the engine's
+	// orders pass them.
+	var admitted atomic.Int64
+	for i := 1; i < 3; i++ {
+		cfgs[i].Guard = func(o RemoteOrder) error {
+			if err := e.AdmitRemote(o.Method, o.Params, o.Instrument); err != nil {
+				return err
+			}
+			admitted.Add(1)
+			return nil
+		}
+	}
 	// n1's pool delivers to the engine; n2 and n3 are ordinary members.
 	p1, err := pool.New(poolConfig(srv.URL(), 1), e.Sink, e.PoolEvent, nil)
 	if err != nil {
@@ -187,6 +201,9 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 	}
 	if c := conns(); len(c) != 3 {
 		t.Fatalf("orders on %d connections, want 3 (one per node): %v", len(c), labelOn())
+	}
+	if admitted.Load() < 2 {
+		t.Fatalf("the other nodes' guards admitted %d requests, want one order on each at least", admitted.Load())
 	}
 	// Drop a remote node's connection (not n1's own: the engine subscribed
 	// its channels there).

@@ -16,7 +16,7 @@ import (
 )
 
 func toReplyError(err error) *replyError {
-	re := &replyError{Message: err.Error(), NotSent: errors.Is(err, conn.ErrNotSent)}
+	re := &replyError{Message: err.Error(), NotSent: errors.Is(err, conn.ErrNotSent), Refused: errors.Is(err, ErrRefused)}
 	var rpc *conn.RPCError
 	if errors.As(err, &rpc) {
 		re.Code, re.Message = rpc.Code, rpc.Message
@@ -35,6 +35,8 @@ func (r *replyError) err(node string) error {
 	switch {
 	case r.Code != 0:
 		return &conn.RPCError{Code: r.Code, Message: r.Message, Data: r.Data}
+	case r.Refused:
+		return fmt.Errorf("%w %s: %s: %w: %w", ErrRemote, node, r.Message, ErrRefused, conn.ErrNotSent)
 	case r.NotSent:
 		return fmt.Errorf("%w %s: %s: %w", ErrRemote, node, r.Message, conn.ErrNotSent)
 	}
@@ -47,6 +49,11 @@ func (r *replyError) err(node string) error {
 // the outcome unknown and does not.
 func (n *Node) remote(ctx context.Context, node, pool, id, method string, params []byte, fence uint64) (json.RawMessage, error) {
 	if node == n.cfg.Name {
+		// Not the engine's own order (it uses its pool): the controller's
+		// re-establishment from registry records, or a cluster-wide call.
+		if err := n.admit(ctx, pool, id, method, params); err != nil {
+			return nil, fmt.Errorf("cluster: node %s: %w: %w", node, err, conn.ErrNotSent)
+		}
 		return n.placer.Place(ctx, pool, id, method, params)
 	}
 	if len(params) > 0 && !json.Valid(params) {

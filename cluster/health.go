@@ -140,6 +140,10 @@ type Counters struct {
 	Beats, Malformed, RemoteServed, RemoteSent   uint64
 	Failovers, Reestablished, DuplicatePrevented uint64
 	NotReplaced, StaleFence, KVErrors            uint64
+	// Refused: order requests refused (a method not allowed, the guard);
+	// Denied: this node's own publishes or subscriptions that its NATS
+	// permissions refused (a bug, or a cluster operator's narrower grant).
+	Refused, Denied uint64
 }
 
 // Counters returns the node's event counts.
@@ -148,7 +152,7 @@ func (n *Node) Counters() Counters {
 	return Counters{Beats: s.beats.Load(), Malformed: s.malformed.Load(), RemoteServed: s.remoteServed.Load(),
 		RemoteSent: s.remoteSent.Load(), Failovers: s.failovers.Load(), Reestablished: s.reestablished.Load(),
 		DuplicatePrevented: s.dupPrevented.Load(), NotReplaced: s.notReplaced.Load(), StaleFence: s.staleFence.Load(),
-		KVErrors: s.kvErrors.Load()}
+		KVErrors: s.kvErrors.Load(), Refused: s.refused.Load(), Denied: s.denied.Load()}
 }
 
 // WriteMetrics writes the node's view of the cluster in the Prometheus
@@ -198,7 +202,8 @@ func (n *Node) WriteMetrics(w io.Writer) error {
 		v    uint64
 	}{{"failovers", c.Failovers}, {"orders_reestablished", c.Reestablished}, {"duplicates_prevented", c.DuplicatePrevented},
 		{"orders_not_replaced", c.NotReplaced}, {"malformed_messages", c.Malformed}, {"stale_fence_refused", c.StaleFence},
-		{"remote_requests_served", c.RemoteServed}, {"remote_requests_sent", c.RemoteSent}, {"registry_write_errors", c.KVErrors}} {
+		{"remote_requests_served", c.RemoteServed}, {"remote_requests_sent", c.RemoteSent}, {"registry_write_errors", c.KVErrors},
+		{"remote_requests_refused", c.Refused}, {"permission_denied", c.Denied}} {
 		p("# TYPE stratbox_cluster_%s_total counter\nstratbox_cluster_%s_total %d\n", m.name, m.name, m.v)
 	}
 	return err

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/pool"
@@ -27,7 +31,12 @@ func TestMain(m *testing.M) {
 
 func startSim(tb testing.TB) *sim.Server {
 	tb.Helper()
-	srv, err := sim.Start(context.Background(), sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond,
+	// A test_request may wait 2 s for its answer, and a connection 2 s for
+	// a frame (connConfig), as in conn's tests: beside a busy CPU under
+	// -race, 100 ms was missed now and then, and a connection the test did
+	// not drop was lost (no cluster test relies on the exchange's
+	// heartbeat to notice a loss: they close connections or kill nodes).
+	srv, err := sim.Start(context.Background(), sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, HeartbeatGrace: 2 * time.Second,
 		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}})
 	if err != nil {
 		tb.Fatal(err)
@@ -41,6 +50,7 @@ func connConfig(url string) conn.Config {
 	cc.URL = url
 	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
 	cc.HeartbeatInterval = 100 * time.Millisecond
+	cc.SilenceMultiple = 20
 	cc.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	return cc
 }
@@ -75,6 +85,8 @@ type member struct {
 	mu   sync.Mutex
 	fo   []Failover
 	al   []Alert
+	// deniedOK: permission refusals a test caused on purpose.
+	deniedOK atomic.Uint64
 }
 
 func (m *member) failovers() []Failover {
@@ -127,11 +139,26 @@ func embeddedConfigs(tb testing.TB, names ...string) []Config {
 		routes = append(routes, "127.0.0.1:"+strconv.Itoa(p))
 	}
 	out := make([]Config, len(names))
+	auth := testAuth(tb)
 	for i, name := range names {
-		out[i] = Config{Mode: ModeEmbedded, Name: name, ClusterListen: routes[i], Routes: routes}
+		out[i] = Config{Mode: ModeEmbedded, Name: name, ClusterListen: routes[i], Routes: routes, Auth: auth}
 		testTiming(&out[i])
 	}
 	return out
+}
+
+// testAuth is a test cluster's credentials: a route password made for
+// the test, and a status login "ops".
+func testAuth(tb testing.TB) Auth {
+	return Auth{RouteUser: "route", RoutePassword: randomSecret(tb), Users: []User{{Name: "ops", Password: "ops-secret", Role: RoleStatus}}}
+}
+
+func randomSecret(tb testing.TB) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		tb.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // startMembers starts one node per config concurrently (a clustered
@@ -140,7 +167,17 @@ func embeddedConfigs(tb testing.TB, names ...string) []Config {
 func startMembers(tb testing.TB, url string, size int, cfgs []Config) []*member {
 	tb.Helper()
 	ms, err := launchMembers(url, size, cfgs)
-	tb.Cleanup(func() { closeMembers(ms) })
+	tb.Cleanup(func() {
+		// The members' own NATS permissions are enough for all they did.
+		for _, m := range ms {
+			if m.n != nil {
+				if d := m.n.Counters().Denied - m.deniedOK.Load(); d != 0 {
+					tb.Errorf("node %s: %d of its publishes or subscriptions were refused by its NATS permissions", m.n.Name(), d)
+				}
+			}
+		}
+		closeMembers(ms)
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -225,4 +262,16 @@ func poolHealth(n *Node, name string) PoolHealth {
 		}
 	}
 	return PoolHealth{}
+}
+
+// adminConn connects to n's server in-process with its admin key (the
+// tests' spies and forgers; no member has this key).
+func adminConn(tb testing.TB, n *Node) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect("", nats.InProcessServer(n.srv), nkeyOption(n.keys.admin))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
 }

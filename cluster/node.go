@@ -33,6 +33,7 @@ type Node struct {
 	holder Holder
 	placer Placer
 	srv    *server.Server // nil in external mode
+	keys   keys           // the in-process logins (local and embedded modes)
 	tmp    string
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -70,6 +71,7 @@ type Node struct {
 
 type counters struct {
 	malformed, beats, remoteServed, remoteSent, failovers, reestablished, dupPrevented, notReplaced, staleFence, kvErrors atomic.Uint64
+	refused, denied                                                                                                       atomic.Uint64
 }
 
 type peer struct {
@@ -120,14 +122,32 @@ func New(ctx context.Context, cfg Config, holder Holder, placer Placer) (*Node, 
 			n.shutdown()
 		}
 	}()
+	var ref *refusals
+	var admin jetstream.JetStream
 	if cfg.Mode != ModeExternal {
-		s, tmp, err := startServer(cfg)
+		var err error
+		if n.keys, err = newKeys(); err != nil {
+			return nil, err
+		}
+		ref = newRefusals(n.log)
+		s, tmp, err := startServer(cfg, n.keys, ref)
 		if err != nil {
 			return nil, err
 		}
 		n.srv, n.tmp = s, tmp
+		// The buckets are created with the admin key, on a connection
+		// closed once they exist: the node's own may not touch $JS
+		// administration.
+		anc, err := nats.Connect("", nats.InProcessServer(s), nkeyOption(n.keys.admin), nats.Name("stratbox-"+cfg.Name+"-admin"))
+		if err != nil {
+			return nil, fmt.Errorf("cluster: connect in-process (admin): %w", err)
+		}
+		defer anc.Close()
+		if admin, err = jetstream.New(anc); err != nil {
+			return nil, fmt.Errorf("cluster: jetstream: %w", err)
+		}
 	}
-	nc, err := connect(cfg, n.srv)
+	nc, err := connect(cfg, n.srv, n.keys.member, n.onAsyncError)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +157,7 @@ func New(ctx context.Context, cfg Config, holder Holder, placer Placer) (*Node, 
 	}
 	sctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	if n.b, err = openBuckets(sctx, n.js, cfg, n.log); err != nil {
+	if n.b, err = openBuckets(sctx, admin, n.js, cfg, n.log, ref); err != nil {
 		return nil, err
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -178,6 +198,20 @@ func newIncarnation() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// onAsyncError counts what the node's NATS permissions refused it.
+func (n *Node) onAsyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrPermissionViolation) || strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+		if n.stats.denied.Add(1) <= 10 {
+			n.log.Warn("cluster: NATS permissions refused this node", "err", err)
+		}
+		n.mu.Lock()
+		n.notifyLocked()
+		n.mu.Unlock()
+		return
+	}
+	n.log.Debug("cluster: NATS error", "err", err)
 }
 
 // Name is the node's name; Incarnation identifies this run of it.
@@ -661,6 +695,11 @@ func (n *Node) onOrder(m *nats.Msg) {
 		defer cancel()
 		if r.Owned {
 			ctx = Owned(ctx)
+		}
+		if err := n.admit(ctx, pool, r.Conn, r.Method, r.Params); err != nil {
+			n.log.Warn("cluster: order request refused", "method", r.Method, "pool", pool, "err", err)
+			n.reply(m, orderReply{Error: &replyError{Message: "cluster: " + n.cfg.Name + " refused it: " + err.Error(), NotSent: true, Refused: true}})
+			return
 		}
 		raw, err := n.placer.Place(ctx, pool, r.Conn, r.Method, r.Params)
 		if err != nil {

@@ -171,4 +171,5 @@ type replyError struct {
 	Message string          `json:"message"`
 	Data    json.RawMessage `json:"data,omitempty"`
 	NotSent bool            `json:"not_sent,omitempty"` // nothing reached the exchange: safe to retry elsewhere
+	Refused bool            `json:"refused,omitempty"`  // the serving node refused it (allow-list, guard)
 }

@@ -160,6 +160,8 @@ type Engine struct {
 	stats    engineCounters
 	marks    []atomic.Int64 // mark price per global instrument (abi.Fixed)
 
+	remoteGate remoteGate // AdmitRemote's rate limiter
+
 	step *Lockstep // replay: spawned work runs in lock step (replay.go); nil live
 
 	tel *telemetry // traces and metrics (telemetry.go); nil: off

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/stratbox/stratbox/cluster"
 )
@@ -40,6 +44,18 @@ type clusterConfig struct {
 	MinHealthy int `toml:"min_healthy"`
 	// StoreDir is JetStream's directory (default: a temporary one).
 	StoreDir string `toml:"store_dir"`
+	// CredentialsFile holds the cluster's secrets (see credentialsFile):
+	// route password, the logins of the client listener, this host's own
+	// login. It must not be readable by group or others.
+	CredentialsFile string `toml:"credentials_file"`
+	// TLS of the client and route listeners (embedded) or of the
+	// connection (external): PEM files; tls_verify requires the peer's
+	// certificate signed by tls_ca (mutual TLS; on routes it is enough to
+	// authenticate a member).
+	TLSCert   string `toml:"tls_cert"`
+	TLSKey    string `toml:"tls_key"`
+	TLSCA     string `toml:"tls_ca"`
+	TLSVerify bool   `toml:"tls_verify"`
 	// Timings (defaults in package cluster).
 	HeartbeatInterval duration `toml:"heartbeat_interval"`
 	NodeTimeout       duration `toml:"node_timeout"`
@@ -68,8 +84,95 @@ func (c clusterConfig) config() (cluster.Config, error) {
 		Placement: cluster.Placement(c.Placement), MinHealthy: c.MinHealthy, StoreDir: c.StoreDir,
 		HeartbeatInterval: c.HeartbeatInterval.Duration, NodeTimeout: c.NodeTimeout.Duration,
 		PublishInterval: c.PublishInterval.Duration, LeaseTTL: c.LeaseTTL.Duration, FailAfter: c.FailAfter.Duration}
+	auth, err := c.auth()
+	if err != nil {
+		return cc, err
+	}
+	cc.Auth = auth
 	if err := cc.Validate(); err != nil {
 		return cc, fmt.Errorf("config: [cluster]: %w", err)
 	}
 	return cc, nil
+}
+
+// credentialsFile is the TOML file credentials_file names: the cluster's
+// secrets, kept out of host.toml.
+//
+//	route_user = "route"            # routes: the same on every member
+//	route_password = "…"
+//	[login]                         # this host's own login over TCP
+//	user = "n1"                     #   (external mode, host cluster status)
+//	password = "…"                  #   or nkey_seed = "SU…"
+//	[[users]]                       # logins of an embedded node's listener
+//	name = "ops"
+//	password = "…"                  #   or nkey = "U…" (a public key)
+//	role = "status"                 #   or "member" (name = its node's name)
+type credentialsFile struct {
+	RouteUser     string `toml:"route_user"`
+	RoutePassword string `toml:"route_password"`
+	Login         struct {
+		User     string `toml:"user"`
+		Password string `toml:"password"`
+		NKeySeed string `toml:"nkey_seed"`
+	} `toml:"login"`
+	Users []struct {
+		Name     string `toml:"name"`
+		Password string `toml:"password"`
+		NKey     string `toml:"nkey"`
+		Role     string `toml:"role"`
+	} `toml:"users"`
+}
+
+// auth reads the credentials file (if any) and the TLS keys into a
+// cluster.Auth. An error names the file and never quotes a secret.
+func (c clusterConfig) auth() (cluster.Auth, error) {
+	a := cluster.Auth{TLS: cluster.TLS{Cert: c.TLSCert, Key: c.TLSKey, CA: c.TLSCA, Verify: c.TLSVerify}}
+	if c.CredentialsFile == "" {
+		return a, nil
+	}
+	f, err := loadCredentials(c.CredentialsFile)
+	if err != nil {
+		return a, fmt.Errorf("config: [cluster] credentials_file %s: %w", c.CredentialsFile, err)
+	}
+	a.RouteUser, a.RoutePassword = f.RouteUser, f.RoutePassword
+	a.Login = cluster.Login{User: f.Login.User, Password: f.Login.Password, NKeySeed: f.Login.NKeySeed}
+	for _, u := range f.Users {
+		a.Users = append(a.Users, cluster.User{Name: u.Name, Password: u.Password, NKey: u.NKey, Role: cluster.Role(u.Role)})
+	}
+	return a, nil
+}
+
+func loadCredentials(path string) (credentialsFile, error) {
+	var f credentialsFile
+	st, err := os.Stat(path)
+	if err != nil {
+		return f, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return f, fmt.Errorf("readable by group or others (mode %04o): chmod 600 it", st.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return f, err
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
+	if err != nil {
+		// The decoder's message may quote the line: keep only its position.
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return f, fmt.Errorf("not valid TOML (line %d)", pe.Position.Line)
+		}
+		return f, fmt.Errorf("not valid TOML: wrong type of a key")
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		var keys []string
+		for _, k := range u {
+			keys = append(keys, k.String())
+		}
+		return f, fmt.Errorf("unknown key(s): %s", strings.Join(keys, ", "))
+	}
+	if f.RouteUser == "" && f.RoutePassword == "" && f.Login.User == "" && f.Login.NKeySeed == "" && len(f.Users) == 0 {
+		return f, fmt.Errorf("no credentials in it (route_user/route_password, [login], [[users]])")
+	}
+	return f, nil
 }

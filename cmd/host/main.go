@@ -7,6 +7,7 @@
 //	host replay  replay a recorded session through the host, deterministically
 //	host record  record an exchange session (market channels, no strategy)
 //	host cluster status: the cluster's nodes, connections, health and controller
+//	host cluster credentials: a new credentials file for a cluster (random secrets, mode 0600)
 //	host bench   measure the host on this machine (and a strategy next to the no-op baseline)
 //
 // Only this package exits the process.
@@ -57,6 +58,7 @@ commands:
   replay  replay a recording through strategy plugins, deterministically; --fill sim for a backtest
   record  record market channels of the exchange (or the simulator) to a file, for replay
   cluster status: the cluster's nodes, connections, pool health and current controller
+  cluster credentials: write a new cluster credentials file (random route password, a status login; mode 0600)
   bench   measure the host on this machine: dispatch, end to end, heartbeats, tick-to-order, replay, memory
 
 Run 'host <command> -h' for a command's flags.`

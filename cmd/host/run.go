@@ -245,7 +245,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 				al.MatchingRate, al.MatchingBurst, al.NonMatchingRate, al.NonMatchingBurst, x.Limits().Margin*100)
 		}
 	}
-	n, leave, err := startCluster(life, c, pc, x, log, stdout)
+	n, leave, err := startCluster(life, c, pc, x, eng, log, stdout)
 	if err != nil {
 		return err
 	}
