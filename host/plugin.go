@@ -23,7 +23,7 @@ const (
 	DefaultInitBudget       = 2 * time.Second
 	DefaultLogRate          = 100 // lines per second
 	DefaultLogBurst         = 200
-	DefaultTimerMin         = time.Millisecond
+	DefaultTimerMin         = 2 * time.Millisecond
 	// MaxTimerMin bounds PluginConfig.TimerMin.
 	MaxTimerMin = time.Minute
 )
@@ -53,7 +53,7 @@ type PluginConfig struct {
 	// TimerMin is the plugin's minimum timer interval: set_timer raises a
 	// shorter after_ns to it, and the host wakes the plugin for its timers at
 	// most once per TimerMin after its last call, whatever it arms (timers
-	// due meanwhile arrive together). Default 1ms; at most MaxTimerMin.
+	// due meanwhile arrive together). Default 2ms; at most MaxTimerMin.
 	TimerMin time.Duration
 }
 

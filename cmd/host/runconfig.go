@@ -221,7 +221,7 @@ type pluginConfig struct {
 	Isolation string `toml:"isolation"`
 	// Seed of the plugin's random source (default 1).
 	Seed uint64 `toml:"seed"`
-	// TimerMin is the plugin's shortest timer (default "1ms", at most "1m"):
+	// TimerMin is the plugin's shortest timer (default "2ms", at most "1m"):
 	// set_timer raises a shorter one to it, and the plugin is woken for
 	// its timers at most once per timer_min after its last call.
 	TimerMin duration `toml:"timer_min"`

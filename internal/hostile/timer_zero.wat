@@ -1,6 +1,6 @@
 ;; does: arms all 256 timers at after_ns = 0 when it starts and again in every call, so that every
 ;;   call leaves 256 timers due at once.
-;; host must: raise each to the plugin's minimum timer interval (timer_min, 1 ms by default), wake the
+;; host must: raise each to the plugin's minimum timer interval (timer_min, 2 ms by default), wake the
 ;;   plugin for its timers at most once per interval, and never let the timer events make a batch larger
 ;;   than the plugin's inbox (the ones that do not fit wait for the next call; no fault).
 (module
