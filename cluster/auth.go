@@ -5,7 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net"
+	"github.com/stratbox/stratbox/internal/netaddr"
 	"net/url"
 	"os"
 	"strings"
@@ -119,17 +119,7 @@ func (a Auth) validate(bad func(string, ...any) error) error {
 
 // loopback reports whether a listen address's host only accepts local
 // connections ("" and 0.0.0.0 are every interface).
-func loopback(hostport string) bool {
-	h, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
+func loopback(hostport string) bool { return netaddr.Loopback(hostport) }
 
 // exposed checks an embedded node that listens beyond loopback: TLS on
 // both listeners and authenticated routes, or an error naming what is

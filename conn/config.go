@@ -2,8 +2,8 @@ package conn
 
 import (
 	"fmt"
+	"github.com/stratbox/stratbox/internal/netaddr"
 	"log/slog"
-	"net"
 	"net/url"
 	"time"
 
@@ -267,13 +267,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(host string) bool { return netaddr.LoopbackHost(host) }
 
 // String prints c without its secrets (the URL redacted as by LogValue).
 func (c Config) String() string {

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"errors"
 	"fmt"
+	"github.com/stratbox/stratbox/internal/netaddr"
 	"io"
 	"net"
 	"os"
@@ -170,17 +171,7 @@ func (c Config) Validate() error {
 
 // Loopback reports whether a host:port address listens on loopback only
 // (127.0.0.0/8, ::1 or localhost; an empty host is every interface).
-func Loopback(addr string) bool {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
+func Loopback(addr string) bool { return netaddr.Loopback(addr) }
 
 // TracesOn and MetricsOn report what the configuration exports (the
 // environment included).

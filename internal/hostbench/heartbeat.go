@@ -165,12 +165,7 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 	if err != nil {
 		return nil, "", err
 	}
-	cc := conn.DefaultConfig()
-	cc.URL = "ws://" + h.relay + "/ws/api/v2"
-	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
-	cc.HeartbeatInterval = hbInterval
-	cc.SilenceMultiple = int(2 * time.Second / hbInterval) // a stall is measured, not a reason to reconnect
-	c, err := conn.Dial(ctx, cc, conn.WithSink(e))
+	c, err := conn.Dial(ctx, relayConn(h), conn.WithSink(e))
 	if err != nil {
 		return nil, "", err
 	}
@@ -234,6 +229,17 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 	al := after.Heartbeat.AnswerLatency
 	return map[string]float64{"p50_us": us(p50), "p99_us": us(p99), "p999_us": us(p999), "max_us": us(mx),
 		"answers": float64(n), "conn_p50_us": us(al.P50), "conn_p99_us": us(al.P99)}, note, nil
+}
+
+// relayConn is a connection through the helper's relay, whose heartbeats
+// (every hbInterval) the relay times on the wire.
+func relayConn(h *helper) conn.Config {
+	cc := conn.DefaultConfig()
+	cc.URL = "ws://" + h.relay + "/ws/api/v2"
+	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
+	cc.HeartbeatInterval = hbInterval
+	cc.SilenceMultiple = int(2 * time.Second / hbInterval) // a stall is measured, not a reason to reconnect
+	return cc
 }
 
 // garbage allocates 1 MiB slices at mibs MiB/s from two goroutines, keeping

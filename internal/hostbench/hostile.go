@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/internal/hostile"
 	"github.com/stratbox/stratbox/pool"
-	"github.com/stratbox/stratbox/sim"
 )
 
 // The hostile group's settings.
@@ -162,12 +160,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	if err != nil {
 		return nil, "", err
 	}
-	cc := conn.DefaultConfig()
-	cc.URL = "ws://" + h.relay + "/ws/api/v2"
-	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
-	cc.HeartbeatInterval = hbInterval
-	cc.SilenceMultiple = int(2 * time.Second / hbInterval)                         // a stall is measured, not a reason to reconnect
-	p, err := pool.New(pool.Config{Conn: cc, Size: 2}, e.Sink, e.PoolEvent, r.log) // tier-1 limits: shares on
+	p, err := pool.New(pool.Config{Conn: relayConn(h), Size: 2}, e.Sink, e.PoolEvent, r.log) // tier-1 limits: shares on
 	if err != nil {
 		return nil, "", err
 	}
