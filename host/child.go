@@ -57,6 +57,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -309,6 +310,13 @@ func (s *procSandbox) spawn(instance uint64) error {
 			return fmt.Errorf("host binary: %w", err)
 		}
 		path = exe
+		if s.pc.Credential != nil && runtime.GOOS == "linux" {
+			// As another user the child may not be able to reach the host's
+			// binary by its path (`go run` builds it in a 0700 directory):
+			// /proc/self/exe, resolved in the forked child before exec, is the
+			// same binary without a path walk.
+			path = "/proc/self/exe"
+		}
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
