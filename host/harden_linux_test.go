@@ -262,4 +262,14 @@ func TestChildRunsAsAnotherUser(t *testing.T) {
 	if _, err := s.Deliver(context.Background(), procTrades(3), procT0); err != nil {
 		t.Fatal(err)
 	}
+	// Without a Path, the host's own binary, wherever it is: the test binary sits in go test's 0700
+	// build directory, which nobody cannot enter (as `go run`'s does: make run as root), so the
+	// child is started from /proc/self/exe.
+	s = procNew(t, p, ProcessConfig{CacheDir: cache, Credential: &syscall.Credential{Uid: nobody, Gid: nobody}})
+	if _, err := s.Start(context.Background(), procStartup(t), procT0); err != nil {
+		t.Fatalf("a child of an unreachable binary as another user: %v", err)
+	}
+	if _, err := s.Deliver(context.Background(), procTrades(3), procT0); err != nil {
+		t.Fatal(err)
+	}
 }
