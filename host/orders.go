@@ -621,6 +621,9 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	out.Time = u.Time
 	out.ExchangeCode, out.Text = u.ExchangeCode, u.Text
 	if spent {
+		// Its connection's loss ended it, even when the engine cancelled it
+		// itself (the exchange had not yet when it looked).
+		out.Reason = abi.ReasonCancelOnDisconnect
 		e.log.Warn("an order cancelled by a lost connection is not re-placed: re-placed too often", "plugin", o.pl.name,
 			"cid", o.key.cid, "replacements", o.replacements)
 		putStr32(&out.Text, o.spentText())
