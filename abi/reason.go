@@ -27,7 +27,7 @@ const (
 	ReasonCancelRequested Reason = 1
 	// ReasonCancelOnDisconnect: the connection that carried the order
 	// dropped and the exchange cancelled it. With StatePending: the host is
-	// re-placing it (same cid, at most once); with StateCancelled: it will not.
+	// re-placing it (same cid, after each loss); with StateCancelled: not.
 	ReasonCancelOnDisconnect Reason = 2
 	// ReasonPluginStopped: the host cancelled it because the plugin stopped
 	// or was stopped (its policy for orders of a stopped plugin).

@@ -223,13 +223,14 @@ func TestChaos(t *testing.T) {
 		checkNoTwins(t, r.srv)
 	}
 	res := settle(t, r, tr)
-	t.Logf("chaos: %d drops, %d orders, %d fills, %d re-placed (%d seen by the plugin), pool losses %d",
-		*chaosDrops, res.orders, res.fills, res.relocated, res.replaced, r.p.Stats().Losses)
+	t.Logf("chaos: %d drops, %d orders, %d fills, %d re-placed (%d seen by the plugin; %d orders more than once), pool losses %d",
+		*chaosDrops, res.orders, res.fills, res.relocated, res.replaced, res.again, r.p.Stats().Losses)
 }
 
 // settled is what settle found.
 type settled struct {
 	orders, replaced   int
+	again              int // orders re-placed more than once (each after a loss of its own)
 	fills, relocated   uint64
 	lost, finalsBroken int // orders whose end the plugin did not hear exactly once; fills not adding up
 }
@@ -295,6 +296,9 @@ func settle(t *testing.T, r *poolRig, tr *chaosTrader) settled {
 			t.Errorf("order %d: fills add up to %v, its filled amount is %v", cid, o.fills, o.filled)
 		}
 		res.replaced += o.replaced
+		if o.replaced > 1 {
+			res.again++
+		}
 	}
 	pos, err := r.srv.Position(simAccount, "BTC-PERPETUAL")
 	if err != nil {

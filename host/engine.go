@@ -61,6 +61,7 @@ const (
 	DefaultRestartBackoff = time.Second
 	DefaultRequestTimeout = 5 * time.Second
 	DefaultStopTimeout    = 5 * time.Second
+	DefaultMaxReestablish = 100
 )
 
 // Config configures an Engine.
@@ -79,8 +80,13 @@ type Config struct {
 	KeepOrders bool
 	// NoReestablish only tells the plugin when cancel-on-disconnect
 	// cancelled one of its orders; by default the engine re-places the
-	// unfilled rest on a healthy connection under the same cid, once.
+	// unfilled rest on a healthy connection under the same cid, after
+	// every loss of its connection.
 	NoReestablish bool
+	// MaxReestablish bounds how many times one order is re-placed after
+	// losing its connection (default 100); an order cancelled by
+	// cancel-on-disconnect once more ends cancelled, and the plugin is told.
+	MaxReestablish int
 	// RequestTimeout bounds each order request (default 5s).
 	RequestTimeout time.Duration
 	// HostID is this host's id in its orders' labels

@@ -50,7 +50,8 @@ type order struct {
 	cancelSent   bool             // a cancel was sent: cancel-on-disconnect ends it, nothing re-places it
 	conn         int              // the pool member that carries it (0 without a pool)
 	relocating   bool             // its connection was lost: being verified, to be re-placed
-	replaced     bool             // re-placed once after a lost connection (never twice)
+	replaced     bool             // re-placed after a lost connection: its places are recovery, not the plugin's flow
+	replacements int              // times re-placed after a lost connection (at most Config.MaxReestablish)
 	base         abi.Fixed        // filled before the exchange order it has now (re-placed orders)
 	baseValue    float64          // Σ price × amount of that filled part
 	oldIDs       []string         // exchange ids of the orders it had before (their late updates are stale)
@@ -575,11 +576,15 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 		return
 	}
 	o.deferred = nil
+	spent := false // cancelled by a lost connection, but re-placed as often as allowed
 	if u.State == abi.StateCancelled && (u.Reason == abi.ReasonCancelOnDisconnect || o.relocating) &&
-		e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 && !o.wantCancel && !o.cancelSent &&
+		e.relay && !e.stopping.Load() && o.hostReason == 0 && !o.wantCancel && !o.cancelSent &&
 		u.FilledAmount < u.Amount {
-		e.relocate(o, u, now)
-		return
+		if o.replacements < e.maxReestablish() {
+			e.relocate(o, u, now)
+			return
+		}
+		spent = true
 	}
 	if u.ExchangeOrderID[0] != 0 {
 		o.exchID = u.ExchangeOrderID.String()
@@ -615,6 +620,14 @@ func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
 	out := o.update(now, reason)
 	out.Time = u.Time
 	out.ExchangeCode, out.Text = u.ExchangeCode, u.Text
+	if spent {
+		// Its connection's loss ended it, even when the engine cancelled it
+		// itself (the exchange had not yet when it looked).
+		out.Reason = abi.ReasonCancelOnDisconnect
+		e.log.Warn("an order cancelled by a lost connection is not re-placed: re-placed too often", "plugin", o.pl.name,
+			"cid", o.key.cid, "replacements", o.replacements)
+		putStr32(&out.Text, o.spentText())
+	}
 	o.pl.emitOrder(o, &out)
 	e.followUp(o, now)
 }
@@ -878,16 +891,21 @@ func (e *Engine) lost(o *order, now time.Time, why string) {
 		return
 	}
 	e.log.Debug("order not on the exchange", "plugin", o.pl.name, "cid", o.key.cid, "why", why, "id", o.exchID,
-		"relocating", o.relocating, "replaced", o.replaced, "unknown", o.unknown)
+		"relocating", o.relocating, "replacements", o.replacements, "unknown", o.unknown)
 	// Re-placed only when the exchange knew it (its id): an order whose
 	// place was sent but never answered and that the exchange does not list
 	// by label was most likely never received, but the exchange lists only
 	// "recent" orders by label, and an order must never be live twice.
-	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && !o.replaced && o.hostReason == 0 &&
+	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && o.hostReason == 0 &&
 		!o.wantCancel && !o.cancelSent {
-		u := o.update(now, abi.ReasonCancelOnDisconnect)
-		e.relocate(o, &u, now)
-		return
+		if o.replacements < e.maxReestablish() {
+			u := o.update(now, abi.ReasonCancelOnDisconnect)
+			e.relocate(o, &u, now)
+			return
+		}
+		e.log.Warn("an order cancelled by a lost connection is not re-placed: re-placed too often", "plugin", o.pl.name,
+			"cid", o.key.cid, "replacements", o.replacements)
+		why = o.spentText()
 	}
 	o.state = abi.StateCancelled
 	e.finish(o)
@@ -939,17 +957,34 @@ func (o *order) pluginView(u *abi.OrderUpdate) *abi.OrderUpdate {
 	return &cp
 }
 
+// maxReestablish is Config.MaxReestablish, or its default.
+func (e *Engine) maxReestablish() int {
+	if e.cfg.MaxReestablish <= 0 {
+		return DefaultMaxReestablish
+	}
+	return e.cfg.MaxReestablish
+}
+
+// spentText is the text of an order that cancel-on-disconnect cancelled
+// once more after it was re-placed Config.MaxReestablish times.
+func (o *order) spentText() string {
+	return "connection lost: re-placed " + strconv.Itoa(o.replacements) + "x, not again"
+}
+
 // relocate re-places the unfilled rest of o, which cancel-on-disconnect
-// cancelled (u says so, or the verification after its connection's loss
-// did), on a healthy connection under the same cid: once, and only now
+// cancelled (u, in the plugin's view, says so, or the verification after
+// its connection's loss did), on a healthy connection under the same cid:
+// after every loss (up to Config.MaxReestablish times), each time only now
 // that the exchange has confirmed the old order is cancelled, so that the
 // order is never live twice. The plugin sees pending with reason
 // cancel_on_disconnect, then open again.
 func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
 	e.log.Debug("re-placing an order cancelled by a lost connection", "plugin", o.pl.name, "cid", o.key.cid,
-		"old", o.exchID, "conn", o.conn)
+		"old", o.exchID, "conn", o.conn, "replacements", o.replacements)
 	e.tel.relocate(o) // its failover's trace, if tracing
 	o.replaced, o.relocating = true, false
+	o.replacements++
+	o.placeTries = 0 // each re-placement waits its full time for a connection
 	if o.exchID != "" {
 		o.oldIDs = append(o.oldIDs, o.exchID)
 	}
@@ -957,6 +992,8 @@ func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
 		o.oldIDs = append(o.oldIDs, id)
 	}
 	o.exchID = ""
+	// What filled before the next exchange order: all of it, the earlier
+	// exchange orders' too (u is the plugin's view of the whole order).
 	o.base, o.baseValue = u.FilledAmount, u.AvgPrice.Float64()*u.FilledAmount.Float64()
 	o.filled, o.avg, o.updated = u.FilledAmount, u.AvgPrice, 0
 	o.state = abi.StatePending

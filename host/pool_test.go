@@ -23,10 +23,16 @@ type poolRig struct {
 // cfg (with the test logger and opts) trading over the pool.
 func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
 	t.Helper()
+	return startPoolRigSim(t, testSimConfig(), cfg, pc, opts...)
+}
+
+// startPoolRigSim is startPoolRig over a simulator of sc.
+func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
 	// its orders after the run's context ends, and the test reads the book then.
-	srv, err := sim.Start(context.Background(), testSimConfig())
+	srv, err := sim.Start(context.Background(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,3 +58,51 @@ func TestRefuseConnections(t *testing.T) {
 	waitConns(t, srv, 2)
 	_ = c
 }
+
+// TestOnCancelOnDisconnect: the hook hears of the orders cancel-on-disconnect
+// cancelled when their connection closed, and only of those: an order of a
+// connection without cancel-on-disconnect stays, and is not reported.
+func TestOnCancelOnDisconnect(t *testing.T) {
+	srv := quiet(t, sim.Config{RateLimits: sim.RateLimits{Disabled: true}})
+	got := make(chan []sim.Order, 4)
+	srv.OnCancelOnDisconnect(func(cancelled []sim.Order) { got <- cancelled })
+	cod, keep := dial(t, srv), dial(t, srv)
+	cod.auth()
+	keep.auth()
+	cod.ok("private/enable_cancel_on_disconnect", map[string]any{"scope": "connection"}, nil)
+	for _, label := range []string{"a", "b"} {
+		cod.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 50000, "label": label}, nil)
+	}
+	keep.ok("private/buy", map[string]any{"instrument_name": "BTC-PERPETUAL", "amount": 10, "price": 50000, "label": "c"}, nil)
+	var id uint64
+	for _, o := range srv.OpenOrders(sim.TestKeyID) {
+		if o.Label == "a" {
+			id = o.ConnID
+		}
+	}
+	if !srv.DropConn(id) {
+		t.Fatal("no such connection")
+	}
+	cancelled := <-got
+	labels := map[string]string{}
+	for _, o := range cancelled {
+		labels[o.Label] = o.OrderState + "/" + o.CancelReason
+	}
+	if len(cancelled) != 2 || labels["a"] != "cancelled/cancel_on_disconnect" || labels["b"] != "cancelled/cancel_on_disconnect" {
+		t.Fatalf("hook heard of %+v", cancelled)
+	}
+	if open := srv.OpenOrders(sim.TestKeyID); len(open) != 1 || open[0].Label != "c" {
+		t.Fatalf("open orders after the drop: %+v", open)
+	}
+	srv.OnCancelOnDisconnect(nil)
+	keep.ok("private/enable_cancel_on_disconnect", map[string]any{"scope": "connection"}, nil)
+	if !srv.DropConn(srv.OpenOrders(sim.TestKeyID)[0].ConnID) {
+		t.Fatal("no such connection")
+	}
+	waitConns(t, srv, 0)
+	select {
+	case c := <-got:
+		t.Fatalf("a removed hook heard of %+v", c)
+	default:
+	}
+}

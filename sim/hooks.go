@@ -45,3 +45,20 @@ func (s *Server) Refuse(h RefuseHook) {
 	}
 	s.refuse.Store(&h)
 }
+
+// DisconnectHook is called with the orders that cancel-on-disconnect has
+// just cancelled when a connection closed (in their state after the
+// cancel). It runs with the server locked: it must be quick and must not
+// call the Server.
+type DisconnectHook func(cancelled []Order)
+
+// OnCancelOnDisconnect sets the cancel-on-disconnect hook (nil removes it):
+// for measurements of what a client does with the orders a lost connection
+// took (`host bench --only churn` counts the losses of each label).
+func (s *Server) OnCancelOnDisconnect(h DisconnectHook) {
+	if h == nil {
+		s.onCOD.Store(nil)
+		return
+	}
+	s.onCOD.Store(&h)
+}

@@ -206,9 +206,10 @@ type Server struct {
 	refusing  atomic.Bool // RefuseConnections
 	cutMu     sync.Mutex  // DropRandom's source
 	cutRand   *rand.Rand
-	delay     atomic.Int64                // ns of delay before each outbound frame
-	onRequest atomic.Pointer[RequestHook] // OnRequest (hooks.go)
-	refuse    atomic.Pointer[RefuseHook]  // Refuse (hooks.go)
+	delay     atomic.Int64                   // ns of delay before each outbound frame
+	onRequest atomic.Pointer[RequestHook]    // OnRequest (hooks.go)
+	refuse    atomic.Pointer[RefuseHook]     // Refuse (hooks.go)
+	onCOD     atomic.Pointer[DisconnectHook] // OnCancelOnDisconnect (hooks.go)
 	closed    chan struct{}
 	closeOnce sync.Once
 	chMu      sync.Mutex

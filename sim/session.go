@@ -192,6 +192,9 @@ func (c *session) cleanup() {
 			return o.ConnID == id && c.codActiveForLocked(o.Owner)
 		})
 		s.stats.codCancelled.Add(int64(len(cancelled)))
+		if h := s.onCOD.Load(); h != nil && len(cancelled) > 0 {
+			(*h)(cancelled)
+		}
 		s.afterOpLocked()
 	}
 	r, _ := c.reason.Load().(string)

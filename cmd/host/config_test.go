@@ -31,6 +31,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"reconnect max below min", "[pool.reconnect]\nmin = \"2s\"\nmax = \"1s\"\n", "pool.reconnect"},
 		{"reconnect jitter above 1", "[pool.reconnect]\njitter = 1.5\n", "pool.reconnect"},
 		{"reconnect attempts negative", "[pool.reconnect]\nattempts_per_second = -2\n", "attempts_per_second"},
+		{"negative max_reestablish", "[host]\nmax_reestablish = -1\n", "host.max_reestablish"},
 		{"reconnect unknown key", "[pool.reconnect]\nreset_after = \"30s\"\n", "pool.reconnect.reset_after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

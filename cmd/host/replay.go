@@ -225,7 +225,7 @@ func replay(ctx context.Context, rd record.Reader, cfg fileConfig, o replayOptio
 			s.Plugin.Close(context.Background())
 		}
 	}()
-	ecfg := host.Config{Plugins: specs, KeepOrders: cfg.Host.KeepOrders, RestartBackoff: cfg.Host.RestartBackoff.Duration}
+	ecfg := host.Config{Plugins: specs, KeepOrders: cfg.Host.KeepOrders, MaxReestablish: cfg.Host.MaxReestablish, RestartBackoff: cfg.Host.RestartBackoff.Duration}
 	if ecfg.Risk, err = cfg.Risk.limits("risk"); err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if srv != nil {
 		defer srv.Close()
 	}
-	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, RestartBackoff: c.Host.RestartBackoff.Duration}
+	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, MaxReestablish: c.Host.MaxReestablish, RestartBackoff: c.Host.RestartBackoff.Duration}
 	if srv != nil {
 		ecfg.HostID = c.Host.ID // the built-in simulator's account is this process's alone: no lock
 	} else {

@@ -152,6 +152,9 @@ type hostConfig struct {
 	RestartBackoff duration `toml:"restart_backoff"`
 	// KeepOrders leaves a stopped or faulted plugin's orders on the book.
 	KeepOrders bool `toml:"keep_orders"`
+	// MaxReestablish bounds how many times one order is re-placed after
+	// losing its connection. Default (0) 100.
+	MaxReestablish int `toml:"max_reestablish"`
 	// Status is the period of the status line. Default "1s"; "0s": none.
 	Status *duration `toml:"status"`
 	// ID is this host's id in its orders' labels (1..16 of a-z, 0-9, '-'):
@@ -408,6 +411,9 @@ func (c fileConfig) validateRun() error {
 	}
 	if err := c.limits().Validate(); err != nil {
 		return fmt.Errorf("config: pool.limits: %w", err)
+	}
+	if c.Host.MaxReestablish < 0 {
+		return fmt.Errorf("config: host.max_reestablish %d: want 0 (the default, %d) or more", c.Host.MaxReestablish, host.DefaultMaxReestablish)
 	}
 	if !validIsolation(c.Host.Isolation) {
 		return fmt.Errorf("config: host.isolation %q: want process or none", c.Host.Isolation)

@@ -29,7 +29,9 @@ type churnRep struct {
 	attempts               int64 // connection attempts the exchange saw (accepted + refused)
 	cod                    int64 // orders cancelled by cancel-on-disconnect
 	relocated              uint64
-	placedTwice            int // labels placed more than twice (an order re-established more than once)
+	lost                   int // exchange orders the cuts took (open on a cut connection, or cancelled on disconnect)
+	beyond                 int // labels placed more often than once plus once per loss (an exchange order of theirs a cut took)
+	again                  int // labels re-established more than once (each after a loss of their own)
 	duplicates             int // samples with one label open twice on the book
 	missed                 uint64
 	missedWhy              string // the connections' misses by kind, and the simulator's kills
@@ -44,9 +46,14 @@ type churnRep struct {
 // one and at least two connections ready (by the connection's own state,
 // set at the transition: authenticated, heartbeat set, cancel-on-disconnect
 // on, subscriptions restored); the orders that
-// cancel-on-disconnect cancelled and the engine re-placed; the labels the
-// exchange saw placed more than twice (an order re-established more than
-// once: never allowed) and any label open twice on the book (sampled);
+// cancel-on-disconnect cancelled and the engine re-placed; the labels
+// re-established more than once (each time after a loss of their own), the
+// labels the exchange saw placed more often than once plus once per
+// exchange order of that label a cut took (open on the connection when it
+// was cut, or cancelled by its cancel-on-disconnect:
+// sim.Server.OnCancelOnDisconnect; more would be an order re-established
+// more than once per loss, never allowed) and any
+// label open twice on the book (sampled);
 // missed heartbeats (the connections' count plus the simulator's
 // heartbeat kills); and the connection attempts per cut. The simulator
 // runs in this process: the figure is about reconnecting, not latency.
@@ -63,9 +70,9 @@ func (r *runner) churn(ctx context.Context) error {
 			return err
 		}
 		reps = append(reps, rep)
-		r.progress("churn rep: ready≥1 %.3f %%, ready≥2 %.3f %%, all %.3f %%, %d cuts, %.1f attempts/cut, COD %d re-placed %d, twice %d, duplicates %d, missed %d (%s)",
-			rep.ready1, rep.ready2, rep.ready3, rep.cuts, float64(rep.attempts)/float64(max(rep.cuts, 1)), rep.cod, rep.relocated,
-			rep.placedTwice, rep.duplicates, rep.missed, rep.missedWhy)
+		r.progress("churn rep: ready≥1 %.3f %%, ready≥2 %.3f %%, all %.3f %%, %d cuts, %.1f attempts/cut, COD %d, orders cut %d, re-placed %d, re-placed again %d, beyond losses %d, duplicates %d, missed %d (%s)",
+			rep.ready1, rep.ready2, rep.ready3, rep.cuts, float64(rep.attempts)/float64(max(rep.cuts, 1)), rep.cod, rep.lost, rep.relocated,
+			rep.again, rep.beyond, rep.duplicates, rep.missed, rep.missedWhy)
 	}
 	col := func(f func(churnRep) float64) []float64 {
 		out := make([]float64, len(reps))
@@ -82,16 +89,20 @@ func (r *runner) churn(ctx context.Context) error {
 		col(func(c churnRep) float64 { return c.ready3 }))
 	r.res.add("churn.attempts_per_cut", "connection attempts per cut", "attempts",
 		col(func(c churnRep) float64 { return float64(c.attempts) / float64(max(c.cuts, 1)) }))
-	r.res.add("churn.relocated_pct", "orders re-placed per order cancelled on disconnect (an order is re-placed once at most)", "%",
+	r.res.add("churn.relocated_pct", "orders re-placed per order cancelled on disconnect", "%",
 		col(func(c churnRep) float64 { return 100 * float64(c.relocated) / float64(max(c.cod, 1)) }))
-	r.res.add("churn.placed_thrice", "labels placed more than twice (re-established more than once)", "labels",
-		col(func(c churnRep) float64 { return float64(c.placedTwice) })).atMost(0, "0")
+	r.res.add("churn.relocated_per_loss_pct", "orders re-placed per exchange order a cut took", "%",
+		col(func(c churnRep) float64 { return 100 * float64(c.relocated) / float64(max(c.lost, 1)) }))
+	r.res.add("churn.replaced_again", "labels re-established more than once (each after a loss of their own)", "labels",
+		col(func(c churnRep) float64 { return float64(c.again) }))
+	r.res.add("churn.replaced_beyond_losses", "labels placed more than once plus once per loss (an exchange order of theirs a cut took)", "labels",
+		col(func(c churnRep) float64 { return float64(c.beyond) })).atMost(0, "0")
 	r.res.add("churn.duplicate_live", "samples with a label open twice on the book", "samples",
 		col(func(c churnRep) float64 { return float64(c.duplicates) })).atMost(0, "0")
 	r.res.add("churn.missed_heartbeats", "missed heartbeats (connections' count + simulator's kills)", "heartbeats",
 		col(func(c churnRep) float64 { return float64(c.missed) })).atMost(0, "0")
 	for _, k := range []string{"churn.ready1_pct", "churn.ready2_pct", "churn.ready3_pct", "churn.attempts_per_cut", "churn.relocated_pct",
-		"churn.placed_thrice", "churn.duplicate_live", "churn.missed_heartbeats"} {
+		"churn.relocated_per_loss_pct", "churn.replaced_again", "churn.replaced_beyond_losses", "churn.duplicate_live", "churn.missed_heartbeats"} {
 		r.progress("%-40s %10.2f %s", k, r.res.Figures[k].Median, r.res.Figures[k].Unit)
 	}
 	return nil
@@ -108,6 +119,19 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 	defer srv.Close()
 	var mu sync.Mutex
 	placed := map[string]int{} // label → place requests the exchange read
+	// The orders a cut took (exchange order id → label): those open on the
+	// connection just before it was cut, and those cancel-on-disconnect
+	// cancelled (placed meanwhile). An order the engine found still open
+	// after its connection's loss, before the exchange's cancel-on-disconnect
+	// ran, is cancelled by the engine: the first set counts it.
+	lost := map[string]string{}
+	srv.OnCancelOnDisconnect(func(cancelled []sim.Order) {
+		mu.Lock()
+		for _, o := range cancelled {
+			lost[o.OrderID] = o.Label
+		}
+		mu.Unlock()
+	})
 	srv.Refuse(func(method string, params json.RawMessage) *sim.Error {
 		if method != "private/buy" && method != "private/sell" {
 			return nil
@@ -160,7 +184,16 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 		case <-end.C:
 			goto done
 		case <-cut.C:
-			srv.DropRandom()
+			open := srv.OpenOrders(sim.TestKeyID)
+			if id, ok := srv.DropRandom(); ok {
+				mu.Lock()
+				for _, o := range open {
+					if o.ConnID == id {
+						lost[o.OrderID] = o.Label
+					}
+				}
+				mu.Unlock()
+			}
 		case <-sample.C:
 			up := 0
 			for id := range pl.Size() { // the connection's own state: set at the transition
@@ -200,9 +233,17 @@ done:
 	rep.cod = st.CODCancelled - st0.CODCancelled
 	rep.relocated = e.Stats().Relocated - rel0
 	mu.Lock()
-	for _, c := range placed {
+	rep.lost = len(lost)
+	losses := map[string]int{} // label → its exchange orders a cut took
+	for _, label := range lost {
+		losses[label]++
+	}
+	for label, c := range placed {
+		if c > 1+losses[label] {
+			rep.beyond++
+		}
 		if c > 2 {
-			rep.placedTwice++
+			rep.again++
 		}
 	}
 	mu.Unlock()
