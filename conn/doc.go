@@ -22,7 +22,7 @@
 //   - The reader classifies each frame without decoding it (Classify). A
 //     test_request is answered first: a public/test with a fresh id goes on
 //     the writer's priority lane before the frame reaches anything else
-//     (DESIGN.md rule 1; RATIONALE.md "Why are heartbeats answered on the
+//     (the design's first rule; RATIONALE.md "Why are heartbeats answered on the
 //     read goroutine?"). Then a response completes its waiting request, a
 //     notification goes to the Sink, and malformed, binary, unknown and
 //     oversized frames are counted and skipped. The reader never blocks on

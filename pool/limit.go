@@ -15,7 +15,7 @@ import (
 )
 
 // ErrRateLimited: the pool's rate limiter held a request back because it
-// would have exceeded the exchange's limits (../shared/deribit.md §6). It is
+// would have exceeded the exchange's limits (docs/deribit.md §6). It is
 // always wrapped together with conn.ErrNotSent: nothing was sent.
 var ErrRateLimited = errors.New("pool: rate limited")
 
@@ -189,7 +189,7 @@ var (
 		"private/cancel_all_by_currency": true, "private/cancel_by_label": true,
 	}
 	// deribitMatching are the further methods Deribit counts as matching
-	// (support article "Rate Limits", ../shared/deribit.md §6), which the
+	// (support article "Rate Limits", docs/deribit.md §6), which the
 	// simulator does not know (it charges them to the connection).
 	deribitMatching = map[string]bool{
 		"private/edit_by_label": true, "private/cancel_all_by_kind_or_type": true,

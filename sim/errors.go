@@ -1,6 +1,6 @@
 package sim
 
-// Deribit's classic error codes (../shared/deribit.md §6), the ones the
+// Deribit's classic error codes (docs/deribit.md §6), the ones the
 // simulator emits.
 const (
 	CodeAuthorizationRequired  = 10000

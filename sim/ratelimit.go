@@ -2,7 +2,7 @@ package sim
 
 import "time"
 
-// RateLimits is Deribit's credit model (../shared/deribit.md §6). A request
+// RateLimits is Deribit's credit model (docs/deribit.md §6). A request
 // that finds no credits left is answered with too_many_requests (10028) and
 // the session is terminated, which fires cancel-on-disconnect.
 //

@@ -11,7 +11,7 @@ import (
 )
 
 func TestSignatureOfficialVector(t *testing.T) {
-	// ../shared/deribit.md §2: Deribit's own example.
+	// docs/deribit.md §2: Deribit's own example.
 	got := sim.Signature("AMANDASECRECT", 1576074319000, "1iqt2wls", "")
 	const want = "56590594f97921b09b18f166befe0d1319b198bbcdad7ca73382de2f88fe9aa1"
 	if got != want {

@@ -322,7 +322,7 @@ func TestHeartbeatFramesAreExact(t *testing.T) {
 	waitTimers(t, fc, base+1)
 	fc.Advance(time.Second)
 	f := c.heartbeat("test_request")
-	// ../shared/deribit.md §0, confirmed by real captures.
+	// docs/deribit.md §0, confirmed by real captures.
 	if string(f.Raw) != `{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}` {
 		t.Fatalf("test_request frame %s", f.Raw)
 	}

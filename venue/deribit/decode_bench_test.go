@@ -19,7 +19,7 @@ func BenchmarkDecodeBookChange10(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeBookChange10JSON is the encoding/json baseline of DESIGN.md.
+// BenchmarkDecodeBookChange10JSON is the encoding/json baseline (~8 µs a frame when the scanner was chosen).
 func BenchmarkDecodeBookChange10JSON(b *testing.B) {
 	in := book10()
 	var v struct {

@@ -8,7 +8,7 @@ import (
 // conn.ParseNotification returns them) to abi records in a reused buffer.
 
 // BenchmarkTranslateBookChange10 translates a 10-level book change (the
-// frame of DESIGN.md's measurements) into a book_change record.
+// frame the scanner was chosen on) into a book_change record.
 func BenchmarkTranslateBookChange10(b *testing.B) {
 	tr := ownedTranslator(testTable(b))
 	ch := []byte("book.BTC-PERPETUAL.100ms")
