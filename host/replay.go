@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -317,11 +316,7 @@ func (ls *Lockstep) Stop() error {
 			continue
 		}
 		now := ls.clk.Now()
-		out, err := sp.sb.Stop(ctx, now)
-		switch {
-		case err != nil && !errors.Is(err, ErrDead):
-			sp.pl.fault(asFault(sp.pl.name, abi.ExportOnStop, err))
-		case err == nil:
+		if out, err := sp.sb.Stop(ctx, now); !sp.pl.stopFailed(err) {
 			if ls.obs != nil && len(out) > 0 {
 				ls.obs.Intents(sp.pl.name, now, out)
 			}

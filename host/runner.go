@@ -280,13 +280,20 @@ func (pl *plugin) stop(sb Sandbox) {
 	defer cancel()
 	now := pl.e.clk.Now()
 	out, err := sb.Stop(ctx, now)
-	if err != nil {
-		if !errors.Is(err, ErrDead) {
-			pl.fault(asFault(pl.name, abi.ExportOnStop, err))
-		}
+	if pl.stopFailed(err) {
 		return
 	}
 	pl.intents(out, now)
+}
+
+// stopFailed reports whether stratbox_on_stop failed (its intents are then
+// not carried out), counting the fault unless the instance was dead already.
+// Live and lock step alike.
+func (pl *plugin) stopFailed(err error) bool {
+	if err != nil && !errors.Is(err, ErrDead) {
+		pl.fault(asFault(pl.name, abi.ExportOnStop, err))
+	}
+	return err != nil
 }
 
 func (pl *plugin) flood() *Fault {
