@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 )
 
 // AttemptLimiter caps connection attempts: a token bucket of rate tokens

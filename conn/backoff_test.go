@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
-	"github.com/stratbox/stratbox/internal/clock"
 )
 
 // refuseSetup makes the fake exchange refuse public/set_heartbeat while

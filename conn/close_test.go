@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
-	"github.com/stratbox/stratbox/internal/clock"
 )
 
 // TestCloseFromObserver: an Observer that closes its connection when it

@@ -17,8 +17,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/heartbeat"
-	"github.com/stratbox/stratbox/internal/clock"
 	"github.com/stratbox/stratbox/internal/lograte"
 )
 

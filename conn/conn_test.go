@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
-	"github.com/stratbox/stratbox/internal/clock"
 )
 
 type recorder struct{ ch chan conn.StateChange }

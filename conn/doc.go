@@ -53,7 +53,7 @@
 //
 // # Dependencies
 //
-// Clock (internal/clock), Dialer, slog.Logger, Observer and Sink are
+// Clock (package clock), Dialer, slog.Logger, Observer and Sink are
 // injected with options. Tracing is not wired yet: OpenTelemetry comes with
 // the telemetry issue; until then the Observer and Stats are the hooks.
 package conn

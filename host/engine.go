@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
-	"github.com/stratbox/stratbox/internal/clock"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/internal/hostile"
 	"github.com/stratbox/stratbox/sim"
 )

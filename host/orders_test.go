@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 

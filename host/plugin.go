@@ -13,7 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 )
 
 // Defaults of PluginConfig.

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/host"
-	"github.com/stratbox/stratbox/internal/clock"
 )
 
 func fixture(t testing.TB, name string) []byte {

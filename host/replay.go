@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
-	"github.com/stratbox/stratbox/internal/clock"
 )
 
 // Lock-step mode (replay).

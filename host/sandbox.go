@@ -18,7 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 )
 
 const wasiModule = wasi_snapshot_preview1.ModuleName

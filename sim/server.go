@@ -16,7 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 )
 
 // The documented test key pair, accepted when Config.Keys is empty.

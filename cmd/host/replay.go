@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
-	"github.com/stratbox/stratbox/internal/clock"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )

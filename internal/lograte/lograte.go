@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 )
 
 // DefaultEvery is Limiter.Every's default.

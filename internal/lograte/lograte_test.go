@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/internal/clock"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/internal/lograte"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/host"
-	"github.com/stratbox/stratbox/internal/clock"
 )
 
 // The scripted scenario: the same events for every example, through the

@@ -1,4 +1,6 @@
 // Package clock is the injected source of time for every stratbox component.
+// It is public because conn, host and sim take a Clock in their options: an
+// importer passes Real, or a Fake to drive time in its own tests.
 //
 // Production code takes a Clock and never calls time.Now, time.NewTimer or
 // time.Sleep directly, so that tests can drive time with a Fake and replay can
