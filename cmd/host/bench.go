@@ -13,10 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/internal/hostbench"
-	"github.com/stratbox/stratbox/record"
 )
 
 // benchHelperFlag makes `host bench` serve the helper process of the
@@ -102,7 +99,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --reps %d: want a positive number", errUsage, *reps)
 	}
 	opt := hostbench.Options{Reps: *reps, Quick: *quick, Helper: func(...string) *exec.Cmd { return benchHelperCmd() },
-		Replay: benchReplay, CacheDir: hostConfig{}.cacheDir()}
+		CacheDir: hostConfig{}.cacheDir()}
 	if *only != "" {
 		for _, g := range strings.Split(*only, ",") {
 			if g = strings.TrimSpace(g); g != "" {
@@ -158,52 +155,4 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // prefix.
 func usageText(err error) string {
 	return strings.TrimPrefix(err.Error(), hostbench.ErrUsage.Error()+": ")
-}
-
-// benchCache is the compilation cache of the suite's replays.
-var benchCache *host.Cache
-
-// benchReplay is `host replay` of a recording through one plugin, for the
-// suite's replay figures.
-func benchReplay(ctx context.Context, recording, wasm []byte, name string, prm []abi.Param) (uint64, error) {
-	if benchCache == nil { // `host run`'s compilation cache
-		c, err := host.NewCache(hostConfig{}.cacheDir())
-		if err != nil {
-			return 0, err
-		}
-		benchCache = c
-	}
-	m := map[string]any{}
-	for _, p := range prm {
-		switch p.Type {
-		case abi.ParamInt:
-			m[p.Key] = p.Int
-		case abi.ParamFloat:
-			m[p.Key] = p.Float
-		case abi.ParamBool:
-			m[p.Key] = p.Bool
-		default:
-			m[p.Key] = p.Text
-		}
-	}
-	path := name + ".wasm"
-	// No intent-rate limits: the recorded clock runs 2,000 tickers a second
-	// into strategies that amend on each, and the figure is throughput.
-	cfg := fileConfig{Plugins: []pluginConfig{{Path: path, Params: m}},
-		Risk: riskConfig{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
-	if err := cfg.validate(); err != nil {
-		return 0, err
-	}
-	rd, err := record.Open(bytes.NewReader(recording))
-	if err != nil {
-		return 0, err
-	}
-	res, err := replay(ctx, rd, cfg, replayOptions{cache: benchCache, plugins: map[string][]byte{path: wasm}})
-	if err != nil {
-		return 0, err
-	}
-	if f := res.Stats.Plugins; len(f) > 0 && f[0].Faults > 0 {
-		return 0, fmt.Errorf("the plugin faulted during the replay: %v", f[0].LastFault)
-	}
-	return res.Frames, nil
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,12 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/clock"
-	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/record"
-	"github.com/stratbox/stratbox/sim"
+	"github.com/stratbox/stratbox/replay"
 )
 
 // replayFlags are `host replay`'s flags.
@@ -70,7 +65,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	file, err := os.Open(fs.Arg(0))
+	rc, err := cfg.replayConfig(f.fill, f.speed)
+	if err != nil {
+		return err
+	}
+	return f.replay(ctx, fs.Arg(0), cfg.Host.cacheDir(), rc, stdout, stderr)
+}
+
+// replay replays the recording at path with rc and prints the summary;
+// the output file, the report and the progress bar are the flags'.
+func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc replay.Config, stdout, stderr io.Writer) error {
+	file, err := os.Open(path)
 	if err != nil {
 		return err
 	}
@@ -82,44 +87,48 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cr := &countingReader{r: file}
 	rd, err := record.Open(cr)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	o := replayOptions{fill: f.fill == "sim", speed: f.speed,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)}))}
+	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
 	var outFile *os.File
 	switch f.out {
 	case "":
 	case "-":
-		o.out = stdout
+		opts = append(opts, replay.WithOutput(stdout))
 	default:
 		if outFile, err = os.Create(f.out); err != nil {
 			return err
 		}
 		defer outFile.Close()
-		o.out = outFile
+		opts = append(opts, replay.WithOutput(outFile))
 	}
 	if f.report != "" {
-		o.report = &reportData{}
+		opts = append(opts, replay.WithReport())
 	}
+	var bar *progressBar
+	var frames uint64
 	if f.progress == "on" || f.progress == "auto" && isTerminal(stderr) {
-		o.progress = &progressBar{w: stderr, read: cr.n, size: size}
+		bar = &progressBar{w: stderr, read: cr.n, size: size}
+		opts = append(opts, replay.WithProgress(func(n uint64) { frames = n; bar.update(n, false) }))
 	}
-	dir := cfg.Host.cacheDir()
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if cacheDir != "" {
+		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 			return fmt.Errorf("cache dir: %w", err)
 		}
 	}
-	cache, err := host.NewCache(dir)
+	cache, err := host.NewCache(cacheDir)
 	if err != nil {
 		return err
 	}
 	defer cache.Close(context.Background())
-	o.cache = cache
+	opts = append(opts, replay.WithCache(cache))
 	began := time.Now()
-	res, err := replay(ctx, rd, cfg, o)
+	res, err := replay.Run(ctx, rd, rc, opts...)
+	if bar != nil {
+		bar.update(frames, true)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if outFile != nil {
 		if err := outFile.Close(); err != nil {
@@ -127,7 +136,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if f.report != "" {
-		if err := writeReport(f.report, fs.Arg(0), o.report, res); err != nil {
+		if err := writeReportFile(f.report, path, res); err != nil {
 			return err
 		}
 	}
@@ -135,343 +144,47 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// replayOptions configure replay.
-type replayOptions struct {
-	fill     bool
-	speed    float64
-	out      io.Writer   // JSON Lines of intents and order events; nil: none
-	report   *reportData // filled for --report; nil: none
-	progress *progressBar
-	cache    *host.Cache
-	log      *slog.Logger
-	plugins  map[string][]byte // wasm by path, instead of reading the files (tests, benchmark)
+// writeReportFile writes res's HTML report to path.
+func writeReportFile(path, source string, res *replay.Result) error {
+	var b bytes.Buffer
+	if err := res.WriteReport(&b, source); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
-// replayResult is what a replay did.
-type replayResult struct {
-	Stats        host.EngineStats
-	Format       record.Format
-	Frames       uint64 // read
-	Delivered    uint64 // notifications routed through the engine
-	Outbound     uint64 // recorded frames to the exchange (not replayed)
-	Private      uint64 // the recorded account's own notifications (not replayed: orders are the replay's)
-	Unsubscribed uint64 // notifications of channels no plugin asked for
-	Other        uint64 // responses, heartbeats, disconnect marks
-	Skipped      uint64 // lines that were not frames (text formats)
-	Truncated    error  // the file ended inside a block: what came before was replayed
-	Start, End   time.Time
-	Account      []sim.Position
-	FeedErrors   uint64
-}
-
-// replay runs the plugins of cfg over the recording in lock step.
-func replay(ctx context.Context, rd record.Reader, cfg fileConfig, o replayOptions) (*replayResult, error) {
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
+// replayConfig is the replay.Config of the [[plugin]] sections, [risk] and
+// [host] of c, with the flags' fill and speed.
+func (c fileConfig) replayConfig(fill string, speed float64) (replay.Config, error) {
+	rc := replay.Config{Fill: replay.Fill(fill), Speed: speed, KeepOrders: c.Host.KeepOrders,
+		MaxReestablish: c.Host.MaxReestablish, RestartBackoff: c.Host.RestartBackoff.Duration}
+	var err error
+	if rc.Risk, err = c.Risk.limits("risk"); err != nil {
+		return rc, err
 	}
-	res := &replayResult{Format: rd.Format()}
-	// The frames before the first notification: the recorded instruments
-	// (a public/get_instruments response) and the start time.
-	var head []record.Frame
-	var instruments []sim.Instrument
-	instrReq := map[uint64]bool{}
-	var readErr error
-	for len(head) < 100_000 {
-		f, err := rd.Next()
-		if err != nil {
-			readErr = err
-			break
-		}
-		f.Data = append([]byte(nil), f.Data...)
-		head = append(head, f)
-		fr := conn.Classify(f.Data)
-		if f.Dir == record.Out {
-			if fr.HasID && strings.Contains(string(f.Data), `"public/get_instruments"`) {
-				instrReq[fr.ID] = true
-			}
-			continue
-		}
-		if fr.Kind == conn.KindResponse && fr.HasID && instrReq[fr.ID] && instruments == nil {
-			if raw, err := conn.ParseResult(f.Data, fr); err == nil {
-				if list, err := instrumentsFrom(raw); err == nil && len(list) > 0 {
-					instruments = list
-				}
-			}
-		}
-		if fr.Kind == conn.KindNotification {
-			break
+	if m := c.Host.MaxRestarts; m != nil {
+		rc.MaxRestarts = *m
+		if rc.MaxRestarts == 0 {
+			rc.MaxRestarts = -1 // max_restarts = 0: never restart (host.Config's 0 is the default)
 		}
 	}
-	if readErr != nil && readErr != io.EOF && !errors.Is(readErr, record.ErrTruncated) {
-		return nil, readErr
-	}
-	if len(head) == 0 {
-		if readErr != nil && readErr != io.EOF {
-			return nil, readErr
-		}
-		return nil, errors.New("the recording has no frames")
-	}
-	start := time.Unix(0, head[0].Time).UTC()
-	if instruments == nil {
-		instruments = sim.DefaultInstruments(start)
-	}
-	clk := clock.NewFake(start)
-	specs, err := replayPlugins(ctx, cfg, clk, o)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		for _, s := range specs {
-			s.Plugin.Close(context.Background())
-		}
-	}()
-	ecfg := host.Config{Plugins: specs, KeepOrders: cfg.Host.KeepOrders, MaxReestablish: cfg.Host.MaxReestablish, RestartBackoff: cfg.Host.RestartBackoff.Duration}
-	if ecfg.Risk, err = cfg.Risk.limits("risk"); err != nil {
-		return nil, err
-	}
-	if cfg.Host.MaxRestarts != nil {
-		ecfg.MaxRestarts = *cfg.Host.MaxRestarts
-		if ecfg.MaxRestarts == 0 {
-			ecfg.MaxRestarts = -1
-		}
-	}
-	eng, err := host.New(ecfg, host.EngineClock(clk), host.EngineLogger(o.log))
-	if err != nil {
-		return nil, err
-	}
-	x := newReplayExchange(instruments, o.fill, clk.Now)
-	obs := newReplayObserver(o.out, o.report, specs)
-	ls, err := host.NewLockstep(eng, clk, obs)
-	if err != nil {
-		return nil, err
-	}
-	x.deliver = ls.Deliver
-	if err := ls.Start(ctx, x); err != nil {
-		return nil, err
-	}
-	wallStart := time.Now()
-	step := func(f record.Frame) {
-		res.Frames++
-		if f.Dir == record.Out {
-			res.Outbound++
-			return
-		}
-		fr := conn.Classify(f.Data)
-		if f.Disconnect || fr.Kind != conn.KindNotification {
-			res.Other++
-			return
-		}
-		ch, data, err := conn.ParseNotification(f.Data, fr)
-		if err != nil {
-			res.Other++
-			return
-		}
-		if len(ch) > 5 && string(ch[:5]) == "user." {
-			res.Private++
-			return
-		}
-		if !x.subscribed(ch) {
-			res.Unsubscribed++
-			return
-		}
-		t := time.Unix(0, f.Time)
-		if t.Before(clk.Now()) {
-			t = clk.Now() // the host's clock never goes back
-		}
-		if o.speed > 0 {
-			pace(ctx, wallStart, t.Sub(start), o.speed)
-		}
-		ls.AdvanceTo(t)
-		x.feed(ch, data)
-		ls.Deliver(conn.Notification{Channel: ch, Data: data, Received: t})
-		res.Delivered++
-		ls.Settle()
-	}
-	for _, f := range head {
-		step(f)
-	}
-	if readErr == nil {
-		for ctx.Err() == nil {
-			f, err := rd.Next()
-			if err != nil {
-				readErr = err
-				break
-			}
-			step(f)
-			if o.progress != nil && res.Frames&0x3fff == 0 {
-				o.progress.update(res.Frames, false)
-			}
-		}
-	}
-	if o.progress != nil {
-		o.progress.update(res.Frames, true)
-	}
-	switch {
-	case readErr == nil || readErr == io.EOF:
-	case errors.Is(readErr, record.ErrTruncated):
-		res.Truncated = readErr
-	default:
-		ls.Stop()
-		return nil, readErr
-	}
-	stopErr := ls.Stop()
-	if err := obs.flush(); err != nil {
-		return nil, fmt.Errorf("--out: %w", err)
-	}
-	res.Stats = eng.Stats()
-	res.Skipped = rd.Stats().Skipped
-	res.Start, res.End = start, clk.Now()
-	res.FeedErrors = x.rejectedFeed + x.l.Rejected()
-	if o.fill {
-		res.Account = x.l.Engine().Positions("replay", "", "")
-	}
-	return res, stopErr
-}
-
-// pace sleeps until the wall clock has caught up with the recorded one at
-// speed.
-func pace(ctx context.Context, wallStart time.Time, recorded time.Duration, speed float64) {
-	if d := time.Duration(float64(recorded)/speed) - time.Since(wallStart); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}
-}
-
-// replayPlugins loads the plugins in process, on the replay clock, without
-// a wall-clock call budget (a slow machine must not fault a plugin a fast
-// one does not).
-func replayPlugins(ctx context.Context, c fileConfig, clk clock.Clock, o replayOptions) ([]host.PluginSpec, error) {
-	var specs []host.PluginSpec
-	for i, pc := range c.Plugins {
-		wasm, ok := o.plugins[pc.Path]
-		if !ok {
-			var err error
-			if wasm, err = os.ReadFile(pc.Path); err != nil {
-				return nil, fmt.Errorf("plugin[%d]: %w", i, err)
-			}
-		}
-		opts := []host.Option{host.WithClock(clk), host.WithLogger(o.log)}
-		if o.cache != nil {
-			opts = append(opts, host.WithCache(o.cache))
-		}
-		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: -1, Seed: pc.Seed, TimerMin: pc.TimerMin.Duration}, opts...)
-		if err != nil {
-			for _, s := range specs {
-				s.Plugin.Close(context.Background())
-			}
-			return nil, err
-		}
+	for _, pc := range c.Plugins {
 		prm, err := params(pc.Params)
 		if err != nil {
-			return nil, fmt.Errorf("plugin %s: params: %w", pc.name(), err)
+			return rc, fmt.Errorf("plugin %s: params: %w", pc.name(), err)
 		}
 		lim, err := c.Risk.merge(pc.Risk).limits("plugin " + pc.name() + " risk")
 		if err != nil {
-			return nil, err
+			return rc, err
 		}
-		specs = append(specs, host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(),
-			Channels: pc.Channels, Params: prm, Risk: &lim})
+		rc.Plugins = append(rc.Plugins, replay.Plugin{Name: pc.name(), Path: pc.Path, Instruments: pc.instruments(),
+			Channels: pc.Channels, Params: prm, Risk: &lim, MemoryLimitPages: pc.MemoryLimitPages, Seed: pc.Seed,
+			TimerMin: pc.TimerMin.Duration})
 	}
-	return specs, nil
+	return rc, nil
 }
 
-// replayObserver writes the intents and order events as JSON Lines and
-// gathers the report's series.
-type replayObserver struct {
-	w     *bufio.Writer
-	err   error
-	rep   *reportData
-	names map[string][]byte // plugin → its name as a JSON string
-	line  []byte
-}
-
-func newReplayObserver(w io.Writer, rep *reportData, specs []host.PluginSpec) *replayObserver {
-	o := &replayObserver{rep: rep, names: map[string][]byte{}}
-	if w != nil {
-		o.w = bufio.NewWriterSize(w, 64<<10)
-	}
-	return o
-}
-
-func (o *replayObserver) Events(plugin string, now time.Time, batch []byte) {
-	if o.w == nil && o.rep == nil {
-		return
-	}
-	for rec, err := range abi.Records(batch) {
-		if err != nil {
-			return
-		}
-		switch rec.Kind {
-		case abi.KindOrderUpdate, abi.KindFill, abi.KindPosition, abi.KindIntentRejected:
-			o.write(plugin, now, "event", rec.Bytes)
-		case abi.KindTicker:
-		default:
-			continue
-		}
-		if o.rep != nil {
-			o.rep.add(plugin, rec.Kind, rec.Bytes, now)
-		}
-	}
-}
-
-func (o *replayObserver) Intents(plugin string, now time.Time, intents []byte) {
-	if o.w == nil {
-		return
-	}
-	for rec, err := range abi.Records(intents) {
-		if err != nil {
-			return
-		}
-		o.write(plugin, now, "intent", rec.Bytes)
-	}
-}
-
-func (o *replayObserver) write(plugin string, now time.Time, what string, rec []byte) {
-	if o.w == nil || o.err != nil {
-		return
-	}
-	j, err := abi.RecordJSON(rec)
-	if err != nil {
-		j = []byte(`{"kind":"unknown"}`)
-	}
-	o.line = append(o.line[:0], `{"t":`...)
-	o.line = fmt.Appendf(o.line, "%d", now.UnixNano())
-	o.line = append(o.line, `,"plugin":`...)
-	o.line = append(o.line, o.quoted(plugin)...)
-	o.line = append(o.line, `,"`...)
-	o.line = append(o.line, what...)
-	o.line = append(o.line, `":`...)
-	o.line = append(o.line, j...)
-	o.line = append(o.line, "}\n"...)
-	_, o.err = o.w.Write(o.line)
-}
-
-// quoted is name as a JSON string (plugin names come from the config).
-func (o *replayObserver) quoted(name string) []byte {
-	if q, ok := o.names[name]; ok {
-		return q
-	}
-	q, _ := json.Marshal(name)
-	o.names[name] = q
-	return q
-}
-
-func (o *replayObserver) flush() error {
-	if o.w == nil {
-		return nil
-	}
-	if o.err != nil {
-		return o.err
-	}
-	return o.w.Flush()
-}
-
-func printReplaySummary(w io.Writer, r *replayResult, took time.Duration) {
+func printReplaySummary(w io.Writer, r *replay.Result, took time.Duration) {
 	fmt.Fprintf(w, "replayed %s recording: %d frames (%v of recorded time) in %v, %.0f frames/s\n",
 		r.Format, r.Frames, r.End.Sub(r.Start).Round(time.Millisecond), took.Round(time.Millisecond),
 		float64(r.Frames)/max(took.Seconds(), 1e-9))

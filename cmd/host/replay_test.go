@@ -10,22 +10,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )
 
-var (
-	update   = flag.Bool("update", false, "rewrite the golden outputs of testdata/replay")
-	generate = flag.Bool("replay.generate", false, "record new sessions of the simulator into testdata/replay (then run with -update)")
-)
+var generate = flag.Bool("replay.generate", false, "record new sessions of the simulator into testdata/replay (then go test ./replay -run TestReplayGoldens -update)")
 
 const replayDir = "../../testdata/replay"
 
@@ -69,142 +63,6 @@ func readRecording(t testing.TB, path string) record.Reader {
 		t.Fatal(err)
 	}
 	return rd
-}
-
-var compileCache = sync.OnceValues(func() (*host.Cache, error) { return host.NewCache("") })
-
-// replayBytes replays file with the example strategies and returns the
-// JSON Lines output.
-func replayBytes(t testing.TB, file string, fill bool, strategies ...string) ([]byte, *replayResult) {
-	t.Helper()
-	rd := readRecording(t, file)
-	var out bytes.Buffer
-	cache, err := compileCache()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := replayOptions{fill: fill, out: &out, cache: cache, plugins: map[string][]byte{}, report: &reportData{}}
-	var cfg fileConfig
-	for _, s := range strategies {
-		o.plugins[s+".wasm"] = exampleWasm(t, s)
-		cfg.Plugins = append(cfg.Plugins, pluginConfig{Path: s + ".wasm", Params: goldenParams[s]})
-	}
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := replay(context.Background(), rd, cfg, o)
-	if err != nil {
-		t.Fatalf("replay %s: %v", file, err)
-	}
-	return out.Bytes(), res
-}
-
-// goldenParams make the example strategies trade within a few seconds of
-// the simulator's quiet market.
-var goldenParams = map[string]map[string]any{
-	"marketmaker": {"half_spread_bps": 0.5, "size": int64(10)},
-	"taker":       {"window": "2s", "min_volume": int64(20), "size": int64(10), "threshold": 0.55, "cooldown": "500ms"},
-}
-
-// recordings are the sessions of testdata/replay.
-func recordings(t *testing.T) []string {
-	var out []string
-	for _, pat := range []string{"*.rec", "*.jsonl", "*.tardis"} {
-		m, _ := filepath.Glob(filepath.Join(replayDir, pat))
-		for _, f := range m {
-			if !strings.HasSuffix(f, ".golden.jsonl") {
-				out = append(out, f)
-			}
-		}
-	}
-	slices.Sort(out)
-	if len(out) == 0 {
-		t.Fatal("no recordings in testdata/replay")
-	}
-	return out
-}
-
-// Every recorded session, replayed with each example strategy (and with
-// --fill sim), gives its golden output; -update rewrites them.
-func TestReplayGoldens(t *testing.T) {
-	if *generate {
-		generateRecordings(t)
-	}
-	for _, file := range recordings(t) {
-		for _, strategy := range []string{"marketmaker", "taker"} {
-			for _, fill := range []bool{false, true} {
-				name := filepath.Base(file) + "." + strategy
-				if fill {
-					name += ".fill-sim"
-				}
-				t.Run(name, func(t *testing.T) {
-					got, res := replayBytes(t, file, fill, strategy)
-					if res.Delivered == 0 {
-						t.Fatalf("nothing replayed: %+v", res)
-					}
-					golden := filepath.Join(replayDir, "golden", name+".jsonl")
-					if *update {
-						os.MkdirAll(filepath.Dir(golden), 0o755)
-						if err := os.WriteFile(golden, got, 0o644); err != nil {
-							t.Fatal(err)
-						}
-						return
-					}
-					want, err := os.ReadFile(golden)
-					if err != nil {
-						t.Fatalf("%v (run go test -run TestReplayGoldens -update)", err)
-					}
-					if !bytes.Equal(got, want) {
-						t.Fatalf("output differs from %s (rerun with -update if the change is meant):\n%s", golden, lineDiff(want, got))
-					}
-				})
-			}
-		}
-	}
-}
-
-// lineDiff shows the first lines that differ.
-func lineDiff(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 8; i++ {
-		var a, c string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			c = g[i]
-		}
-		if a != c {
-			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, a, c)
-			shown++
-		}
-	}
-	fmt.Fprintf(&b, "(%d lines wanted, %d got)", len(w), len(g))
-	return b.String()
-}
-
-// The same file and plugins give the same bytes, run after run, whatever
-// GOMAXPROCS.
-func TestReplayDeterministic(t *testing.T) {
-	file := filepath.Join(replayDir, "sim-run.rec")
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	var first []byte
-	for i, procs := range []int{4, 1, 4, 2} {
-		runtime.GOMAXPROCS(procs)
-		got, res := replayBytes(t, file, true, "marketmaker", "taker")
-		if i == 0 {
-			first = got
-			if res.Stats.Placed == 0 || res.Stats.Fills == 0 {
-				t.Fatalf("a replay that places or fills nothing proves little: %+v", res.Stats)
-			}
-			continue
-		}
-		if !bytes.Equal(got, first) {
-			t.Fatalf("run %d (GOMAXPROCS %d) differs:\n%s", i, procs, lineDiff(first, got))
-		}
-	}
 }
 
 // host replay end to end: output file, report, summary; truncated,
@@ -331,15 +189,25 @@ call_budget = "5s"
 	if n < 50 || out == 0 || tokens == 0 {
 		t.Fatalf("%d frames, %d outbound, %d redacted values", n, out, tokens)
 	}
-	got, res := replayBytes(t, rec, true, "marketmaker")
-	if len(got) == 0 || res.Private == 0 || res.Outbound == 0 {
-		t.Fatalf("replay of a host run recording: %d bytes, %+v", len(got), res)
+	jsonl := filepath.Join(dir, "out.jsonl")
+	stdout.Reset()
+	if err := run(context.Background(), []string{"replay", "--fill", "sim", "--out", jsonl, "--cache-dir", "off", rec, mm}, &stdout, io.Discard); err != nil {
+		t.Fatalf("replay of a host run recording: %v", err)
+	}
+	got, err := os.ReadFile(jsonl)
+	m := regexp.MustCompile(`not replayed: (\d+) outbound, (\d+) the recorded account's own`).FindStringSubmatch(stdout.String())
+	if err != nil || len(got) == 0 || m == nil || m[1] == "0" || m[2] == "0" {
+		t.Fatalf("replay of a host run recording: %d bytes (%v), summary:\n%s", len(got), err, stdout.String())
 	}
 }
 
-// generateRecordings records the simulator into testdata/replay (run with
-// -replay.generate -update).
-func generateRecordings(t *testing.T) {
+// TestGenerateReplayRecordings records the simulator into testdata/replay
+// with -replay.generate (then rewrite replay's goldens with go test ./replay
+// -run TestReplayGoldens -update).
+func TestGenerateReplayRecordings(t *testing.T) {
+	if !*generate {
+		t.Skip("only with -replay.generate")
+	}
 	mm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "host.toml")

@@ -1,12 +1,15 @@
 package benchkit
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/record"
 )
 
 // The cycle is Cycle records whatever the batch size, and its book changes are
@@ -76,5 +79,48 @@ func TestAcksAndExchange(t *testing.T) {
 	}
 	if _, err := x.CallRaw(context.Background(), "private/cancel", []byte(`{"order_id":"nope"}`)); err == nil {
 		t.Fatal("cancel of an unknown order succeeded")
+	}
+}
+
+// The synthetic recording reads back as n frames: the book snapshot first,
+// then changes, tickers and trades, 100 µs apart.
+func TestSyntheticRecording(t *testing.T) {
+	const n = 1000
+	b, err := SyntheticRecording(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := record.Open(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	var last int64
+	for i := 0; ; i++ {
+		f, err := rd.Next()
+		if err == io.EOF {
+			if i != n {
+				t.Fatalf("%d frames, want %d", i, n)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && !bytes.Contains(f.Data, []byte(`"type":"snapshot"`)) {
+			t.Fatalf("first frame is not the snapshot: %.120s", f.Data)
+		}
+		if i > 0 && f.Time-last != 100_000 {
+			t.Fatalf("frame %d is %d ns after the one before, want 100 µs", i, f.Time-last)
+		}
+		last = f.Time
+		for _, k := range []string{"book.", "ticker.", "trades."} {
+			if bytes.Contains(f.Data, []byte(`"channel":"`+k)) {
+				kinds[k]++
+			}
+		}
+	}
+	if kinds["book."] != 700 || kinds["ticker."] != 200 || kinds["trades."] != 100 {
+		t.Fatalf("channels %v, want 700 book, 200 ticker, 100 trades", kinds)
 	}
 }

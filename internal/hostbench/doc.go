@@ -23,8 +23,8 @@
 //   - tick: a ticker sent by the simulator → the order request it causes
 //     read by the simulator, over loopback, through the pool, the engine
 //     and the plugin (both timestamps taken in the simulator's process);
-//   - replay: frames per second of `host replay` over a synthetic
-//     recording (the replay itself is the CLI's, passed in Options.Replay);
+//   - replay: frames per second of `host replay` (package replay) over a
+//     synthetic recording;
 //   - memory: Go heap per connection, resident memory per plugin instance,
 //     and the host's resident memory with 3 connections and 2 plugins.
 //

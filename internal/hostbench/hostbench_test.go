@@ -166,10 +166,3 @@ func TestCheckOnly(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
-
-func TestSyntheticRecording(t *testing.T) {
-	b, err := SyntheticRecording(1000)
-	if err != nil || len(b) == 0 {
-		t.Fatalf("%d bytes, %v", len(b), err)
-	}
-}

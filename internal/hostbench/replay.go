@@ -7,87 +7,23 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/record"
+	"github.com/stratbox/stratbox/replay"
 )
 
 // replayTarget is the record/replay issue's target: ≥ 500,000 frames/s.
 const replayTarget = 500_000
 
-// SyntheticRecording is n frames of a busy BTC-PERPETUAL in our record
-// format: a 20-level book snapshot, then book changes (70 %), tickers
-// (20 %) and trades (10 %), 100 µs apart (BenchmarkReplay's feed).
-func SyntheticRecording(n int) ([]byte, error) {
-	var buf bytes.Buffer
-	w, err := record.NewWriter(&buf, record.Header{Source: "benchmark"})
-	if err != nil {
-		return nil, err
-	}
-	t := int64(1_767_225_600_000_000_000) // 2026-01-01
-	var werr error
-	frame := func(data []byte) {
-		t += 100_000
-		if werr == nil {
-			werr = w.Write(record.Frame{Time: t, Conn: 1, Data: data})
-		}
-	}
-	var snap bytes.Buffer
-	snap.WriteString(`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"snapshot","timestamp":1767225600000,"instrument_name":"BTC-PERPETUAL","change_id":1,"bids":[`)
-	for i := range 20 {
-		if i > 0 {
-			snap.WriteByte(',')
-		}
-		fmt.Fprintf(&snap, `["new",%d.5,%d]`, 59999-i, 10*(i+1))
-	}
-	snap.WriteString(`],"asks":[`)
-	for i := range 20 {
-		if i > 0 {
-			snap.WriteByte(',')
-		}
-		fmt.Fprintf(&snap, `["new",%d,%d]`, 60001+i, 10*(i+1))
-	}
-	snap.WriteString(`]}}}`)
-	frame(snap.Bytes())
-	change := int64(1)
-	var b []byte
-	for i := 1; i < n; i++ {
-		ms := t / 1_000_000
-		switch k := i % 10; {
-		case k < 7:
-			change++
-			lvl := i % 20
-			b = fmt.Appendf(b[:0], `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"change","timestamp":%d,"instrument_name":"BTC-PERPETUAL","change_id":%d,"prev_change_id":%d,"bids":[["change",%d.5,%d]],"asks":[["change",%d,%d]]}}}`,
-				ms, change, change-1, 59999-lvl, 10*(1+i%7), 60001+lvl, 10*(1+i%5))
-		case k < 9:
-			b = fmt.Appendf(b[:0], `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.100ms","data":{"timestamp":%d,"state":"open","instrument_name":"BTC-PERPETUAL","index_price":60000.12,"mark_price":60000.5,"last_price":60000.5,"best_bid_price":59999.5,"best_bid_amount":10,"best_ask_price":60001,"best_ask_amount":10,"open_interest":1000,"funding_8h":0.0001,"current_funding":0,"min_price":59000,"max_price":61000,"settlement_price":60000,"interest_value":0,"estimated_delivery_price":60000.12,"stats":{"high":61000,"low":59000,"price_change":0.1,"volume":10,"volume_usd":600000}}}}`, ms)
-		default:
-			dir := "buy"
-			if i%20 >= 10 {
-				dir = "sell"
-			}
-			b = fmt.Appendf(b[:0], `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.100ms","data":[{"trade_seq":%d,"trade_id":"%d","timestamp":%d,"tick_direction":0,"price":60001,"mark_price":60000.5,"instrument_name":"BTC-PERPETUAL","index_price":60000.12,"direction":"%s","amount":10}]}}`, i, i, ms, dir)
-		}
-		frame(b)
-	}
-	if werr != nil {
-		return nil, werr
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// replay measures the throughput of `host replay` (Options.Replay) over a
+// replay measures the throughput of `host replay` (package replay) over a
 // synthetic recording, in frames per second: every frame read and
 // decompressed, parsed, translated, routed and delivered to the plugin in
 // lock step, its intents carried out against the in-process exchange. Each
 // repetition is a whole replay, set-up included (as BenchmarkReplay).
 func (r *runner) replay(ctx context.Context) error {
-	if r.opt.Replay == nil {
-		return fmt.Errorf("no replay configured (Options.Replay)")
-	}
 	frames := r.count(300_000)
-	file, err := SyntheticRecording(frames)
+	file, err := benchkit.SyntheticRecording(frames)
 	if err != nil {
 		return err
 	}
@@ -107,7 +43,7 @@ func (r *runner) replay(ctx context.Context) error {
 	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up (compiles into the cache)
 		for _, s := range subjects {
 			t0 := time.Now()
-			n, err := r.opt.Replay(ctx, file, s.wasm, s.key, s.params)
+			n, err := r.replayOnce(ctx, file, s.wasm, s.key, s.params)
 			el := time.Since(t0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.title, err)
@@ -129,4 +65,26 @@ func (r *runner) replay(ctx context.Context) error {
 		r.progress("%-40s %10.0f frames/s", k, f.Median)
 	}
 	return nil
+}
+
+// replayOnce replays recording (our record format) through plugin wasm
+// (named name, with params, on BTC-PERPETUAL's default channels) as `host
+// replay` does, and returns the frames it read.
+func (r *runner) replayOnce(ctx context.Context, recording, wasm []byte, name string, params []abi.Param) (uint64, error) {
+	// No intent-rate limits: the recorded clock runs 2,000 tickers a second
+	// into strategies that amend on each, and the figure is throughput.
+	cfg := replay.Config{Plugins: []replay.Plugin{{Name: name, Wasm: wasm, Params: params}},
+		Risk: host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
+	rd, err := record.Open(bytes.NewReader(recording))
+	if err != nil {
+		return 0, err
+	}
+	res, err := replay.Run(ctx, rd, cfg, replay.WithCache(r.cache), replay.WithLogger(r.log))
+	if err != nil {
+		return 0, err
+	}
+	if f := res.Stats.Plugins; len(f) > 0 && f[0].Faults > 0 {
+		return 0, fmt.Errorf("the plugin faulted during the replay: %v", f[0].LastFault)
+	}
+	return res.Frames, nil
 }

@@ -22,12 +22,6 @@ import (
 // Groups are the figure groups, in the order they run (Options.Only).
 var Groups = []string{"memory", "dispatch", "e2e", "heartbeat", "tick", "replay", "hostile", "churn"}
 
-// ReplayFunc replays recording (our record format) through plugin wasm
-// (named name, with params, subscribed to BTC-PERPETUAL's default channels)
-// as `host replay` does, and returns the frames it read. The CLI passes its
-// own replay; the package cannot import package main.
-type ReplayFunc func(ctx context.Context, recording, wasm []byte, name string, params []abi.Param) (frames uint64, err error)
-
 // Options configure Run.
 type Options struct {
 	// Reps is the number of measured repetitions of each figure, after a
@@ -54,8 +48,6 @@ type Options struct {
 	// Child configures the plugins' child processes (isolation process);
 	// its CacheDir is set by Run.
 	Child host.ProcessConfig
-	// Replay is the replay of the replay group (required by it).
-	Replay ReplayFunc
 	// Progress receives a line per figure as it is measured; nil: none.
 	Progress io.Writer
 }

@@ -1,4 +1,4 @@
-package main
+package replay
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/stratbox/stratbox/sim"
 )
 
-// replayExchange is the exchange of a replay, in process: the simulator's
+// exchange is the exchange of a replay, in process: the simulator's
 // matching engine (sim.Local) behind the methods the order manager calls.
 // With fill "none" its book stays empty, so it accepts orders (ids in a
 // deterministic sequence) and never fills a limit order (a market or
@@ -23,7 +23,7 @@ import (
 // Every method runs on the replay's goroutine (lock step); the mutex only
 // covers Subscribe, which a book gap's resubscription may call from
 // another goroutine.
-type replayExchange struct {
+type exchange struct {
 	l       *sim.Local
 	now     func() time.Time
 	deliver func(conn.Notification) bool
@@ -36,15 +36,15 @@ type replayExchange struct {
 	rejectedFeed uint64
 }
 
-func newReplayExchange(instruments []sim.Instrument, fill bool, now func() time.Time) *replayExchange {
-	return &replayExchange{l: sim.NewLocal(sim.LocalConfig{Instruments: instruments,
+func newExchange(instruments []sim.Instrument, fill bool, now func() time.Time) *exchange {
+	return &exchange{l: sim.NewLocal(sim.LocalConfig{Instruments: instruments,
 		StartingBalances: map[string]float64{"BTC": 1e6, "ETH": 1e7, "USDC": 1e12, "USDT": 1e12, "EURR": 1e12}}),
 		now: now, fill: fill, subs: map[string]bool{}}
 }
 
-func (x *replayExchange) nowMs() int64 { return x.now().UnixMilli() }
+func (x *exchange) nowMs() int64 { return x.now().UnixMilli() }
 
-func (x *replayExchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
+func (x *exchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
 	raw, err := x.l.Call(x.nowMs(), method, params)
 	x.flush()
 	if err != nil {
@@ -57,7 +57,7 @@ func (x *replayExchange) CallRaw(_ context.Context, method string, params []byte
 	return raw, nil
 }
 
-func (x *replayExchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
+func (x *exchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, c := range channels {
@@ -66,16 +66,16 @@ func (x *replayExchange) Subscribe(_ context.Context, channels ...string) ([]str
 	return channels, nil
 }
 
-func (x *replayExchange) Unsubscribe(context.Context, ...string) error { return nil }
+func (x *exchange) Unsubscribe(context.Context, ...string) error { return nil }
 
-func (x *replayExchange) subscribed(channel []byte) bool {
+func (x *exchange) subscribed(channel []byte) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.subs[string(channel)]
 }
 
 // flush delivers the account's notifications the engine produced.
-func (x *replayExchange) flush() {
+func (x *exchange) flush() {
 	x.notes = x.l.TakeNotes(x.notes[:0])
 	if x.deliver == nil {
 		return
@@ -87,7 +87,7 @@ func (x *replayExchange) flush() {
 }
 
 // feed applies one recorded market notification to the book (fill sim).
-func (x *replayExchange) feed(channel, data []byte) {
+func (x *exchange) feed(channel, data []byte) {
 	if !x.fill {
 		return
 	}
@@ -128,7 +128,7 @@ func (x *replayExchange) feed(channel, data []byte) {
 	x.flush()
 }
 
-func (x *replayExchange) feedBook(now int64, data []byte) {
+func (x *exchange) feedBook(now int64, data []byte) {
 	var b struct {
 		Type       string            `json:"type"`
 		Instrument string            `json:"instrument_name"`

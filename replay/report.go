@@ -1,10 +1,11 @@
-package main
+package replay
 
 import (
+	"errors"
 	"fmt"
 	"html"
+	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
@@ -109,8 +110,19 @@ func (r *reportData) add(plugin string, k abi.Kind, rec []byte, now time.Time) {
 	}
 }
 
-// writeReport writes a self-contained HTML page with inline SVG charts.
-func writeReport(path, source string, r *reportData, res *replayResult) error {
+// ErrNoReport is WriteReport's error for a Result of a Run without
+// WithReport.
+var ErrNoReport = errors.New("replay: no report gathered (run with WithReport)")
+
+// WriteReport writes the report of the replay to w: a self-contained HTML
+// page with inline SVG charts of each plugin's PnL, positions, and prices
+// with its fills, titled "Replay of <source>" (source: the recording's
+// name). It needs a Run with WithReport.
+func (res *Result) WriteReport(w io.Writer, source string) error {
+	r := res.report
+	if r == nil {
+		return ErrNoReport
+	}
 	var b strings.Builder
 	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>stratbox replay report</title><style>
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}h2{font-size:16px;margin-top:28px}
@@ -148,10 +160,11 @@ svg{background:#fafafa;border:1px solid #ddd;margin:6px 0}.note{color:#666}text{
 		}
 	}
 	b.WriteString("</body></html>\n")
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
-func pluginInstruments(res *replayResult, name string) []string {
+func pluginInstruments(res *Result, name string) []string {
 	for _, p := range res.Stats.Plugins {
 		if p.Name == name {
 			var out []string

@@ -1,11 +1,11 @@
-package main
+package replay
 
 import (
 	"bytes"
 	"context"
 	"testing"
 
-	"github.com/stratbox/stratbox/internal/hostbench"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/record"
 )
 
@@ -13,7 +13,7 @@ import (
 // then book changes (70 %), tickers (20 %) and trades (10 %), 100 µs
 // apart, in the native format (the feed of `host bench`'s replay figures).
 func syntheticRecording(tb testing.TB, n int) []byte {
-	b, err := hostbench.SyntheticRecording(n)
+	b, err := benchkit.SyntheticRecording(n)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func syntheticRecording(tb testing.TB, n int) []byte {
 // plugin's inbox and delivered to it in lock step, its intents carried out
 // by the order manager against the in-process exchange. Run on one core:
 //
-//	go test -run '^$' -bench BenchmarkReplay -cpu 1 ./cmd/host
+//	go test -run '^$' -bench BenchmarkReplay -cpu 1 ./replay
 func BenchmarkReplay(b *testing.B) {
 	const frames = 300_000
 	file := syntheticRecording(b, frames)
@@ -34,16 +34,13 @@ func BenchmarkReplay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := fileConfig{Plugins: []pluginConfig{{Path: "mm.wasm", Params: goldenParams["marketmaker"]}}}
-	if err := cfg.validate(); err != nil {
-		b.Fatal(err)
-	}
-	run := func() *replayResult {
+	cfg := Config{Plugins: []Plugin{{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}}}
+	run := func() *Result {
 		rd, err := record.Open(bytes.NewReader(file))
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := replay(context.Background(), rd, cfg, replayOptions{cache: cache, plugins: map[string][]byte{"mm.wasm": wasm}})
+		res, err := Run(context.Background(), rd, cfg, WithCache(cache))
 		if err != nil {
 			b.Fatal(err)
 		}
