@@ -14,7 +14,6 @@ import (
 	"github.com/stratbox/stratbox/record"
 )
 
-
 func openBytes(t testing.TB, b []byte) record.Reader {
 	t.Helper()
 	rd, err := record.Open(bytes.NewReader(b))

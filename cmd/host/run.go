@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/cluster"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
@@ -414,7 +415,7 @@ func exchangeConn(ctx context.Context, c fileConfig, stdout io.Writer) (conn.Con
 	if err != nil {
 		return cc, "", nil, err
 	}
-	go injectFaults(ctx, srv, c.Sim.Faults)
+	go c.Sim.Faults.schedule().Run(ctx, clock.Real{}, srv)
 	id, secret := sim.TestKeyID, sim.TestKeySecret
 	if len(c.Sim.Keys) > 0 {
 		id, secret = c.Sim.Keys[0].ID, c.Sim.Keys[0].Secret

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/sim"
 )
 
@@ -165,8 +166,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintf(stdout, "accepting client ids: %s\n", strings.Join(ids, ", "))
 	}
-	go injectFaults(ctx, srv, c.Faults)
+	faults := make(chan struct{})
+	go func() { c.Faults.schedule().Run(ctx, clock.Real{}, srv); close(faults) }()
 	<-ctx.Done()
+	<-faults
 	st := srv.Stats()
 	fmt.Fprintf(stdout, "simulator stopped: %d connections accepted, %d requests, %d notifications, "+
 		"%d heartbeat kills, %d rate-limit kills, %d slow-consumer kills, %d orders cancelled on disconnect\n",
@@ -174,50 +177,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// injectFaults runs the configured periodic faults until ctx ends.
-func injectFaults(ctx context.Context, srv *sim.Server, f simFaults) {
-	if f.Delay.Duration > 0 {
-		srv.SetFrameDelay(f.Delay.Duration)
-	}
-	every := func(d time.Duration, fn func()) {
-		if d <= 0 {
-			return
-		}
-		go func() {
-			t := time.NewTicker(d)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					fn()
-				}
-			}
-		}()
-	}
-	after := func(d time.Duration, fn func()) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			fn()
-			return true
-		}
-	}
-	every(f.DropEvery.Duration, srv.DropAll)
-	every(f.CutRandomEvery.Duration, func() { srv.DropRandom() })
-	every(f.MalformedEvery.Duration, func() { srv.SendRaw(sim.MalformedFrame) })
-	every(f.OversizedEvery.Duration, func() { srv.SendRaw(sim.OversizedFrame(2 << 20)) })
-	every(f.SilenceEvery.Duration, func() {
-		srv.Silence(true)
-		after(f.SilenceFor.Duration, func() {})
-		srv.Silence(false)
-	})
-	if f.MaintenanceAt.Duration > 0 && after(f.MaintenanceAt.Duration, func() { srv.Maintenance(true) }) {
-		after(f.MaintenanceFor.Duration, func() {})
-		srv.Maintenance(false)
-	}
+// schedule is the sim.FaultSchedule of [sim.faults].
+func (f simFaults) schedule() sim.FaultSchedule {
+	return sim.FaultSchedule{DropEvery: f.DropEvery.Duration, CutRandomEvery: f.CutRandomEvery.Duration,
+		SilenceEvery: f.SilenceEvery.Duration, SilenceFor: f.SilenceFor.Duration, Delay: f.Delay.Duration,
+		MalformedEvery: f.MalformedEvery.Duration, OversizedEvery: f.OversizedEvery.Duration,
+		MaintenanceAt: f.MaintenanceAt.Duration, MaintenanceFor: f.MaintenanceFor.Duration}
 }
