@@ -22,7 +22,7 @@
 //     orders the dropped connection created are cancelled, with
 //     cancel_reason "cancel_on_disconnect"; private/logout does not fire it.
 //   - Orders, positions and account summaries through a price-time priority
-//     matching engine (engine.go), against a seeded synthetic market
+//     matching engine (engine*.go), against a seeded synthetic market
 //     (market.go) and between clients.
 //   - Subscriptions to book, grouped book, ticker, quote, trades, user.orders,
 //     user.trades, user.portfolio and platform_state channels.
