@@ -129,6 +129,7 @@ func TestRunConfigErrorsNameTheKey(t *testing.T) {
 		{"negative risk", "[risk]\nmax_position = -1.0\n", "risk.max_position"},
 		{"negative plugin risk", "[[plugin]]\npath = \"a.wasm\"\n[plugin.risk]\nmax_open_orders = -2\n", "max_open_orders"},
 		{"unknown risk key", "[risk]\nmax_pos = 1\n", "risk.max_pos"},
+		{"no name", "[[plugin]]\npath = \"dir/.wasm\"\n", `plugin[0].path "dir/.wasm" gives the plugin no name`},
 		{"same name twice", "[[plugin]]\npath = \"a.wasm\"\n[[plugin]]\npath = \"b/a.wasm\"\n", `two plugins are named "a"`},
 		{"bad url", "[exchange]\nurl = \"https://x\"\n", "exchange.url"},
 		{"bad auth", "[exchange]\nauth = \"password\"\n", "exchange.auth"},

@@ -466,6 +466,9 @@ func (c fileConfig) validateRun() error {
 			return fmt.Errorf("config: %s.params: %w", where, err)
 		}
 		n := p.name()
+		if n == "" {
+			return fmt.Errorf("config: %s.path %q gives the plugin no name: set name", where, p.Path)
+		}
 		if names[n] {
 			return fmt.Errorf("config: two plugins are named %q (set name)", n)
 		}
