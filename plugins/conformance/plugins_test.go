@@ -154,7 +154,11 @@ func buildGo(t testing.TB, dir string) []byte {
 // fixture reads a committed fixture plugin of testdata/<name>/<name>.wasm.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	return committed(t, filepath.Join("testdata", name), "assembly/index.ts")
+	dir := filepath.Join("testdata", name)
+	if exists(filepath.Join(dir, "Cargo.toml")) {
+		return committed(t, dir, "src/lib.rs")
+	}
+	return committed(t, dir, "assembly/index.ts")
 }
 
 // logLines collects a plugin's log lines (the host's slog records).
