@@ -207,9 +207,12 @@ impl Context {
         host::now() as u64
     }
 
-    /// Arms timer id (the strategy's choice) to fire once after after_ns
-    /// (<= 0: at the next batch); re-arming replaces it. `on_timer` receives
-    /// it. `Err(Status(STATUS_LIMIT))` when 256 timers are armed.
+    /// Arms timer id (the strategy's choice) to fire once after after_ns.
+    /// The host raises a shorter after_ns (0 and negative included) to its
+    /// minimum timer interval, the plugin's `timer_min` (2 ms by default),
+    /// and wakes the plugin for its timers at most once per that interval.
+    /// Re-arming an armed id replaces it. `on_timer` receives it.
+    /// `Err(Status(STATUS_LIMIT))` when 256 other timers are armed.
     pub fn set_timer(&mut self, id: u32, after_ns: i64) -> Result<(), Status> {
         status(host::set_timer(id, after_ns))
     }

@@ -52,7 +52,9 @@ mod imp {
             if h.timers.len() >= 256 && !h.timers.contains_key(&id) {
                 return crate::abi::STATUS_LIMIT;
             }
-            let due = h.now.saturating_add(after_ns.max(0));
+            // As the host: raised to the minimum interval, saturated at the
+            // last representable ns (such a timer never fires).
+            let due = h.now.saturating_add(after_ns.max(h.timer_min).max(0));
             h.timers.insert(id, due);
             0
         })
@@ -66,3 +68,31 @@ mod imp {
 }
 
 pub use imp::*;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::testing::{with_host, DEFAULT_TIMER_MIN};
+
+    #[test]
+    fn set_timer_raises_short_delays_to_the_minimum() {
+        with_host(|h| {
+            h.now = 1_000;
+            h.timers.clear();
+        });
+        for (id, after, want) in [
+            (1, 0, 1_000 + DEFAULT_TIMER_MIN),
+            (2, -5, 1_000 + DEFAULT_TIMER_MIN),
+            (3, DEFAULT_TIMER_MIN - 1, 1_000 + DEFAULT_TIMER_MIN),
+            (4, 5_000_000, 1_000 + 5_000_000),
+            (5, i64::MAX, i64::MAX),
+        ] {
+            assert_eq!(set_timer(id, after), 0);
+            assert_eq!(with_host(|h| h.timers[&id]), want, "after_ns {}", after);
+        }
+        with_host(|h| h.timer_min = 0);
+        assert_eq!(set_timer(6, -5), 0);
+        assert_eq!(with_host(|h| h.timers[&6]), 1_000);
+        with_host(|h| h.timer_min = DEFAULT_TIMER_MIN);
+    }
+}

@@ -9,8 +9,11 @@ use crate::strategy::Strategy;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+/// The host's default minimum timer interval (a plugin's `timer_min`,
+/// abi/README.md §5 `set_timer`): 2 ms.
+pub const DEFAULT_TIMER_MIN: i64 = 2_000_000;
+
 /// This thread's fake host.
-#[derive(Default)]
 pub struct FakeHost {
     /// The host clock, ns since the Unix epoch.
     pub now: i64,
@@ -18,6 +21,16 @@ pub struct FakeHost {
     pub logs: Vec<(i32, String)>,
     /// The armed timers: id → due time.
     pub timers: BTreeMap<u32, i64>,
+    /// The minimum timer interval in ns: `set_timer` raises a shorter
+    /// `after_ns` (0 and negative included) to it, as the host does.
+    /// [`DEFAULT_TIMER_MIN`] unless a test sets it (a plugin's `timer_min`).
+    pub timer_min: i64,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost { now: 0, logs: Vec::new(), timers: BTreeMap::new(), timer_min: DEFAULT_TIMER_MIN }
+    }
 }
 
 thread_local! {
