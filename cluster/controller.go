@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 const leaseKey = "controller"
@@ -481,7 +482,7 @@ func claimKey(s string) string {
 // places the unfilled rest under the same label on the replacement.
 func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, lostInc string) bool {
 	log := n.log.With("label", o.Label, "order_id", o.OrderID)
-	if o.OrderID == "" || o.Label == "" || (o.Direction != "buy" && o.Direction != "sell") {
+	if o.OrderID == "" || o.Label == "" || !deribit.IsDirection(o.Direction) {
 		// Without its exchange id, a filled order cannot be told from a
 		// cancelled one: never re-placed.
 		log.Warn("cluster: order not re-established: incomplete record")
@@ -496,11 +497,10 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		log.Info("cluster: order not re-established here: claimed elsewhere or claim failed", "err", err)
 		return false
 	}
-	call := func(method string, params any) (json.RawMessage, error) {
-		b, _ := json.Marshal(params)
+	call := func(c deribit.Call) (json.RawMessage, error) {
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
 		defer cancel()
-		return n.remote(ctx, node, pool, connID, method, b, fence)
+		return n.remote(ctx, node, pool, connID, c.Method, c.Params, fence)
 	}
 	var st struct {
 		State  string  `json:"order_state"`
@@ -509,7 +509,7 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 	}
 	deadline := time.Now().Add(n.cfg.ReestablishWait)
 	for {
-		raw, err := call("private/get_order_state", map[string]string{"order_id": o.OrderID})
+		raw, err := call(deribit.GetOrderState(o.OrderID))
 		if err == nil {
 			err = json.Unmarshal(raw, &st)
 		}
@@ -543,7 +543,7 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		return false
 	}
 	cur, _, _ := strings.Cut(o.Instrument, "-")
-	raw, err := call("private/get_order_state_by_label", map[string]string{"currency": cur, "label": o.Label})
+	raw, err := call(deribit.GetOrderStateByLabel(o.Label, cur))
 	var found []struct {
 		State string `json:"order_state"`
 	}
@@ -565,23 +565,8 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		log.Warn("cluster: order not re-established: an order with its label is open, or the check failed", "open", open, "err", err)
 		return false
 	}
-	p := map[string]any{"instrument_name": o.Instrument, "amount": rest, "label": o.Label}
-	if o.Type != "" {
-		p["type"] = o.Type
-	}
-	if o.Type != "market" && o.Price != 0 {
-		p["price"] = o.Price
-	}
-	if o.TimeInForce != "" {
-		p["time_in_force"] = o.TimeInForce
-	}
-	if o.PostOnly {
-		p["post_only"] = true
-	}
-	if o.ReduceOnly {
-		p["reduce_only"] = true
-	}
-	if _, err := call("private/"+o.Direction, p); err != nil {
+	place, _ := deribit.PlaceText(o.Direction, o.Instrument, o.Type, o.TimeInForce, o.Price, rest, o.Label, o.PostOnly, o.ReduceOnly)
+	if _, err := call(place); err != nil {
 		log.Warn("cluster: order not re-established: the place failed", "err", err)
 		n.stats.notReplaced.Add(1)
 		return false

@@ -144,83 +144,46 @@ func (o *order) update(now time.Time, r abi.Reason) abi.OrderUpdate {
 // request is one call to the exchange about an order.
 type request struct {
 	o      *order
-	member int // the pool member to send it on; -1: any
-	method string
-	params []byte
-	what   abi.Kind // the intent it carries out: place, amend or cancel
-	tries  uint64   // the pool members a place could not be sent on (bit i: member i)
-	gen    uint64   // the order's request generation (order.begin)
-	seq    uint32   // the intent's seq, for intent_rejected
+	member int          // the pool member to send it on; -1: any
+	call   deribit.Call // the venue's request
+	what   abi.Kind     // the intent it carries out: place, amend or cancel
+	tries  uint64       // the pool members a place could not be sent on (bit i: member i)
+	gen    uint64       // the order's request generation (order.begin)
+	seq    uint32       // the intent's seq, for intent_rejected
 	amend  abi.Amend
 }
 
-// placeParams renders a place's params for private/buy or private/sell.
-func placeParams(dst []byte, name string, o *order) []byte {
-	dst = append(dst, `{"instrument_name":`...)
-	dst = strconv.AppendQuote(dst, name)
-	dst = append(dst, `,"amount":`...)
-	dst = abi.AppendFixed(dst, o.amount-o.base)
-	if o.typ == abi.Market {
-		dst = append(dst, `,"type":"market"`...)
-	} else {
-		dst = append(dst, `,"type":"limit","price":`...)
-		dst = abi.AppendFixed(dst, o.price)
-	}
-	dst = append(dst, `,"label":`...)
-	dst = strconv.AppendQuote(dst, o.label)
-	dst = append(dst, `,"time_in_force":"`...)
-	dst = append(dst, tifNames[o.tif]...)
-	dst = append(dst, '"')
-	return appendFlags(dst, o.flags, true)
+// placeCall is o's place (of its unfilled rest) on the venue.
+func placeCall(o *order) deribit.Call {
+	p := deribit.Place{Instrument: o.pl.table[o.local].Name.String(), Side: o.side, Type: o.typ, TIF: o.tif,
+		Flags: o.flags, Price: o.price, Amount: o.amount - o.base, Label: o.label}
+	return p.Call(nil)
 }
 
-var tifNames = [...]string{abi.GoodTilCancelled: "good_til_cancelled", abi.GoodTilDay: "good_til_day",
-	abi.ImmediateOrCancel: "immediate_or_cancel", abi.FillOrKill: "fill_or_kill"}
-
-func appendFlags(dst []byte, f abi.OrderFlags, close bool) []byte {
-	if f&abi.PostOnly != 0 {
-		dst = append(dst, `,"post_only":true`...)
-	}
-	if f&abi.RejectPostOnly != 0 {
-		dst = append(dst, `,"reject_post_only":true`...)
-	}
-	if f&abi.ReduceOnly != 0 {
-		dst = append(dst, `,"reduce_only":true`...)
-	}
-	if close {
-		dst = append(dst, '}')
-	}
-	return dst
+// editCall is amend a of o on the venue.
+func editCall(o *order, a *abi.Amend) deribit.Call {
+	return deribit.Edit(o.exchID, a.Amount-o.base, a.Price, a.Flags)
 }
 
-func editParams(o *order, a *abi.Amend) []byte {
-	dst := append([]byte(nil), `{"order_id":`...)
-	dst = strconv.AppendQuote(dst, o.exchID)
-	dst = append(dst, `,"amount":`...)
-	dst = abi.AppendFixed(dst, a.Amount-o.base)
-	dst = append(dst, `,"price":`...)
-	dst = abi.AppendFixed(dst, a.Price)
-	return appendFlags(dst, a.Flags, true)
-}
-
-func cancelParams(o *order) (method string, params []byte) {
+// cancelCall cancels o by its exchange id, or by its label and currency
+// before the exchange's id is known.
+func cancelCall(o *order) deribit.Call {
 	if o.exchID == "" {
-		return "private/cancel_by_label", o.byLabel()
+		return deribit.CancelByLabel(o.label, o.currency())
 	}
-	return "private/cancel", o.byID()
+	return deribit.Cancel(o.exchID)
 }
 
-// byID and byLabel are the params naming o by its exchange id, or by its
-// label and currency (before the exchange's id is known).
-func (o *order) byID() []byte {
-	return append(strconv.AppendQuote([]byte(`{"order_id":`), o.exchID), '}')
+// stateCall reads o back, by its exchange id or by its label.
+func stateCall(o *order) deribit.Call {
+	if o.exchID == "" {
+		return deribit.GetOrderStateByLabel(o.label, o.currency())
+	}
+	return deribit.GetOrderState(o.exchID)
 }
 
-func (o *order) byLabel() []byte {
-	p := strconv.AppendQuote([]byte(`{"label":`), o.label)
-	p = strconv.AppendQuote(append(p, `,"currency":`...), o.pl.table[o.local].BaseCurrency.String())
-	return append(p, '}')
-}
+// currency is the base currency of o's instrument.
+func (o *order) currency() string { return o.pl.table[o.local].BaseCurrency.String() }
 
 // send issues req on its own goroutine; the order is marked in flight.
 // Called with e.mu held.
@@ -248,7 +211,7 @@ func (e *Engine) do(req request) {
 		ctx = pool.ForShareReserved(ctx, req.o.pl.name)
 	}
 	sent := e.tel.clock() // zero when telemetry is off
-	raw, err := e.call(ctx, req.member, req.method, req.params)
+	raw, err := e.call(ctx, req.member, req.call)
 	cancel()
 	now := e.clk.Now()
 	e.mu.Lock()
@@ -268,16 +231,16 @@ func (e *Engine) do(req request) {
 		e.sendPlaceTry(o, req.seq, req.tries|1<<uint(o.conn))
 		return
 	case err != nil:
-		e.log.Debug("request failed", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "member", req.member, "err", err)
+		e.log.Debug("request failed", "plugin", o.pl.name, "cid", o.key.cid, "method", req.call.Method, "member", req.member, "err", err)
 		e.requestFailed(req, err, now)
-	case req.method == "private/cancel_by_label":
+	case req.what == abi.KindCancel && req.call.ByLabel:
 		// The result is a count: 0 means the exchange does not have it.
 		if n, perr := strconv.Atoi(string(raw)); perr == nil && n == 0 {
 			e.lost(o, now, "not on the exchange")
 		}
 	default:
 		e.applyResult(raw, now)
-		e.log.Debug("request answered", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method,
+		e.log.Debug("request answered", "plugin", o.pl.name, "cid", o.key.cid, "method", req.call.Method,
 			"id", o.exchID, "state", o.state.String(), "deferred", o.deferred != nil)
 	}
 	e.followUp(o, now)
@@ -285,11 +248,11 @@ func (e *Engine) do(req request) {
 
 // call sends a request on a pool member (any healthy one when member is
 // -1, or without a pool).
-func (e *Engine) call(ctx context.Context, member int, method string, params []byte) (json.RawMessage, error) {
+func (e *Engine) call(ctx context.Context, member int, c deribit.Call) (json.RawMessage, error) {
 	if e.pool == nil || member < 0 {
-		return e.ex.CallRaw(ctx, method, params)
+		return e.ex.CallRaw(ctx, c.Method, c.Params)
 	}
-	return e.pool.CallOn(ctx, member, method, params)
+	return e.pool.CallOn(ctx, member, c.Method, c.Params)
 }
 
 // sendPlace sends o's place (the first, or a re-placement of its unfilled
@@ -323,12 +286,7 @@ func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 		o.carried = true
 		e.log.Debug("place", "plugin", o.pl.name, "cid", o.key.cid, "conn", id, "try", tries)
 	}
-	method := "private/buy"
-	if o.side == abi.Sell {
-		method = "private/sell"
-	}
-	req := request{o: o, method: method, params: placeParams(nil, o.pl.table[o.local].Name.String(), o),
-		what: abi.KindPlace, seq: seq, tries: tries}
+	req := request{o: o, call: placeCall(o), what: abi.KindPlace, seq: seq, tries: tries}
 	req.gen = o.begin()
 	req.member = -1
 	if e.pool != nil {
@@ -356,15 +314,14 @@ func (e *Engine) followUp(o *order, now time.Time) {
 }
 
 func (e *Engine) sendAmend(o *order, a *abi.Amend) {
-	e.send(request{o: o, method: "private/edit", params: editParams(o, a), what: abi.KindAmend, seq: a.Seq, amend: *a})
+	e.send(request{o: o, call: editCall(o, a), what: abi.KindAmend, seq: a.Seq, amend: *a})
 }
 
 // sendCancel sends a cancel of o. The cancels the plugin or the host
 // wants (requestCancel, followUp, retries) mark o as going for good; a
 // relocation's own cancel (of an order whose connection is gone) does not.
 func (e *Engine) sendCancel(o *order) {
-	method, params := cancelParams(o)
-	e.send(request{o: o, method: method, params: params, what: abi.KindCancel})
+	e.send(request{o: o, call: cancelCall(o), what: abi.KindCancel})
 }
 
 // requestCancel cancels o now, or as soon as its in-flight request or its
@@ -426,7 +383,7 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		e.verify(o) // read its state back once the exchange can be asked
 		return
 	}
-	e.log.Info("order request refused", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "err", err,
+	e.log.Info("order request refused", "plugin", o.pl.name, "cid", o.key.cid, "method", req.call.Method, "err", err,
 		"reason", rej.Reason.String(), "code", rej.ExchangeCode, "text", rej.Text.String())
 	limited := errors.Is(err, pool.ErrRateLimited)
 	if limited && !(req.what == abi.KindCancel && (o.hostReason != 0 || o.cancelTries < maxCancelTries)) {
@@ -750,18 +707,13 @@ func (e *Engine) verify(o *order) {
 	}
 	gen := o.begin() // no other request for it meanwhile
 	e.log.Debug("verifying an order", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "relocating", o.relocating)
-	method, params := "private/get_order_state", []byte(nil)
-	if o.exchID != "" {
-		params = o.byID()
-	} else {
-		method, params = "private/get_order_state_by_label", o.byLabel()
-	}
-	e.spawn(func() { e.verifyDone(o, method, params, gen) })
+	c := stateCall(o)
+	e.spawn(func() { e.verifyDone(o, c, gen) })
 }
 
-func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) {
+func (e *Engine) verifyDone(o *order, c deribit.Call, gen uint64) {
 	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
-	raw, err := e.ex.CallRaw(ctx, method, params)
+	raw, err := e.ex.CallRaw(ctx, c.Method, c.Params)
 	cancel()
 	now := e.clk.Now()
 	e.mu.Lock()
@@ -774,7 +726,7 @@ func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) 
 		return // something newer was sent for it meanwhile (a re-placement): this answer is stale
 	}
 	o.end(gen)
-	if err == nil && method == "private/get_order_state_by_label" {
+	if err == nil && c.ByLabel {
 		raw = e.latestByLabel(o, raw)
 	}
 	var rpc *conn.RPCError
