@@ -125,7 +125,7 @@ type Config struct {
 	Auth Auth
 	// Guard, when set, admits or refuses each order request another member
 	// sends to this node's connections, after the method allow-list
-	// (RemoteMethods): the host wires its kill switch, validation and risk
+	// (RemoteAllowed): the host wires its kill switch, validation and risk
 	// limits here. Nil: the allow-list only.
 	Guard func(RemoteOrder) error
 

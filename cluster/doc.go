@@ -38,7 +38,7 @@
 // created at start with a second, admin key). Routes require a route
 // password or mutual TLS, and a node listening beyond loopback needs TLS
 // and route authentication (Auth). Another member's request reaches a
-// connection only if its method is in RemoteMethods (place, amend, cancel,
+// connection only if RemoteAllowed admits its method (place, amend, cancel,
 // order state) and Config.Guard (the host's kill switch, validation and
 // per-order limits) admits it. Redact hides the passwords of URLs.
 package cluster
