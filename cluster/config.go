@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -129,9 +128,8 @@ type Config struct {
 	// limits here. Nil: the allow-list only.
 	Guard func(RemoteOrder) error
 
-	// Logger (default: discarded). NATSLog routes the server's own log to
-	// it as well.
-	Logger  *slog.Logger
+	// NATSLog routes the embedded server's own log to the node's logger
+	// (WithLogger) as well.
 	NATSLog bool
 	// Fitness overrides the node's measured fitness (tests, operators).
 	Fitness func() Fitness
@@ -335,9 +333,6 @@ func (c Config) withDefaults() Config {
 		if c.Mode == ModeEmbedded && len(c.Routes) >= 3 {
 			c.Replicas = 3
 		}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }

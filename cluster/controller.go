@@ -53,26 +53,26 @@ type leaseValue struct {
 // controlLoop keeps (or tries to win) the controller lease and, while this
 // node holds it, looks for lost connections.
 func (n *Node) controlLoop() {
-	started := time.Now()
+	started := n.clk.Now()
 	settled := started
 	tick := min(n.cfg.LeaseTTL/4, n.cfg.HeartbeatInterval)
-	t := time.NewTicker(tick)
+	t := n.clk.NewTicker(tick)
 	defer t.Stop()
 	for {
 		n.leaseStep()
 		// A new controller first listens for one node timeout: before that
 		// every peer would look silent.
-		if n.fence() != 0 && time.Since(started) > n.cfg.NodeTimeout {
+		if n.fence() != 0 && n.clk.Since(started) > n.cfg.NodeTimeout {
 			n.scan()
 		}
-		if time.Since(settled) >= n.cfg.NodeTimeout {
+		if n.clk.Since(settled) >= n.cfg.NodeTimeout {
 			n.settle()
-			settled = time.Now()
+			settled = n.clk.Now()
 		}
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -82,7 +82,7 @@ func (n *Node) controlLoop() {
 func (n *Node) fence() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.lease.held && time.Since(n.lease.renewed) < n.cfg.LeaseTTL*3/4 {
+	if n.lease.held && n.clk.Since(n.lease.renewed) < n.cfg.LeaseTTL*3/4 {
 		return n.lease.fence
 	}
 	return 0
@@ -95,7 +95,7 @@ func (n *Node) leaseStep() {
 	n.mu.Lock()
 	l := n.lease
 	n.mu.Unlock()
-	at := time.Now()
+	at := n.clk.Now()
 	if l.held {
 		rev, err := n.b.leases.Update(ctx, leaseKey, val, l.rev)
 		switch {
@@ -104,7 +104,7 @@ func (n *Node) leaseStep() {
 		case errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err):
 			n.log.Warn("cluster: controller lease lost", "fence", l.fence)
 			l = leaseState{}
-		case time.Since(l.renewed) > n.cfg.LeaseTTL:
+		case n.clk.Since(l.renewed) > n.cfg.LeaseTTL:
 			n.log.Warn("cluster: controller lease expired (renewals failing)", "fence", l.fence, "err", err)
 			l = leaseState{}
 		}
@@ -135,7 +135,7 @@ func isWrongSequence(err error) bool {
 // (no liveness message for NodeTimeout, or a new incarnation), and those
 // failed for FailAfter on a live node.
 func (n *Node) scan() {
-	now := time.Now()
+	now := n.clk.Now()
 	var incs []incident
 	n.mu.Lock()
 	for key, e := range n.conns {
@@ -202,7 +202,7 @@ func lostKey(r ConnRecord) string {
 // it takes the incident as handled), so it is what settles the entry here
 // too.
 func (n *Node) settle() {
-	now := time.Now()
+	now := n.clk.Now()
 	lost := map[string]ConnRecord{} // registry key → record
 	n.mu.Lock()
 	for key, e := range n.conns {
@@ -290,7 +290,7 @@ func (n *Node) Rank(pool string, exclude ...string) []string {
 }
 
 func (n *Node) rankFor(pool string, exclude ...string) []candidate {
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	var cs []candidate
 	for name, p := range n.peers {
@@ -323,8 +323,8 @@ type claimValue struct {
 // ever, at most one returns true.
 func (n *Node) claim(key string, fence uint64) (bool, error) {
 	token := newIncarnation() + newIncarnation()
-	v, _ := json.Marshal(claimValue{Node: n.cfg.Name, Token: token, Fence: fence, At: time.Now()})
-	deadline := time.Now().Add(n.cfg.OpenTimeout)
+	v, _ := json.Marshal(claimValue{Node: n.cfg.Name, Token: token, Fence: fence, At: n.clk.Now()})
+	deadline := n.clk.Now().Add(n.cfg.OpenTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 		_, err := n.b.claims.Create(ctx, key, v)
@@ -346,13 +346,10 @@ func (n *Node) claim(key string, fence uint64) (bool, error) {
 		}
 		// A stream-leader election after a hard crash stalls writes for
 		// 4-9 s: retry within the bound, as long as the lease holds.
-		if n.ctx.Err() != nil || time.Now().After(deadline) || n.fence() != fence {
+		if n.ctx.Err() != nil || n.clk.Now().After(deadline) || n.fence() != fence {
 			return false, fmt.Errorf("cluster: claim %s: %w", key, err)
 		}
-		select {
-		case <-n.ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
+		n.pause(100 * time.Millisecond)
 	}
 }
 
@@ -384,7 +381,7 @@ func (n *Node) failover(in incident) bool {
 	if fence == 0 {
 		return false
 	}
-	start := time.Now()
+	start := n.clk.Now()
 	ranked := n.rankFor(in.rec.Pool, in.rec.Node)
 	if len(ranked) == 0 {
 		n.warns.Log(n.log, slog.LevelWarn, "no replacement node/"+in.rec.Pool, "cluster: no live node can take a replacement connection",
@@ -448,14 +445,12 @@ func (n *Node) failover(in incident) bool {
 			if err == nil || n.ctx.Err() != nil {
 				return
 			}
-			select {
-			case <-n.ctx.Done():
+			if !n.pause(200 * time.Millisecond) {
 				return
-			case <-time.After(200 * time.Millisecond):
 			}
 		}
 	}()
-	fo.Took = time.Since(start)
+	fo.Took = n.clk.Since(start)
 	n.stats.failovers.Add(1)
 	if n.cfg.OnFailover != nil {
 		n.cfg.OnFailover(fo)
@@ -507,7 +502,7 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		Amount float64 `json:"amount"`
 		Filled float64 `json:"filled_amount"`
 	}
-	deadline := time.Now().Add(n.cfg.ReestablishWait)
+	deadline := n.clk.Now().Add(n.cfg.ReestablishWait)
 	for {
 		raw, err := call(deribit.GetOrderState(o.OrderID))
 		if err == nil {
@@ -520,15 +515,13 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 			n.stats.notReplaced.Add(1)
 			return false
 		case err == nil && st.State != "open":
-		case time.Now().After(deadline):
+		case n.clk.Now().After(deadline):
 			log.Warn("cluster: order not re-established: still open on the exchange (its connection may be alive)", "state", st.State, "err", err)
 			n.stats.notReplaced.Add(1)
 			return false
 		default:
-			select {
-			case <-n.ctx.Done():
+			if !n.pause(50 * time.Millisecond) {
 				return false
-			case <-time.After(50 * time.Millisecond):
 			}
 			continue
 		}
