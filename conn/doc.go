@@ -54,6 +54,11 @@
 // # Dependencies
 //
 // Clock (package clock), Dialer, slog.Logger, Observer and Sink are
-// injected with options. Tracing is not wired yet: OpenTelemetry comes with
-// the telemetry issue; until then the Observer and Stats are the hooks.
+// injected with options. The package imports no OpenTelemetry: tracing and
+// metrics are wired from outside, through the hooks it exports. Package
+// telemetry turns the Observer's state changes (delivered for a pool's
+// members by pool.ObserveMembers) into the conn.connect, conn.dial,
+// conn.auth_subscribe and conn.reconnect spans, reads Stats as observable
+// metrics, and folds the heartbeat histograms from HeartbeatDistributions
+// at collection time, so the read goroutine records nothing for them.
 package conn
