@@ -59,6 +59,7 @@
 // telemetry turns the Observer's state changes (delivered for a pool's
 // members by pool.ObserveMembers) into the conn.connect, conn.dial,
 // conn.auth_subscribe and conn.reconnect spans, reads Stats (through
-// pool.Stats) as observable metrics, and folds the heartbeat histograms from HeartbeatDistributions
-// at collection time, so the read goroutine records nothing for them.
+// pool.Stats) as observable metrics, and folds the heartbeat histograms
+// from HeartbeatDistributions at collection time, so the read goroutine
+// records nothing for them.
 package conn
