@@ -48,7 +48,7 @@ type Result struct {
 	Quick   bool      `json:"quick"`
 	Plugin  string    `json:"plugin,omitempty"`
 	Seconds float64   `json:"seconds"`
-	// Figures by key (README "host bench" lists every key).
+	// Figures by key (docs/host-bench.md lists every key).
 	Figures map[string]*Figure `json:"figures"`
 	// Order is the order in which the figures were measured (for the
 	// table; not part of the JSON).
