@@ -6,7 +6,10 @@
 // to any scheme but http, https and mailto, or out of the repository (such
 // as ../shared, the developers' notes a user who clones the repository does
 // not have) is an error, and so is any mention of ../shared/ or
-// /work/shared in the text.
+// /work/shared in the text. Source and build files (Go, TOML, shell,
+// Makefile, AssemblyScript, Rust, WAT, YAML) are searched for such mentions
+// too, in comments and strings alike; only this tool's own directory may
+// spell them, since it must say what it refuses.
 //
 // Code blocks and code spans are not parsed: a path written as code is
 // text, not a link. `go run ./internal/tools/doclinks [root]` prints every
@@ -60,15 +63,24 @@ func (p Problem) String() string {
 // outputs are the root's directories of build and benchmark outputs.
 var outputs = map[string]bool{"bin": true, "bench": true}
 
+// sources are the names' endings of the files, other than Markdown, that
+// must not mention the developers' notes.
+var sources = []string{".go", ".toml", ".sh", ".ts", ".rs", ".wat", ".yml", ".yaml", "Makefile"}
+
+// self is this tool's directory, relative to the root: the one place that
+// names the developers' notes, to refuse them.
+const self = "internal/tools/doclinks"
+
 // Check checks every *.md file under root (hidden directories, node_modules
-// and the root's bin and bench excepted) and returns the problems, sorted by
-// file and line.
+// and the root's bin and bench excepted), searches the source and build
+// files for mentions of the developers' notes, and returns the problems,
+// sorted by file and line.
 func Check(root string) ([]Problem, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
-	var files []string
+	var files, others []string
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -77,8 +89,21 @@ func Check(root string) ([]Problem, error) {
 			outputs[d.Name()] && filepath.Dir(path) == root) {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && strings.HasSuffix(d.Name(), ".md") {
+		if d.IsDir() {
+			if rel, _ := filepath.Rel(root, path); filepath.ToSlash(rel) == self {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".md") {
 			files = append(files, path)
+			return nil
+		}
+		for _, end := range sources {
+			if strings.HasSuffix(d.Name(), end) {
+				others = append(others, path)
+				break
+			}
 		}
 		return nil
 	})
@@ -89,6 +114,13 @@ func Check(root string) ([]Problem, error) {
 	var out []Problem
 	for _, f := range files {
 		ps, err := c.file(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
+	for _, f := range others {
+		ps, err := c.mentions(f)
 		if err != nil {
 			return nil, err
 		}
@@ -143,6 +175,23 @@ func (c *checker) file(path string) ([]Problem, error) {
 				add(m[2], target, why)
 			}
 		}
+	}
+	return out, nil
+}
+
+// mentions returns the mentions of the developers' notes in a file that is
+// not Markdown.
+func (c *checker) mentions(path string) ([]Problem, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	rel, _ := filepath.Rel(c.root, path)
+	raw := string(b)
+	var out []Problem
+	for _, m := range outside.FindAllStringSubmatchIndex(raw, -1) {
+		out = append(out, Problem{File: filepath.ToSlash(rel), Line: 1 + strings.Count(raw[:m[2]], "\n"),
+			Target: raw[m[2]:m[3]], Why: "points to the developers' notes, outside the repository"})
 	}
 	return out, nil
 }

@@ -99,6 +99,38 @@ func TestCheckFindsBadLinks(t *testing.T) {
 	}
 }
 
+// Source and build files may not mention the developers' notes either, in
+// a comment or a string; other kinds of files, the tool's own directory and
+// node_modules are not searched, and a path that only ends like the notes'
+// is not a mention.
+func TestCheckSourcesMentions(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "README.md", "# Top\n")
+	write(t, root, "conn/doc.go", "// Package conn.\n//\n// See /work/shared/DESIGN.md.\npackage conn\n")
+	write(t, root, "Makefile", "all:\n\t@cat ../shared/STYLE.md\n")
+	write(t, root, "host.example.toml", "# fine\n\n# (../shared/deribit.md)\n")
+	write(t, root, "plugins/x/build.sh", "cp x /tmp/y   # /home/work/shared is someone else's\n")
+	write(t, root, "testdata/notes.txt", "/work/shared/DESIGN.md\n")
+	write(t, root, "internal/tools/doclinks/doclinks.go", "// refuses /work/shared\n")
+	write(t, root, "plugins/sdk/node_modules/m/i.ts", "import '../shared/x'\n")
+	problems, err := Check(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		"Makefile:2: ../shared/: points to the developers' notes, outside the repository",
+		"conn/doc.go:3: /work/shared: points to the developers' notes, outside the repository",
+		"host.example.toml:3: ../shared/: points to the developers' notes, outside the repository",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // A link that climbs out of the root is refused even when its target
 // exists.
 func TestCheckLeavesRoot(t *testing.T) {
