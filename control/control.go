@@ -25,6 +25,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -191,4 +194,36 @@ func classify(err error) (string, int) {
 // errorf wraps a sentinel with a message.
 func errorf(sentinel error, format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)
+}
+
+// DefaultSocket is the socket path `host run` and `host ctl` use when none
+// is configured: $XDG_RUNTIME_DIR/stratbox.sock when that directory is set
+// (it is the user's own, mode 0700), else stratbox-<uid>/host.sock under
+// the temporary directory (MakeSocketDir makes it 0700).
+func DefaultSocket() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		return filepath.Join(dir, "stratbox.sock")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("stratbox-%d", os.Getuid()), "host.sock")
+}
+
+// MakeSocketDir makes the directory of a socket path when it does not
+// exist (mode 0700), and refuses one that others may write to or that
+// another user owns: a socket there could be replaced by theirs.
+func MakeSocketDir(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("control: %s belongs to another user: choose another socket path", dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("control: %s can be written by others (mode %v): choose another socket path", dir, fi.Mode().Perm())
+	}
+	return nil
 }
