@@ -19,6 +19,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
@@ -109,9 +110,9 @@ type Config struct {
 type PluginSpec struct {
 	// Name is the instance's name (the start record's name, logs, stats).
 	Name   string
-	Plugin *Plugin
+	Plugin *sandbox.Plugin
 	// NewSandbox makes each instance's sandbox; default: NewInProcess.
-	NewSandbox func(*Plugin) Sandbox
+	NewSandbox func(*sandbox.Plugin) sandbox.Sandbox
 	// Instruments the plugin trades and receives, by exchange name; they
 	// become its instrument table in this order.
 	Instruments []string

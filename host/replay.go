@@ -9,6 +9,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // Lock-step mode (replay).
@@ -55,7 +56,7 @@ type Lockstep struct {
 
 type stepPlugin struct {
 	pl        *plugin
-	sb        Sandbox // nil: not running (faulted and waiting, or down)
+	sb        sandbox.Sandbox // nil: not running (faulted and waiting, or down)
 	restarts  int
 	backoff   time.Duration
 	restartAt time.Time
@@ -224,8 +225,8 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 	pl.account(time.Since(began))
 	if ls.obs != nil {
 		b := pl.batch
-		if ip, ok := sp.sb.(*inProcess); ok {
-			b = ip.batch // with the timers and seqs the plugin got
+		if r, ok := sp.sb.(sandbox.BatchRecorder); ok {
+			b = r.LastBatch() // with the timers and seqs the plugin got
 		}
 		if len(b) > 0 {
 			ls.obs.Events(pl.name, now, b)
@@ -257,7 +258,7 @@ func (ls *Lockstep) start(sp *stepPlugin) {
 	now := ls.clk.Now()
 	startup, err := pl.startup(now)
 	if err != nil {
-		ls.fault(sp, &Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: FaultStartup, Err: err})
+		ls.fault(sp, &sandbox.Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: sandbox.FaultStartup, Err: err})
 		return
 	}
 	if ls.obs != nil {
@@ -276,7 +277,7 @@ func (ls *Lockstep) start(sp *stepPlugin) {
 // fault handles a faulted instance as the runner does: its orders are
 // cancelled (unless KeepOrders) and it restarts after its backoff, on the
 // replay clock, until the circuit breaker trips.
-func (ls *Lockstep) fault(sp *stepPlugin, f *Fault) {
+func (ls *Lockstep) fault(sp *stepPlugin, f *sandbox.Fault) {
 	pl, e := sp.pl, ls.e
 	if sp.sb != nil {
 		sp.sb.Close()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
@@ -37,12 +38,12 @@ type plugin struct {
 	scratch    []byte
 
 	// The plugin's goroutine only.
-	sb       Sandbox
+	sb       sandbox.Sandbox
 	batch    []byte
 	lastCall time.Time // host time of its last events call: timer wake-ups wait TimerMin after it
 
 	starts, faults atomic.Uint64
-	lastFault      atomic.Pointer[Fault]
+	lastFault      atomic.Pointer[sandbox.Fault]
 	down           atomic.Bool // the circuit breaker tripped
 	calls          atomic.Uint64
 	intentsN       atomic.Uint64
@@ -96,11 +97,11 @@ func (pl *plugin) channels() []string {
 	return DefaultChannels
 }
 
-func (pl *plugin) newSandbox() Sandbox {
+func (pl *plugin) newSandbox() sandbox.Sandbox {
 	if pl.spec.NewSandbox != nil {
 		return pl.spec.NewSandbox(pl.spec.Plugin)
 	}
-	return NewInProcess(pl.spec.Plugin)
+	return sandbox.NewInProcess(pl.spec.Plugin)
 }
 
 // run starts the plugin and restarts it after faults, up to the circuit
@@ -137,7 +138,7 @@ func (pl *plugin) run(ctx context.Context) {
 }
 
 // life runs one instance until ctx ends (nil) or it faults (the fault).
-func (pl *plugin) life(ctx context.Context) *Fault {
+func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 	e := pl.e
 	sb := pl.newSandbox()
 	pl.sb = sb
@@ -145,7 +146,7 @@ func (pl *plugin) life(ctx context.Context) *Fault {
 	now := e.clk.Now()
 	startup, err := pl.startup(now)
 	if err != nil {
-		return &Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: FaultStartup, Err: err}
+		return &sandbox.Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: sandbox.FaultStartup, Err: err}
 	}
 	out, err := sb.Start(ctx, startup, now)
 	pl.starts.Add(1)
@@ -208,7 +209,7 @@ func (pl *plugin) account(d time.Duration) {
 	}
 }
 
-func (pl *plugin) batchCap(sb Sandbox) int {
+func (pl *plugin) batchCap(sb sandbox.Sandbox) int {
 	c := int(sb.Descriptor().InboxCap)
 	if c <= 0 || c > maxBatch {
 		c = maxBatch
@@ -224,7 +225,7 @@ const timerRoom = 16 * abi.SizeTimer
 // plugin's inbox capacity, less timerRoom when timers are due, so that the
 // sandbox's timer events fit too (they never make a batch larger than the
 // inbox, and a busy feed never starves them).
-func (pl *plugin) takeBatch(sb Sandbox, now time.Time) {
+func (pl *plugin) takeBatch(sb sandbox.Sandbox, now time.Time) {
 	c := pl.batchCap(sb)
 	room := c
 	if due, ok := sb.NextTimer(); ok && !due.After(now) {
@@ -235,14 +236,14 @@ func (pl *plugin) takeBatch(sb Sandbox, now time.Time) {
 
 // timerWake is when the plugin's timers wake it: its earliest timer, but
 // never sooner than TimerMin after its last call, whatever it armed.
-func (pl *plugin) timerWake(sb Sandbox) (time.Time, bool) {
+func (pl *plugin) timerWake(sb sandbox.Sandbox) (time.Time, bool) {
 	due, ok := sb.NextTimer()
 	if !ok {
 		return time.Time{}, false
 	}
-	gap := DefaultTimerMin
+	gap := sandbox.DefaultTimerMin
 	if p := pl.spec.Plugin; p != nil {
-		gap = p.cfg.TimerMin
+		gap = p.Config().TimerMin
 	}
 	if gap := pl.lastCall.Add(gap); due.Before(gap) {
 		due = gap
@@ -254,7 +255,7 @@ func (pl *plugin) timerWake(sb Sandbox) (time.Time, bool) {
 func (pl *plugin) arm(t interface {
 	Stop() bool
 	Reset(time.Duration) bool
-}, sb Sandbox) {
+}, sb sandbox.Sandbox) {
 	t.Stop()
 	if at, ok := pl.timerWake(sb); ok {
 		t.Reset(max(at.Sub(pl.e.clk.Now()), 0))
@@ -263,7 +264,7 @@ func (pl *plugin) arm(t interface {
 
 // fault counts a fault of the plugin's instance, wherever it happened
 // (stratbox_on_stop too): stats, metrics and the log.
-func (pl *plugin) fault(f *Fault) {
+func (pl *plugin) fault(f *sandbox.Fault) {
 	e := pl.e
 	pl.faults.Add(1)
 	pl.lastFault.Store(f)
@@ -275,7 +276,7 @@ func (pl *plugin) fault(f *Fault) {
 // stop calls stratbox_on_stop and carries out its intents (cancels, most
 // likely) before the engine cancels what is left. A fault in it counts as
 // any other (the instance ends anyway: no restart).
-func (pl *plugin) stop(sb Sandbox) {
+func (pl *plugin) stop(sb sandbox.Sandbox) {
 	ctx, cancel := context.WithTimeout(pl.e.life, pl.e.cfg.StopTimeout)
 	defer cancel()
 	now := pl.e.clk.Now()
@@ -290,23 +291,23 @@ func (pl *plugin) stop(sb Sandbox) {
 // not carried out), counting the fault unless the instance was dead already.
 // Live and lock step alike.
 func (pl *plugin) stopFailed(err error) bool {
-	if err != nil && !errors.Is(err, ErrDead) {
+	if err != nil && !errors.Is(err, sandbox.ErrDead) {
 		pl.fault(asFault(pl.name, abi.ExportOnStop, err))
 	}
 	return err != nil
 }
 
-func (pl *plugin) flood() *Fault {
-	return &Fault{Plugin: pl.name, Call: abi.ExportOnEvents, Kind: FaultFlood,
+func (pl *plugin) flood() *sandbox.Fault {
+	return &sandbox.Fault{Plugin: pl.name, Call: abi.ExportOnEvents, Kind: sandbox.FaultFlood,
 		Err: errors.New("intents far over the rate limit")}
 }
 
-func asFault(name, call string, err error) *Fault {
-	var f *Fault
+func asFault(name, call string, err error) *sandbox.Fault {
+	var f *sandbox.Fault
 	if errors.As(err, &f) {
 		return f
 	}
-	return &Fault{Plugin: name, Call: call, Kind: FaultError, Err: err}
+	return &sandbox.Fault{Plugin: name, Call: call, Kind: sandbox.FaultError, Err: err}
 }
 
 // startup builds the start-up blob of a new instance: a new instance id,

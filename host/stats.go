@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
@@ -40,7 +41,7 @@ type PluginStats struct {
 	Name        string
 	Starts      uint64 // instances started (1 + restarts)
 	Faults      uint64
-	LastFault   *Fault
+	LastFault   *sandbox.Fault
 	Down        bool // the circuit breaker stopped it
 	Calls       uint64
 	Intents     uint64

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
@@ -464,7 +465,7 @@ func (t *telemetry) refused(pl *plugin, r abi.Reason) {
 }
 
 // fault counts a plugin fault.
-func (t *telemetry) fault(pl *plugin, kind FaultKind) {
+func (t *telemetry) fault(pl *plugin, kind sandbox.FaultKind) {
 	if t == nil || t.faults == nil {
 		return
 	}

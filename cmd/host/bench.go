@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/hostbench"
 	"github.com/stratbox/stratbox/record"
 )
@@ -161,13 +161,13 @@ func usageText(err error) string {
 }
 
 // benchCache is the compilation cache of the suite's replays.
-var benchCache *host.Cache
+var benchCache *sandbox.Cache
 
 // benchReplay is `host replay` of a recording through one plugin, for the
 // suite's replay figures.
 func benchReplay(ctx context.Context, recording, wasm []byte, name string, prm []abi.Param) (uint64, error) {
 	if benchCache == nil { // `host run`'s compilation cache
-		c, err := host.NewCache(hostConfig{}.cacheDir())
+		c, err := sandbox.NewCache(hostConfig{}.cacheDir())
 		if err != nil {
 			return 0, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -110,7 +111,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("cache dir: %w", err)
 		}
 	}
-	cache, err := host.NewCache(dir)
+	cache, err := sandbox.NewCache(dir)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ type replayOptions struct {
 	out      io.Writer   // JSON Lines of intents and order events; nil: none
 	report   *reportData // filled for --report; nil: none
 	progress *progressBar
-	cache    *host.Cache
+	cache    *sandbox.Cache
 	log      *slog.Logger
 	plugins  map[string][]byte // wasm by path, instead of reading the files (tests, benchmark)
 }
@@ -354,11 +355,11 @@ func replayPlugins(ctx context.Context, c fileConfig, clk clock.Clock, o replayO
 				return nil, fmt.Errorf("plugin[%d]: %w", i, err)
 			}
 		}
-		opts := []host.Option{host.WithClock(clk), host.WithLogger(o.log)}
+		opts := []sandbox.Option{sandbox.WithClock(clk), sandbox.WithLogger(o.log)}
 		if o.cache != nil {
-			opts = append(opts, host.WithCache(o.cache))
+			opts = append(opts, sandbox.WithCache(o.cache))
 		}
-		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
+		p, err := sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
 			CallBudget: -1, Seed: pc.Seed, TimerMin: pc.TimerMin.Duration}, opts...)
 		if err != nil {
 			for _, s := range specs {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -71,7 +71,7 @@ func readRecording(t testing.TB, path string) record.Reader {
 	return rd
 }
 
-var compileCache = sync.OnceValues(func() (*host.Cache, error) { return host.NewCache("") })
+var compileCache = sync.OnceValues(func() (*sandbox.Cache, error) { return sandbox.NewCache("") })
 
 // replayBytes replays file with the example strategies and returns the
 // JSON Lines output.

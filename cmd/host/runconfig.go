@@ -20,6 +20,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
@@ -384,7 +385,7 @@ func (c fileConfig) realExchange() bool {
 }
 
 func validIsolation(s string) bool {
-	return s == "" || s == string(host.IsolateProcess) || s == string(host.IsolateNone)
+	return s == "" || s == string(sandbox.IsolateProcess) || s == string(sandbox.IsolateNone)
 }
 
 // poolConfig is the pool's configuration, its members' connections cc.
@@ -448,8 +449,8 @@ func (c fileConfig) validateRun() error {
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
 		}
-		if d := p.TimerMin.Duration; d < 0 || d > host.MaxTimerMin {
-			return fmt.Errorf("config: %s.timer_min %s: want 0 (the default, %s) up to %s", where, d, host.DefaultTimerMin, host.MaxTimerMin)
+		if d := p.TimerMin.Duration; d < 0 || d > sandbox.MaxTimerMin {
+			return fmt.Errorf("config: %s.timer_min %s: want 0 (the default, %s) up to %s", where, d, sandbox.DefaultTimerMin, sandbox.MaxTimerMin)
 		}
 		if w := p.RateWeight; w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			return fmt.Errorf("config: %s.rate_weight %g: want a positive weight (0: the default, 1)", where, w)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -58,7 +59,7 @@ type churnRep struct {
 // heartbeat kills); and the connection attempts per cut. The simulator
 // runs in this process: the figure is about reconnecting, not latency.
 func (r *runner) churn(ctx context.Context) error {
-	p, err := r.load("churn", QuoterWasm(), host.PluginConfig{})
+	p, err := r.load("churn", QuoterWasm(), sandbox.PluginConfig{})
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func (r *runner) churn(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Duration) (churnRep, error) {
+func (r *runner) churnOnce(ctx context.Context, p *sandbox.Plugin, window time.Duration) (churnRep, error) {
 	var rep churnRep
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

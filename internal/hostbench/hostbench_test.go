@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 )
 
@@ -21,12 +21,12 @@ import (
 // market gives the same intents, byte for byte.
 func TestQuoterWasmMatchesNative(t *testing.T) {
 	ctx := context.Background()
-	p, err := host.Load(ctx, "quoter", QuoterWasm(), host.PluginConfig{CallBudget: -1})
+	p, err := sandbox.Load(ctx, "quoter", QuoterWasm(), sandbox.PluginConfig{CallBudget: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close(ctx)
-	boxes := []host.Sandbox{host.NewInProcess(p), newNativeBox(quoter.New())}
+	boxes := []sandbox.Sandbox{sandbox.NewInProcess(p), newNativeBox(quoter.New())}
 	now := time.Unix(1_767_225_600, 0)
 	var transcripts [2]bytes.Buffer
 	for i, sb := range boxes {

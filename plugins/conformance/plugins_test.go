@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the scenario")
@@ -24,10 +24,10 @@ var update = flag.Bool("update", false, "rewrite the golden files of the scenari
 var testCacheDir string
 
 // TestMain serves a plugin instance when the test binary is started as a
-// child process (host.ChildArg); otherwise it runs the tests.
+// child process (sandbox.ChildArg); otherwise it runs the tests.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == host.ChildArg {
-		os.Exit(host.ServeChild(os.Stdin, os.Stdout))
+	if len(os.Args) > 1 && os.Args[1] == sandbox.ChildArg {
+		os.Exit(sandbox.ServeChild(os.Stdin, os.Stdout))
 	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "stratbox-conformance-cache-")
@@ -58,7 +58,7 @@ type example struct {
 var (
 	buildMu sync.Mutex
 	built   = map[string][]byte{}
-	cache   *host.Cache
+	cache   *sandbox.Cache
 	cacheMu sync.Mutex
 )
 
@@ -183,11 +183,11 @@ func (l *logLines) take() []string {
 
 // load compiles a plugin for the isolation (shared in-memory cache for
 // this process, the disk cache for child processes).
-func load(t testing.TB, name string, wasm []byte, isolation host.Isolation, opts ...host.Option) *host.Plugin {
+func load(t testing.TB, name string, wasm []byte, isolation sandbox.Isolation, opts ...sandbox.Option) *sandbox.Plugin {
 	t.Helper()
 	cacheMu.Lock()
 	if cache == nil {
-		c, err := host.NewCache(testCacheDir)
+		c, err := sandbox.NewCache(testCacheDir)
 		if err != nil {
 			cacheMu.Unlock()
 			t.Fatal(err)
@@ -195,14 +195,14 @@ func load(t testing.TB, name string, wasm []byte, isolation host.Isolation, opts
 		cache = c
 	}
 	cacheMu.Unlock()
-	opts = append(opts, host.WithCache(cache))
-	if isolation == host.IsolateProcess {
-		opts = append(opts, host.ForProcess())
+	opts = append(opts, sandbox.WithCache(cache))
+	if isolation == sandbox.IsolateProcess {
+		opts = append(opts, sandbox.ForProcess())
 	}
 	// A generous budget: conformance is about what a plugin does, and a
 	// loaded CI machine (the whole suite runs at once) must not turn a slow
-	// call into a fault. The budget itself is tested in host.
-	p, err := host.Load(context.Background(), name, wasm, host.PluginConfig{CallBudget: 10 * time.Second}, opts...)
+	// call into a fault. The budget itself is tested in host/sandbox.
+	p, err := sandbox.Load(context.Background(), name, wasm, sandbox.PluginConfig{CallBudget: 10 * time.Second}, opts...)
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -210,16 +210,16 @@ func load(t testing.TB, name string, wasm []byte, isolation host.Isolation, opts
 	return p
 }
 
-func sandbox(p *host.Plugin, isolation host.Isolation) host.Sandbox {
-	if isolation == host.IsolateProcess {
-		return host.NewProcess(p, host.ProcessConfig{CacheDir: testCacheDir})
+func newSandbox(p *sandbox.Plugin, isolation sandbox.Isolation) sandbox.Sandbox {
+	if isolation == sandbox.IsolateProcess {
+		return sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
 	}
-	return host.NewInProcess(p)
+	return sandbox.NewInProcess(p)
 }
 
 // faultOf returns the fault in err, or nil.
-func faultOf(err error) *host.Fault {
-	var f *host.Fault
+func faultOf(err error) *sandbox.Fault {
+	var f *sandbox.Fault
 	if errors.As(err, &f) {
 		return f
 	}

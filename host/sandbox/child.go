@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 // The child-process Sandbox (IsolateProcess).
 //
@@ -212,7 +212,7 @@ func NewProcess(p *Plugin, pc ProcessConfig) Sandbox {
 
 func (s *procSandbox) Start(ctx context.Context, startup []byte, now time.Time) ([]byte, error) {
 	if s.started {
-		return nil, fmt.Errorf("host: plugin %q: Start called twice", s.p.name)
+		return nil, fmt.Errorf("sandbox: plugin %q: Start called twice", s.p.name)
 	}
 	s.started = true
 	if s.dead.Load() {
@@ -552,7 +552,7 @@ func (s *procSandbox) childError(call string, body []byte) error {
 	if code == errCodeInbox {
 		return fmt.Errorf("%w: %s", ErrInboxFull, strings.TrimPrefix(text, ErrInboxFull.Error()+": "))
 	}
-	return fmt.Errorf("host: plugin %q: %s", s.p.name, text)
+	return fmt.Errorf("sandbox: plugin %q: %s", s.p.name, text)
 }
 
 // aborted is the error of a call whose child the parent killed.

@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"context"
@@ -103,13 +103,13 @@ func (c PluginConfig) Validate() error {
 
 // Errors.
 var (
-	ErrConfig = errors.New("host: invalid config")
+	ErrConfig = errors.New("sandbox: invalid config")
 	// ErrLoad wraps every reason a module is refused at load.
-	ErrLoad = errors.New("host: plugin refused")
+	ErrLoad = errors.New("sandbox: plugin refused")
 	// ErrDead is returned by every call on an instance after a fault or Close.
-	ErrDead = errors.New("host: plugin instance is dead")
+	ErrDead = errors.New("sandbox: plugin instance is dead")
 	// ErrInboxFull: a batch larger than the plugin's inbox.
-	ErrInboxFull = errors.New("host: batch larger than the plugin's inbox")
+	ErrInboxFull = errors.New("sandbox: batch larger than the plugin's inbox")
 )
 
 // Cache is a compilation cache shared by the plugins of a process, in memory
@@ -123,7 +123,7 @@ func NewCache(dir string) (*Cache, error) {
 	}
 	c, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("host: compilation cache %s: %w", dir, err)
+		return nil, fmt.Errorf("sandbox: compilation cache %s: %w", dir, err)
 	}
 	return &Cache{c}, nil
 }
@@ -228,7 +228,7 @@ func Load(ctx context.Context, name string, wasm []byte, cfg PluginConfig, opts 
 func (p *Plugin) checkWASI() error {
 	wasi := p.rt.Module(wasiModule)
 	if wasi == nil {
-		return fmt.Errorf("host: %s module not instantiated", wasiModule)
+		return fmt.Errorf("sandbox: %s module not instantiated", wasiModule)
 	}
 	have := wasi.ExportedFunctionDefinitions()
 	for _, d := range p.compiled.ImportedFunctions() {
@@ -312,6 +312,9 @@ func (p *Plugin) Version() abi.Version { return p.version }
 
 // CompileTime is how long compilation took (short when it came from a cache).
 func (p *Plugin) CompileTime() time.Duration { return p.compile }
+
+// Config is the plugin's limits with the defaults applied.
+func (p *Plugin) Config() PluginConfig { return p.cfg }
 
 // Size is the module's size in bytes.
 func (p *Plugin) Size() int { return p.size }
