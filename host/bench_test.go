@@ -25,7 +25,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/stratbox/stratbox/internal/benchkit"
 	"io"
 	"os"
 	"os/exec"
@@ -36,6 +35,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stratbox/stratbox/internal/benchkit"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
@@ -193,7 +194,7 @@ func benchSandbox(b *testing.B, name, isolation string, now time.Time) (sandbox.
 	case "trusted": // in this process without a call budget: no interruption checks
 		sb = sandbox.NewInProcess(load(b, name, benchWasm(b, name), sandbox.PluginConfig{CallBudget: -1}))
 	case string(sandbox.IsolateProcess):
-		p := load(b, name, benchWasm(b, name), sandbox.PluginConfig{}, sandbox.ForProcess())
+		p := load(b, name, benchWasm(b, name), sandbox.PluginConfig{}, sandbox.WithChildProcess())
 		sb = sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
 	default:
 		b.Fatalf("isolation %q", isolation)
@@ -376,7 +377,7 @@ func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
 		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), sandbox.PluginConfig{})
 		spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewInProcess(p)) }
 	case "process":
-		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), sandbox.PluginConfig{}, sandbox.ForProcess())
+		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), sandbox.PluginConfig{}, sandbox.WithChildProcess())
 		spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox {
 			return watch(sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir}))
 		}
@@ -544,7 +545,7 @@ func benchHeartbeatSpinning(b *testing.B, iso sandbox.Isolation) {
 	var opts []sandbox.Option
 	var box func(*sandbox.Plugin) sandbox.Sandbox
 	if iso == sandbox.IsolateProcess {
-		opts = []sandbox.Option{sandbox.ForProcess()}
+		opts = []sandbox.Option{sandbox.WithChildProcess()}
 		box = func(p *sandbox.Plugin) sandbox.Sandbox {
 			return sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
 		}

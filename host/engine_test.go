@@ -458,7 +458,7 @@ func TestEngineContainsHostilePlugins(t *testing.T) {
 				budget = 5 * time.Second // generous: the child is a race-instrumented test binary
 			}
 			mm := load(t, "mm", mmWasm, sandbox.PluginConfig{CallBudget: 5 * time.Second})
-			bad := load(t, tc.fixture, fixture(t, tc.fixture), sandbox.PluginConfig{CallBudget: budget, MemoryLimitPages: 16}, sandbox.ForProcess())
+			bad := load(t, tc.fixture, fixture(t, tc.fixture), sandbox.PluginConfig{CallBudget: budget, MemoryLimitPages: 16}, sandbox.WithChildProcess())
 			cfg := Config{MaxRestarts: 1, RestartBackoff: 10 * time.Millisecond, Plugins: []PluginSpec{
 				{Name: "mm", Plugin: mm, Instruments: []string{"BTC-PERPETUAL"},
 					Params: []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1}}},

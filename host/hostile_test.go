@@ -347,7 +347,7 @@ func testStopSpin(t *testing.T) {
 		t.Run("live "+iso.name, func(t *testing.T) {
 			var opts []sandbox.Option
 			if iso.name == "child process" {
-				opts = append(opts, sandbox.ForProcess()) // in process, the budget needs wazero's close-on-context-done
+				opts = append(opts, sandbox.WithChildProcess()) // in process, the budget needs wazero's close-on-context-done
 			}
 			p := load(t, "stop_spin", hostileFixture(t, "stop_spin"), sandbox.PluginConfig{CallBudget: 200 * time.Millisecond}, opts...)
 			cfg := Config{Plugins: []PluginSpec{{Name: "stop_spin", Plugin: p, Instruments: []string{"BTC-PERPETUAL"},

@@ -337,7 +337,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 		}
 		opts := []sandbox.Option{sandbox.WithCache(cache), sandbox.WithLogger(log)}
 		if iso != string(sandbox.IsolateNone) {
-			opts = append(opts, sandbox.ForProcess())
+			opts = append(opts, sandbox.WithChildProcess())
 		}
 		p, err := sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
 			CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,

@@ -38,7 +38,7 @@ func TestAbortFault(t *testing.T) {
 				wasm := procFixture(t, "abort")
 				var sb Sandbox
 				if isolation == IsolateProcess {
-					sb = NewProcess(loadPlugin(t, wasm, ForProcess()), ProcessConfig{CacheDir: testCacheDir})
+					sb = NewProcess(loadPlugin(t, wasm, WithChildProcess()), ProcessConfig{CacheDir: testCacheDir})
 				} else {
 					sb = NewInProcess(loadPlugin(t, wasm))
 				}

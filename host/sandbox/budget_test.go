@@ -20,7 +20,7 @@ func TestInitBudget(t *testing.T) {
 	for _, process := range []bool{false, true} {
 		sandbox := func(cfg PluginConfig) Sandbox {
 			if process {
-				return NewProcess(loadWasm(t, "mm", wasm, cfg, ForProcess()), ProcessConfig{CacheDir: testCacheDir})
+				return NewProcess(loadWasm(t, "mm", wasm, cfg, WithChildProcess()), ProcessConfig{CacheDir: testCacheDir})
 			}
 			return NewInProcess(loadWasm(t, "mm", wasm, cfg))
 		}

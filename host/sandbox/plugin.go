@@ -169,14 +169,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *loadOptions) { o.log = l
 // WithCache shares a compilation cache. Default: a private in-memory cache.
 func WithCache(c *Cache) Option { return func(o *loadOptions) { o.cache = c } }
 
-// ForProcess compiles the module for child processes (NewProcess): without
+// WithChildProcess compiles the module for child processes (NewProcess): without
 // wazero's interruption checks, which a child does not need (the parent
 // enforces the call budget by killing it) and which make guest loops
 // 13–30× slower. The child compiles the same way, so with a shared disk
 // cache it finds the parent's compiled code instead of compiling again.
 // Such a Plugin must not run in this process (NewInProcess) with a call
 // budget: nothing could interrupt it.
-func ForProcess() Option { return func(o *loadOptions) { o.process = true } }
+func WithChildProcess() Option { return func(o *loadOptions) { o.process = true } }
 
 // Load compiles wasm and checks it against the ABI before any of its code
 // runs: the version marker, the exports' signatures, and that every import is

@@ -135,7 +135,7 @@ func (r *runner) endToEnd(ctx context.Context) error {
 			spec.Plugin = p
 			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewInProcess(p)) }
 		case "process":
-			p, err := r.load("quoter", QuoterWasm(), sandbox.PluginConfig{}, sandbox.ForProcess())
+			p, err := r.load("quoter", QuoterWasm(), sandbox.PluginConfig{}, sandbox.WithChildProcess())
 			if err != nil {
 				return err
 			}

@@ -60,7 +60,7 @@ func (r *runner) heartbeat(ctx context.Context) error {
 	spec := func(name string, wasm []byte, iso sandbox.Isolation, cfg sandbox.PluginConfig, params []abi.Param) (host.PluginSpec, error) {
 		var opts []sandbox.Option
 		if iso == sandbox.IsolateProcess {
-			opts = append(opts, sandbox.ForProcess())
+			opts = append(opts, sandbox.WithChildProcess())
 		}
 		p, err := r.load(name, wasm, cfg, opts...)
 		if err != nil {

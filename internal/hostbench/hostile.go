@@ -128,7 +128,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		}
 	}()
 	add := func(n string, wasm []byte, cfg sandbox.PluginConfig) error {
-		p, err := r.load(n, wasm, cfg, sandbox.ForProcess())
+		p, err := r.load(n, wasm, cfg, sandbox.WithChildProcess())
 		if err != nil {
 			return err
 		}

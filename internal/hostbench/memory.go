@@ -263,7 +263,7 @@ func (r *runner) hostRSS(ctx context.Context, h *helper, iso sandbox.Isolation) 
 	}{{"quoter", QuoterWasm(), quoterParams()}, {"noop", NoopWasm, nil}} {
 		var opts []sandbox.Option
 		if iso == sandbox.IsolateProcess {
-			opts = append(opts, sandbox.ForProcess())
+			opts = append(opts, sandbox.WithChildProcess())
 		}
 		p, err := r.load(in.name, in.wasm, sandbox.PluginConfig{}, opts...)
 		if err != nil {

@@ -129,7 +129,7 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 	for _, s := range subjects {
 		var opts []sandbox.Option
 		if s.iso == sandbox.IsolateProcess {
-			opts = append(opts, sandbox.ForProcess())
+			opts = append(opts, sandbox.WithChildProcess())
 		}
 		p, err := r.load(s.key, s.wasm, sandbox.PluginConfig{}, opts...)
 		if err != nil {

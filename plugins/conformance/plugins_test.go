@@ -197,7 +197,7 @@ func load(t testing.TB, name string, wasm []byte, isolation sandbox.Isolation, o
 	cacheMu.Unlock()
 	opts = append(opts, sandbox.WithCache(cache))
 	if isolation == sandbox.IsolateProcess {
-		opts = append(opts, sandbox.ForProcess())
+		opts = append(opts, sandbox.WithChildProcess())
 	}
 	// A generous budget: conformance is about what a plugin does, and a
 	// loaded CI machine (the whole suite runs at once) must not turn a slow
