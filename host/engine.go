@@ -322,9 +322,9 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 		h := abi.ReadHeader(buf[off:])
 		rec := buf[off : off+int(h.Size)]
 		off += int(h.Size)
-		inst := binary.LittleEndian.Uint32(rec[8:])
+		inst := binary.LittleEndian.Uint32(rec[abi.OffInstrument:])
 		if h.Kind == abi.KindTicker && int(inst) < len(e.marks) {
-			if m := int64(binary.LittleEndian.Uint64(rec[64:])); m > 0 {
+			if m := int64(binary.LittleEndian.Uint64(rec[abi.OffMarkPrice:])); m > 0 {
 				e.marks[inst].Store(m)
 			}
 		}
@@ -333,8 +333,8 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 				continue
 			}
 			r.tmp = append(r.tmp[:0], rec...)
-			binary.LittleEndian.PutUint32(r.tmp[8:], pl.local[inst])
-			pl.inbox.push(r.tmp)
+			binary.LittleEndian.PutUint32(r.tmp[abi.OffInstrument:], pl.local[inst])
+			pl.inbox.Push(r.tmp)
 			e.stats.events.Add(1)
 		}
 	}
@@ -636,7 +636,7 @@ func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
 	rec := abi.AppendPoolState(nil, &ps)
 	for _, pl := range e.pluginList() {
 		if !pl.down.Load() {
-			pl.inbox.push(rec)
+			pl.inbox.Push(rec)
 		}
 	}
 }

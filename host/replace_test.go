@@ -312,7 +312,7 @@ func TestReplacedTwiceKeepsItsBase(t *testing.T) {
 	var fills abi.Fixed
 	var views []string
 	var last abi.OrderUpdate
-	for _, rec := range ibRecords(t, pl.inbox.take(nil, 1<<20)) {
+	for _, rec := range ibRecords(t, pl.inbox.Take(nil, 1<<20)) {
 		var f abi.Fill
 		var u abi.OrderUpdate
 		switch {

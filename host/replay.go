@@ -215,7 +215,7 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 		return true
 	}
 	wake, armed := pl.timerWake(sp.sb)
-	if pl.inbox.len() == 0 && (!armed || wake.After(now)) {
+	if pl.inbox.Len() == 0 && (!armed || wake.After(now)) {
 		return false
 	}
 	pl.takeBatch(sp.sb, now)

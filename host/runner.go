@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/inbox"
 	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
@@ -24,7 +25,7 @@ type plugin struct {
 	table  []abi.Instrument // the plugin's instrument table
 	global []uint32         // its index → the engine's
 	local  []uint32         // the engine's index → its, or abi.NoInstrument
-	inbox  *inbox
+	inbox  *inbox.Inbox
 	risk   *risk
 
 	// Guarded by e.mu.
@@ -64,7 +65,7 @@ type position struct {
 }
 
 func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
-	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: newInbox(spec.InboxLimit),
+	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: inbox.New(spec.InboxLimit),
 		open: map[*order]struct{}{}}
 	lim := e.cfg.Risk
 	if spec.Risk != nil {
@@ -165,7 +166,7 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 		case <-ctx.Done():
 			pl.stop(sb)
 			return nil
-		case <-pl.inbox.ready():
+		case <-pl.inbox.Ready():
 		case <-timer.C():
 		}
 		for {
@@ -191,7 +192,7 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 			if pl.tel.cur != nil {
 				e.tel.batchDone(pl)
 			}
-			if pl.inbox.len() == 0 || ctx.Err() != nil {
+			if pl.inbox.Len() == 0 || ctx.Err() != nil {
 				break
 			}
 		}
@@ -231,7 +232,7 @@ func (pl *plugin) takeBatch(sb sandbox.Sandbox, now time.Time) {
 	if due, ok := sb.NextTimer(); ok && !due.After(now) {
 		room = max(c-timerRoom, 0)
 	}
-	pl.batch = pl.inbox.takeRoom(pl.batch[:0], c, room)
+	pl.batch = pl.inbox.TakeRoom(pl.batch[:0], c, room)
 }
 
 // timerWake is when the plugin's timers wake it: its earliest timer, but
@@ -473,7 +474,7 @@ func (pl *plugin) refusePlace(p *abi.Place, r abi.Reason, wasUsed bool, now time
 		Amount: p.Amount}
 	putStr32(&u.Text, "refused by the host: "+r.String())
 	pl.scratch = abi.AppendOrderUpdate(pl.scratch[:0], &u)
-	pl.inbox.push(pl.scratch)
+	pl.inbox.Push(pl.scratch)
 }
 
 // refuse reports a refused amend, cancel, cancel_all or unknown intent.
@@ -694,7 +695,7 @@ func (pl *plugin) emitOrder(o *order, u *abi.OrderUpdate) {
 		return
 	}
 	pl.scratch = abi.AppendOrderUpdate(pl.scratch[:0], u)
-	pl.inbox.push(pl.scratch)
+	pl.inbox.Push(pl.scratch)
 }
 
 func (pl *plugin) emitFill(o *order, f *abi.Fill) {
@@ -703,13 +704,13 @@ func (pl *plugin) emitFill(o *order, f *abi.Fill) {
 		return
 	}
 	pl.scratch = abi.AppendFill(pl.scratch[:0], f)
-	pl.inbox.push(pl.scratch)
+	pl.inbox.Push(pl.scratch)
 }
 
 func (pl *plugin) emitPosition(inst uint32, _ *position, now time.Time) {
 	p := pl.positionRecord(inst, now)
 	pl.scratch = abi.AppendPosition(pl.scratch[:0], &p)
-	pl.inbox.push(pl.scratch)
+	pl.inbox.Push(pl.scratch)
 }
 
 func (pl *plugin) emitRejected(instance uint32, x *abi.IntentRejected) {
@@ -718,5 +719,5 @@ func (pl *plugin) emitRejected(instance uint32, x *abi.IntentRejected) {
 		return
 	}
 	pl.scratch = abi.AppendIntentRejected(pl.scratch[:0], x)
-	pl.inbox.push(pl.scratch)
+	pl.inbox.Push(pl.scratch)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/inbox"
 	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
@@ -52,7 +53,7 @@ type PluginStats struct {
 	// RateShare is its share of the account's matching-request rate
 	// (PluginSpec.RateWeight) and how it was used; zero without a pool.
 	RateShare pool.ShareStats
-	Inbox     InboxStats
+	Inbox     inbox.Stats
 	Positions []PositionStats
 }
 
@@ -89,7 +90,7 @@ func (e *Engine) Stats() EngineStats {
 		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Faults: pl.faults.Load(),
 			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
 			CallTime: time.Duration(pl.callNs.Load()), MaxCallTime: time.Duration(pl.maxCallNs.Load()),
-			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.stats()}
+			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.Stats()}
 		for _, sh := range shares {
 			if sh.Name == pl.name {
 				ps.RateShare = sh
