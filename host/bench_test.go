@@ -364,7 +364,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
+func benchEndToEnd(b *testing.B, mode string, opts ...Option) {
 	acked := make(chan struct{}, 16)
 	watch := func(sb sandbox.Sandbox) sandbox.Sandbox { return &ackWatch{Sandbox: sb, acked: acked} }
 	spec := PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
@@ -382,7 +382,7 @@ func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
 			return watch(sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir}))
 		}
 	}
-	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, append([]EngineOption{EngineLogger(testLogger(b))}, opts...)...)
+	e, err := New(Config{Plugins: []PluginSpec{spec}}, append([]Option{WithLogger(testLogger(b))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -563,7 +563,7 @@ func benchHeartbeatSpinning(b *testing.B, iso sandbox.Isolation) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	e, err := New(cfg, EngineLogger(testLogger(b)))
+	e, err := New(cfg, WithLogger(testLogger(b)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(cfg, EngineLogger(testLogger(t)))
+	e, err := New(cfg, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

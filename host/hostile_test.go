@@ -217,7 +217,7 @@ func lockstepTimerCalls(t *testing.T, fixture string, newSB func(*testing.T, *sa
 	p, clk := loadHostile(t, fixture, cfg)
 	var sb sandbox.Sandbox
 	e, err := New(Config{Plugins: []PluginSpec{{Name: fixture, Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
-		NewSandbox: func(p *sandbox.Plugin) sandbox.Sandbox { sb = newSB(t, p); return sb }}}}, EngineClock(clk))
+		NewSandbox: func(p *sandbox.Plugin) sandbox.Sandbox { sb = newSB(t, p); return sb }}}}, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func testStopSpin(t *testing.T) {
 	t.Run("lock step", func(t *testing.T) {
 		p, clk := loadHostile(t, "stop_spin", sandbox.PluginConfig{CallBudget: 200 * time.Millisecond})
 		e, err := New(Config{Plugins: []PluginSpec{{Name: "stop_spin", Plugin: p, Instruments: []string{"BTC-PERPETUAL"}}}},
-			EngineClock(clk))
+			WithClock(clk))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,13 +22,13 @@ type poolRig struct {
 
 // startPoolRig starts the simulator, a pool of pc over it and an engine of
 // cfg (with the test logger and opts) trading over the pool.
-func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
+func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...Option) *poolRig {
 	t.Helper()
 	return startPoolRigSim(t, testSimConfig(), cfg, pc, opts...)
 }
 
 // startPoolRigSim is startPoolRig over a simulator of sc.
-func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
+func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, opts ...Option) *poolRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
@@ -37,7 +37,7 @@ func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(cfg, append([]EngineOption{EngineLogger(testLogger(t))}, opts...)...)
+	e, err := New(cfg, append([]Option{WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestStartupReconciliation(t *testing.T) {
 	sb := newScriptBox(nil)
 	box := func(*sandbox.Plugin) sandbox.Sandbox { return &startupSpy{scriptBox: sb, got: &blob, started: started} }
 	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
-		Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: "h1", RunID: "r1"}, EngineLogger(testLogger(t)))
+		Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: "h1", RunID: "r1"}, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestAdmitRemoteRate(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
 	sb := newScriptBox(nil)
 	e, err := New(Config{Risk: RiskLimits{IntentsPerSecond: 1, IntentBurst: 2}, Plugins: []PluginSpec{{Name: "script",
-		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb }, Instruments: []string{"BTC-PERPETUAL"}}}}, EngineClock(clk))
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb }, Instruments: []string{"BTC-PERPETUAL"}}}}, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

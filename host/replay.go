@@ -63,7 +63,7 @@ type stepPlugin struct {
 }
 
 // NewLockstep puts e in lock-step mode. e must have been made with
-// EngineClock(clk); its plugins should read the same clock (WithClock) and
+// WithClock(clk); its plugins should read the same clock (WithClock) and
 // have no wall-clock call budget (PluginConfig.CallBudget < 0), or a slow
 // machine could fault a plugin that a fast one does not. obs may be nil.
 // Start replaces Engine.Run, which must not be called.
@@ -290,7 +290,7 @@ func (ls *Lockstep) fault(sp *stepPlugin, f *sandbox.Fault) {
 		e.cancelOpen(pl, abi.ReasonPluginFault, now)
 		e.mu.Unlock()
 	}
-	if e.cfg.MaxRestarts < 0 || sp.restarts >= e.cfg.MaxRestarts {
+	if sp.restarts >= e.cfg.MaxRestarts {
 		pl.down.Store(true)
 		e.notify()
 		e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load())

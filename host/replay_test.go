@@ -61,7 +61,7 @@ func TestLockstepSettlesEverything(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	sb := newScriptBox(place(1, 1, 0, abi.Buy, "59000", "10"))
 	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", Instruments: []string{"BTC-PERPETUAL"},
-		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb }}}}, EngineClock(clk))
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb }}}}, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

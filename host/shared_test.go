@@ -29,7 +29,7 @@ func startSharedHost(t *testing.T, srv *sim.Server, hostID string, start []byte)
 	var err error
 	h.e, err = New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return h.sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: hostID},
-		EngineLogger(testLogger(t)))
+		WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

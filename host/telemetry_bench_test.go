@@ -36,11 +36,11 @@ func BenchmarkDispatchTracing(b *testing.B) {
 				name = fmt.Sprintf("%g%%", ratio*100)
 			}
 			b.Run(fmt.Sprintf("path=%s/tracing=%s", path, name), func(b *testing.B) {
-				var opts []EngineOption
+				var opts []Option
 				if ratio > 0 {
 					tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 					defer tp.Shutdown(context.Background())
-					opts = append(opts, EngineTelemetry(Telemetry{Tracer: tp.Tracer("bench"), SampleRatio: ratio}))
+					opts = append(opts, WithTelemetry(Telemetry{Tracer: tp.Tracer("bench"), SampleRatio: ratio}))
 				}
 				if path == "route" {
 					benchRouteTracing(b, opts...)
@@ -64,12 +64,12 @@ func (q *quietBox) Fault() *sandbox.Fault                                      {
 func (q *quietBox) Stats() sandbox.InstanceStats                               { return sandbox.InstanceStats{} }
 func (q *quietBox) Descriptor() abi.Descriptor                                 { return q.desc }
 
-func benchRouteTracing(b *testing.B, opts ...EngineOption) {
+func benchRouteTracing(b *testing.B, opts ...Option) {
 	spec := PluginSpec{Name: "quiet", Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"},
 		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
 			return &quietBox{desc: abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}}
 		}}
-	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, append([]EngineOption{EngineLogger(testLogger(b))}, opts...)...)
+	e, err := New(Config{Plugins: []PluginSpec{spec}}, append([]Option{WithLogger(testLogger(b))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

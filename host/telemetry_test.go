@@ -110,7 +110,7 @@ func startTelRig(t *testing.T, cfg Config, pc pool.Config, ratio float64) *telRi
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	pr := startPoolRig(t, cfg, pc, EngineTelemetry(Telemetry{Tracer: tp.Tracer("test"), Meter: mp.Meter("test"), SampleRatio: ratio}))
+	pr := startPoolRig(t, cfg, pc, WithTelemetry(Telemetry{Tracer: tp.Tracer("test"), Meter: mp.Meter("test"), SampleRatio: ratio}))
 	return &telRig{poolRig: pr, spans: spans, tp: tp, reader: reader}
 }
 
@@ -422,7 +422,7 @@ func TestTelemetryOff(t *testing.T) {
 		Instruments: []string{"BTC-PERPETUAL"}}}}
 	for _, tel := range []Telemetry{{}, {Tracer: tracenoop.NewTracerProvider().Tracer("x")},
 		{Tracer: sdktrace.NewTracerProvider().Tracer("x"), SampleRatio: 2}} {
-		e, err := New(cfg, EngineTelemetry(tel))
+		e, err := New(cfg, WithTelemetry(tel))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -431,7 +431,7 @@ func TestTelemetryOff(t *testing.T) {
 		}
 	}
 	for ratio, period := range map[float64]uint64{0: 1, 1: 1, 0.01: 100, 0.3: 3} {
-		e, err := New(cfg, EngineTelemetry(Telemetry{Tracer: sdktrace.NewTracerProvider().Tracer("x"), SampleRatio: ratio}))
+		e, err := New(cfg, WithTelemetry(Telemetry{Tracer: sdktrace.NewTracerProvider().Tracer("x"), SampleRatio: ratio}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,7 +104,7 @@ func startRun(t *testing.T, tel *Telemetry) *run {
 	log := slog.New(slog.DiscardHandler)
 	e, err := host.New(host.Config{Plugins: []host.PluginSpec{{Name: "placer", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return box },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}},
-		host.EngineLogger(log), host.EngineTelemetry(tel.Engine()))
+		host.WithLogger(log), host.WithTelemetry(tel.Engine()))
 	if err != nil {
 		t.Fatal(err)
 	}

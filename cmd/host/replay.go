@@ -106,11 +106,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		o.progress = &progressBar{w: stderr, read: cr.n, size: size}
 	}
 	dir := cfg.Host.cacheDir()
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("cache dir: %w", err)
-		}
-	}
 	cache, err := sandbox.NewCache(dir)
 	if err != nil {
 		return err
@@ -226,17 +221,11 @@ func replay(ctx context.Context, rd record.Reader, cfg fileConfig, o replayOptio
 			s.Plugin.Close(context.Background())
 		}
 	}()
-	ecfg := host.Config{Plugins: specs, KeepOrders: cfg.Host.KeepOrders, MaxReestablish: cfg.Host.MaxReestablish, RestartBackoff: cfg.Host.RestartBackoff.Duration}
-	if ecfg.Risk, err = cfg.Risk.limits("risk"); err != nil {
+	ecfg, err := cfg.engineConfig(specs)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.Host.MaxRestarts != nil {
-		ecfg.MaxRestarts = *cfg.Host.MaxRestarts
-		if ecfg.MaxRestarts == 0 {
-			ecfg.MaxRestarts = -1
-		}
-	}
-	eng, err := host.New(ecfg, host.EngineClock(clk), host.EngineLogger(o.log))
+	eng, err := host.New(ecfg, host.WithClock(clk), host.WithLogger(o.log))
 	if err != nil {
 		return nil, err
 	}

@@ -143,11 +143,6 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	var cache *sandbox.Cache
 	var err error
 	dir := c.Host.cacheDir()
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("cache dir: %w", err)
-		}
-	}
 	if cache, err = sandbox.NewCache(dir); err != nil {
 		return err
 	}
@@ -170,7 +165,10 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if srv != nil {
 		defer srv.Close()
 	}
-	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, MaxReestablish: c.Host.MaxReestablish, RestartBackoff: c.Host.RestartBackoff.Duration}
+	ecfg, err := c.engineConfig(specs)
+	if err != nil {
+		return err
+	}
 	if srv != nil {
 		ecfg.HostID = c.Host.ID // the built-in simulator's account is this process's alone: no lock
 	} else {
@@ -190,21 +188,12 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 			fmt.Fprintf(stdout, "host id %s, run %s (lock file %s)\n", lease.ID, lease.Run, lease.Path)
 		}
 	}
-	if ecfg.Risk, err = c.Risk.limits("risk"); err != nil {
-		return err
-	}
-	if c.Host.MaxRestarts != nil {
-		ecfg.MaxRestarts = *c.Host.MaxRestarts
-		if ecfg.MaxRestarts == 0 {
-			ecfg.MaxRestarts = -1
-		}
-	}
 	tel, err := startTelemetry(ctx, c.Telemetry, &stdout) // stdout is shared with stdout exporters from here on
 	if err != nil {
 		return err
 	}
 	defer tel.close() // last: after the engine has wound down and the pool closed
-	eng, err := host.New(ecfg, host.EngineLogger(log), tel.engine())
+	eng, err := host.New(ecfg, host.WithLogger(log), tel.engine())
 	if err != nil {
 		return err
 	}

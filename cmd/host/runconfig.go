@@ -384,6 +384,25 @@ func (c fileConfig) realExchange() bool {
 	return true
 }
 
+// engineConfig is the engine's configuration of `host run` and `host
+// replay`: host.DefaultConfig with the file's [host] and [risk] settings.
+func (c fileConfig) engineConfig(specs []host.PluginSpec) (host.Config, error) {
+	ecfg := host.DefaultConfig()
+	ecfg.Plugins, ecfg.KeepOrders = specs, c.Host.KeepOrders
+	if c.Host.MaxReestablish != 0 {
+		ecfg.MaxReestablish = c.Host.MaxReestablish
+	}
+	if d := c.Host.RestartBackoff.Duration; d != 0 {
+		ecfg.RestartBackoff = d
+	}
+	if c.Host.MaxRestarts != nil {
+		ecfg.MaxRestarts = *c.Host.MaxRestarts // 0: never restart
+	}
+	var err error
+	ecfg.Risk, err = c.Risk.limits("risk")
+	return ecfg, err
+}
+
 func validIsolation(s string) bool {
 	return s == "" || s == string(sandbox.IsolateProcess) || s == string(sandbox.IsolateNone)
 }
@@ -582,10 +601,7 @@ func (h hostConfig) cacheDir() string {
 	case "off":
 		return ""
 	case "":
-		if d, err := os.UserCacheDir(); err == nil {
-			return filepath.Join(d, "stratbox", "wazero")
-		}
-		return filepath.Join(os.TempDir(), "stratbox-wazero")
+		return sandbox.DefaultCacheDir()
 	}
 	return h.CacheDir
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,16 +118,32 @@ var (
 // or on disk; compiled code survives across processes in a disk cache.
 type Cache struct{ c wazero.CompilationCache }
 
-// NewCache returns a compilation cache; dir "" keeps it in memory only.
+// NewCache returns a compilation cache in dir, which it creates if needed
+// (mode 0755, so that plugin children running as another user can reach
+// their own subdirectory: ProcessConfig.CacheDir); dir "" keeps it in
+// memory only.
 func NewCache(dir string) (*Cache, error) {
 	if dir == "" {
 		return &Cache{wazero.NewCompilationCache()}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: compilation cache: %w", err)
 	}
 	c, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: compilation cache %s: %w", dir, err)
 	}
 	return &Cache{c}, nil
+}
+
+// DefaultCacheDir is the compilation cache directory of a host that names
+// none: stratbox/wazero in the user's cache directory, or stratbox-wazero
+// in the temporary directory when there is none.
+func DefaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "stratbox", "wazero")
+	}
+	return filepath.Join(os.TempDir(), "stratbox-wazero")
 }
 
 // Close releases the cache.

@@ -150,7 +150,7 @@ func (r *runner) churnOnce(ctx context.Context, p *sandbox.Plugin, window time.D
 	spec := host.PluginSpec{Name: "churn", Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
 		Channels: []string{"ticker.{instrument}.100ms"}, Params: quoterParams(),
 		Risk: &host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
-	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}}, host.WithLogger(r.log))
 	if err != nil {
 		return rep, err
 	}

@@ -144,7 +144,7 @@ func (r *runner) endToEnd(ctx context.Context) error {
 			pc := r.opt.Child
 			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewProcess(p, pc)) }
 		}
-		e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+		e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}}, host.WithLogger(r.log))
 		if err != nil {
 			return err
 		}

@@ -162,7 +162,7 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 		defer stopGarbage()
 	}
 	e, err := host.New(host.Config{Plugins: specs, MaxRestarts: 1_000_000, RestartBackoff: time.Millisecond},
-		host.EngineLogger(r.log))
+		host.WithLogger(r.log))
 	if err != nil {
 		return nil, "", err
 	}

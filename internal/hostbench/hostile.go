@@ -157,7 +157,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	}
 	// The product's restart policy (3 restarts, 1 s backoff doubling): the group measures the host as it
 	// runs by default; heartbeat.spin_process keeps a spinner restarting without end.
-	e, err := host.New(host.Config{Plugins: specs}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: specs}, host.WithLogger(r.log))
 	if err != nil {
 		return nil, "", err
 	}

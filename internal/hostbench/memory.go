@@ -276,7 +276,7 @@ func (r *runner) hostRSS(ctx context.Context, h *helper, iso sandbox.Isolation) 
 		}
 		specs = append(specs, s)
 	}
-	e, err := host.New(host.Config{Plugins: specs, MaxRestarts: -1}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: specs}, host.WithLogger(r.log))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -139,8 +139,6 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
 	}
 	cache, err := sandbox.NewCache(dir)
 	if err != nil {

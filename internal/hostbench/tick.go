@@ -42,7 +42,7 @@ func (r *runner) startTickRig(ctx context.Context, h *helper, spec host.PluginSp
 		mk = sandbox.NewInProcess
 	}
 	spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return &ackWatch{Sandbox: mk(p), acked: g.acked} }
-	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}}, host.WithLogger(r.log))
 	if err != nil {
 		return nil, err
 	}

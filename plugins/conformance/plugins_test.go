@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the scenario")
@@ -56,8 +56,6 @@ type example struct {
 }
 
 var (
-	buildMu sync.Mutex
-	built   = map[string][]byte{}
 	cache   *sandbox.Cache
 	cacheMu sync.Mutex
 )
@@ -80,7 +78,7 @@ func examples(t testing.TB) []example {
 		ex := example{name: name, dir: dir}
 		switch {
 		case exists(filepath.Join(dir, "main.go")):
-			ex.lang, ex.wasm = langGo, buildGo(t, dir)
+			ex.lang, ex.wasm = langGo, testplugins.Example(t, name)
 		case exists(filepath.Join(dir, "assembly", "index.ts")):
 			ex.lang, ex.wasm = langAS, committed(t, dir, "assembly/index.ts")
 		case exists(filepath.Join(dir, name+".wat")):
@@ -112,38 +110,6 @@ func committed(t testing.TB, dir, source string) []byte {
 		t.Fatalf("%s has no committed binary (make plugins UPDATE=1 builds it): %v", dir, err)
 	}
 	t.Logf("%s: using the committed %s (%d bytes; `make plugins` checks that %s builds to it)", filepath.Base(dir), path, len(b), source)
-	return b
-}
-
-// buildGo builds a Go example with GOOS=wasip1 -buildmode=c-shared, once
-// per test binary.
-func buildGo(t testing.TB, dir string) []byte {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if b, ok := built[dir]; ok {
-		return b
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("no go command to build %s: %v", dir, err)
-	}
-	tmp, err := os.MkdirTemp("", "stratbox-conformance-build-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "plugin.wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "./"+dir)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", dir, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	built[dir] = b
 	return b
 }
 
