@@ -33,5 +33,8 @@
 // connection's read goroutine (a full buffer drops frames and counts them)
 // and writes from a goroutine of its own.
 //
-// The package uses the standard library only.
+// Text formats are read in one pass over each line with conn/jsonscan, the
+// module's allocation-free JSON scanner (a leaf package of the standard
+// library only); record imports nothing else of the module. Reading costs
+// about 0.5 µs a frame (BenchmarkRead).
 package record

@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"time"
+
+	"github.com/stratbox/stratbox/conn/jsonscan"
 )
 
 // Format is a recording's format.
@@ -220,6 +220,7 @@ type textReader struct {
 	stats  Stats
 	err    error
 	sawEnd bool // a disconnect was just returned (Tardis: collapse runs of empty lines)
+	sc     jsonscan.Scanner
 }
 
 func (r *textReader) Format() Format { return r.format }
@@ -304,96 +305,12 @@ func (r *textReader) tardis(line []byte) (Frame, bool) {
 		r.stats.Skipped++
 		return Frame{}, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(line[:sp]))
+	ns, ok := parseTime(line[:sp])
 	msg := bytes.TrimSpace(line[sp+1:])
-	if err != nil || len(msg) == 0 || msg[0] != '{' {
+	if !ok || len(msg) == 0 || msg[0] != '{' {
 		r.stats.Skipped++
 		return Frame{}, false
 	}
 	r.sawEnd = false
-	return Frame{Time: t.UnixNano(), Dir: In, Data: msg}, true
-}
-
-// jsonlLine is a JSON Lines line: a wrapped frame, or a raw frame whose
-// time is read from its envelope or data.
-type jsonlLine struct {
-	TS     *json.Number    `json:"ts"`
-	Frame  json.RawMessage `json:"frame"`
-	Dir    string          `json:"dir"`
-	Conn   uint64          `json:"conn"`
-	UsOut  int64           `json:"usOut"`
-	Params *struct {
-		Data json.RawMessage `json:"data"`
-	} `json:"params"`
-}
-
-func (r *textReader) jsonl(line []byte) (Frame, bool) {
-	line = bytes.TrimSpace(line)
-	if len(line) == 0 {
-		return Frame{}, false
-	}
-	var l jsonlLine
-	if line[0] != '{' || json.Unmarshal(line, &l) != nil {
-		r.stats.Skipped++
-		return Frame{}, false
-	}
-	f := Frame{Dir: In, Conn: l.Conn}
-	if l.Dir == "out" {
-		f.Dir = Out
-	}
-	if len(l.Frame) > 0 {
-		if l.Frame[0] != '{' {
-			r.stats.Skipped++
-			return Frame{}, false
-		}
-		f.Data = l.Frame
-		if l.TS != nil {
-			ns, err := strconv.ParseInt(l.TS.String(), 10, 64)
-			if err != nil {
-				r.stats.Skipped++
-				return Frame{}, false
-			}
-			f.Time = ns
-		} else {
-			var inner jsonlLine
-			_ = json.Unmarshal(l.Frame, &inner)
-			f.Time = rawTime(&inner)
-		}
-		return f, true
-	}
-	f.Data = line
-	f.Time = rawTime(&l)
-	if l.TS != nil {
-		if ns, err := strconv.ParseInt(l.TS.String(), 10, 64); err == nil {
-			f.Time = ns
-		}
-	}
-	return f, true
-}
-
-// rawTime is a raw frame's time: usOut, else its data's timestamp (ms).
-func rawTime(l *jsonlLine) int64 {
-	if l.UsOut > 0 {
-		return l.UsOut * 1000
-	}
-	if l.Params == nil || len(l.Params.Data) == 0 {
-		return 0
-	}
-	var one struct {
-		Timestamp int64 `json:"timestamp"`
-	}
-	switch l.Params.Data[0] {
-	case '{':
-		if json.Unmarshal(l.Params.Data, &one) == nil {
-			return one.Timestamp * int64(time.Millisecond)
-		}
-	case '[':
-		var many []struct {
-			Timestamp int64 `json:"timestamp"`
-		}
-		if json.Unmarshal(l.Params.Data, &many) == nil && len(many) > 0 {
-			return many[0].Timestamp * int64(time.Millisecond)
-		}
-	}
-	return 0
+	return Frame{Time: ns, Dir: In, Data: msg}, true
 }

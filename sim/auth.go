@@ -76,16 +76,16 @@ func randomToken() string {
 }
 
 type authParams struct {
-	GrantType    string `json:"grant_type"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	RefreshToken string `json:"refresh_token"`
-	Timestamp    int64  `json:"timestamp"`
-	Signature    string `json:"signature"`
-	Nonce        string `json:"nonce"`
-	Data         string `json:"data"`
-	State        string `json:"state"`
-	Scope        string `json:"scope"`
+	GrantType    string  `json:"grant_type"`
+	ClientID     string  `json:"client_id"`
+	ClientSecret string  `json:"client_secret"`
+	RefreshToken string  `json:"refresh_token"`
+	Timestamp    integer `json:"timestamp"`
+	Signature    string  `json:"signature"`
+	Nonce        string  `json:"nonce"`
+	Data         string  `json:"data"`
+	State        string  `json:"state"`
+	Scope        string  `json:"scope"`
 }
 
 type authResult struct {
@@ -132,11 +132,11 @@ func methodAuth(k *call) (any, *Error) {
 		if p.Timestamp == 0 || p.Signature == "" {
 			return nil, NewError(CodeValueRequired, map[string]string{"reason": "timestamp and signature are required"})
 		}
-		ts := time.UnixMilli(p.Timestamp)
+		ts := time.UnixMilli(int64(p.Timestamp))
 		if d := now.Sub(ts); d > signatureWindow || d < -signatureWindow {
 			return nil, invalidCredentials("timestamp outside the 60 s window")
 		}
-		want := Signature(kk.Secret, p.Timestamp, p.Nonce, p.Data)
+		want := Signature(kk.Secret, int64(p.Timestamp), p.Nonce, p.Data)
 		if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(p.Signature))) != 1 {
 			return nil, invalidCredentials("bad signature")
 		}
@@ -307,7 +307,7 @@ func (c *session) authorizeLocked(k *call, scope string) *Error {
 }
 
 type logoutParams struct {
-	InvalidateToken *bool `json:"invalidate_token"`
+	InvalidateToken *flag `json:"invalidate_token"`
 }
 
 // private/logout: no response body, a graceful close, and no
@@ -318,7 +318,7 @@ func methodLogout(k *call) (any, *Error) {
 		return nil, err
 	}
 	c := k.c
-	if p.InvalidateToken == nil || *p.InvalidateToken {
+	if p.InvalidateToken == nil || bool(*p.InvalidateToken) {
 		c.srv.auth.revoke(k.tok)
 	}
 	c.loggedOut = true

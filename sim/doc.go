@@ -26,6 +26,11 @@
 //     (market.go) and between clients.
 //   - Subscriptions to book, grouped book, ticker, quote, trades, user.orders,
 //     user.trades, user.portfolio and platform_state channels.
+//   - Parameters as Deribit reads them: a number may come as a JSON string
+//     ("amount": "10", as ccxt sends it) and a boolean as "true" or "false";
+//     a parameter of the wrong type is -32602 "Invalid params" with
+//     data.reason "wrong format" and data.param naming it. No Go type or
+//     field name ever reaches a client (params.go).
 //   - Deribit's credit-based rate limits (error 10028 then the session is
 //     terminated) and fault injection: drop connections (all, one, or one
 //     picked at random: the churn fault), refuse new connections, go

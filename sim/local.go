@@ -388,13 +388,3 @@ func (l *Local) Call(nowMs int64, method string, params []byte) (json.RawMessage
 func (l *Local) matches(name, kind, currency string) bool {
 	return l.eng.instrumentMatches(name, kind, currency)
 }
-
-func decodeParams(params []byte, v any) *Error {
-	if len(params) == 0 || string(params) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(params, v); err != nil {
-		return NewError(CodeInvalidParams, map[string]string{"reason": err.Error()})
-	}
-	return nil
-}

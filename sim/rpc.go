@@ -3,6 +3,8 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,13 +48,7 @@ type call struct {
 
 // decode unmarshals the params into v; a type mismatch is Deribit's -32602.
 func (k *call) decode(v any) *Error {
-	if len(k.params) == 0 || bytes.Equal(k.params, []byte("null")) {
-		return nil
-	}
-	if err := json.Unmarshal(k.params, v); err != nil {
-		return NewError(CodeInvalidParams, map[string]string{"reason": err.Error()})
-	}
-	return nil
+	return decodeParams(k.params, v)
 }
 
 type handler struct {
@@ -119,7 +115,7 @@ func (c *session) handle(data []byte) {
 			map[string]string{"reason": "batch requests are not supported"}))
 		return
 	case parseErr != nil:
-		c.reply(nullID, usIn, nil, NewError(CodeParseError, map[string]string{"reason": parseErr.Error()}))
+		c.reply(nullID, usIn, nil, NewError(CodeParseError, map[string]string{"reason": parseReason(parseErr)}))
 		return
 	case req.Method == "":
 		c.reply(id, usIn, nil, NewError(CodeInvalidParams, map[string]string{"param": "method", "reason": "missing"}))
@@ -198,4 +194,18 @@ func hasParam(params json.RawMessage, name string) bool {
 	}
 	_, ok := m[name]
 	return ok
+}
+
+// parseReason says what is wrong with a request that is not a JSON-RPC
+// object, in the client's terms: never a Go type or field name.
+func parseReason(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return "wrong format: " + te.Field
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "invalid JSON at offset " + strconv.FormatInt(se.Offset, 10)
+	}
+	return "not a JSON-RPC 2.0 request object"
 }
