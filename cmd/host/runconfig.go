@@ -147,7 +147,8 @@ type hostConfig struct {
 	// CacheDir holds compiled plugins. Default: the user cache directory
 	// (stratbox/wazero); "off" compiles in memory every time.
 	CacheDir string `toml:"cache_dir"`
-	// MaxRestarts after faults before a plugin stays stopped. Default 3.
+	// MaxRestarts after faults before a plugin stays stopped. Default 3;
+	// 0: never restart (host.Config.MaxRestarts alike).
 	MaxRestarts *int `toml:"max_restarts"`
 	// RestartBackoff is the wait before the first restart. Default "1s".
 	RestartBackoff duration `toml:"restart_backoff"`
