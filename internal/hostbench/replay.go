@@ -10,7 +10,8 @@ import (
 	"github.com/stratbox/stratbox/record"
 )
 
-// replayTarget is the record/replay issue's target: ≥ 500,000 frames/s.
+// replayTarget is replay's target (BENCHMARKS.md "Targets"): ≥ 500,000
+// frames/s.
 const replayTarget = 500_000
 
 // SyntheticRecording is n frames of a busy BTC-PERPETUAL in our record
