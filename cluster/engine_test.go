@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -85,8 +86,8 @@ func (p *placer) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byte, 
 func (p *placer) NextTimer() (time.Time, bool)                    { return time.Time{}, false }
 func (p *placer) Stop(context.Context, time.Time) ([]byte, error) { return nil, nil }
 func (p *placer) Close() error                                    { return nil }
-func (p *placer) Fault() *host.Fault                              { return nil }
-func (p *placer) Stats() host.InstanceStats                       { return host.InstanceStats{} }
+func (p *placer) Fault() *sandbox.Fault                           { return nil }
+func (p *placer) Stats() sandbox.InstanceStats                    { return sandbox.InstanceStats{} }
 func (p *placer) Descriptor() abi.Descriptor {
 	return abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}
 }
@@ -114,7 +115,7 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 	srv := startSim(t)
 	cfgs := embeddedConfigs(t, "n1", "n2", "n3")
 	pl := &placer{n: 6, states: map[uint64]abi.OrderUpdate{}, lost: map[uint64]int{}}
-	e, err := host.New(host.Config{Plugins: []host.PluginSpec{{Name: "p", NewSandbox: func(*host.Plugin) host.Sandbox { return pl },
+	e, err := host.New(host.Config{Plugins: []host.PluginSpec{{Name: "p", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return pl },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/stratbox/stratbox/internal/benchkit"
 	"io"
 	"os"
 	"os/exec"
@@ -37,8 +36,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/internal/benchkit"
+
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 	strategy "github.com/stratbox/stratbox/plugins/sdk/go"
 	"github.com/stratbox/stratbox/sim"
@@ -50,7 +53,7 @@ const quoterDir = "plugins/bench/quoter/wasm"
 // quoter.
 func benchWasm(tb testing.TB, name string) []byte {
 	if name == "quoter" {
-		return buildPlugin(tb, quoterDir)
+		return testplugins.Build(tb, quoterDir)
 	}
 	return example(tb, name)
 }
@@ -125,14 +128,14 @@ func (nativeHost) CancelTimer(uint32) abi.Status       { return abi.StatusNotFou
 func (n *nativeBox) result(call string, res int32) ([]byte, error) {
 	n.calls++
 	if res < 0 || int(res) > len(n.outbox) {
-		return nil, &Fault{Plugin: "native", Call: call, Kind: FaultResult, Code: int64(res)}
+		return nil, &sandbox.Fault{Plugin: "native", Call: call, Kind: sandbox.FaultResult, Code: int64(res)}
 	}
 	return n.outbox[:res], nil
 }
 
 func (n *nativeBox) Start(_ context.Context, startup []byte, now time.Time) ([]byte, error) {
 	if len(startup) > len(n.inbox) {
-		return nil, fmt.Errorf("%w: start-up blob of %d bytes", ErrInboxFull, len(startup))
+		return nil, fmt.Errorf("%w: start-up blob of %d bytes", sandbox.ErrInboxFull, len(startup))
 	}
 	n.now = now.UnixNano()
 	return n.result(abi.ExportInit, n.r.Init(int32(copy(n.inbox, startup))))
@@ -140,17 +143,17 @@ func (n *nativeBox) Start(_ context.Context, startup []byte, now time.Time) ([]b
 
 func (n *nativeBox) Deliver(_ context.Context, batch []byte, now time.Time) ([]byte, error) {
 	if n.stopped {
-		return nil, ErrDead
+		return nil, sandbox.ErrDead
 	}
 	if len(batch) == 0 {
 		return nil, nil
 	}
 	if len(batch) > len(n.inbox) {
-		return nil, fmt.Errorf("%w: %d bytes, inbox of %d", ErrInboxFull, len(batch), len(n.inbox))
+		return nil, fmt.Errorf("%w: %d bytes, inbox of %d", sandbox.ErrInboxFull, len(batch), len(n.inbox))
 	}
 	n.now = now.UnixNano()
 	in := n.inbox[:copy(n.inbox, batch)]
-	numberEvents(in, &n.seq)
+	sandbox.NumberEvents(in, &n.seq)
 	return n.result(abi.ExportOnEvents, n.r.OnEvents(int32(len(in))))
 }
 
@@ -165,34 +168,34 @@ func (n *nativeBox) Stop(_ context.Context, now time.Time) ([]byte, error) {
 	return n.result(abi.ExportOnStop, n.r.OnStop())
 }
 
-func (n *nativeBox) Close() error  { n.stopped = true; return nil }
-func (n *nativeBox) Fault() *Fault { return nil }
-func (n *nativeBox) Stats() InstanceStats {
-	return InstanceStats{Calls: n.calls}
+func (n *nativeBox) Close() error          { n.stopped = true; return nil }
+func (n *nativeBox) Fault() *sandbox.Fault { return nil }
+func (n *nativeBox) Stats() sandbox.InstanceStats {
+	return sandbox.InstanceStats{Calls: n.calls}
 }
 func (n *nativeBox) Descriptor() abi.Descriptor {
 	return abi.Descriptor{Version: abi.Current, InboxCap: uint32(len(n.inbox)), OutboxCap: uint32(len(n.outbox))}
 }
 
-var _ Sandbox = (*nativeBox)(nil)
+var _ sandbox.Sandbox = (*nativeBox)(nil)
 
 // benchSandbox starts name (an example or the quoter) in a sandbox of the
 // isolation: "native" (the quoter only), "none" or "process" with the
 // default call budget, or "trusted" (in this process, no call budget). The
 // sandbox is closed when the benchmark ends.
-func benchSandbox(b *testing.B, name, isolation string, now time.Time) (Sandbox, []byte) {
+func benchSandbox(b *testing.B, name, isolation string, now time.Time) (sandbox.Sandbox, []byte) {
 	b.Helper()
-	var sb Sandbox
+	var sb sandbox.Sandbox
 	switch isolation {
 	case "native":
 		sb = newNativeBox(quoter.New())
-	case string(IsolateNone):
-		sb = NewInProcess(load(b, name, benchWasm(b, name), PluginConfig{}))
+	case string(sandbox.IsolateNone):
+		sb = sandbox.NewInProcess(load(b, name, benchWasm(b, name), sandbox.PluginConfig{}))
 	case "trusted": // in this process without a call budget: no interruption checks
-		sb = NewInProcess(load(b, name, benchWasm(b, name), PluginConfig{CallBudget: -1}))
-	case string(IsolateProcess):
-		p := load(b, name, benchWasm(b, name), PluginConfig{}, ForProcess())
-		sb = NewProcess(p, ProcessConfig{CacheDir: testCacheDir})
+		sb = sandbox.NewInProcess(load(b, name, benchWasm(b, name), sandbox.PluginConfig{CallBudget: -1}))
+	case string(sandbox.IsolateProcess):
+		p := load(b, name, benchWasm(b, name), sandbox.PluginConfig{}, sandbox.WithChildProcess())
+		sb = sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
 	default:
 		b.Fatalf("isolation %q", isolation)
 	}
@@ -237,7 +240,7 @@ func BenchmarkDispatch(b *testing.B) {
 	type row struct{ example, isolation string }
 	var rows []row
 	for _, ex := range []string{"marketmaker", "taker", "quoter"} {
-		rows = append(rows, row{ex, string(IsolateNone)}, row{ex, string(IsolateProcess)})
+		rows = append(rows, row{ex, string(sandbox.IsolateNone)}, row{ex, string(sandbox.IsolateProcess)})
 	}
 	rows = append(rows, row{"quoter", "trusted"}, row{"quoter", "native"})
 	for _, r := range rows {
@@ -314,7 +317,7 @@ func newBenchExchange() *benchkit.Exchange { return benchkit.NewExchange() }
 // delivers (after the call), so that a benchmark knows when the plugin has
 // seen an order acknowledged.
 type ackWatch struct {
-	Sandbox
+	sandbox.Sandbox
 	acked chan struct{}
 }
 
@@ -361,25 +364,25 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-func benchEndToEnd(b *testing.B, mode string, opts ...EngineOption) {
+func benchEndToEnd(b *testing.B, mode string, opts ...Option) {
 	acked := make(chan struct{}, 16)
-	watch := func(sb Sandbox) Sandbox { return &ackWatch{Sandbox: sb, acked: acked} }
+	watch := func(sb sandbox.Sandbox) sandbox.Sandbox { return &ackWatch{Sandbox: sb, acked: acked} }
 	spec := PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
 		Channels: []string{"ticker.{instrument}.100ms"}, Params: benchParams("quoter"),
 		Risk: &RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
 	switch mode {
 	case "native":
-		spec.NewSandbox = func(*Plugin) Sandbox { return watch(newNativeBox(quoter.New())) }
+		spec.NewSandbox = func(*sandbox.Plugin) sandbox.Sandbox { return watch(newNativeBox(quoter.New())) }
 	case "inprocess":
-		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), PluginConfig{})
-		spec.NewSandbox = func(p *Plugin) Sandbox { return watch(NewInProcess(p)) }
+		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), sandbox.PluginConfig{})
+		spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewInProcess(p)) }
 	case "process":
-		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), PluginConfig{}, ForProcess())
-		spec.NewSandbox = func(p *Plugin) Sandbox {
-			return watch(NewProcess(p, ProcessConfig{CacheDir: testCacheDir}))
+		spec.Plugin = load(b, "quoter", benchWasm(b, "quoter"), sandbox.PluginConfig{}, sandbox.WithChildProcess())
+		spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox {
+			return watch(sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir}))
 		}
 	}
-	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, append([]EngineOption{EngineLogger(testLogger(b))}, opts...)...)
+	e, err := New(Config{Plugins: []PluginSpec{spec}}, append([]Option{WithLogger(testLogger(b))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -506,12 +509,12 @@ func garbageRate(tb testing.TB) float64 {
 // the window and their longest stop-the-world pause, and the spin plugin's
 // faults.
 func BenchmarkHeartbeatWhileSpinning(b *testing.B) {
-	for _, iso := range []Isolation{IsolateProcess, IsolateNone} {
+	for _, iso := range []sandbox.Isolation{sandbox.IsolateProcess, sandbox.IsolateNone} {
 		b.Run("isolation="+string(iso), func(b *testing.B) { benchHeartbeatSpinning(b, iso) })
 	}
 }
 
-func benchHeartbeatSpinning(b *testing.B, iso Isolation) {
+func benchHeartbeatSpinning(b *testing.B, iso sandbox.Isolation) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -539,14 +542,16 @@ func benchHeartbeatSpinning(b *testing.B, iso Isolation) {
 		}()
 	}
 
-	var opts []Option
-	var box func(*Plugin) Sandbox
-	if iso == IsolateProcess {
-		opts = []Option{ForProcess()}
-		box = func(p *Plugin) Sandbox { return NewProcess(p, ProcessConfig{CacheDir: testCacheDir}) }
+	var opts []sandbox.Option
+	var box func(*sandbox.Plugin) sandbox.Sandbox
+	if iso == sandbox.IsolateProcess {
+		opts = []sandbox.Option{sandbox.WithChildProcess()}
+		box = func(p *sandbox.Plugin) sandbox.Sandbox {
+			return sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
+		}
 	}
-	mm := load(b, "mm", example(b, "marketmaker"), PluginConfig{CallBudget: 5 * time.Second}, opts...)
-	spin := load(b, "spin", fixture(b, "spin"), PluginConfig{CallBudget: 500 * time.Millisecond, MemoryLimitPages: 16}, opts...)
+	mm := load(b, "mm", example(b, "marketmaker"), sandbox.PluginConfig{CallBudget: 5 * time.Second}, opts...)
+	spin := load(b, "spin", fixture(b, "spin"), sandbox.PluginConfig{CallBudget: 500 * time.Millisecond, MemoryLimitPages: 16}, opts...)
 	cfg := Config{MaxRestarts: 1000, RestartBackoff: time.Millisecond, Plugins: []PluginSpec{
 		{Name: "mm", Plugin: mm, NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
 			Params: []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1}}},
@@ -558,7 +563,7 @@ func benchHeartbeatSpinning(b *testing.B, iso Isolation) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	e, err := New(cfg, EngineLogger(testLogger(b)))
+	e, err := New(cfg, WithLogger(testLogger(b)))
 	if err != nil {
 		b.Fatal(err)
 	}

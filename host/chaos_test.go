@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -56,7 +57,7 @@ func newChaosTrader(seed uint64) *chaosTrader {
 func (c *chaosTrader) Start(context.Context, []byte, time.Time) ([]byte, error) { return nil, nil }
 
 func (c *chaosTrader) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byte, error) {
-	numberEvents(batch, &c.seq)
+	sandbox.NumberEvents(batch, &c.seq)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer func() {
@@ -160,8 +161,8 @@ func (c *chaosTrader) act() []byte {
 func (c *chaosTrader) NextTimer() (time.Time, bool)                    { return time.Time{}, false }
 func (c *chaosTrader) Stop(context.Context, time.Time) ([]byte, error) { return nil, nil }
 func (c *chaosTrader) Close() error                                    { return nil }
-func (c *chaosTrader) Fault() *Fault                                   { return nil }
-func (c *chaosTrader) Stats() InstanceStats                            { return InstanceStats{} }
+func (c *chaosTrader) Fault() *sandbox.Fault                           { return nil }
+func (c *chaosTrader) Stats() sandbox.InstanceStats                    { return sandbox.InstanceStats{} }
 func (c *chaosTrader) Descriptor() abi.Descriptor {
 	return abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}
 }
@@ -206,7 +207,7 @@ func (c *chaosTrader) waitTrader(t *testing.T, what string, pred func() bool) {
 // loaded 2-core machine once the bugs it found were fixed (RATIONALE.md).
 func TestChaos(t *testing.T) {
 	tr := newChaosTrader(*chaosSeed)
-	cfg := Config{Plugins: []PluginSpec{{Name: "chaos", NewSandbox: func(*Plugin) Sandbox { return tr },
+	cfg := Config{Plugins: []PluginSpec{{Name: "chaos", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return tr },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 3})
 	rng := rand.New(rand.NewPCG(*chaosSeed, 1))

@@ -1,24 +1,10 @@
 // Package host is the engine that runs strategy plugins next to an exchange
-// connection: the wazero runtime and the plugin lifecycle, plugins in child
-// processes, the router and its conflating inboxes, the validation of
-// intents and the risk limits, and the order manager.
-//
-// # Plugins
-//
-// Load compiles a .wasm module, checks its ABI version marker, exports and
-// imports against package abi before any plugin code runs, and returns a
-// Plugin. A Sandbox runs one instance of it: NewInProcess in this process
-// (an Instance called directly: the fastest, for trusted plugins and
-// backtests) or NewProcess in a child process (the host binary started with
-// ChildArg, which its main hands to ServeChild), so that a plugin that spins
-// cannot stall the garbage collector of the process that answers the
-// exchange's heartbeats. Either way the plugin has no files, sockets,
-// environment or arguments, reads the host's clock, draws from a
-// deterministic random source, and its stdout and stderr become rate-limited
-// log lines. On Linux a child also inherits only its pipes, sets its
-// ProcessLimits, and runs plugin code under no_new_privs and a seccomp
-// allow-list, as ProcessConfig.Credential's user if given (RATIONALE.md,
-// "What does the plugin sandbox protect against, and what not?").
+// connection: the plugin lifecycle (start, restart after a fault, the
+// circuit breaker), the router and the plugins' inboxes (package
+// host/inbox), the validation of intents and the risk limits, the order
+// manager, and the lock step of a replay. The plugins themselves run in
+// package host/sandbox, whose Load, Plugin, Sandbox and Fault the engine's
+// configuration names (PluginSpec).
 //
 // Every order's label names its host and run (Config.HostID, RunID): the
 // engine trades, verifies and reconciles only its own orders on an account
@@ -26,14 +12,10 @@
 //
 // # Faults
 //
-// A trap (out-of-memory included), an overrun of the per-call time budget, a
-// negative result, a result outside the outbox, an outbox that cannot be
-// framed, a proc_exit, a child process that dies and a flood of intents are
-// a *Fault; the instance is dead after it. The engine cancels the plugin's
-// orders (unless configured to keep them) and starts a fresh instance from
-// the compiled module, up to a limit (the circuit breaker). See RATIONALE.md,
-// "Why are plugin calls interruptible, and why do plugins run in a child
-// process?".
+// A *sandbox.Fault of a plugin's instance, or a flood of intents (far over
+// the rate limit), ends the instance. The engine cancels the plugin's orders
+// (unless configured to keep them) and starts a fresh instance from the
+// compiled module, up to Config.MaxRestarts (the circuit breaker).
 //
 // # The engine
 //
@@ -53,8 +35,6 @@
 //
 // # Concurrency
 //
-// A Plugin may start instances from any goroutine, one live instance at a
-// time. An Instance and a Sandbox must be called from one goroutine at a
-// time; their Stats, Fault and Dead methods are safe from any goroutine.
-// Engine's exported methods are safe from any goroutine.
+// Engine's exported methods are safe from any goroutine; each plugin's
+// Sandbox is called from that plugin's goroutine only.
 package host

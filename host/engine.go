@@ -54,83 +54,6 @@ type Exchange interface {
 // instrument's name.
 var DefaultChannels = []string{"book.{instrument}.100ms", "ticker.{instrument}.100ms", "trades.{instrument}.100ms"}
 
-// Defaults of Config.
-const (
-	DefaultMaxRestarts    = 3
-	DefaultRestartBackoff = time.Second
-	DefaultRequestTimeout = 5 * time.Second
-	DefaultStopTimeout    = 5 * time.Second
-	DefaultMaxReestablish = 100
-)
-
-// Config configures an Engine.
-type Config struct {
-	Plugins []PluginSpec
-	// Risk is every plugin's default limits (a spec may override them).
-	Risk RiskLimits
-	// MaxRestarts is how many times a faulted plugin is restarted before
-	// the circuit breaker leaves it stopped (default 3; negative: never
-	// restart). RestartBackoff is the wait before the first restart,
-	// doubled for each next one (default 1s).
-	MaxRestarts    int
-	RestartBackoff time.Duration
-	// KeepOrders leaves a stopped or faulted plugin's orders on the book;
-	// by default they are cancelled.
-	KeepOrders bool
-	// NoReestablish only tells the plugin when cancel-on-disconnect
-	// cancelled one of its orders; by default the engine re-places the
-	// unfilled rest on a healthy connection under the same cid, after
-	// every loss of its connection.
-	NoReestablish bool
-	// MaxReestablish bounds how many times one order is re-placed after
-	// losing its connection (default 100); an order cancelled by
-	// cancel-on-disconnect once more ends cancelled, and the plugin is told.
-	MaxReestablish int
-	// RequestTimeout bounds each order request (default 5s).
-	RequestTimeout time.Duration
-	// HostID is this host's id in its orders' labels
-	// (deribit.Owner.Host: 1..16 of a-z, 0-9, '-'). Every host trading on
-	// the account needs its own, and no two live engines may share one:
-	// the start-up reconciliation cancels every open order with this
-	// host's id as an earlier run's. Default: a random id (whose earlier
-	// runs, by definition, had other ids: nothing is cancelled at start).
-	// cmd/host persists it and holds a lock on it (internal/hostid).
-	HostID string
-	// RunID tells this run's orders from the same host's earlier runs'
-	// (1..8 of a-z, 0-9); default: a random one.
-	RunID string
-	// StopTimeout bounds the wind-down after the run's context ends:
-	// stratbox_on_stop calls and the cancels of open orders (default 5s).
-	StopTimeout time.Duration
-}
-
-// PluginSpec is one plugin instance in the engine.
-type PluginSpec struct {
-	// Name is the instance's name (the start record's name, logs, stats).
-	Name   string
-	Plugin *Plugin
-	// NewSandbox makes each instance's sandbox; default: NewInProcess.
-	NewSandbox func(*Plugin) Sandbox
-	// Instruments the plugin trades and receives, by exchange name; they
-	// become its instrument table in this order.
-	Instruments []string
-	// Channels are templates of the market channels it receives for each
-	// instrument ({instrument} is replaced); default DefaultChannels.
-	Channels []string
-	// Params reach the plugin in its start-up blob.
-	Params []abi.Param
-	// Risk overrides Config.Risk when not nil.
-	Risk *RiskLimits
-	// RateWeight is the plugin's weight in the division of the account's
-	// matching-request rate among the plugins (pool.Pool.SetShares: its
-	// places and amends are charged to its share, and refused beyond it
-	// when the others' unused capacity cannot be borrowed). Default 1.
-	RateWeight float64
-	// InboxLimit bounds the market data waiting for the plugin, in bytes
-	// (default 1 MiB); order events are never dropped.
-	InboxLimit int
-}
-
 // Engine routes exchange events to plugins and carries out their intents:
 // validation, risk limits, the order manager, the requests to the exchange.
 type Engine struct {
@@ -144,7 +67,7 @@ type Engine struct {
 	rt     atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
 	pool   spreader                  // nil: one connection (ex)
 	shares sharer                    // nil: no rate shares
-	remote RemoteMembers             // other hosts' connections, extra pool members (WithRemote)
+	remote RemoteMembers             // other hosts' connections, extra pool members (UseRemote)
 	relay  bool                      // re-place orders cancelled by a lost connection (Config.Reestablish)
 
 	mu        sync.Mutex // the order manager's state
@@ -192,55 +115,27 @@ type engineCounters struct {
 	relocated, splits, peers                       atomic.Uint64
 }
 
-// EngineOption configures New.
-type EngineOption func(*Engine)
+// Option configures New.
+type Option func(*Engine)
 
-// EngineClock sets the engine's clock (default: the wall clock).
-func EngineClock(c clock.Clock) EngineOption { return func(e *Engine) { e.clk = c } }
+// WithClock sets the engine's clock (default: the wall clock).
+func WithClock(c clock.Clock) Option { return func(e *Engine) { e.clk = c } }
 
-// EngineLogger sets the engine's logger (default: discarded).
-func EngineLogger(l *slog.Logger) EngineOption { return func(e *Engine) { e.log = l } }
+// WithLogger sets the engine's logger (default: discarded).
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
-// New checks cfg and returns an Engine; Run starts it.
-func New(cfg Config, opts ...EngineOption) (*Engine, error) {
-	if len(cfg.Plugins) == 0 {
-		return nil, fmt.Errorf("%w: no plugins", ErrConfig)
-	}
-	if err := cfg.Risk.Validate(); err != nil {
+// New checks cfg (Config.Validate) and returns an Engine; Run starts it.
+// Start from DefaultConfig: a zero MaxRestarts never restarts a faulted
+// plugin (zero durations and MaxReestablish take their defaults).
+func New(cfg Config, opts ...Option) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	names := map[string]bool{}
-	for i, s := range cfg.Plugins {
-		switch {
-		case s.Name == "":
-			return nil, fmt.Errorf("%w: plugin %d has no name", ErrConfig, i)
-		case len(s.Name) > 31:
-			return nil, fmt.Errorf("%w: plugin name %q is longer than 31 bytes", ErrConfig, s.Name)
-		case names[s.Name]:
-			return nil, fmt.Errorf("%w: two plugins are named %q", ErrConfig, s.Name)
-		case s.Plugin == nil && s.NewSandbox == nil:
-			return nil, fmt.Errorf("%w: plugin %q has no module", ErrConfig, s.Name)
-		case len(s.Instruments) == 0:
-			return nil, fmt.Errorf("%w: plugin %q names no instruments", ErrConfig, s.Name)
-		}
-		if s.Risk != nil {
-			if err := s.Risk.Validate(); err != nil {
-				return nil, fmt.Errorf("plugin %q: %w", s.Name, err)
-			}
-		}
-		names[s.Name] = true
 	}
 	if cfg.HostID == "" {
 		cfg.HostID = "x" + randomID(deribit.MaxHostIDLen-1)
 	}
 	if cfg.RunID == "" {
 		cfg.RunID = randomID(deribit.MaxRunIDLen)
-	}
-	if err := (deribit.Owner{Host: cfg.HostID, Run: cfg.RunID}).Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if cfg.MaxRestarts == 0 {
-		cfg.MaxRestarts = DefaultMaxRestarts
 	}
 	if cfg.RestartBackoff <= 0 {
 		cfg.RestartBackoff = DefaultRestartBackoff
@@ -320,9 +215,9 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 		h := abi.ReadHeader(buf[off:])
 		rec := buf[off : off+int(h.Size)]
 		off += int(h.Size)
-		inst := binary.LittleEndian.Uint32(rec[8:])
+		inst := binary.LittleEndian.Uint32(rec[abi.OffInstrument:])
 		if h.Kind == abi.KindTicker && int(inst) < len(e.marks) {
-			if m := int64(binary.LittleEndian.Uint64(rec[64:])); m > 0 {
+			if m := int64(binary.LittleEndian.Uint64(rec[abi.OffMarkPrice:])); m > 0 {
 				e.marks[inst].Store(m)
 			}
 		}
@@ -331,8 +226,8 @@ func (e *Engine) route(r *router, subs []*plugin, buf []byte) {
 				continue
 			}
 			r.tmp = append(r.tmp[:0], rec...)
-			binary.LittleEndian.PutUint32(r.tmp[8:], pl.local[inst])
-			pl.inbox.push(r.tmp)
+			binary.LittleEndian.PutUint32(r.tmp[abi.OffInstrument:], pl.local[inst])
+			pl.inbox.Push(r.tmp)
 			e.stats.events.Add(1)
 		}
 	}
@@ -635,7 +530,7 @@ func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
 	rec := abi.AppendPoolState(nil, &ps)
 	for _, pl := range e.pluginList() {
 		if !pl.down.Load() {
-			pl.inbox.push(rec)
+			pl.inbox.Push(rec)
 		}
 	}
 }

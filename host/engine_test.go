@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,44 +14,17 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/sim"
 )
 
-// builtPlugins caches the Go plugins built for this test binary.
-var builtPlugins sync.Map // dir → []byte
-
-// example builds plugins/examples/<name> (buildPlugin).
-func example(t testing.TB, name string) []byte { return buildPlugin(t, "plugins/examples/"+name) }
-
-// buildPlugin builds the Go plugin in dir (relative to the repository
-// root) with the Go toolchain, as `make plugins` builds the examples, once
-// per test binary.
-func buildPlugin(tb testing.TB, dir string) []byte {
-	tb.Helper()
-	if b, ok := builtPlugins.Load(dir); ok {
-		return b.([]byte)
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		tb.Skip("no go command to build the plugins")
-	}
-	out := filepath.Join(tb.TempDir(), "plugin.wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../"+dir)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", dir, err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	builtPlugins.Store(dir, wasm)
-	return wasm
-}
+// example builds plugins/examples/<name> (internal/testplugins).
+func example(t testing.TB, name string) []byte { return testplugins.Example(t, name) }
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
+	b, err := os.ReadFile(filepath.Join("sandbox", "testdata", name+".wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +75,7 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(cfg, EngineLogger(testLogger(t)))
+	e, err := New(cfg, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,15 +156,15 @@ func testLogger(t testing.TB) *slog.Logger {
 
 // testCache is the compilation cache of the engine tests (on disk, in
 // testCacheDir, which the child processes share).
-var testCache = sync.OnceValues(func() (*Cache, error) { return NewCache(testCacheDir) })
+var testCache = sync.OnceValues(func() (*sandbox.Cache, error) { return sandbox.NewCache(testCacheDir) })
 
-func load(t testing.TB, name string, wasm []byte, cfg PluginConfig, opts ...Option) *Plugin {
+func load(t testing.TB, name string, wasm []byte, cfg sandbox.PluginConfig, opts ...sandbox.Option) *sandbox.Plugin {
 	t.Helper()
 	cache, err := testCache()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Load(context.Background(), name, wasm, cfg, append(opts, WithCache(cache))...)
+	p, err := sandbox.Load(context.Background(), name, wasm, cfg, append(opts, sandbox.WithCache(cache))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +196,7 @@ func pluginStats(s EngineStats, name string) PluginStats {
 // gets fills and positions back, and its quotes are cancelled when the run
 // ends.
 func TestEngineMarketMakerTrades(t *testing.T) {
-	mm := load(t, "mm", example(t, "marketmaker"), PluginConfig{CallBudget: 2 * time.Second})
+	mm := load(t, "mm", example(t, "marketmaker"), sandbox.PluginConfig{CallBudget: 2 * time.Second})
 	cfg := Config{Plugins: []PluginSpec{{Name: "mm", Plugin: mm, Instruments: []string{"BTC-PERPETUAL"},
 		Params: []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1}}}}}
 	r := startRig(t, cfg, nil)
@@ -280,7 +252,7 @@ func (s *scriptBox) Start(_ context.Context, startup []byte, _ time.Time) ([]byt
 }
 
 func (s *scriptBox) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byte, error) {
-	numberEvents(batch, &s.seq)
+	sandbox.NumberEvents(batch, &s.seq)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for rec, err := range abi.Records(batch) {
@@ -299,8 +271,8 @@ func (s *scriptBox) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byt
 func (s *scriptBox) NextTimer() (time.Time, bool)                    { return time.Time{}, false }
 func (s *scriptBox) Stop(context.Context, time.Time) ([]byte, error) { return nil, nil }
 func (s *scriptBox) Close() error                                    { return nil }
-func (s *scriptBox) Fault() *Fault                                   { return nil }
-func (s *scriptBox) Stats() InstanceStats                            { return InstanceStats{} }
+func (s *scriptBox) Fault() *sandbox.Fault                           { return nil }
+func (s *scriptBox) Stats() sandbox.InstanceStats                    { return sandbox.InstanceStats{} }
 func (s *scriptBox) Descriptor() abi.Descriptor                      { return s.desc }
 
 // waitFor waits until an event satisfies pred and returns it.
@@ -404,7 +376,7 @@ func TestEngineValidationAndRisk(t *testing.T) {
 		place(13, 10, 0, abi.Sell, "0", "10"), // bad_price
 	))
 	lim := RiskLimits{MaxOrderAmount: fx("1000"), MaxOpenOrders: 2}
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}, Risk: &lim}}}
 	r := startRig(t, cfg, nil)
 
@@ -459,7 +431,9 @@ func TestEngineValidationAndRisk(t *testing.T) {
 
 // processBox runs each instance in a child process sharing the tests'
 // compilation cache.
-func processBox(p *Plugin) Sandbox { return NewProcess(p, ProcessConfig{CacheDir: testCacheDir}) }
+func processBox(p *sandbox.Plugin) sandbox.Sandbox {
+	return sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
+}
 
 // A plugin that spins forever, traps, runs out of memory, writes a garbage
 // outbox or floods intents is stopped, restarted once and then left down by
@@ -469,22 +443,22 @@ func TestEngineContainsHostilePlugins(t *testing.T) {
 	mmWasm := example(t, "marketmaker")
 	for _, tc := range []struct {
 		fixture string
-		kind    FaultKind
+		kind    sandbox.FaultKind
 		budget  time.Duration
 	}{
-		{"spin", FaultBudget, 300 * time.Millisecond},
-		{"trap", FaultTrap, 0},
-		{"oom", FaultTrap, 0},
-		{"garbage", FaultOutbox, 0},
-		{"flood", FaultFlood, 0},
+		{"spin", sandbox.FaultBudget, 300 * time.Millisecond},
+		{"trap", sandbox.FaultTrap, 0},
+		{"oom", sandbox.FaultTrap, 0},
+		{"garbage", sandbox.FaultOutbox, 0},
+		{"flood", sandbox.FaultFlood, 0},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			budget := tc.budget
 			if budget == 0 {
 				budget = 5 * time.Second // generous: the child is a race-instrumented test binary
 			}
-			mm := load(t, "mm", mmWasm, PluginConfig{CallBudget: 5 * time.Second})
-			bad := load(t, tc.fixture, fixture(t, tc.fixture), PluginConfig{CallBudget: budget, MemoryLimitPages: 16}, ForProcess())
+			mm := load(t, "mm", mmWasm, sandbox.PluginConfig{CallBudget: 5 * time.Second})
+			bad := load(t, tc.fixture, fixture(t, tc.fixture), sandbox.PluginConfig{CallBudget: budget, MemoryLimitPages: 16}, sandbox.WithChildProcess())
 			cfg := Config{MaxRestarts: 1, RestartBackoff: 10 * time.Millisecond, Plugins: []PluginSpec{
 				{Name: "mm", Plugin: mm, Instruments: []string{"BTC-PERPETUAL"},
 					Params: []abi.Param{{Type: abi.ParamFloat, Key: "half_spread_bps", Float: 1}}},
@@ -524,7 +498,7 @@ func TestEngineResyncAfterReconnect(t *testing.T) {
 	for _, relay := range []bool{true, false} {
 		t.Run(fmt.Sprintf("reestablish=%v", relay), func(t *testing.T) {
 			sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "10"))
-			cfg := Config{NoReestablish: !relay, Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+			cfg := Config{NoReestablish: !relay, Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 				Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 			r := startRig(t, cfg, nil)
 			first := sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)

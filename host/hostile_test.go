@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/hostile"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -23,6 +26,53 @@ import (
 // flood, bigresult, exit, negative, abort, baddesc, envimport, v2) are
 // tested by TestFaultsKillTheInstanceOnly, TestProcessFaultsCrossTheBoundary,
 // TestEngineContainsHostilePlugins and TestLoadRefusesBadModules.
+
+// procT0 is the fake clock's start in the sandbox-level checks.
+var procT0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+
+// never is a timer due at INT64_MAX ns.
+var never = time.Unix(0, math.MaxInt64)
+
+// procFixture reads the ABI vectors' plugin name (testdata/abi).
+func procFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/abi/" + name + ".wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// procStartup is a start-up blob with nothing in it but the first cid.
+func procStartup(t testing.TB) []byte {
+	t.Helper()
+	b, err := abi.AppendStartup(nil, &abi.Startup{Start: abi.Start{FirstCID: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// procNew returns a child-process sandbox of p (sharing the test binary's
+// compilation cache), closed at the end of the test.
+func procNew(t testing.TB, p *sandbox.Plugin, pc sandbox.ProcessConfig) sandbox.Sandbox {
+	t.Helper()
+	if pc.CacheDir == "" {
+		pc.CacheDir = testCacheDir
+	}
+	s := sandbox.NewProcess(p, pc)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// procTrades is n trade events (48 bytes each).
+func procTrades(n int) []byte {
+	var b []byte
+	for i := range n {
+		b = abi.AppendTrade(b, &abi.Trade{Instrument: 1, Time: uint64(i), TradeSeq: uint64(i)})
+	}
+	return b
+}
 
 func hostileFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -72,24 +122,24 @@ func TestHostileSuiteCoversEveryFixture(t *testing.T) {
 // hostileSandboxes are the two isolations every sandbox-level check runs in.
 var hostileSandboxes = []struct {
 	name string
-	new  func(t *testing.T, p *Plugin) Sandbox
+	new  func(t *testing.T, p *sandbox.Plugin) sandbox.Sandbox
 }{
-	{"in process", func(t *testing.T, p *Plugin) Sandbox {
-		s := NewInProcess(p)
+	{"in process", func(t *testing.T, p *sandbox.Plugin) sandbox.Sandbox {
+		s := sandbox.NewInProcess(p)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}},
-	{"child process", func(t *testing.T, p *Plugin) Sandbox { return procNew(t, p, ProcessConfig{}) }},
+	{"child process", func(t *testing.T, p *sandbox.Plugin) sandbox.Sandbox { return procNew(t, p, sandbox.ProcessConfig{}) }},
 }
 
 // loadHostile loads a fixture on a fake clock at procT0.
-func loadHostile(t *testing.T, name string, cfg PluginConfig) (*Plugin, *clock.Fake) {
+func loadHostile(t *testing.T, name string, cfg sandbox.PluginConfig) (*sandbox.Plugin, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(procT0)
 	if cfg.CallBudget == 0 {
 		cfg.CallBudget = 5 * time.Second // the checks are not about the budget: never a verdict of speed
 	}
-	p, err := Load(context.Background(), name, hostileFixture(t, name), cfg, WithClock(clk))
+	p, err := sandbox.Load(context.Background(), name, hostileFixture(t, name), cfg, sandbox.WithClock(clk))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -102,7 +152,7 @@ func loadHostile(t *testing.T, name string, cfg PluginConfig) (*Plugin, *clock.F
 func testTimerNever(t *testing.T) {
 	for _, iso := range hostileSandboxes {
 		t.Run(iso.name, func(t *testing.T) {
-			p, clk := loadHostile(t, "timer_never", PluginConfig{})
+			p, clk := loadHostile(t, "timer_never", sandbox.PluginConfig{})
 			sb := iso.new(t, p)
 			if _, err := sb.Start(context.Background(), procStartup(t), clk.Now()); err != nil {
 				t.Fatal(err)
@@ -158,16 +208,16 @@ func testTimerStagger(t *testing.T) {
 // lockstepTimerCalls runs fixture alone in a lock step for d and returns its
 // instance's calls. Settle must return: a plugin woken without end would
 // never let it, which the test reports instead of hanging.
-func lockstepTimerCalls(t *testing.T, fixture string, newSB func(*testing.T, *Plugin) Sandbox, d time.Duration, timerMin ...time.Duration) uint64 {
+func lockstepTimerCalls(t *testing.T, fixture string, newSB func(*testing.T, *sandbox.Plugin) sandbox.Sandbox, d time.Duration, timerMin ...time.Duration) uint64 {
 	t.Helper()
-	cfg := PluginConfig{}
+	cfg := sandbox.PluginConfig{}
 	if len(timerMin) > 0 {
 		cfg.TimerMin = timerMin[0]
 	}
 	p, clk := loadHostile(t, fixture, cfg)
-	var sb Sandbox
+	var sb sandbox.Sandbox
 	e, err := New(Config{Plugins: []PluginSpec{{Name: fixture, Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
-		NewSandbox: func(p *Plugin) Sandbox { sb = newSB(t, p); return sb }}}}, EngineClock(clk))
+		NewSandbox: func(p *sandbox.Plugin) sandbox.Sandbox { sb = newSB(t, p); return sb }}}}, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +256,8 @@ func testTimersInFullInbox(t *testing.T) {
 	for _, iso := range hostileSandboxes {
 		t.Run(iso.name, func(t *testing.T) {
 			clk := clock.NewFake(procT0)
-			p, err := Load(context.Background(), "cancel_on_timer", procFixture(t, "cancel_on_timer"),
-				PluginConfig{CallBudget: 5 * time.Second}, WithClock(clk))
+			p, err := sandbox.Load(context.Background(), "cancel_on_timer", procFixture(t, "cancel_on_timer"),
+				sandbox.PluginConfig{CallBudget: 5 * time.Second}, sandbox.WithClock(clk))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +290,7 @@ func testTimersInFullInbox(t *testing.T) {
 func testLogBounds(t *testing.T) {
 	for _, iso := range hostileSandboxes {
 		t.Run(iso.name, func(t *testing.T) {
-			p, clk := loadHostile(t, "log_bounds", PluginConfig{})
+			p, clk := loadHostile(t, "log_bounds", sandbox.PluginConfig{})
 			sb := iso.new(t, p)
 			if _, err := sb.Start(context.Background(), procStartup(t), clk.Now()); err != nil {
 				t.Fatal(err)
@@ -258,10 +308,10 @@ func testLogBounds(t *testing.T) {
 				what string
 				want int32
 			}{
-				{8, "len 0xFFFFFFFF", statusOutOfBounds},
-				{12, "one byte past the end", statusOutOfBounds},
-				{16, "up to the last byte", statusOK},
-				{20, "5000 bytes (cut)", statusOK},
+				{8, "len 0xFFFFFFFF", int32(abi.StatusOutOfBounds)},
+				{12, "one byte past the end", int32(abi.StatusOutOfBounds)},
+				{16, "up to the last byte", int32(abi.StatusOK)},
+				{20, "5000 bytes (cut)", int32(abi.StatusOK)},
 			} {
 				if got := status(c.off); got != c.want {
 					t.Errorf("log of %s: status %d, want %d", c.what, got, c.want)
@@ -273,8 +323,8 @@ func testLogBounds(t *testing.T) {
 
 // A WASI import that does not exist is refused at load, with its name.
 func testWASIMissing(t *testing.T) {
-	_, err := Load(context.Background(), "wasi_missing", hostileFixture(t, "wasi_missing"), PluginConfig{})
-	if !errors.Is(err, ErrLoad) || !strings.Contains(err.Error(), "wasi_snapshot_preview1.sock_open") {
+	_, err := sandbox.Load(context.Background(), "wasi_missing", hostileFixture(t, "wasi_missing"), sandbox.PluginConfig{})
+	if !errors.Is(err, sandbox.ErrLoad) || !strings.Contains(err.Error(), "wasi_snapshot_preview1.sock_open") {
 		t.Fatalf("load: %v, want ErrLoad naming wasi_snapshot_preview1.sock_open", err)
 	}
 }
@@ -286,7 +336,7 @@ func testStopSpin(t *testing.T) {
 		t.Helper()
 		ps := pluginStats(st, "stop_spin")
 		if ps.Faults != 1 || ps.LastFault == nil || ps.LastFault.Call != abi.ExportOnStop ||
-			(ps.LastFault.Kind != FaultBudget && ps.LastFault.Kind != FaultCanceled) {
+			(ps.LastFault.Kind != sandbox.FaultBudget && ps.LastFault.Kind != sandbox.FaultCanceled) {
 			t.Fatalf("after a spin in stratbox_on_stop: %d faults, last %v", ps.Faults, ps.LastFault)
 		}
 		if strings.ContainsAny(ps.LastFault.Line(), "\n\r") {
@@ -295,13 +345,13 @@ func testStopSpin(t *testing.T) {
 	}
 	for _, iso := range hostileSandboxes {
 		t.Run("live "+iso.name, func(t *testing.T) {
-			var opts []Option
+			var opts []sandbox.Option
 			if iso.name == "child process" {
-				opts = append(opts, ForProcess()) // in process, the budget needs wazero's close-on-context-done
+				opts = append(opts, sandbox.WithChildProcess()) // in process, the budget needs wazero's close-on-context-done
 			}
-			p := load(t, "stop_spin", hostileFixture(t, "stop_spin"), PluginConfig{CallBudget: 200 * time.Millisecond}, opts...)
+			p := load(t, "stop_spin", hostileFixture(t, "stop_spin"), sandbox.PluginConfig{CallBudget: 200 * time.Millisecond}, opts...)
 			cfg := Config{Plugins: []PluginSpec{{Name: "stop_spin", Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
-				NewSandbox: func(p *Plugin) Sandbox { return iso.new(t, p) }}}}
+				NewSandbox: func(p *sandbox.Plugin) sandbox.Sandbox { return iso.new(t, p) }}}}
 			r := startRig(t, cfg, nil)
 			r.wait("the plugin started", func(s EngineStats) bool { return pluginStats(s, "stop_spin").Starts == 1 })
 			r.stop()
@@ -309,9 +359,9 @@ func testStopSpin(t *testing.T) {
 		})
 	}
 	t.Run("lock step", func(t *testing.T) {
-		p, clk := loadHostile(t, "stop_spin", PluginConfig{CallBudget: 200 * time.Millisecond})
+		p, clk := loadHostile(t, "stop_spin", sandbox.PluginConfig{CallBudget: 200 * time.Millisecond})
 		e, err := New(Config{Plugins: []PluginSpec{{Name: "stop_spin", Plugin: p, Instruments: []string{"BTC-PERPETUAL"}}}},
-			EngineClock(clk))
+			WithClock(clk))
 		if err != nil {
 			t.Fatal(err)
 		}

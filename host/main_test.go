@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // testCacheDir is a compilation cache directory that the tests' child
@@ -11,18 +13,10 @@ import (
 var testCacheDir string
 
 // TestMain serves a plugin instance when the test binary is started as a
-// child process (ChildArg), or plays a broken child for the tests of the
-// parent's side (testChild*); otherwise it runs the tests.
+// child process (sandbox.ChildArg); otherwise it runs the tests.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case ChildArg:
-			os.Exit(ServeChild(os.Stdin, os.Stdout))
-		case testChildGarbage, testChildSilent, testChildBadIntents:
-			os.Exit(serveBrokenChild(os.Args[1]))
-		case testChildConfined:
-			os.Exit(serveConfinedProbe())
-		}
+	if len(os.Args) > 1 && os.Args[1] == sandbox.ChildArg {
+		os.Exit(sandbox.ServeChild(os.Stdin, os.Stdout))
 	}
 	os.Exit(runTests(m))
 }

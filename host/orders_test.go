@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
+	"github.com/stratbox/stratbox/host/inbox"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
@@ -21,7 +22,7 @@ func omRig(t *testing.T) (*Engine, *plugin, *order) {
 	t.Helper()
 	e := &Engine{owner: testOwner, clk: clock.NewFake(time.Unix(1000, 0)), log: slog.New(slog.DiscardHandler),
 		orders: map[orderKey]*order{}, recent: map[orderKey]*order{}, instances: map[uint32]*plugin{}, marks: make([]atomic.Int64, 1)}
-	pl := &plugin{e: e, name: "p", inbox: newInbox(0), open: map[*order]struct{}{}, table: []abi.Instrument{btcPerp},
+	pl := &plugin{e: e, name: "p", inbox: inbox.New(0), open: map[*order]struct{}{}, table: []abi.Instrument{btcPerp},
 		global: []uint32{0}, local: []uint32{0}, pos: []position{{inverse: true}}, instance: 1, firstCID: 1, maxCID: 1}
 	e.plugins = []*plugin{pl}
 	o := &order{pl: pl, key: orderKey{instance: 1, cid: 1}, side: abi.Buy, typ: abi.Limit, tif: abi.GoodTilCancelled,
@@ -73,7 +74,7 @@ func TestOrderUpdatesNeverGoBack(t *testing.T) {
 		t.Fatalf("order %+v not final and forgotten", o)
 	}
 	var kinds []abi.Kind
-	for _, rec := range ibRecords(t, pl.inbox.take(nil, 1<<20)) {
+	for _, rec := range ibRecords(t, pl.inbox.Take(nil, 1<<20)) {
 		kinds = append(kinds, abi.ReadHeader(rec).Kind)
 	}
 	want := []abi.Kind{abi.KindOrderUpdate, abi.KindFill, abi.KindPosition, abi.KindOrderUpdate}

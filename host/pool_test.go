@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -21,13 +22,13 @@ type poolRig struct {
 
 // startPoolRig starts the simulator, a pool of pc over it and an engine of
 // cfg (with the test logger and opts) trading over the pool.
-func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
+func startPoolRig(t testing.TB, cfg Config, pc pool.Config, opts ...Option) *poolRig {
 	t.Helper()
 	return startPoolRigSim(t, testSimConfig(), cfg, pc, opts...)
 }
 
 // startPoolRigSim is startPoolRig over a simulator of sc.
-func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, opts ...EngineOption) *poolRig {
+func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, opts ...Option) *poolRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The simulator outlives the run (srv.Close at cleanup): the engine cancels
@@ -36,7 +37,7 @@ func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(cfg, append([]EngineOption{EngineLogger(testLogger(t))}, opts...)...)
+	e, err := New(cfg, append([]Option{WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func simOrder(srv *sim.Server, cid uint64) (sim.Order, bool) {
 func TestPoolLossCancelsOnlyThatConnectionsOrders(t *testing.T) {
 	sb := newScriptBox(append(append(place(1, 1, 0, abi.Buy, "1000", "10"), place(2, 2, 0, abi.Buy, "1000.5", "10")...),
 		place(3, 3, 0, abi.Buy, "1001", "10")...))
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.LeastLoaded})
 	ids := map[uint64]string{}
@@ -178,9 +179,9 @@ func TestStartupReconciliation(t *testing.T) {
 	var blob abi.Startup
 	started := make(chan struct{})
 	sb := newScriptBox(nil)
-	box := func(*Plugin) Sandbox { return &startupSpy{scriptBox: sb, got: &blob, started: started} }
+	box := func(*sandbox.Plugin) sandbox.Sandbox { return &startupSpy{scriptBox: sb, got: &blob, started: started} }
 	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: box, Instruments: []string{"BTC-PERPETUAL"},
-		Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: "h1", RunID: "r1"}, EngineLogger(testLogger(t)))
+		Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: "h1", RunID: "r1"}, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func (s *startupSpy) Start(ctx context.Context, startup []byte, now time.Time) (
 // re-placed at most once) and waits, untimed, for the pool to be whole.
 func BenchmarkFailover(b *testing.B) {
 	sb := newScriptBox(nil)
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startPoolRig(b, cfg, pool.Config{Size: 3, Limits: pool.Limits{Disabled: true}})
 	// Waits look only at the events of their iteration, so that their cost

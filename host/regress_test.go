@@ -73,7 +73,7 @@ func TestSplitWithARefusedLegIsNotFilled(t *testing.T) {
 
 	var last abi.OrderUpdate
 	finals := 0
-	for _, rec := range ibRecords(t, pl.inbox.take(nil, 1<<20)) {
+	for _, rec := range ibRecords(t, pl.inbox.Take(nil, 1<<20)) {
 		var u abi.OrderUpdate
 		if abi.ReadHeader(rec).Kind == abi.KindOrderUpdate && abi.DecodeOrderUpdate(rec, &u) == nil && u.CID == 5 {
 			t.Logf("update: state %v reason %v amount %v filled %v text %q", u.State, u.Reason, u.Amount, u.FilledAmount, u.Text.String())

@@ -20,33 +20,41 @@ type RemoteMembers interface {
 	CallOn(ctx context.Context, slot int, method string, params []byte) (json.RawMessage, error)
 }
 
-// WithRemote adds r's slots to the pool the engine runs on: member ids
-// pool.Size() … pool.Size()+r.Members()-1. Tell the engine of a slot's
-// loss with PoolEvent (Member: RemoteMember(slot)). Without a pool it has
-// no effect.
-func WithRemote(r RemoteMembers) EngineOption { return func(e *Engine) { e.remote = r } }
-
-// UseRemote is WithRemote for an engine made before the cluster was joined;
-// call it before Run.
+// UseRemote adds r's slots to the pool the engine runs on: member ids
+// pool.Size() … pool.Size()+r.Members()-1, picked by the pool's policy as
+// its own members are. Tell the engine of a slot's loss with PoolEvent
+// (Member: RemoteMember(slot)). Without a pool it has no effect. Call it
+// before Run: the engine is made before the cluster is joined (it is the
+// pool's sink, and the cluster node needs the pool), so this is a method,
+// not an option of New (RATIONALE.md, "Why does the engine take remote
+// members by UseRemote, not an option?").
 func (e *Engine) UseRemote(r RemoteMembers) { e.remote = r }
 
 // RemoteMember is the member id of remote slot (for PoolEvent), once Run
 // has started on a pool of size local members.
 func RemoteMember(local, slot int) int { return local + slot }
 
-// spread is the engine's pool with remote slots after the local members:
-// the least loaded healthy member (by the orders this engine placed on
-// each and has not seen end) carries a new order.
+// spread is the engine's pool with remote slots after the local members,
+// all picked by the local pool's policy: round_robin takes the healthy
+// members in turn, local and remote alike; otherwise the least loaded
+// healthy member (by the orders this engine placed on each and has not seen
+// end) carries a new order.
 type spread struct {
-	local  spreader
-	remote RemoteMembers
-	n      int
-	load   []atomic.Int64
+	local      spreader
+	remote     RemoteMembers
+	n          int
+	load       []atomic.Int64
+	roundRobin bool
+	next       atomic.Uint64 // round robin
 }
 
 func newSpread(local spreader, remote RemoteMembers) *spread {
 	size := local.Size() + remote.Members()
-	return &spread{local: local, remote: remote, n: local.Size(), load: make([]atomic.Int64, size)}
+	s := &spread{local: local, remote: remote, n: local.Size(), load: make([]atomic.Int64, size)}
+	if p, ok := local.(interface{ Policy() pool.Policy }); ok {
+		s.roundRobin = p.Policy() == pool.RoundRobin
+	}
+	return s
 }
 
 func (s *spread) CallRaw(ctx context.Context, method string, params []byte) (json.RawMessage, error) {
@@ -67,9 +75,20 @@ func (s *spread) Healthy(m int) bool {
 }
 
 func (s *spread) PickExcept(except uint64) (int, error) {
+	ok := func(m int) bool { return except&(1<<uint(m)) == 0 && s.Healthy(m) }
+	if s.roundRobin {
+		n := uint64(len(s.load))
+		start := s.next.Add(1) - 1
+		for i := range n {
+			if m := int((start + i) % n); ok(m) {
+				return m, nil
+			}
+		}
+		return -1, pool.ErrNoHealthy
+	}
 	best, load := -1, int64(0)
 	for m := range s.load {
-		if except&(1<<uint(m)) != 0 || !s.Healthy(m) {
+		if !ok(m) {
 			continue
 		}
 		if l := s.load[m].Load(); best < 0 || l < load {

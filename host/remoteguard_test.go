@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // Another host's order requests pass this host's kill switch, validation
@@ -15,7 +16,7 @@ import (
 func TestAdmitRemote(t *testing.T) {
 	lim := RiskLimits{MaxOrderAmount: fx("1000"), MaxNotional: 5000, PriceBandBps: 5000, IntentsPerSecond: -1}
 	sb := newScriptBox(nil)
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}, Risk: &lim}}}
 	// Before Run has read the instruments: nothing is placed.
 	e0, err := New(cfg)
@@ -80,7 +81,7 @@ func TestAdmitRemoteRate(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
 	sb := newScriptBox(nil)
 	e, err := New(Config{Risk: RiskLimits{IntentsPerSecond: 1, IntentBurst: 2}, Plugins: []PluginSpec{{Name: "script",
-		NewSandbox: func(*Plugin) Sandbox { return sb }, Instruments: []string{"BTC-PERPETUAL"}}}}, EngineClock(clk))
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb }, Instruments: []string{"BTC-PERPETUAL"}}}}, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

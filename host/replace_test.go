@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -29,7 +30,7 @@ type replaceRig struct {
 func startReplaceRig(t *testing.T, maxReestablish int) *replaceRig {
 	t.Helper()
 	sb := newScriptBox(place(1, 1, 0, abi.Buy, "59000", "100"))
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}},
 		MaxReestablish: maxReestablish}
 	sc := testSimConfig()
@@ -311,7 +312,7 @@ func TestReplacedTwiceKeepsItsBase(t *testing.T) {
 	var fills abi.Fixed
 	var views []string
 	var last abi.OrderUpdate
-	for _, rec := range ibRecords(t, pl.inbox.take(nil, 1<<20)) {
+	for _, rec := range ibRecords(t, pl.inbox.Take(nil, 1<<20)) {
 		var f abi.Fill
 		var u abi.OrderUpdate
 		switch {

@@ -9,6 +9,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // Lock-step mode (replay).
@@ -56,14 +57,14 @@ type Lockstep struct {
 
 type stepPlugin struct {
 	pl        *plugin
-	sb        Sandbox // nil: not running (faulted and waiting, or down)
+	sb        sandbox.Sandbox // nil: not running (faulted and waiting, or down)
 	restarts  int
 	backoff   time.Duration
 	restartAt time.Time
 }
 
 // NewLockstep puts e in lock-step mode. e must have been made with
-// EngineClock(clk); its plugins should read the same clock (WithClock) and
+// WithClock(clk); its plugins should read the same clock (WithClock) and
 // have no wall-clock call budget (PluginConfig.CallBudget < 0), or a slow
 // machine could fault a plugin that a fast one does not. obs may be nil.
 // Start replaces Engine.Run, which must not be called.
@@ -215,7 +216,7 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 		return true
 	}
 	wake, armed := pl.timerWake(sp.sb)
-	if pl.inbox.len() == 0 && (!armed || wake.After(now)) {
+	if pl.inbox.Len() == 0 && (!armed || wake.After(now)) {
 		return false
 	}
 	pl.takeBatch(sp.sb, now)
@@ -225,8 +226,8 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 	pl.account(time.Since(began))
 	if ls.obs != nil {
 		b := pl.batch
-		if ip, ok := sp.sb.(*inProcess); ok {
-			b = ip.batch // with the timers and seqs the plugin got
+		if r, ok := sp.sb.(sandbox.BatchRecorder); ok {
+			b = r.LastBatch() // with the timers and seqs the plugin got
 		}
 		if len(b) > 0 {
 			ls.obs.Events(pl.name, now, b)
@@ -258,7 +259,7 @@ func (ls *Lockstep) start(sp *stepPlugin) {
 	now := ls.clk.Now()
 	startup, err := pl.startup(now)
 	if err != nil {
-		ls.fault(sp, &Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: FaultStartup, Err: err})
+		ls.fault(sp, &sandbox.Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: sandbox.FaultStartup, Err: err})
 		return
 	}
 	if ls.obs != nil {
@@ -277,7 +278,7 @@ func (ls *Lockstep) start(sp *stepPlugin) {
 // fault handles a faulted instance as the runner does: its orders are
 // cancelled (unless KeepOrders) and it restarts after its backoff, on the
 // replay clock, until the circuit breaker trips.
-func (ls *Lockstep) fault(sp *stepPlugin, f *Fault) {
+func (ls *Lockstep) fault(sp *stepPlugin, f *sandbox.Fault) {
 	pl, e := sp.pl, ls.e
 	if sp.sb != nil {
 		sp.sb.Close()
@@ -290,7 +291,7 @@ func (ls *Lockstep) fault(sp *stepPlugin, f *Fault) {
 		e.cancelOpen(pl, abi.ReasonPluginFault, now)
 		e.mu.Unlock()
 	}
-	if e.cfg.MaxRestarts < 0 || sp.restarts >= e.cfg.MaxRestarts {
+	if sp.restarts >= e.cfg.MaxRestarts {
 		pl.down.Store(true)
 		e.notify()
 		e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load())

@@ -10,6 +10,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/sim"
 )
 
@@ -60,7 +61,7 @@ func TestLockstepSettlesEverything(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	sb := newScriptBox(place(1, 1, 0, abi.Buy, "59000", "10"))
 	e, err := New(Config{Plugins: []PluginSpec{{Name: "p", Instruments: []string{"BTC-PERPETUAL"},
-		NewSandbox: func(*Plugin) Sandbox { return sb }}}}, EngineClock(clk))
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb }}}}, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // Issue 15, reproduction 3: one small resting buy, then a buy of
@@ -172,7 +173,7 @@ func TestEngineRefusesOverflowingBuy(t *testing.T) {
 		Price: fx("1000"), Amount: 9223372036000000000})
 	sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "10"))
 	lim := RiskLimits{MaxPosition: fx("100")}
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}, Risk: &lim}}}
 	r := startRig(t, cfg, nil)
 	sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)

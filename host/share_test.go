@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
@@ -25,9 +26,9 @@ func TestRateSharesKeepOnePluginFromTakingTheAccount(t *testing.T) {
 	mm := newScriptBox(nil)
 	risk := RiskLimits{IntentsPerSecond: 1000, IntentBurst: 1000, FloodLimit: 10000}
 	cfg := Config{Risk: risk, Plugins: []PluginSpec{
-		{Name: "hog", NewSandbox: func(*Plugin) Sandbox { return hog }, Instruments: []string{"BTC-PERPETUAL"},
+		{Name: "hog", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return hog }, Instruments: []string{"BTC-PERPETUAL"},
 			Channels: []string{"ticker.{instrument}.100ms"}},
-		{Name: "mm", NewSandbox: func(*Plugin) Sandbox { return mm }, Instruments: []string{"BTC-PERPETUAL"},
+		{Name: "mm", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return mm }, Instruments: []string{"BTC-PERPETUAL"},
 			Channels: []string{"ticker.{instrument}.100ms"}},
 	}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 2, Policy: pool.LeastLoaded})
@@ -108,11 +109,11 @@ func mmKeepsItsShare(t *testing.T, r *poolRig, mm *scriptBox) {
 // testHog: the hostile fixture hog (three places in every call, from the
 // ticker) beside a script market maker, over a pool.
 func testHog(t *testing.T) {
-	hog := load(t, "hog", hostileFixture(t, "hog"), PluginConfig{CallBudget: 5 * time.Second})
+	hog := load(t, "hog", hostileFixture(t, "hog"), sandbox.PluginConfig{CallBudget: 5 * time.Second})
 	mm := newScriptBox(nil)
 	cfg := Config{Risk: RiskLimits{IntentsPerSecond: 1000, IntentBurst: 1000, FloodLimit: 10000}, Plugins: []PluginSpec{
 		{Name: "hog", Plugin: hog, Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}},
-		{Name: "mm", NewSandbox: func(*Plugin) Sandbox { return mm }, Instruments: []string{"BTC-PERPETUAL"},
+		{Name: "mm", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return mm }, Instruments: []string{"BTC-PERPETUAL"},
 			Channels: []string{"ticker.{instrument}.100ms"}},
 	}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 2, Policy: pool.LeastLoaded})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/sim"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
@@ -26,9 +27,9 @@ func startSharedHost(t *testing.T, srv *sim.Server, hostID string, start []byte)
 	t.Helper()
 	h := &sharedHost{sb: newScriptBox(start)}
 	var err error
-	h.e, err = New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: func(*Plugin) Sandbox { return h.sb },
+	h.e, err = New(Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return h.sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}, HostID: hostID},
-		EngineLogger(testLogger(t)))
+		WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
@@ -40,7 +41,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("opt-in: go test -run TestSoak ./host -args -soak (make soak)")
 	}
 	tr := newChaosTrader(*soakSeed)
-	cfg := Config{Plugins: []PluginSpec{{Name: "chaos", NewSandbox: func(*Plugin) Sandbox { return tr },
+	cfg := Config{Plugins: []PluginSpec{{Name: "chaos", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return tr },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 3})
 	r.wait("trading", func(s EngineStats) bool { return s.Placed >= 10 })

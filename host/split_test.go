@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -58,7 +59,7 @@ func splitLegs(srv *sim.Server, cid uint64) map[string]sim.Order {
 // order is not split.
 func TestPoolSplit(t *testing.T) {
 	sb := newScriptBox(slices.Concat(place(1, 1, 0, abi.Buy, "1000", "90"), place(2, 2, 0, abi.Buy, "999", "10")))
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.Split, SplitAbove: 20})
 	if !r.e.WaitStats(func(EngineStats) bool { return r.p.Stats().Healthy == 3 }, 30*time.Second) {
@@ -173,7 +174,7 @@ func (s *scriptBox) recorded() [][]byte {
 // back, so that the plugin's order keeps one set of terms, the one it had.
 func TestSplitAmendRefusedOnOneLegRollsBack(t *testing.T) {
 	sb := newScriptBox(place(1, 1, 0, abi.Buy, "1000", "90"))
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.Split, SplitAbove: 20})
 	sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/inbox"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
@@ -40,7 +42,7 @@ type PluginStats struct {
 	Name        string
 	Starts      uint64 // instances started (1 + restarts)
 	Faults      uint64
-	LastFault   *Fault
+	LastFault   *sandbox.Fault
 	Down        bool // the circuit breaker stopped it
 	Calls       uint64
 	Intents     uint64
@@ -51,7 +53,7 @@ type PluginStats struct {
 	// RateShare is its share of the account's matching-request rate
 	// (PluginSpec.RateWeight) and how it was used; zero without a pool.
 	RateShare pool.ShareStats
-	Inbox     InboxStats
+	Inbox     inbox.Stats
 	Positions []PositionStats
 }
 
@@ -88,7 +90,7 @@ func (e *Engine) Stats() EngineStats {
 		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Faults: pl.faults.Load(),
 			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
 			CallTime: time.Duration(pl.callNs.Load()), MaxCallTime: time.Duration(pl.maxCallNs.Load()),
-			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.stats()}
+			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.Stats()}
 		for _, sh := range shares {
 			if sh.Name == pl.name {
 				ps.RateShare = sh

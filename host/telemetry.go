@@ -19,11 +19,12 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
 // Telemetry configures the engine's traces and the metrics only the engine
-// can record (EngineTelemetry). The engine's counters (Stats) are read by
+// can record (WithTelemetry). The engine's counters (Stats) are read by
 // the telemetry package's observable instruments at collection time.
 type Telemetry struct {
 	// Tracer makes the engine's spans. nil or a no-op tracer: no traces,
@@ -79,9 +80,9 @@ const (
 	AttrState      = attribute.Key("stratbox.order.state")
 )
 
-// EngineTelemetry turns on the engine's traces and metrics. Invalid
+// WithTelemetry turns on the engine's traces and metrics. Invalid
 // settings are reported to otel's error handler and leave that part off.
-func EngineTelemetry(t Telemetry) EngineOption {
+func WithTelemetry(t Telemetry) Option {
 	return func(e *Engine) {
 		e.tel = newTelemetry(t)
 		if !e.tel.metricsOn() {
@@ -464,7 +465,7 @@ func (t *telemetry) refused(pl *plugin, r abi.Reason) {
 }
 
 // fault counts a plugin fault.
-func (t *telemetry) fault(pl *plugin, kind FaultKind) {
+func (t *telemetry) fault(pl *plugin, kind sandbox.FaultKind) {
 	if t == nil || t.faults == nil {
 		return
 	}

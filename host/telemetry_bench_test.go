@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // BenchmarkDispatchTracing measures what tracing costs the hot path, with
@@ -35,11 +36,11 @@ func BenchmarkDispatchTracing(b *testing.B) {
 				name = fmt.Sprintf("%g%%", ratio*100)
 			}
 			b.Run(fmt.Sprintf("path=%s/tracing=%s", path, name), func(b *testing.B) {
-				var opts []EngineOption
+				var opts []Option
 				if ratio > 0 {
 					tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 					defer tp.Shutdown(context.Background())
-					opts = append(opts, EngineTelemetry(Telemetry{Tracer: tp.Tracer("bench"), SampleRatio: ratio}))
+					opts = append(opts, WithTelemetry(Telemetry{Tracer: tp.Tracer("bench"), SampleRatio: ratio}))
 				}
 				if path == "route" {
 					benchRouteTracing(b, opts...)
@@ -59,14 +60,16 @@ func (q *quietBox) Deliver(context.Context, []byte, time.Time) ([]byte, error) {
 func (q *quietBox) NextTimer() (time.Time, bool)                               { return time.Time{}, false }
 func (q *quietBox) Stop(context.Context, time.Time) ([]byte, error)            { return nil, nil }
 func (q *quietBox) Close() error                                               { return nil }
-func (q *quietBox) Fault() *Fault                                              { return nil }
-func (q *quietBox) Stats() InstanceStats                                       { return InstanceStats{} }
+func (q *quietBox) Fault() *sandbox.Fault                                      { return nil }
+func (q *quietBox) Stats() sandbox.InstanceStats                               { return sandbox.InstanceStats{} }
 func (q *quietBox) Descriptor() abi.Descriptor                                 { return q.desc }
 
-func benchRouteTracing(b *testing.B, opts ...EngineOption) {
+func benchRouteTracing(b *testing.B, opts ...Option) {
 	spec := PluginSpec{Name: "quiet", Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"},
-		NewSandbox: func(*Plugin) Sandbox { return &quietBox{desc: abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}} }}
-	e, err := New(Config{Plugins: []PluginSpec{spec}, MaxRestarts: -1}, append([]EngineOption{EngineLogger(testLogger(b))}, opts...)...)
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
+			return &quietBox{desc: abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}}
+		}}
+	e, err := New(Config{Plugins: []PluginSpec{spec}}, append([]Option{WithLogger(testLogger(b))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -109,7 +110,7 @@ func startTelRig(t *testing.T, cfg Config, pc pool.Config, ratio float64) *telRi
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	pr := startPoolRig(t, cfg, pc, EngineTelemetry(Telemetry{Tracer: tp.Tracer("test"), Meter: mp.Meter("test"), SampleRatio: ratio}))
+	pr := startPoolRig(t, cfg, pc, WithTelemetry(Telemetry{Tracer: tp.Tracer("test"), Meter: mp.Meter("test"), SampleRatio: ratio}))
 	return &telRig{poolRig: pr, spans: spans, tp: tp, reader: reader}
 }
 
@@ -161,7 +162,7 @@ func orderSpan(stubs tracetest.SpanStubs, cid uint64) (spanTree, tracetest.SpanS
 // secret.
 func TestTelemetryTraceOfAnOrder(t *testing.T) {
 	sb := marketBox{newScriptBox(nil)}
-	cfg := Config{Plugins: []PluginSpec{{Name: "tracer", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "tracer", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"},
 		Risk: &RiskLimits{MaxOrderAmount: fx("1000")}}}}
 	r := startTelRig(t, cfg, pool.Config{Size: 2}, 1)
@@ -361,7 +362,7 @@ func sumOf(rm metricdata.ResourceMetrics, name string, k attribute.Key, v string
 // (outcome re-placed) → the failover ends.
 func TestTelemetryFailoverTrace(t *testing.T) {
 	sb := newScriptBox(append(place(1, 1, 0, abi.Buy, "1000", "10"), place(2, 2, 0, abi.Buy, "1000.5", "10")...))
-	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*Plugin) Sandbox { return sb },
+	cfg := Config{Plugins: []PluginSpec{{Name: "script", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return sb },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}}
 	r := startTelRig(t, cfg, pool.Config{Size: 2, Policy: pool.LeastLoaded}, 1)
 	u := sb.waitOrder(t, 1, abi.StateOpen, abi.ReasonNone)
@@ -417,11 +418,11 @@ func TestTelemetryFailoverTrace(t *testing.T) {
 // telemetry state, so each hook is one nil check; a bad ratio turns
 // tracing off rather than tracing everything.
 func TestTelemetryOff(t *testing.T) {
-	cfg := Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: func(*Plugin) Sandbox { return newScriptBox(nil) },
+	cfg := Config{Plugins: []PluginSpec{{Name: "p", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return newScriptBox(nil) },
 		Instruments: []string{"BTC-PERPETUAL"}}}}
 	for _, tel := range []Telemetry{{}, {Tracer: tracenoop.NewTracerProvider().Tracer("x")},
 		{Tracer: sdktrace.NewTracerProvider().Tracer("x"), SampleRatio: 2}} {
-		e, err := New(cfg, EngineTelemetry(tel))
+		e, err := New(cfg, WithTelemetry(tel))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,7 +431,7 @@ func TestTelemetryOff(t *testing.T) {
 		}
 	}
 	for ratio, period := range map[float64]uint64{0: 1, 1: 1, 0.01: 100, 0.3: 3} {
-		e, err := New(cfg, EngineTelemetry(Telemetry{Tracer: sdktrace.NewTracerProvider().Tracer("x"), SampleRatio: ratio}))
+		e, err := New(cfg, WithTelemetry(Telemetry{Tracer: sdktrace.NewTracerProvider().Tracer("x"), SampleRatio: ratio}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -320,6 +320,10 @@ func (p *Pool) SplitRule() (above float64, chunks int) {
 	return p.cfg.SplitAbove, min(p.cfg.SplitChunks, p.healthy())
 }
 
+// Policy returns the policy that spreads new orders (Config.Policy, with
+// its default).
+func (p *Pool) Policy() Policy { return p.cfg.Policy }
+
 // Conn returns member id's connection.
 func (p *Pool) Conn(id int) *conn.Conn { return p.members[id].c }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // Fill is how the in-process exchange fills the plugins' orders.
@@ -72,8 +73,8 @@ type Plugin struct {
 	MemoryLimitPages uint32
 	// Seed seeds its random source (default 1).
 	Seed uint64
-	// TimerMin is its shortest timer (default host.DefaultTimerMin, at most
-	// host.MaxTimerMin).
+	// TimerMin is its shortest timer (default sandbox.DefaultTimerMin, at most
+	// sandbox.MaxTimerMin).
 	TimerMin time.Duration
 }
 
@@ -113,8 +114,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s %q: neither wasm nor path", where, p.Name)
 		case p.MemoryLimitPages > 65536:
 			return fmt.Errorf("%s %q: memory limit %d pages is above 65536 (4 GiB)", where, p.Name, p.MemoryLimitPages)
-		case p.TimerMin < 0 || p.TimerMin > host.MaxTimerMin:
-			return fmt.Errorf("%s %q: timer min %v: want 0 (the default, %v) up to %v", where, p.Name, p.TimerMin, host.DefaultTimerMin, host.MaxTimerMin)
+		case p.TimerMin < 0 || p.TimerMin > sandbox.MaxTimerMin:
+			return fmt.Errorf("%s %q: timer min %v: want 0 (the default, %v) up to %v", where, p.Name, p.TimerMin, sandbox.DefaultTimerMin, sandbox.MaxTimerMin)
 		}
 		names[p.Name] = true
 		if p.Risk != nil {
@@ -145,7 +146,7 @@ type Option func(*options)
 type options struct {
 	out      io.Writer
 	report   bool
-	cache    *host.Cache
+	cache    *sandbox.Cache
 	log      *slog.Logger
 	progress func(frames uint64)
 }
@@ -161,7 +162,7 @@ func WithOutput(w io.Writer) Option { return func(o *options) { o.out = w } }
 func WithReport() Option { return func(o *options) { o.report = true } }
 
 // WithCache compiles the plugins through c (default: in memory, every Run).
-func WithCache(c *host.Cache) Option { return func(o *options) { o.cache = c } }
+func WithCache(c *sandbox.Cache) Option { return func(o *options) { o.cache = c } }
 
 // WithLogger receives the engine's and the plugins' logs (default: none).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }

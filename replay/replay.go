@@ -13,6 +13,7 @@ import (
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -172,11 +173,11 @@ func loadPlugin(ctx context.Context, pc Plugin, clk clock.Clock, o options) (hos
 			return host.PluginSpec{}, err
 		}
 	}
-	opts := []host.Option{host.WithClock(clk), host.WithLogger(o.log)}
+	opts := []sandbox.Option{sandbox.WithClock(clk), sandbox.WithLogger(o.log)}
 	if o.cache != nil {
-		opts = append(opts, host.WithCache(o.cache))
+		opts = append(opts, sandbox.WithCache(o.cache))
 	}
-	p, err := host.Load(ctx, pc.Name, wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
+	p, err := sandbox.Load(ctx, pc.Name, wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
 		CallBudget: -1, Seed: pc.Seed, TimerMin: pc.TimerMin}, opts...)
 	if err != nil {
 		return host.PluginSpec{}, err
@@ -211,7 +212,7 @@ type driver struct {
 func newDriver(ctx context.Context, cfg Config, specs []host.PluginSpec, h *head, clk *clock.Fake, o options) (*driver, error) {
 	ecfg := host.Config{Plugins: specs, Risk: cfg.Risk, MaxRestarts: cfg.MaxRestarts, RestartBackoff: cfg.RestartBackoff,
 		KeepOrders: cfg.KeepOrders, MaxReestablish: cfg.MaxReestablish}
-	eng, err := host.New(ecfg, host.EngineClock(clk), host.EngineLogger(o.log))
+	eng, err := host.New(ecfg, host.WithClock(clk), host.WithLogger(o.log))
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}

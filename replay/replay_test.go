@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,7 +14,8 @@ import (
 	"testing"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/record"
 )
 
@@ -23,31 +23,8 @@ var update = flag.Bool("update", false, "rewrite the golden outputs of testdata/
 
 const replayDir = "../testdata/replay"
 
-var wasmCache sync.Map // example name → []byte
-
 // exampleWasm builds plugins/examples/<name> once per test binary.
-func exampleWasm(t testing.TB, name string) []byte {
-	t.Helper()
-	if b, ok := wasmCache.Load(name); ok {
-		return b.([]byte)
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../plugins/examples/"+name)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wasmCache.Store(name, b)
-	return b
-}
+func exampleWasm(t testing.TB, name string) []byte { return testplugins.Example(t, name) }
 
 // readRecording opens a recording (any format record.Open reads), closed
 // at the end of the test.
@@ -65,7 +42,7 @@ func readRecording(t testing.TB, path string) record.Reader {
 	return rd
 }
 
-var compileCache = sync.OnceValues(func() (*host.Cache, error) { return host.NewCache("") })
+var compileCache = sync.OnceValues(func() (*sandbox.Cache, error) { return sandbox.NewCache("") })
 
 // replayBytes replays file with the example strategies and returns the
 // JSON Lines output.

@@ -9,7 +9,7 @@
 // # Roles
 //
 // The engine (package host) records what only it can see, through the otel
-// API and a host.Telemetry given to host.EngineTelemetry: the trace of a
+// API and a host.Telemetry given to host.WithTelemetry: the trace of a
 // routed frame that leads to an order (frame received → decoded → plugin
 // call → intents → risk → order request → exchange response → order event
 // delivered to the plugin), the failover of a lost connection's orders,
@@ -31,7 +31,7 @@
 //
 //	tel, err := telemetry.New(ctx, telemetry.Config{Traces: "otlp-http", Metrics: "prometheus"})
 //	defer tel.Shutdown(context.Background())
-//	eng, _ := host.New(cfg, host.EngineTelemetry(tel.Engine()))
+//	eng, _ := host.New(cfg, host.WithTelemetry(tel.Engine()))
 //	p, _ := pool.New(pc, eng.Sink, eng.PoolEvent, log)
 //	tel.ConnTracer().WatchPool(p)
 //	tel.Observe(eng, p)

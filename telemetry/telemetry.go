@@ -298,7 +298,7 @@ func (t *Telemetry) Meter() metric.Meter {
 	return t.MeterProvider.Meter(ScopeName)
 }
 
-// Engine is the engine's telemetry option (host.EngineTelemetry).
+// Engine is the engine's telemetry option (host.WithTelemetry).
 func (t *Telemetry) Engine() host.Telemetry {
 	return host.Telemetry{Tracer: t.Tracer(), Meter: t.Meter(), SampleRatio: t.cfg.SampleRatio}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -75,8 +76,8 @@ func (p *placer) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byte, 
 func (p *placer) NextTimer() (time.Time, bool)                    { return time.Time{}, false }
 func (p *placer) Stop(context.Context, time.Time) ([]byte, error) { return nil, nil }
 func (p *placer) Close() error                                    { return nil }
-func (p *placer) Fault() *host.Fault                              { return nil }
-func (p *placer) Stats() host.InstanceStats                       { return host.InstanceStats{} }
+func (p *placer) Fault() *sandbox.Fault                           { return nil }
+func (p *placer) Stats() sandbox.InstanceStats                    { return sandbox.InstanceStats{} }
 func (p *placer) Descriptor() abi.Descriptor {
 	return abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}
 }
@@ -101,9 +102,9 @@ func startRun(t *testing.T, tel *Telemetry) *run {
 	}
 	box := newPlacer()
 	log := slog.New(slog.DiscardHandler)
-	e, err := host.New(host.Config{Plugins: []host.PluginSpec{{Name: "placer", NewSandbox: func(*host.Plugin) host.Sandbox { return box },
+	e, err := host.New(host.Config{Plugins: []host.PluginSpec{{Name: "placer", NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return box },
 		Instruments: []string{"BTC-PERPETUAL"}, Channels: []string{"ticker.{instrument}.100ms"}}}},
-		host.EngineLogger(log), host.EngineTelemetry(tel.Engine()))
+		host.WithLogger(log), host.WithTelemetry(tel.Engine()))
 	if err != nil {
 		t.Fatal(err)
 	}

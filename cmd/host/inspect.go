@@ -10,7 +10,7 @@ import (
 	"sort"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // runInspect loads each plugin as `host run` will and reports what it is:
@@ -41,7 +41,7 @@ func inspectOne(ctx context.Context, path string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "  size:         %d bytes\n", len(wasm))
-	p, err := host.Load(ctx, path, wasm, host.PluginConfig{})
+	p, err := sandbox.Load(ctx, path, wasm, sandbox.PluginConfig{})
 	if err != nil {
 		return err
 	}
@@ -59,9 +59,9 @@ func inspectOne(ctx context.Context, path string, out io.Writer) error {
 	// A strategy may refuse that (plugin error -3, bad configuration), which
 	// says nothing against the module.
 	in, _, err := p.Start(ctx, startup)
-	var f *host.Fault
+	var f *sandbox.Fault
 	switch {
-	case errors.As(err, &f) && f.Kind == host.FaultError && f.Code == -3:
+	case errors.As(err, &f) && f.Kind == sandbox.FaultError && f.Code == -3:
 		fmt.Fprintf(out, "  empty config: refused by the strategy (plugin error -3, bad configuration): it needs its parameters\n")
 		return nil
 	case err != nil:

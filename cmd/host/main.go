@@ -23,16 +23,16 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // errUsage marks an error the user fixes by changing the command line.
 var errUsage = errors.New("usage")
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == host.ChildArg {
-		// A plugin's child process (host.IsolateProcess): not a command.
-		os.Exit(host.ServeChild(os.Stdin, os.Stdout))
+	if len(os.Args) > 1 && os.Args[1] == sandbox.ChildArg {
+		// A plugin's child process (sandbox.IsolateProcess): not a command.
+		os.Exit(sandbox.ServeChild(os.Stdin, os.Stdout))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

@@ -78,14 +78,14 @@ func TestInspect(t *testing.T) {
 			t.Fatalf("inspect output lacks %q:\n%s", want, out.String())
 		}
 	}
-	// What inspect says will not load, host run refuses at load (one check: host.Load).
+	// What inspect says will not load, host run refuses at load (one check: sandbox.Load).
 	out.Reset()
 	err := run(context.Background(), []string{"inspect", "../../internal/hostile/wasi_missing.wasm"}, &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "would load:   no") || !strings.Contains(out.String(), "wasi_snapshot_preview1.sock_open") {
 		t.Fatalf("inspect of a plugin importing a missing WASI function: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	err = run(context.Background(), []string{"inspect", "../../host/testdata/v2.wasm"}, &out, io.Discard)
+	err = run(context.Background(), []string{"inspect", "../../host/sandbox/testdata/v2.wasm"}, &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "would load:   no") || !strings.Contains(out.String(), "ABI 2.0") {
 		t.Fatalf("inspect of a v2 plugin: %v\n%s", err, out.String())
 	}

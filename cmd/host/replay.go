@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/replay"
 )
@@ -111,12 +111,7 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 		bar = &progressBar{w: stderr, read: cr.n, size: size}
 		opts = append(opts, replay.WithProgress(func(n uint64) { frames = n; bar.update(n, false) }))
 	}
-	if cacheDir != "" {
-		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return fmt.Errorf("cache dir: %w", err)
-		}
-	}
-	cache, err := host.NewCache(cacheDir)
+	cache, err := sandbox.NewCache(cacheDir)
 	if err != nil {
 		return err
 	}

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -23,31 +22,8 @@ var generate = flag.Bool("replay.generate", false, "record new sessions of the s
 
 const replayDir = "../../testdata/replay"
 
-var wasmCache sync.Map // example name → []byte
-
 // exampleWasm builds plugins/examples/<name> once per test binary.
-func exampleWasm(t testing.TB, name string) []byte {
-	t.Helper()
-	if b, ok := wasmCache.Load(name); ok {
-		return b.([]byte)
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../../plugins/examples/"+name)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wasmCache.Store(name, b)
-	return b
-}
+func exampleWasm(t testing.TB, name string) []byte { return testplugins.Example(t, name) }
 
 // readRecording opens a recording (any format record.Open reads), closed
 // at the end of the test.

@@ -21,6 +21,7 @@ import (
 	"github.com/stratbox/stratbox/cluster"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/hostid"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
@@ -141,15 +142,10 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLife()
 
-	var cache *host.Cache
+	var cache *sandbox.Cache
 	var err error
 	dir := c.Host.cacheDir()
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("cache dir: %w", err)
-		}
-	}
-	if cache, err = host.NewCache(dir); err != nil {
+	if cache, err = sandbox.NewCache(dir); err != nil {
 		return err
 	}
 	defer cache.Close(context.Background())
@@ -171,7 +167,10 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	if srv != nil {
 		defer srv.Close()
 	}
-	ecfg := host.Config{Plugins: specs, KeepOrders: c.Host.KeepOrders, MaxReestablish: c.Host.MaxReestablish, RestartBackoff: c.Host.RestartBackoff.Duration}
+	ecfg, err := c.engineConfig(specs)
+	if err != nil {
+		return err
+	}
 	if srv != nil {
 		ecfg.HostID = c.Host.ID // the built-in simulator's account is this process's alone: no lock
 	} else {
@@ -191,21 +190,12 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 			fmt.Fprintf(stdout, "host id %s, run %s (lock file %s)\n", lease.ID, lease.Run, lease.Path)
 		}
 	}
-	if ecfg.Risk, err = c.Risk.limits("risk"); err != nil {
-		return err
-	}
-	if c.Host.MaxRestarts != nil {
-		ecfg.MaxRestarts = *c.Host.MaxRestarts
-		if ecfg.MaxRestarts == 0 {
-			ecfg.MaxRestarts = -1
-		}
-	}
 	tel, err := startTelemetry(ctx, c.Telemetry, &stdout) // stdout is shared with stdout exporters from here on
 	if err != nil {
 		return err
 	}
 	defer tel.close() // last: after the engine has wound down and the pool closed
-	eng, err := host.New(ecfg, host.EngineLogger(log), tel.engine())
+	eng, err := host.New(ecfg, host.WithLogger(log), tel.engine())
 	if err != nil {
 		return err
 	}
@@ -275,7 +265,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	fmt.Fprintf(stdout, "connected to %s (account %s): %d of %d connections ready, heartbeat every %v, cancel-on-disconnect on each\n",
 		cc.URL, account, ps.Healthy, ps.Total, cc.HeartbeatInterval)
 	fmt.Fprintf(stdout, "running %s (isolation %s)\n", strings.Join(names, "; "), isolationOf(c))
-	if cred, _ := c.Host.childCredential(); cred != nil && isolationOf(c) == string(host.IsolateProcess) {
+	if cred, _ := c.Host.childCredential(); cred != nil && isolationOf(c) == string(sandbox.IsolateProcess) {
 		fmt.Fprintf(stdout, "plugin processes run as uid %d, gid %d\n", cred.Uid, cred.Gid)
 	}
 
@@ -319,13 +309,13 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 
 func isolationOf(c fileConfig) string {
 	if c.Host.Isolation == "" {
-		return string(host.IsolateProcess)
+		return string(sandbox.IsolateProcess)
 	}
 	return c.Host.Isolation
 }
 
 // loadPlugins compiles and checks every plugin and makes its spec.
-func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir string, log *slog.Logger) ([]host.PluginSpec, error) {
+func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir string, log *slog.Logger) ([]host.PluginSpec, error) {
 	var specs []host.PluginSpec
 	for i, pc := range c.Plugins {
 		wasm, err := os.ReadFile(pc.Path)
@@ -336,11 +326,11 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 		if iso == "" {
 			iso = c.Host.Isolation
 		}
-		opts := []host.Option{host.WithCache(cache), host.WithLogger(log)}
-		if iso != string(host.IsolateNone) {
-			opts = append(opts, host.ForProcess())
+		opts := []sandbox.Option{sandbox.WithCache(cache), sandbox.WithLogger(log)}
+		if iso != string(sandbox.IsolateNone) {
+			opts = append(opts, sandbox.WithChildProcess())
 		}
-		p, err := host.Load(ctx, pc.name(), wasm, host.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
+		p, err := sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
 			CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,
 			TimerMin: pc.TimerMin.Duration}, opts...)
 		if err != nil {
@@ -356,7 +346,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 		}
 		spec := host.PluginSpec{Name: pc.name(), Plugin: p, Instruments: pc.instruments(), Channels: pc.Channels,
 			Params: prm, Risk: &lim, RateWeight: pc.RateWeight}
-		if iso != string(host.IsolateNone) {
+		if iso != string(sandbox.IsolateNone) {
 			cred, err := c.Host.childCredential()
 			if err != nil {
 				return nil, err
@@ -365,13 +355,13 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *host.Cache, dir strin
 			if err != nil {
 				return nil, err
 			}
-			lim := host.ProcessLimits{AddressSpace: pc.AddressSpaceMiB << 20, CPUTime: time.Duration(pc.CPUSeconds) * time.Second,
+			lim := sandbox.ProcessLimits{AddressSpace: pc.AddressSpaceMiB << 20, CPUTime: time.Duration(pc.CPUSeconds) * time.Second,
 				OpenFiles: pc.OpenFiles}
 			if pc.AddressSpaceMiB < 0 {
 				lim.AddressSpace = -1
 			}
-			pcfg := host.ProcessConfig{CacheDir: cdir, Limits: lim, Credential: cred}
-			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pcfg) }
+			pcfg := sandbox.ProcessConfig{CacheDir: cdir, Limits: lim, Credential: cred}
+			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return sandbox.NewProcess(p, pcfg) }
 		}
 		specs = append(specs, spec)
 	}

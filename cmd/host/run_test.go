@@ -95,7 +95,7 @@ func TestRunRefusesBadPlugins(t *testing.T) {
 	}{
 		{"no plugin", []string{"run"}, "no strategy"},
 		{"missing file", []string{"run", "nope.wasm"}, "nope.wasm"},
-		{"abi 2.0", []string{"run", "--isolation", "none", "../../host/testdata/v2.wasm"}, "ABI 2.0"},
+		{"abi 2.0", []string{"run", "--isolation", "none", "../../host/sandbox/testdata/v2.wasm"}, "ABI 2.0"},
 		{"missing WASI function", []string{"run", "../../internal/hostile/wasi_missing.wasm"}, "wasi_snapshot_preview1.sock_open"},
 		{"bad isolation", []string{"run", "--isolation", "vm", "x.wasm"}, "isolation"},
 		{"bad exchange url", []string{"run", "--exchange", "http://example.com", "x.wasm"}, "ws://"},

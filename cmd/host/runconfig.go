@@ -20,6 +20,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
@@ -146,7 +147,8 @@ type hostConfig struct {
 	// CacheDir holds compiled plugins. Default: the user cache directory
 	// (stratbox/wazero); "off" compiles in memory every time.
 	CacheDir string `toml:"cache_dir"`
-	// MaxRestarts after faults before a plugin stays stopped. Default 3.
+	// MaxRestarts after faults before a plugin stays stopped. Default 3;
+	// 0: never restart (host.Config.MaxRestarts alike).
 	MaxRestarts *int `toml:"max_restarts"`
 	// RestartBackoff is the wait before the first restart. Default "1s".
 	RestartBackoff duration `toml:"restart_backoff"`
@@ -383,8 +385,27 @@ func (c fileConfig) realExchange() bool {
 	return true
 }
 
+// engineConfig is the engine's configuration of `host run` and `host
+// replay`: host.DefaultConfig with the file's [host] and [risk] settings.
+func (c fileConfig) engineConfig(specs []host.PluginSpec) (host.Config, error) {
+	ecfg := host.DefaultConfig()
+	ecfg.Plugins, ecfg.KeepOrders = specs, c.Host.KeepOrders
+	if c.Host.MaxReestablish != 0 {
+		ecfg.MaxReestablish = c.Host.MaxReestablish
+	}
+	if d := c.Host.RestartBackoff.Duration; d != 0 {
+		ecfg.RestartBackoff = d
+	}
+	if c.Host.MaxRestarts != nil {
+		ecfg.MaxRestarts = *c.Host.MaxRestarts // 0: never restart
+	}
+	var err error
+	ecfg.Risk, err = c.Risk.limits("risk")
+	return ecfg, err
+}
+
 func validIsolation(s string) bool {
-	return s == "" || s == string(host.IsolateProcess) || s == string(host.IsolateNone)
+	return s == "" || s == string(sandbox.IsolateProcess) || s == string(sandbox.IsolateNone)
 }
 
 // poolConfig is the pool's configuration, its members' connections cc.
@@ -448,8 +469,8 @@ func (c fileConfig) validateRun() error {
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
 		}
-		if d := p.TimerMin.Duration; d < 0 || d > host.MaxTimerMin {
-			return fmt.Errorf("config: %s.timer_min %s: want 0 (the default, %s) up to %s", where, d, host.DefaultTimerMin, host.MaxTimerMin)
+		if d := p.TimerMin.Duration; d < 0 || d > sandbox.MaxTimerMin {
+			return fmt.Errorf("config: %s.timer_min %s: want 0 (the default, %s) up to %s", where, d, sandbox.DefaultTimerMin, sandbox.MaxTimerMin)
 		}
 		if w := p.RateWeight; w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			return fmt.Errorf("config: %s.rate_weight %g: want a positive weight (0: the default, 1)", where, w)
@@ -584,10 +605,7 @@ func (h hostConfig) cacheDir() string {
 	case "off":
 		return ""
 	case "":
-		if d, err := os.UserCacheDir(); err == nil {
-			return filepath.Join(d, "stratbox", "wazero")
-		}
-		return filepath.Join(os.TempDir(), "stratbox-wazero")
+		return sandbox.DefaultCacheDir()
 	}
 	return h.CacheDir
 }

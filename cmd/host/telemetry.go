@@ -121,7 +121,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // engine is the engine's telemetry option.
-func (r *runTelemetry) engine() host.EngineOption { return host.EngineTelemetry(r.t.Engine()) }
+func (r *runTelemetry) engine() host.Option { return host.WithTelemetry(r.t.Engine()) }
 
 // watch follows the pool's connections (before it starts) and registers
 // the engine's and the pool's metrics.

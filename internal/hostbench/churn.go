@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 	"github.com/stratbox/stratbox/venue/deribit"
@@ -59,7 +60,7 @@ type churnRep struct {
 // heartbeat kills); and the connection attempts per cut. The simulator
 // runs in this process: the figure is about reconnecting, not latency.
 func (r *runner) churn(ctx context.Context) error {
-	p, err := r.load("churn", QuoterWasm(), host.PluginConfig{})
+	p, err := r.load("churn", QuoterWasm(), sandbox.PluginConfig{})
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (r *runner) churn(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Duration) (churnRep, error) {
+func (r *runner) churnOnce(ctx context.Context, p *sandbox.Plugin, window time.Duration) (churnRep, error) {
 	var rep churnRep
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -150,7 +151,7 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 	spec := host.PluginSpec{Name: "churn", Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
 		Channels: []string{"ticker.{instrument}.100ms"}, Params: quoterParams(),
 		Risk: &host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
-	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}}, host.WithLogger(r.log))
 	if err != nil {
 		return rep, err
 	}

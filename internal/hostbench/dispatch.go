@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 )
 
@@ -18,7 +18,7 @@ const dispatchTarget = 300
 // dispatchSubject is one plugin of the dispatch figures.
 type dispatchSubject struct {
 	key, title string
-	sb         host.Sandbox
+	sb         sandbox.Sandbox
 	mkt        *benchkit.Market
 	batches    map[int][][]byte
 	books      map[int][][]int
@@ -50,16 +50,16 @@ func (r *runner) dispatch(ctx context.Context) error {
 		}
 	}()
 	for _, sp := range specs {
-		var sb host.Sandbox
+		var sb sandbox.Sandbox
 		if sp.native {
 			sb = newNativeBox(quoter.New())
 		} else {
-			p, err := r.load(sp.key, sp.wasm, host.PluginConfig{})
+			p, err := r.load(sp.key, sp.wasm, sandbox.PluginConfig{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", sp.title, err)
 			}
 			defer p.Close(context.Background())
-			sb = host.NewInProcess(p)
+			sb = sandbox.NewInProcess(p)
 		}
 		s := &dispatchSubject{key: sp.key, title: sp.title, sb: sb, batches: map[int][][]byte{}, books: map[int][][]int{}}
 		subjects = append(subjects, s)

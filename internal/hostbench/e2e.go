@@ -10,6 +10,7 @@ import (
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/internal/benchkit"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
@@ -22,7 +23,7 @@ const e2eTarget = 1.5
 // has delivered (after the call), so that a measurement knows when the
 // plugin has seen its order acknowledged.
 type ackWatch struct {
-	host.Sandbox
+	sandbox.Sandbox
 	acked chan struct{}
 }
 
@@ -120,32 +121,32 @@ func (r *runner) endToEnd(ctx context.Context) error {
 	}()
 	for _, mode := range []string{"native", "inprocess", "process"} {
 		g := &e2eRig{mode: mode, ex: benchkit.NewExchange(), acked: make(chan struct{}, 16)}
-		watch := func(sb host.Sandbox) host.Sandbox { return &ackWatch{Sandbox: sb, acked: g.acked} }
+		watch := func(sb sandbox.Sandbox) sandbox.Sandbox { return &ackWatch{Sandbox: sb, acked: g.acked} }
 		spec := host.PluginSpec{Name: "quoter", Instruments: []string{"BTC-PERPETUAL"},
 			Channels: []string{"ticker.{instrument}.100ms"}, Params: quoterParams(),
 			Risk: &host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
 		switch mode {
 		case "native":
-			spec.NewSandbox = func(*host.Plugin) host.Sandbox { return watch(newNativeBox(quoter.New())) }
+			spec.NewSandbox = func(*sandbox.Plugin) sandbox.Sandbox { return watch(newNativeBox(quoter.New())) }
 		case "inprocess":
-			p, err := r.load("quoter", QuoterWasm(), host.PluginConfig{})
+			p, err := r.load("quoter", QuoterWasm(), sandbox.PluginConfig{})
 			if err != nil {
 				return err
 			}
 			defer p.Close(context.Background())
 			spec.Plugin = p
-			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return watch(host.NewInProcess(p)) }
+			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewInProcess(p)) }
 		case "process":
-			p, err := r.load("quoter", QuoterWasm(), host.PluginConfig{}, host.ForProcess())
+			p, err := r.load("quoter", QuoterWasm(), sandbox.PluginConfig{}, sandbox.WithChildProcess())
 			if err != nil {
 				return err
 			}
 			defer p.Close(context.Background())
 			spec.Plugin = p
 			pc := r.opt.Child
-			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return watch(host.NewProcess(p, pc)) }
+			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewProcess(p, pc)) }
 		}
-		e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+		e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}}, host.WithLogger(r.log))
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/sim"
 )
 
@@ -56,10 +57,10 @@ func (r *runner) heartbeat(ctx context.Context) error {
 		return err
 	}
 	defer h.close()
-	spec := func(name string, wasm []byte, iso host.Isolation, cfg host.PluginConfig, params []abi.Param) (host.PluginSpec, error) {
-		var opts []host.Option
-		if iso == host.IsolateProcess {
-			opts = append(opts, host.ForProcess())
+	spec := func(name string, wasm []byte, iso sandbox.Isolation, cfg sandbox.PluginConfig, params []abi.Param) (host.PluginSpec, error) {
+		var opts []sandbox.Option
+		if iso == sandbox.IsolateProcess {
+			opts = append(opts, sandbox.WithChildProcess())
 		}
 		p, err := r.load(name, wasm, cfg, opts...)
 		if err != nil {
@@ -67,25 +68,25 @@ func (r *runner) heartbeat(ctx context.Context) error {
 		}
 		s := host.PluginSpec{Name: name, Plugin: p, Instruments: []string{"BTC-PERPETUAL"}, Params: params,
 			Risk: &host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
-		if iso == host.IsolateProcess {
+		if iso == sandbox.IsolateProcess {
 			pc := r.opt.Child
-			s.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pc) }
+			s.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return sandbox.NewProcess(p, pc) }
 		}
 		return s, nil
 	}
 	one := func(name string, wasm []byte, params []abi.Param) func() ([]host.PluginSpec, error) {
 		return func() ([]host.PluginSpec, error) {
-			s, err := spec(name, wasm, host.IsolateProcess, host.PluginConfig{}, params)
+			s, err := spec(name, wasm, sandbox.IsolateProcess, sandbox.PluginConfig{}, params)
 			return []host.PluginSpec{s}, err
 		}
 	}
-	spinning := func(iso host.Isolation) func() ([]host.PluginSpec, error) {
+	spinning := func(iso sandbox.Isolation) func() ([]host.PluginSpec, error) {
 		return func() ([]host.PluginSpec, error) {
-			a, err := spec("noop", NoopWasm, iso, host.PluginConfig{}, nil)
+			a, err := spec("noop", NoopWasm, iso, sandbox.PluginConfig{}, nil)
 			if err != nil {
 				return nil, err
 			}
-			b, err := spec("spin", spinWasm, iso, host.PluginConfig{CallBudget: spinBudget, MemoryLimitPages: 16}, nil)
+			b, err := spec("spin", spinWasm, iso, sandbox.PluginConfig{CallBudget: spinBudget, MemoryLimitPages: 16}, nil)
 			return []host.PluginSpec{a, b}, err
 		}
 	}
@@ -100,9 +101,9 @@ func (r *runner) heartbeat(ctx context.Context) error {
 	}
 	scenarios = append(scenarios,
 		hbScenario{key: "spin_process", title: "a plugin spinning forever in a child process, GC pressure",
-			rate: spinFeed, plugins: spinning(host.IsolateProcess), garbage: true, spin: true},
+			rate: spinFeed, plugins: spinning(sandbox.IsolateProcess), garbage: true, spin: true},
 		hbScenario{key: "spin_none", title: "a plugin spinning forever in the host's process, GC pressure",
-			rate: spinFeed, plugins: spinning(host.IsolateNone), garbage: true, spin: true})
+			rate: spinFeed, plugins: spinning(sandbox.IsolateNone), garbage: true, spin: true})
 	for _, sc := range scenarios {
 		vals := map[string][]float64{}
 		var notes []string
@@ -161,7 +162,7 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 		defer stopGarbage()
 	}
 	e, err := host.New(host.Config{Plugins: specs, MaxRestarts: 1_000_000, RestartBackoff: time.Millisecond},
-		host.EngineLogger(r.log))
+		host.WithLogger(r.log))
 	if err != nil {
 		return nil, "", err
 	}

@@ -3,17 +3,16 @@ package hostbench
 import (
 	"bytes"
 	"context"
-	"github.com/stratbox/stratbox/internal/benchkit"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/internal/benchkit"
+	"github.com/stratbox/stratbox/internal/testplugins"
+
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 )
 
@@ -21,12 +20,12 @@ import (
 // market gives the same intents, byte for byte.
 func TestQuoterWasmMatchesNative(t *testing.T) {
 	ctx := context.Background()
-	p, err := host.Load(ctx, "quoter", QuoterWasm(), host.PluginConfig{CallBudget: -1})
+	p, err := sandbox.Load(ctx, "quoter", QuoterWasm(), sandbox.PluginConfig{CallBudget: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close(ctx)
-	boxes := []host.Sandbox{host.NewInProcess(p), newNativeBox(quoter.New())}
+	boxes := []sandbox.Sandbox{sandbox.NewInProcess(p), newNativeBox(quoter.New())}
 	now := time.Unix(1_767_225_600, 0)
 	var transcripts [2]bytes.Buffer
 	for i, sb := range boxes {
@@ -87,24 +86,10 @@ func TestEmbeddedQuoterCurrent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the quoter")
 	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
 	if v := strings.TrimSpace(quoterBuiltWith); v != runtime.Version() {
 		t.Skipf("wasm/quoter.wasm.gz was built with %s, this is %s: run go generate ./internal/hostbench to rebuild it", v, runtime.Version())
 	}
-	out := filepath.Join(t.TempDir(), "quoter.wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "../../plugins/bench/quoter/wasm")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b, QuoterWasm()) {
+	if b := testplugins.Build(t, "plugins/bench/quoter/wasm"); !bytes.Equal(b, QuoterWasm()) {
 		t.Fatal("wasm/quoter.wasm.gz is not what plugins/bench/quoter builds to: run go generate ./internal/hostbench")
 	}
 }

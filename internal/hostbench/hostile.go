@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/hostile"
 	"github.com/stratbox/stratbox/pool"
 )
@@ -126,23 +127,23 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 			s.Plugin.Close(context.Background())
 		}
 	}()
-	add := func(n string, wasm []byte, cfg host.PluginConfig) error {
-		p, err := r.load(n, wasm, cfg, host.ForProcess())
+	add := func(n string, wasm []byte, cfg sandbox.PluginConfig) error {
+		p, err := r.load(n, wasm, cfg, sandbox.WithChildProcess())
 		if err != nil {
 			return err
 		}
 		pc := r.opt.Child
 		specs = append(specs, host.PluginSpec{Name: n, Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
-			NewSandbox: func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pc) }})
+			NewSandbox: func(p *sandbox.Plugin) sandbox.Sandbox { return sandbox.NewProcess(p, pc) }})
 		return nil
 	}
-	if err := add("mm", QuoterWasm(), host.PluginConfig{}); err != nil {
+	if err := add("mm", QuoterWasm(), sandbox.PluginConfig{}); err != nil {
 		return nil, "", err
 	}
 	switch name {
 	case "":
 	case "spin":
-		if err := add(name, spinWasm, host.PluginConfig{CallBudget: spinBudget, MemoryLimitPages: 16}); err != nil {
+		if err := add(name, spinWasm, sandbox.PluginConfig{CallBudget: spinBudget, MemoryLimitPages: 16}); err != nil {
 			return nil, "", err
 		}
 	default:
@@ -150,13 +151,13 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		if wasm == nil {
 			return nil, "", fmt.Errorf("no hostile fixture %q", name)
 		}
-		if err := add(name, wasm, host.PluginConfig{}); err != nil {
+		if err := add(name, wasm, sandbox.PluginConfig{}); err != nil {
 			return nil, "", err
 		}
 	}
 	// The product's restart policy (3 restarts, 1 s backoff doubling): the group measures the host as it
 	// runs by default; heartbeat.spin_process keeps a spinner restarting without end.
-	e, err := host.New(host.Config{Plugins: specs}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: specs}, host.WithLogger(r.log))
 	if err != nil {
 		return nil, "", err
 	}

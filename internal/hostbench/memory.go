@@ -14,6 +14,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 )
 
@@ -127,7 +128,7 @@ func (r *runner) memory(ctx context.Context) error {
 		insts = append(insts, inst{"plugin", r.opt.PluginName, r.opt.Plugin, r.opt.PluginParams})
 	}
 	for _, in := range insts { // compile each into the cache once: the figures are not about the compiler
-		p, err := r.load(in.key, in.wasm, host.PluginConfig{})
+		p, err := r.load(in.key, in.wasm, sandbox.PluginConfig{})
 		if err != nil {
 			return err
 		}
@@ -147,13 +148,13 @@ func (r *runner) memory(ctx context.Context) error {
 			}
 			m["plugin_instance."+in.key+"_bytes"] = v
 		}
-		for _, iso := range []host.Isolation{host.IsolateNone, host.IsolateProcess} {
+		for _, iso := range []sandbox.Isolation{sandbox.IsolateNone, sandbox.IsolateProcess} {
 			hostB, kids, err := r.hostRSS(ctx, h, iso)
 			if err != nil {
 				return fmt.Errorf("host RSS (%s): %w", iso, err)
 			}
 			m["host_rss_"+string(iso)+"_bytes"] = float64(hostB)
-			if iso == host.IsolateProcess {
+			if iso == sandbox.IsolateProcess {
 				m["children_rss_process_bytes"] = float64(kids)
 			}
 		}
@@ -212,8 +213,8 @@ func (r *runner) perInstance(ctx context.Context, name string, wasm []byte, para
 	if err != nil {
 		return 0, err
 	}
-	var ps []*host.Plugin
-	var ins []*host.Instance
+	var ps []*sandbox.Plugin
+	var ins []*sandbox.Instance
 	defer func() {
 		for _, in := range ins {
 			_ = in.Close(ctx)
@@ -225,7 +226,7 @@ func (r *runner) perInstance(ctx context.Context, name string, wasm []byte, para
 	}()
 	k := instancesOf(wasm)
 	for range k {
-		p, err := r.load(name, wasm, host.PluginConfig{})
+		p, err := r.load(name, wasm, sandbox.PluginConfig{})
 		if err != nil {
 			return 0, err
 		}
@@ -247,7 +248,7 @@ func (r *runner) perInstance(ctx context.Context, name string, wasm []byte, para
 // hostRSS runs a pool of 3 connections and an engine with the quoter and
 // the no-op plugin, in isolation iso, and returns this process's resident
 // memory and its plugin children's, once everything has started.
-func (r *runner) hostRSS(ctx context.Context, h *helper, iso host.Isolation) (uint64, uint64, error) {
+func (r *runner) hostRSS(ctx context.Context, h *helper, iso sandbox.Isolation) (uint64, uint64, error) {
 	var specs []host.PluginSpec
 	defer func() {
 		for _, s := range specs {
@@ -260,22 +261,22 @@ func (r *runner) hostRSS(ctx context.Context, h *helper, iso host.Isolation) (ui
 		wasm   []byte
 		params []abi.Param
 	}{{"quoter", QuoterWasm(), quoterParams()}, {"noop", NoopWasm, nil}} {
-		var opts []host.Option
-		if iso == host.IsolateProcess {
-			opts = append(opts, host.ForProcess())
+		var opts []sandbox.Option
+		if iso == sandbox.IsolateProcess {
+			opts = append(opts, sandbox.WithChildProcess())
 		}
-		p, err := r.load(in.name, in.wasm, host.PluginConfig{}, opts...)
+		p, err := r.load(in.name, in.wasm, sandbox.PluginConfig{}, opts...)
 		if err != nil {
 			return 0, 0, err
 		}
 		s := host.PluginSpec{Name: in.name, Plugin: p, Instruments: []string{"BTC-PERPETUAL"}, Params: in.params}
-		if iso == host.IsolateProcess {
+		if iso == sandbox.IsolateProcess {
 			pc := r.opt.Child
-			s.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pc) }
+			s.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return sandbox.NewProcess(p, pc) }
 		}
 		specs = append(specs, s)
 	}
-	e, err := host.New(host.Config{Plugins: specs, MaxRestarts: -1}, host.EngineLogger(r.log))
+	e, err := host.New(host.Config{Plugins: specs}, host.WithLogger(r.log))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -298,7 +299,7 @@ func (r *runner) hostRSS(ctx context.Context, h *helper, iso host.Isolation) (ui
 		return 0, 0, err
 	}
 	var kids uint64
-	if iso == host.IsolateProcess {
+	if iso == sandbox.IsolateProcess {
 		var n int
 		if kids, n, err = childrenRSS(h.cmd.Process.Pid); err != nil {
 			return 0, 0, err

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	strategy "github.com/stratbox/stratbox/plugins/sdk/go"
 )
 
-// nativeBox is a host.Sandbox that runs a strategy natively through
+// nativeBox is a sandbox.Sandbox that runs a strategy natively through
 // strategy.Runner: the same ABI bytes in and out as a plugin, without wasm
 // (as host/bench_test.go's nativeBox). Its strategies set no timers.
 type nativeBox struct {
@@ -40,14 +40,14 @@ func (nativeHost) CancelTimer(uint32) abi.Status       { return abi.StatusNotFou
 func (n *nativeBox) result(call string, res int32) ([]byte, error) {
 	n.calls++
 	if res < 0 || int(res) > len(n.outbox) {
-		return nil, &host.Fault{Plugin: "native", Call: call, Kind: host.FaultResult, Code: int64(res)}
+		return nil, &sandbox.Fault{Plugin: "native", Call: call, Kind: sandbox.FaultResult, Code: int64(res)}
 	}
 	return n.outbox[:res], nil
 }
 
 func (n *nativeBox) Start(_ context.Context, startup []byte, now time.Time) ([]byte, error) {
 	if len(startup) > len(n.inbox) {
-		return nil, fmt.Errorf("%w: start-up blob of %d bytes", host.ErrInboxFull, len(startup))
+		return nil, fmt.Errorf("%w: start-up blob of %d bytes", sandbox.ErrInboxFull, len(startup))
 	}
 	n.now = now.UnixNano()
 	return n.result(abi.ExportInit, n.r.Init(int32(copy(n.inbox, startup))))
@@ -55,13 +55,13 @@ func (n *nativeBox) Start(_ context.Context, startup []byte, now time.Time) ([]b
 
 func (n *nativeBox) Deliver(_ context.Context, batch []byte, now time.Time) ([]byte, error) {
 	if n.stopped {
-		return nil, host.ErrDead
+		return nil, sandbox.ErrDead
 	}
 	if len(batch) == 0 {
 		return nil, nil
 	}
 	if len(batch) > len(n.inbox) {
-		return nil, fmt.Errorf("%w: %d bytes, inbox of %d", host.ErrInboxFull, len(batch), len(n.inbox))
+		return nil, fmt.Errorf("%w: %d bytes, inbox of %d", sandbox.ErrInboxFull, len(batch), len(n.inbox))
 	}
 	n.now = now.UnixNano()
 	in := n.inbox[:copy(n.inbox, batch)]
@@ -82,11 +82,11 @@ func (n *nativeBox) Stop(_ context.Context, now time.Time) ([]byte, error) {
 	return n.result(abi.ExportOnStop, n.r.OnStop())
 }
 
-func (n *nativeBox) Close() error              { n.stopped = true; return nil }
-func (n *nativeBox) Fault() *host.Fault        { return nil }
-func (n *nativeBox) Stats() host.InstanceStats { return host.InstanceStats{Calls: n.calls} }
+func (n *nativeBox) Close() error                 { n.stopped = true; return nil }
+func (n *nativeBox) Fault() *sandbox.Fault        { return nil }
+func (n *nativeBox) Stats() sandbox.InstanceStats { return sandbox.InstanceStats{Calls: n.calls} }
 func (n *nativeBox) Descriptor() abi.Descriptor {
 	return abi.Descriptor{Version: abi.Current, InboxCap: uint32(len(n.inbox)), OutboxCap: uint32(len(n.outbox))}
 }
 
-var _ host.Sandbox = (*nativeBox)(nil)
+var _ sandbox.Sandbox = (*nativeBox)(nil)

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // Groups are the figure groups, in the order they run (Options.Only).
@@ -47,7 +47,7 @@ type Options struct {
 	CacheDir string
 	// Child configures the plugins' child processes (isolation process);
 	// its CacheDir is set by Run.
-	Child host.ProcessConfig
+	Child sandbox.ProcessConfig
 	// Progress receives a line per figure as it is measured; nil: none.
 	Progress io.Writer
 }
@@ -70,7 +70,7 @@ func CheckOnly(only []string) error {
 type runner struct {
 	opt      Options
 	res      *Result
-	cache    *host.Cache
+	cache    *sandbox.Cache
 	cacheDir string
 	log      *slog.Logger
 	reps     int
@@ -131,10 +131,8 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
 	}
-	cache, err := host.NewCache(dir)
+	cache, err := sandbox.NewCache(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +140,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	opt.Child.CacheDir = dir
 	r := &runner{opt: opt, res: res, cache: cache, cacheDir: dir, log: slog.New(slog.DiscardHandler), reps: opt.Reps}
 	if opt.Plugin != nil { // fail early on a plugin that does not load
-		p, err := r.load(opt.PluginName, opt.Plugin, host.PluginConfig{})
+		p, err := r.load(opt.PluginName, opt.Plugin, sandbox.PluginConfig{})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrUsage, opt.PluginName, err)
 		}
@@ -179,11 +177,11 @@ const benchBudget = 5 * time.Second
 
 // load compiles a plugin with the run's cache (call budget benchBudget
 // unless cfg sets one).
-func (r *runner) load(name string, wasm []byte, cfg host.PluginConfig, opts ...host.Option) (*host.Plugin, error) {
+func (r *runner) load(name string, wasm []byte, cfg sandbox.PluginConfig, opts ...sandbox.Option) (*sandbox.Plugin, error) {
 	if cfg.CallBudget == 0 {
 		cfg.CallBudget = benchBudget
 	}
-	return host.Load(context.Background(), name, wasm, cfg, append(opts, host.WithCache(r.cache), host.WithLogger(r.log))...)
+	return sandbox.Load(context.Background(), name, wasm, cfg, append(opts, sandbox.WithCache(r.cache), sandbox.WithLogger(r.log))...)
 }
 
 // machine describes this machine.

@@ -10,6 +10,7 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -38,10 +39,10 @@ func (r *runner) startTickRig(ctx context.Context, h *helper, spec host.PluginSp
 	g := &tickRig{acked: make(chan struct{}, 16)}
 	mk := spec.NewSandbox
 	if mk == nil {
-		mk = host.NewInProcess
+		mk = sandbox.NewInProcess
 	}
-	spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return &ackWatch{Sandbox: mk(p), acked: g.acked} }
-	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}, MaxRestarts: -1}, host.EngineLogger(r.log))
+	spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return &ackWatch{Sandbox: mk(p), acked: g.acked} }
+	e, err := host.New(host.Config{Plugins: []host.PluginSpec{spec}}, host.WithLogger(r.log))
 	if err != nil {
 		return nil, err
 	}
@@ -113,33 +114,33 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 		key, title string
 		wasm       []byte
 		params     []abi.Param
-		iso        host.Isolation
+		iso        sandbox.Isolation
 		generic    bool // a user's plugin: it may place no order on a ticker
 	}
 	subjects := []subject{
-		{"quoter_process", "quoter wasm in a child process", QuoterWasm(), quoterParams(), host.IsolateProcess, false},
-		{"quoter_none", "quoter wasm in the host's process", QuoterWasm(), quoterParams(), host.IsolateNone, false},
+		{"quoter_process", "quoter wasm in a child process", QuoterWasm(), quoterParams(), sandbox.IsolateProcess, false},
+		{"quoter_none", "quoter wasm in the host's process", QuoterWasm(), quoterParams(), sandbox.IsolateNone, false},
 	}
 	if r.opt.Plugin != nil {
 		subjects = append(subjects, subject{"plugin", r.opt.PluginName + " in a child process", r.opt.Plugin,
-			r.opt.PluginParams, host.IsolateProcess, true})
+			r.opt.PluginParams, sandbox.IsolateProcess, true})
 	}
 	n := r.count(300)
 	for _, s := range subjects {
-		var opts []host.Option
-		if s.iso == host.IsolateProcess {
-			opts = append(opts, host.ForProcess())
+		var opts []sandbox.Option
+		if s.iso == sandbox.IsolateProcess {
+			opts = append(opts, sandbox.WithChildProcess())
 		}
-		p, err := r.load(s.key, s.wasm, host.PluginConfig{}, opts...)
+		p, err := r.load(s.key, s.wasm, sandbox.PluginConfig{}, opts...)
 		if err != nil {
 			return err
 		}
 		spec := host.PluginSpec{Name: s.key, Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
 			Channels: []string{"ticker.{instrument}.100ms"}, Params: s.params,
 			Risk: &host.RiskLimits{IntentsPerSecond: -1, FloodLimit: 1 << 30}}
-		if s.iso == host.IsolateProcess {
+		if s.iso == sandbox.IsolateProcess {
 			pc := r.opt.Child
-			spec.NewSandbox = func(p *host.Plugin) host.Sandbox { return host.NewProcess(p, pc) }
+			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return sandbox.NewProcess(p, pc) }
 		}
 		g, err := r.startTickRig(ctx, h, spec)
 		if err != nil {

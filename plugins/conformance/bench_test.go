@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // BenchmarkDispatchLanguages measures the cost per event of one Deliver of
@@ -31,8 +31,8 @@ func BenchmarkDispatchLanguages(b *testing.B) {
 
 func benchDispatch(b *testing.B, ex example, n int) {
 	ctx := context.Background()
-	p := load(b, ex.name, ex.wasm, host.IsolateNone)
-	sb := host.NewInProcess(p)
+	p := load(b, ex.name, ex.wasm, sandbox.IsolateNone)
+	sb := sandbox.NewInProcess(p)
 	defer sb.Close()
 	now := time.Now()
 	if _, err := sb.Start(ctx, startup(b, ex.name), now); err != nil {

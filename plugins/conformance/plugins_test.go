@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the scenario")
@@ -24,10 +24,10 @@ var update = flag.Bool("update", false, "rewrite the golden files of the scenari
 var testCacheDir string
 
 // TestMain serves a plugin instance when the test binary is started as a
-// child process (host.ChildArg); otherwise it runs the tests.
+// child process (sandbox.ChildArg); otherwise it runs the tests.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == host.ChildArg {
-		os.Exit(host.ServeChild(os.Stdin, os.Stdout))
+	if len(os.Args) > 1 && os.Args[1] == sandbox.ChildArg {
+		os.Exit(sandbox.ServeChild(os.Stdin, os.Stdout))
 	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "stratbox-conformance-cache-")
@@ -57,9 +57,7 @@ type example struct {
 }
 
 var (
-	buildMu sync.Mutex
-	built   = map[string][]byte{}
-	cache   *host.Cache
+	cache   *sandbox.Cache
 	cacheMu sync.Mutex
 )
 
@@ -81,7 +79,7 @@ func examples(t testing.TB) []example {
 		ex := example{name: name, dir: dir}
 		switch {
 		case exists(filepath.Join(dir, "main.go")):
-			ex.lang, ex.wasm = langGo, buildGo(t, dir)
+			ex.lang, ex.wasm = langGo, testplugins.Example(t, name)
 		case exists(filepath.Join(dir, "assembly", "index.ts")):
 			ex.lang, ex.wasm = langAS, committed(t, dir, "assembly/index.ts")
 		case exists(filepath.Join(dir, name+".wat")):
@@ -116,38 +114,6 @@ func committed(t testing.TB, dir, source string) []byte {
 		t.Fatalf("%s has no committed binary (make plugins UPDATE=1 builds it): %v", dir, err)
 	}
 	t.Logf("%s: using the committed %s (%d bytes; `make plugins` checks that %s builds to it)", filepath.Base(dir), path, len(b), source)
-	return b
-}
-
-// buildGo builds a Go example with GOOS=wasip1 -buildmode=c-shared, once
-// per test binary.
-func buildGo(t testing.TB, dir string) []byte {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if b, ok := built[dir]; ok {
-		return b
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("no go command to build %s: %v", dir, err)
-	}
-	tmp, err := os.MkdirTemp("", "stratbox-conformance-build-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "plugin.wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "./"+dir)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", dir, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	built[dir] = b
 	return b
 }
 
@@ -191,11 +157,11 @@ func (l *logLines) take() []string {
 
 // load compiles a plugin for the isolation (shared in-memory cache for
 // this process, the disk cache for child processes).
-func load(t testing.TB, name string, wasm []byte, isolation host.Isolation, opts ...host.Option) *host.Plugin {
+func load(t testing.TB, name string, wasm []byte, isolation sandbox.Isolation, opts ...sandbox.Option) *sandbox.Plugin {
 	t.Helper()
 	cacheMu.Lock()
 	if cache == nil {
-		c, err := host.NewCache(testCacheDir)
+		c, err := sandbox.NewCache(testCacheDir)
 		if err != nil {
 			cacheMu.Unlock()
 			t.Fatal(err)
@@ -203,14 +169,14 @@ func load(t testing.TB, name string, wasm []byte, isolation host.Isolation, opts
 		cache = c
 	}
 	cacheMu.Unlock()
-	opts = append(opts, host.WithCache(cache))
-	if isolation == host.IsolateProcess {
-		opts = append(opts, host.ForProcess())
+	opts = append(opts, sandbox.WithCache(cache))
+	if isolation == sandbox.IsolateProcess {
+		opts = append(opts, sandbox.WithChildProcess())
 	}
 	// A generous budget: conformance is about what a plugin does, and a
 	// loaded CI machine (the whole suite runs at once) must not turn a slow
-	// call into a fault. The budget itself is tested in host.
-	p, err := host.Load(context.Background(), name, wasm, host.PluginConfig{CallBudget: 10 * time.Second}, opts...)
+	// call into a fault. The budget itself is tested in host/sandbox.
+	p, err := sandbox.Load(context.Background(), name, wasm, sandbox.PluginConfig{CallBudget: 10 * time.Second}, opts...)
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -218,16 +184,16 @@ func load(t testing.TB, name string, wasm []byte, isolation host.Isolation, opts
 	return p
 }
 
-func sandbox(p *host.Plugin, isolation host.Isolation) host.Sandbox {
-	if isolation == host.IsolateProcess {
-		return host.NewProcess(p, host.ProcessConfig{CacheDir: testCacheDir})
+func newSandbox(p *sandbox.Plugin, isolation sandbox.Isolation) sandbox.Sandbox {
+	if isolation == sandbox.IsolateProcess {
+		return sandbox.NewProcess(p, sandbox.ProcessConfig{CacheDir: testCacheDir})
 	}
-	return host.NewInProcess(p)
+	return sandbox.NewInProcess(p)
 }
 
 // faultOf returns the fault in err, or nil.
-func faultOf(err error) *host.Fault {
-	var f *host.Fault
+func faultOf(err error) *sandbox.Fault {
+	var f *sandbox.Fault
 	if errors.As(err, &f) {
 		return f
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // The scripted scenario: the same events for every example, through the
@@ -232,11 +232,11 @@ var scenario = []step{
 func slogOf(l *logLines) *slog.Logger { return slog.New(l) }
 
 // play runs the scenario on one example and returns the golden text.
-func play(t *testing.T, ex example, isolation host.Isolation) string {
+func play(t *testing.T, ex example, isolation sandbox.Isolation) string {
 	fc := clock.NewFake(scenarioStart)
 	logs := &logLines{}
-	p := load(t, ex.name, ex.wasm, isolation, host.WithClock(fc), host.WithLogger(slogOf(logs)))
-	sb := sandbox(p, isolation)
+	p := load(t, ex.name, ex.wasm, isolation, sandbox.WithClock(fc), sandbox.WithLogger(slogOf(logs)))
+	sb := newSandbox(p, isolation)
 	defer sb.Close()
 	ctx := context.Background()
 	var out strings.Builder
@@ -289,7 +289,7 @@ func TestScenario(t *testing.T) {
 	for _, ex := range examples(t) {
 		t.Run(ex.name, func(t *testing.T) {
 			path := filepath.Join("testdata", ex.name+".golden")
-			got := play(t, ex, host.IsolateNone)
+			got := play(t, ex, sandbox.IsolateNone)
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -305,7 +305,7 @@ func TestScenario(t *testing.T) {
 			if testing.Short() {
 				return
 			}
-			if got := play(t, ex, host.IsolateProcess); got != string(want) {
+			if got := play(t, ex, sandbox.IsolateProcess); got != string(want) {
 				t.Errorf("%s (%s) in a child process differs from %s:\n%s", ex.name, ex.lang, path, diff(string(want), got))
 			}
 		})
@@ -355,10 +355,10 @@ func diff(want, got string) string {
 // A plugin that aborts (an AssemblyScript assertion) faults with kind
 // abort and its message, in this process and in a child process.
 func TestAbortIsAFault(t *testing.T) {
-	for _, isolation := range []host.Isolation{host.IsolateNone, host.IsolateProcess} {
+	for _, isolation := range []sandbox.Isolation{sandbox.IsolateNone, sandbox.IsolateProcess} {
 		t.Run(string(isolation), func(t *testing.T) {
 			p := load(t, "abort-as", fixture(t, "abort-as"), isolation)
-			sb := sandbox(p, isolation)
+			sb := newSandbox(p, isolation)
 			defer sb.Close()
 			now := scenarioStart
 			if _, err := sb.Start(context.Background(), startup(t, "abort-as"), now); err != nil {
@@ -367,7 +367,7 @@ func TestAbortIsAFault(t *testing.T) {
 			_, err := sb.Deliver(context.Background(), ticker(uint64(now.UnixNano()), "64990", "65010"), now)
 			f := faultOf(err)
 			want := `abort: "abort-as: the best bid is 6499000000000" at "plugins/conformance/testdata/abort-as/assembly/index.ts"`
-			if f == nil || f.Kind != host.FaultAbort || !strings.Contains(f.Error(), want) {
+			if f == nil || f.Kind != sandbox.FaultAbort || !strings.Contains(f.Error(), want) {
 				t.Fatalf("error %v; want an abort fault with %s", err, want)
 			}
 			if sb.Fault() == nil {

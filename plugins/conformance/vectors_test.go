@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // vectors is the part of testdata/abi/vectors.json this suite uses.
@@ -71,7 +71,7 @@ func TestVersionExport(t *testing.T) {
 	}
 	for _, ex := range examples(t) {
 		t.Run(ex.name, func(t *testing.T) {
-			p := load(t, ex.name, ex.wasm, host.IsolateNone)
+			p := load(t, ex.name, ex.wasm, sandbox.IsolateNone)
 			var markers []string
 			for name := range p.Exports() {
 				if strings.HasPrefix(name, "stratbox_abi_") {
@@ -100,7 +100,7 @@ func TestVectorBatches(t *testing.T) {
 	v := loadVectors(t)
 	for _, ex := range examples(t) {
 		t.Run(ex.name, func(t *testing.T) {
-			p := load(t, ex.name, ex.wasm, host.IsolateNone)
+			p := load(t, ex.name, ex.wasm, sandbox.IsolateNone)
 			n := 0
 			for _, b := range v.Batches {
 				events := b.Hex != ""
@@ -113,7 +113,7 @@ func TestVectorBatches(t *testing.T) {
 					continue
 				}
 				n++
-				sb := host.NewInProcess(p)
+				sb := sandbox.NewInProcess(p)
 				now := scenarioStart
 				if _, err := sb.Start(context.Background(), startup(t, ex.name), now); err != nil {
 					t.Fatalf("start: %v", err)
@@ -123,7 +123,7 @@ func TestVectorBatches(t *testing.T) {
 				switch {
 				case b.Error == nil && err != nil:
 					t.Errorf("%s: %v", b.Name, err)
-				case b.Error != nil && (f == nil || f.Kind != host.FaultError || f.Code != int64(abi.PluginBadInput)):
+				case b.Error != nil && (f == nil || f.Kind != sandbox.FaultError || f.Code != int64(abi.PluginBadInput)):
 					t.Errorf("%s (%s): %v; want plugin error %d (bad input)", b.Name, b.Error.Error, err, abi.PluginBadInput)
 				}
 				_ = sb.Close()
@@ -150,9 +150,9 @@ func TestVectorsSDKDecoders(t *testing.T) {
 func testProbe(t *testing.T, probe string) {
 	v := loadVectors(t)
 	logs := &logLines{}
-	p := load(t, probe, fixture(t, probe), host.IsolateNone, host.WithLogger(slogOf(logs)))
+	p := load(t, probe, fixture(t, probe), sandbox.IsolateNone, sandbox.WithLogger(slogOf(logs)))
 	run := func(blob []byte) ([]string, error) {
-		sb := host.NewInProcess(p)
+		sb := sandbox.NewInProcess(p)
 		defer sb.Close()
 		logs.take()
 		_, err := sb.Start(context.Background(), blob, time.Unix(0, 0))
@@ -202,7 +202,7 @@ func testProbe(t *testing.T, probe string) {
 			continue // the probe decodes a record as its own kind, and no intent
 		}
 		_, err := run(unhex(t, vec.Hex))
-		if f := faultOf(err); f == nil || f.Kind != host.FaultError || f.Code != int64(abi.PluginBadInput) {
+		if f := faultOf(err); f == nil || f.Kind != sandbox.FaultError || f.Code != int64(abi.PluginBadInput) {
 			t.Errorf("invalid %s (%s as %s): %v; want plugin error -2", vec.Name, vec.Error, vec.DecodeAs, err)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/plugins/sdk/go/strategytest"
 )
 
@@ -41,20 +40,7 @@ func examples(t *testing.T) []string {
 // build compiles one example as `make plugins` does and returns the module.
 func build(t *testing.T, name string) []byte {
 	t.Helper()
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command(gotool, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s", "-o", out, "./"+name)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := testplugins.Example(t, name)
 	t.Logf("%s.wasm: %d bytes", name, len(wasm))
 	return wasm
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the plugins that are not Go (`make plugins` runs it after the Go ones): the examples, the
 # conformance suite's AssemblyScript fixtures (plugins/conformance/testdata/<name>/, not copied to bin/),
-# and the hand-written WAT test fixtures (host/testdata/*.wat, the hostile-plugin suite's
+# and the hand-written WAT test fixtures (host/sandbox/testdata/*.wat, the hostile-plugin suite's
 # internal/hostile/*.wat, testdata/abi/*.wat; checked, not copied):
 #   plugins/examples/<name>/assembly/index.ts  (AssemblyScript)  -> plugins/examples/<name>/<name>.wasm
 #   plugins/examples/<name>/<name>.wat         (hand-written WAT) -> plugins/examples/<name>/<name>.wasm
@@ -64,7 +64,7 @@ for dir in plugins/examples/*/ plugins/conformance/testdata/*/; do
 	esac
 done
 # The WAT test fixtures: <name>.wat -> <name>.wasm beside it.
-for wat in host/testdata/*.wat internal/hostile/*.wat testdata/abi/*.wat; do
+for wat in host/sandbox/testdata/*.wat internal/hostile/*.wat testdata/abi/*.wat; do
 	[ -f "$wat" ] || continue
 	committed="${wat%.wat}.wasm"
 	if [ "$have_node" = 1 ]; then
@@ -79,7 +79,7 @@ for wat in host/testdata/*.wat internal/hostile/*.wat testdata/abi/*.wat; do
 		exit 1
 	fi
 done
-echo "test fixtures: $(ls host/testdata/*.wat internal/hostile/*.wat testdata/abi/*.wat | wc -l) WAT files checked"
+echo "test fixtures: $(ls host/sandbox/testdata/*.wat internal/hostile/*.wat testdata/abi/*.wat | wc -l) WAT files checked"
 if [ ${#stale[@]} -gt 0 ]; then
 	echo "plugins: these committed binaries differ from what their sources build to:"
 	printf '  %s\n' "${stale[@]}"

@@ -1,11 +1,11 @@
-package host_test
+package sandbox_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // BenchmarkDispatch measures one batch delivered to the count plugin (WAT,
@@ -15,10 +15,10 @@ func BenchmarkDispatchWAT(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
 		budget time.Duration
-	}{{"budget", host.DefaultCallBudget}, {"nobudget", -1}} {
+	}{{"budget", sandbox.DefaultCallBudget}, {"nobudget", -1}} {
 		for _, n := range []int{1, 64} {
 			b.Run(bc.name+"/batch"+itoa(n), func(b *testing.B) {
-				p := load(b, "count", host.PluginConfig{CallBudget: bc.budget})
+				p := load(b, "count", sandbox.PluginConfig{CallBudget: bc.budget})
 				in := start(b, p)
 				events := batch(n)
 				ctx := context.Background()

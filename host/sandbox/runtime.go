@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"context"
@@ -60,9 +60,10 @@ type Sandbox interface {
 	Descriptor() abi.Descriptor
 }
 
-// numberEvents sets the header seq of every record of batch from *seq,
-// incrementing it; batch is framed whole records (the host built it).
-func numberEvents(batch []byte, seq *uint32) {
+// NumberEvents sets the header seq of every record of batch from *seq,
+// incrementing it, as Sandbox.Deliver must; batch is framed whole records
+// (the host built it). For Sandbox implementations outside this package.
+func NumberEvents(batch []byte, seq *uint32) {
 	for off := 0; off+abi.HeaderSize <= len(batch); {
 		size := int(binary.LittleEndian.Uint16(batch[off+abi.OffSize:]))
 		if size < abi.HeaderSize {
@@ -84,6 +85,16 @@ func appendDueTimers(dst []byte, st *instState, now time.Time, room int) []byte 
 	return dst
 }
 
+// BatchRecorder is a Sandbox that keeps the last batch it delivered as the
+// plugin received it: with the timer events due and every record's seq
+// number. NewInProcess's Sandbox is one; the lock step's observer reads it.
+type BatchRecorder interface {
+	// LastBatch is valid until the next Deliver.
+	LastBatch() []byte
+}
+
+var _ BatchRecorder = (*inProcess)(nil)
+
 // inProcess is the Sandbox of IsolateNone: an Instance called directly.
 type inProcess struct {
 	p     *Plugin
@@ -101,7 +112,7 @@ func NewInProcess(p *Plugin) Sandbox { return &inProcess{p: p} }
 
 func (s *inProcess) Start(ctx context.Context, startup []byte, now time.Time) ([]byte, error) {
 	if s.inst != nil {
-		return nil, fmt.Errorf("host: plugin %q: Start called twice", s.p.name)
+		return nil, fmt.Errorf("sandbox: plugin %q: Start called twice", s.p.name)
 	}
 	in, intents, err := s.p.Start(ctx, startup)
 	if in != nil {
@@ -120,9 +131,12 @@ func (s *inProcess) Deliver(ctx context.Context, batch []byte, now time.Time) ([
 	if len(b) == 0 {
 		return nil, nil
 	}
-	numberEvents(b, &s.seq)
+	NumberEvents(b, &s.seq)
 	return s.inst.Deliver(ctx, b)
 }
+
+// LastBatch is the batch of the last Deliver, with its timers and seqs.
+func (s *inProcess) LastBatch() []byte { return s.batch }
 
 func (s *inProcess) NextTimer() (time.Time, bool) {
 	if s.st == nil {

@@ -1,4 +1,4 @@
-package host
+package inbox
 
 import (
 	"cmp"
@@ -10,14 +10,14 @@ import (
 	"github.com/stratbox/stratbox/abi"
 )
 
-// defaultInboxLimit is the bound, in bytes, on the conflatable market data
-// pending in a plugin's inbox when newInbox is given none.
-const defaultInboxLimit = 1 << 20
+// DefaultLimit is the bound, in bytes, on the conflatable market data
+// pending in an Inbox when New is given none.
+const DefaultLimit = 1 << 20
 
-// InboxStats are an inbox's counters. Every accepted record is counted once
+// Stats are an inbox's counters. Every accepted record is counted once
 // in Pushed and ends up in exactly one of Taken, Conflated, Merged, Dropped
 // or Pending, so Pushed == Taken + Conflated + Merged + Dropped + Pending.
-type InboxStats struct {
+type Stats struct {
 	Pushed    uint64 // records accepted by push
 	Taken     uint64 // records handed to the plugin by take
 	Conflated uint64 // tickers and positions replaced by a newer one, book records superseded by a snapshot
@@ -30,7 +30,7 @@ type InboxStats struct {
 	MaxPendingBytes int // the most bytes ever pending at once
 }
 
-// inbox is one plugin instance's queue of event records, between the router
+// Inbox is one plugin instance's queue of event records, between the router
 // (which pushes, on an exchange connection's read goroutine) and the
 // plugin's goroutine (which takes batches). It implements the delivery
 // guarantees of abi/README.md §14:
@@ -52,32 +52,32 @@ type InboxStats struct {
 // size class, linked into the queue by slot index; so a push and a take do
 // O(record) work under the mutex and allocate nothing once the inbox has
 // held its working set. Safe for concurrent use.
-type inbox struct {
+type Inbox struct {
 	mu    sync.Mutex    // guards everything below; held for O(record) work
 	limit int           // bound on conf, in bytes
 	sig   chan struct{} // capacity 1: records are pending
 
-	slots     []inboxSlot // every slot ever used; free ones are in freeSlots
-	freeSlots []int32     // indices of free slots, reused last in first out
-	queue     inboxList   // every pending record, oldest first (prev/next)
-	trades    inboxList   // the pending trades, oldest first (lprev/lnext)
+	slots     []slot  // every slot ever used; free ones are in freeSlots
+	freeSlots []int32 // indices of free slots, reused last in first out
+	queue     list    // every pending record, oldest first (prev/next)
+	trades    list    // the pending trades, oldest first (lprev/lnext)
 
-	tickerIdx map[uint64]int32 // ticker key (inboxKey) → index into latest (never deleted)
-	posIdx    map[uint64]int32 // position key (inboxKey) → index into latest (never deleted)
-	latest    []int32          // the pending slot of each key, or inboxNil
+	tickerIdx map[uint64]int32 // ticker key (latestKey) → index into latest (never deleted)
+	posIdx    map[uint64]int32 // position key (latestKey) → index into latest (never deleted)
+	latest    []int32          // the pending slot of each key, or none
 	bookIdx   map[uint32]int32 // instrument → index into books (never deleted)
-	books     []inboxList      // the pending book records of each instrument (lprev/lnext)
+	books     []list           // the pending book records of each instrument (lprev/lnext)
 
-	bufs      [inboxBufClasses][][]byte // free record buffers by size class
-	freeBytes int                       // capacity held in bufs
-	freeLimit int                       // the most capacity bufs keeps
+	bufs      [bufClasses][][]byte // free record buffers by size class
+	freeBytes int                  // capacity held in bufs
+	freeLimit int                  // the most capacity bufs keeps
 
 	count    int // records pending
 	bytes    int // bytes pending
 	conf     int // bytes of conflatable records pending (tickers, positions, books, trades)
 	maxBytes int // high-water mark of bytes
 
-	pushed, taken, conflated, merged, dropped, refused uint64 // the counters of InboxStats
+	pushed, taken, conflated, merged, dropped, refused uint64 // the counters of Stats
 
 	// Scratch for merging book records, reused so that a merge does not
 	// allocate once the slices have grown.
@@ -85,74 +85,65 @@ type inbox struct {
 	mergeBids, mergeAsks     []abi.Level
 }
 
-// inboxSlot is one pending record (or, when free, an empty slot).
-type inboxSlot struct {
+// slot is one pending record (or, when free, an empty slot).
+type slot struct {
 	buf          []byte // the record, in a buffer from the inbox's free lists
 	prev, next   int32  // neighbours in the queue
 	lprev, lnext int32  // neighbours in the trade list or the instrument's book list
-	key          int32  // index into inbox.latest (inboxLatest) or inbox.books (inboxBook)
-	class        uint8  // how the record is conflated: inboxOrdered, inboxLatest, inboxBook, inboxTrade
+	key          int32  // index into Inbox.latest (classLatest) or Inbox.books (classBook)
+	class        uint8  // how the record is conflated: classOrdered, classLatest, classBook, classTrade
 }
 
-// inboxList is a doubly linked list of slots, by index.
-type inboxList struct{ head, tail int32 }
+// list is a doubly linked list of slots, by index.
+type list struct{ head, tail int32 }
 
-// inboxKey returns the key of a ticker (flags: its top_only flag) or a
+// latestKey returns the key of a ticker (flags: its top_only flag) or a
 // position (flags: all of them) of an instrument, of which only the latest
 // pending is kept.
-func inboxKey(inst, flags uint32) uint64 { return uint64(inst) | uint64(flags)<<32 }
+func latestKey(inst, flags uint32) uint64 { return uint64(inst) | uint64(flags)<<32 }
 
 // Slot classes: how a record is conflated.
 const (
-	inboxOrdered uint8 = iota // never dropped or merged; not counted against the limit
-	inboxLatest               // ticker or position: the latest of its key wins
-	inboxBook                 // book snapshot or change: superseded or merged per instrument
-	inboxTrade                // trade: dropped oldest first over the limit
+	classOrdered uint8 = iota // never dropped or merged; not counted against the limit
+	classLatest               // ticker or position: the latest of its key wins
+	classBook                 // book snapshot or change: superseded or merged per instrument
+	classTrade                // trade: dropped oldest first over the limit
 )
 
-// inboxNil is the nil slot index.
-const inboxNil int32 = -1
+// none is the nil slot index.
+const none int32 = -1
 
-// Record buffers come in inboxBufClasses power-of-two sizes, from
-// 1<<inboxMinBufShift bytes up to 64 KiB (abi.MaxRecordSize fits).
+// Record buffers come in bufClasses power-of-two sizes, from
+// 1<<minBufShift bytes up to 64 KiB (abi.MaxRecordSize fits).
 const (
-	inboxMinBufShift = 6
-	inboxBufClasses  = 17 - inboxMinBufShift
+	minBufShift = 6
+	bufClasses  = 17 - minBufShift
 )
 
-// Byte offsets of the fields the inbox reads (abi/README.md §9).
-const (
-	inboxOffInstrument   = 8  // u32, in book, ticker, trade and position records
-	inboxOffLatestFlags  = 12 // u32 flags of a ticker or position
-	inboxOffBookFlags    = 16 // u16
-	inboxOffChangeID     = 24 // u64
-	inboxOffPrevChangeID = 32 // u64
-)
+// unmergeable are the book flags that keep a record out of merging.
+const unmergeable = abi.BookContinues | abi.BookContinuation
 
-// inboxUnmergeable are the book flags that keep a record out of merging.
-const inboxUnmergeable = abi.BookContinues | abi.BookContinuation
-
-// newInbox returns an inbox whose conflatable market data is bounded by
-// limit bytes (defaultInboxLimit if limit <= 0).
-func newInbox(limit int) *inbox {
+// New returns an Inbox whose conflatable market data is bounded by
+// limit bytes (DefaultLimit if limit <= 0).
+func New(limit int) *Inbox {
 	if limit <= 0 {
-		limit = defaultInboxLimit
+		limit = DefaultLimit
 	}
-	return &inbox{
+	return &Inbox{
 		limit:     limit,
 		sig:       make(chan struct{}, 1),
-		queue:     inboxList{inboxNil, inboxNil},
-		trades:    inboxList{inboxNil, inboxNil},
+		queue:     list{none, none},
+		trades:    list{none, none},
 		tickerIdx: make(map[uint64]int32),
 		posIdx:    make(map[uint64]int32),
 		bookIdx:   make(map[uint32]int32),
-		freeLimit: max(4*limit, defaultInboxLimit),
+		freeLimit: max(4*limit, DefaultLimit),
 	}
 }
 
 // ready is signalled whenever records are pending after a push (and after
 // a take that left some). It has a capacity of 1 and is never closed.
-func (q *inbox) ready() <-chan struct{} { return q.sig }
+func (q *Inbox) Ready() <-chan struct{} { return q.sig }
 
 // push appends one record (a book message split with the continues and
 // continuation flags is pushed one record at a time, in order); rec is
@@ -163,8 +154,8 @@ func (q *inbox) ready() <-chan struct{} { return q.sig }
 // and counts it. Conflation may drop or replace pending market data, never
 // an order event. push does O(len(rec)) work (a book merge: O(levels of the
 // two records)) under a mutex that take holds only while copying out.
-func (q *inbox) push(rec []byte) bool {
-	if !inboxAcceptable(rec) {
+func (q *Inbox) Push(rec []byte) bool {
+	if !acceptable(rec) {
 		q.mu.Lock()
 		q.refused++
 		q.mu.Unlock()
@@ -174,18 +165,18 @@ func (q *inbox) push(rec []byte) bool {
 	q.pushed++
 	switch k := abi.ReadHeader(rec).Kind; k {
 	case abi.KindTicker:
-		q.pushLatest(q.tickerIdx, inboxKey(inboxU32(rec, inboxOffInstrument), inboxU32(rec, inboxOffLatestFlags)&uint32(abi.TickerTopOnly)), rec, false)
+		q.pushLatest(q.tickerIdx, latestKey(u32(rec, abi.OffInstrument), u32(rec, abi.OffFlags)&uint32(abi.TickerTopOnly)), rec, false)
 	case abi.KindPosition:
-		q.pushLatest(q.posIdx, inboxKey(inboxU32(rec, inboxOffInstrument), inboxU32(rec, inboxOffLatestFlags)), rec, true)
+		q.pushLatest(q.posIdx, latestKey(u32(rec, abi.OffInstrument), u32(rec, abi.OffFlags)), rec, true)
 	case abi.KindBookSnapshot, abi.KindBookChange:
 		q.pushBook(k, rec)
 	case abi.KindTrade:
-		s := q.add(rec, inboxTrade)
+		s := q.add(rec, classTrade)
 		q.linkSub(&q.trades, s)
 	default:
-		q.add(rec, inboxOrdered)
+		q.add(rec, classOrdered)
 	}
-	for q.conf > q.limit && q.trades.head != inboxNil {
+	for q.conf > q.limit && q.trades.head != none {
 		q.remove(q.trades.head)
 		q.dropped++
 	}
@@ -201,10 +192,10 @@ func (q *inbox) push(rec []byte) bool {
 // pushBatch pushes every record of buf, a buffer of framed records, in
 // order. At the first record that does not frame it counts one refusal and
 // stops, since nothing after it can be framed.
-func (q *inbox) pushBatch(buf []byte) {
+func (q *Inbox) PushBatch(buf []byte) {
 	r := abi.NewReader(buf)
 	for r.Next() {
-		q.push(r.Record().Bytes)
+		q.Push(r.Record().Bytes)
 	}
 	if r.Err() != nil {
 		q.mu.Lock()
@@ -218,17 +209,17 @@ func (q *inbox) pushBatch(buf []byte) {
 // any is pending and fits in max; a pending record larger than max is
 // dropped and counted (the plugin's inbox cannot hold it). The mutex is held
 // only while copying out.
-func (q *inbox) take(dst []byte, max int) []byte { return q.takeRoom(dst, max, max) }
+func (q *Inbox) Take(dst []byte, max int) []byte { return q.TakeRoom(dst, max, max) }
 
 // takeRoom is take with room bytes at most taken (room ≤ max): a record
 // larger than max is dropped, as in take, but one that only does not fit in
 // room waits for the next take.
-func (q *inbox) takeRoom(dst []byte, max, room int) []byte {
+func (q *Inbox) TakeRoom(dst []byte, max, room int) []byte {
 	if max <= 0 {
 		return dst
 	}
 	q.mu.Lock()
-	for s := q.queue.head; s != inboxNil; s = q.queue.head {
+	for s := q.queue.head; s != none; s = q.queue.head {
 		n := len(q.slots[s].buf)
 		if n > max {
 			q.remove(s)
@@ -252,17 +243,17 @@ func (q *inbox) takeRoom(dst []byte, max, room int) []byte {
 }
 
 // len returns the number of bytes pending.
-func (q *inbox) len() int {
+func (q *Inbox) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.bytes
 }
 
 // stats returns the inbox's counters. Safe from any goroutine.
-func (q *inbox) stats() InboxStats {
+func (q *Inbox) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return InboxStats{
+	return Stats{
 		Pushed: q.pushed, Taken: q.taken, Conflated: q.conflated, Merged: q.merged,
 		Dropped: q.dropped, Refused: q.refused,
 		Pending: q.count, PendingBytes: q.bytes, MaxPendingBytes: q.maxBytes,
@@ -270,19 +261,19 @@ func (q *inbox) stats() InboxStats {
 }
 
 // signal wakes the taker without blocking.
-func (q *inbox) signal() {
+func (q *Inbox) signal() {
 	select {
 	case q.sig <- struct{}{}:
 	default:
 	}
 }
 
-// inboxAcceptable reports whether push takes rec: exactly one framed record, of
+// acceptable reports whether push takes rec: exactly one framed record, of
 // a kind other than 0, not shorter than its kind's layout, and for a book,
 // with level counts that match its size.
-func inboxAcceptable(rec []byte) bool {
+func acceptable(rec []byte) bool {
 	h, r, rest, err := abi.NextRecord(rec)
-	if err != nil || len(rest) != 0 || h.Kind == 0 || len(r) < inboxMinSize(h.Kind) {
+	if err != nil || len(rest) != 0 || h.Kind == 0 || len(r) < minSize(h.Kind) {
 		return false
 	}
 	if h.Kind == abi.KindBookSnapshot || h.Kind == abi.KindBookChange {
@@ -292,10 +283,10 @@ func inboxAcceptable(rec []byte) bool {
 	return true
 }
 
-// inboxMinSize returns the smallest valid size of a record of kind k, or 0
+// minSize returns the smallest valid size of a record of kind k, or 0
 // for a kind this version of the ABI does not define; like k.MinSize, but
 // without a map lookup for the event kinds.
-func inboxMinSize(k abi.Kind) int {
+func minSize(k abi.Kind) int {
 	switch k {
 	case abi.KindBookSnapshot, abi.KindBookChange:
 		return abi.SizeBookFixed
@@ -323,14 +314,14 @@ func inboxMinSize(k abi.Kind) int {
 // the same key, in place (tickers) or by removing it and appending the new
 // one (positions, toEnd: a position counts the fills before it, so it must
 // not overtake a fill pushed after the record it replaces), or is appended.
-func (q *inbox) pushLatest(idx map[uint64]int32, k uint64, rec []byte, toEnd bool) {
+func (q *Inbox) pushLatest(idx map[uint64]int32, k uint64, rec []byte, toEnd bool) {
 	ki, ok := idx[k]
 	if !ok {
 		ki = int32(len(q.latest))
-		q.latest = append(q.latest, inboxNil)
+		q.latest = append(q.latest, none)
 		idx[k] = ki
 	}
-	if s := q.latest[ki]; s != inboxNil {
+	if s := q.latest[ki]; s != none {
 		q.conflated++
 		if !toEnd {
 			copy(q.resize(s, len(rec)), rec)
@@ -338,7 +329,7 @@ func (q *inbox) pushLatest(idx map[uint64]int32, k uint64, rec []byte, toEnd boo
 		}
 		q.remove(s)
 	}
-	s := q.add(rec, inboxLatest)
+	s := q.add(rec, classLatest)
 	q.slots[s].key = ki
 	q.latest[ki] = s
 }
@@ -348,32 +339,32 @@ func (q *inbox) pushLatest(idx map[uint64]int32, k uint64, rec []byte, toEnd boo
 // instrument. A change without continuation flags whose prev_change_id is
 // the change_id of the last pending book record of its instrument, itself
 // without continuation flags, is merged into it. Anything else is appended.
-func (q *inbox) pushBook(k abi.Kind, rec []byte) {
-	inst := inboxU32(rec, inboxOffInstrument)
+func (q *Inbox) pushBook(k abi.Kind, rec []byte) {
+	inst := u32(rec, abi.OffInstrument)
 	bi, ok := q.bookIdx[inst]
 	if !ok {
 		bi = int32(len(q.books))
-		q.books = append(q.books, inboxList{inboxNil, inboxNil})
+		q.books = append(q.books, list{none, none})
 		q.bookIdx[inst] = bi
 	}
-	flags := abi.BookFlags(binary.LittleEndian.Uint16(rec[inboxOffBookFlags:]))
+	flags := abi.BookFlags(binary.LittleEndian.Uint16(rec[abi.OffBookFlags:]))
 	switch {
 	case k == abi.KindBookSnapshot && flags&abi.BookContinuation == 0:
-		for s := q.books[bi].head; s != inboxNil; s = q.books[bi].head {
+		for s := q.books[bi].head; s != none; s = q.books[bi].head {
 			q.remove(s)
 			q.conflated++
 		}
-	case k == abi.KindBookChange && flags&inboxUnmergeable == 0:
-		if t := q.books[bi].tail; t != inboxNil {
+	case k == abi.KindBookChange && flags&unmergeable == 0:
+		if t := q.books[bi].tail; t != none {
 			tb := q.slots[t].buf
-			tflags := abi.BookFlags(binary.LittleEndian.Uint16(tb[inboxOffBookFlags:]))
-			if tflags&inboxUnmergeable == 0 && inboxU64(tb, inboxOffChangeID) == inboxU64(rec, inboxOffPrevChangeID) && q.mergeBook(t, rec) {
+			tflags := abi.BookFlags(binary.LittleEndian.Uint16(tb[abi.OffBookFlags:]))
+			if tflags&unmergeable == 0 && u64(tb, abi.OffChangeID) == u64(rec, abi.OffPrevChangeID) && q.mergeBook(t, rec) {
 				q.merged++
 				return
 			}
 		}
 	}
-	s := q.add(rec, inboxBook)
+	s := q.add(rec, classBook)
 	q.slots[s].key = bi
 	q.linkSub(&q.books[bi], s)
 }
@@ -386,14 +377,14 @@ func (q *inbox) pushBook(k abi.Kind, rec []byte) {
 // and has its bids sorted best (highest) first and its asks lowest first. It
 // reports false, changing nothing, when the result would not fit in one
 // record.
-func (q *inbox) mergeBook(t int32, rec []byte) bool {
+func (q *Inbox) mergeBook(t int32, rec []byte) bool {
 	a, b, out := &q.mergeA, &q.mergeB, &q.mergeOut
 	if abi.DecodeBook(q.slots[t].buf, a) != nil || abi.DecodeBook(rec, b) != nil {
-		return false // cannot happen: both were checked by inboxAcceptable
+		return false // cannot happen: both were checked by acceptable
 	}
 	snapshot := abi.ReadHeader(q.slots[t].buf).Kind == abi.KindBookSnapshot
-	q.mergeBids = inboxMergeLevels(q.mergeBids[:0], inboxSortLevels(a.Bids, true), inboxSortLevels(b.Bids, true), true, snapshot)
-	q.mergeAsks = inboxMergeLevels(q.mergeAsks[:0], inboxSortLevels(a.Asks, false), inboxSortLevels(b.Asks, false), false, snapshot)
+	q.mergeBids = mergeLevels(q.mergeBids[:0], sortLevels(a.Bids, true), sortLevels(b.Bids, true), true, snapshot)
+	q.mergeAsks = mergeLevels(q.mergeAsks[:0], sortLevels(a.Asks, false), sortLevels(b.Asks, false), false, snapshot)
 	n := len(q.mergeBids) + len(q.mergeAsks)
 	if n > abi.MaxBookLevels {
 		return false
@@ -413,13 +404,13 @@ func (q *inbox) mergeBook(t int32, rec []byte) bool {
 	return true
 }
 
-// inboxSortLevels sorts the levels of one side best first (bids: highest price
+// sortLevels sorts the levels of one side best first (bids: highest price
 // first) and keeps only the last level of each price, the one that wins
 // when the record is applied in order. It works in place.
-func inboxSortLevels(ls []abi.Level, bids bool) []abi.Level {
-	better := inboxCompareAsks
+func sortLevels(ls []abi.Level, bids bool) []abi.Level {
+	better := compareAsks
 	if bids {
-		better = inboxCompareBids
+		better = compareBids
 	}
 	if !slices.IsSortedFunc(ls, better) {
 		slices.SortStableFunc(ls, better)
@@ -434,16 +425,16 @@ func inboxSortLevels(ls []abi.Level, bids bool) []abi.Level {
 	return out
 }
 
-// inboxCompareBids orders bid levels best (highest price) first.
-func inboxCompareBids(x, y abi.Level) int { return cmp.Compare(y.Price, x.Price) }
+// compareBids orders bid levels best (highest price) first.
+func compareBids(x, y abi.Level) int { return cmp.Compare(y.Price, x.Price) }
 
-// inboxCompareAsks orders ask levels best (lowest price) first.
-func inboxCompareAsks(x, y abi.Level) int { return cmp.Compare(x.Price, y.Price) }
+// compareAsks orders ask levels best (lowest price) first.
+func compareAsks(x, y abi.Level) int { return cmp.Compare(x.Price, y.Price) }
 
-// inboxMergeLevels appends to dst the union of two sides sorted best first with
+// mergeLevels appends to dst the union of two sides sorted best first with
 // one level per price, b's level winning at a price both have. Into a
 // snapshot (dropZero) levels of amount 0 are left out.
-func inboxMergeLevels(dst, a, b []abi.Level, bids, dropZero bool) []abi.Level {
+func mergeLevels(dst, a, b []abi.Level, bids, dropZero bool) []abi.Level {
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		var l abi.Level
@@ -468,19 +459,19 @@ func inboxMergeLevels(dst, a, b []abi.Level, bids, dropZero bool) []abi.Level {
 }
 
 // add copies rec into a new slot at the end of the queue and returns it.
-func (q *inbox) add(rec []byte, class uint8) int32 {
+func (q *Inbox) add(rec []byte, class uint8) int32 {
 	var s int32
 	if n := len(q.freeSlots); n > 0 {
 		s = q.freeSlots[n-1]
 		q.freeSlots = q.freeSlots[:n-1]
 	} else {
 		s = int32(len(q.slots))
-		q.slots = append(q.slots, inboxSlot{})
+		q.slots = append(q.slots, slot{})
 	}
 	buf := q.getBuf(len(rec))
 	copy(buf, rec)
-	q.slots[s] = inboxSlot{buf: buf, prev: q.queue.tail, next: inboxNil, lprev: inboxNil, lnext: inboxNil, key: inboxNil, class: class}
-	if q.queue.tail != inboxNil {
+	q.slots[s] = slot{buf: buf, prev: q.queue.tail, next: none, lprev: none, lnext: none, key: none, class: class}
+	if q.queue.tail != none {
 		q.slots[q.queue.tail].next = s
 	} else {
 		q.queue.head = s
@@ -488,16 +479,16 @@ func (q *inbox) add(rec []byte, class uint8) int32 {
 	q.queue.tail = s
 	q.count++
 	q.bytes += len(rec)
-	if class != inboxOrdered {
+	if class != classOrdered {
 		q.conf += len(rec)
 	}
 	return s
 }
 
 // linkSub appends slot s to l, a trade list or book list (lprev/lnext).
-func (q *inbox) linkSub(l *inboxList, s int32) {
+func (q *Inbox) linkSub(l *list, s int32) {
 	q.slots[s].lprev = l.tail
-	if l.tail != inboxNil {
+	if l.tail != none {
 		q.slots[l.tail].lnext = s
 	} else {
 		l.head = s
@@ -506,14 +497,14 @@ func (q *inbox) linkSub(l *inboxList, s int32) {
 }
 
 // unlinkSub removes slot s from l.
-func (q *inbox) unlinkSub(l *inboxList, s int32) {
+func (q *Inbox) unlinkSub(l *list, s int32) {
 	sl := &q.slots[s]
-	if sl.lprev != inboxNil {
+	if sl.lprev != none {
 		q.slots[sl.lprev].lnext = sl.lnext
 	} else {
 		l.head = sl.lnext
 	}
-	if sl.lnext != inboxNil {
+	if sl.lnext != none {
 		q.slots[sl.lnext].lprev = sl.lprev
 	} else {
 		l.tail = sl.lprev
@@ -522,40 +513,40 @@ func (q *inbox) unlinkSub(l *inboxList, s int32) {
 
 // remove takes slot s out of the queue and its class's index, and frees it
 // and its buffer.
-func (q *inbox) remove(s int32) {
+func (q *Inbox) remove(s int32) {
 	sl := &q.slots[s]
-	if sl.prev != inboxNil {
+	if sl.prev != none {
 		q.slots[sl.prev].next = sl.next
 	} else {
 		q.queue.head = sl.next
 	}
-	if sl.next != inboxNil {
+	if sl.next != none {
 		q.slots[sl.next].prev = sl.prev
 	} else {
 		q.queue.tail = sl.prev
 	}
 	switch sl.class {
-	case inboxLatest:
-		q.latest[sl.key] = inboxNil
-	case inboxBook:
+	case classLatest:
+		q.latest[sl.key] = none
+	case classBook:
 		q.unlinkSub(&q.books[sl.key], s)
-	case inboxTrade:
+	case classTrade:
 		q.unlinkSub(&q.trades, s)
 	}
 	n := len(sl.buf)
 	q.count--
 	q.bytes -= n
-	if sl.class != inboxOrdered {
+	if sl.class != classOrdered {
 		q.conf -= n
 	}
 	q.putBuf(sl.buf)
-	*sl = inboxSlot{}
+	*sl = slot{}
 	q.freeSlots = append(q.freeSlots, s)
 }
 
 // resize gives slot s a buffer of n bytes (its old contents are lost when
 // the buffer is replaced) and returns it, keeping the byte counts.
-func (q *inbox) resize(s int32, n int) []byte {
+func (q *Inbox) resize(s int32, n int) []byte {
 	sl := &q.slots[s]
 	old := len(sl.buf)
 	if cap(sl.buf) < n {
@@ -565,23 +556,23 @@ func (q *inbox) resize(s int32, n int) []byte {
 		sl.buf = sl.buf[:n]
 	}
 	q.bytes += n - old
-	if sl.class != inboxOrdered {
+	if sl.class != classOrdered {
 		q.conf += n - old
 	}
 	return sl.buf
 }
 
-// inboxBufClass returns the size class of a buffer of n bytes (n <= 64 KiB).
-func inboxBufClass(n int) int {
-	if n <= 1<<inboxMinBufShift {
+// bufClass returns the size class of a buffer of n bytes (n <= 64 KiB).
+func bufClass(n int) int {
+	if n <= 1<<minBufShift {
 		return 0
 	}
-	return bits.Len(uint(n-1)) - inboxMinBufShift
+	return bits.Len(uint(n-1)) - minBufShift
 }
 
 // getBuf returns a buffer of n bytes from the free lists, or a new one.
-func (q *inbox) getBuf(n int) []byte {
-	c := inboxBufClass(n)
+func (q *Inbox) getBuf(n int) []byte {
+	c := bufClass(n)
 	if l := len(q.bufs[c]); l > 0 {
 		b := q.bufs[c][l-1]
 		q.bufs[c][l-1] = nil
@@ -589,22 +580,22 @@ func (q *inbox) getBuf(n int) []byte {
 		q.freeBytes -= cap(b)
 		return b[:n]
 	}
-	return make([]byte, n, 1<<(c+inboxMinBufShift))
+	return make([]byte, n, 1<<(c+minBufShift))
 }
 
 // putBuf returns b to the free lists, unless they hold freeLimit bytes
 // already (the garbage collector takes it then).
-func (q *inbox) putBuf(b []byte) {
-	c := inboxBufClass(cap(b))
-	if cap(b) == 0 || c >= inboxBufClasses || cap(b) != 1<<(c+inboxMinBufShift) || q.freeBytes+cap(b) > q.freeLimit {
+func (q *Inbox) putBuf(b []byte) {
+	c := bufClass(cap(b))
+	if cap(b) == 0 || c >= bufClasses || cap(b) != 1<<(c+minBufShift) || q.freeBytes+cap(b) > q.freeLimit {
 		return
 	}
 	q.bufs[c] = append(q.bufs[c], b[:0])
 	q.freeBytes += cap(b)
 }
 
-// inboxU32 reads the little-endian u32 at off of b.
-func inboxU32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
+// u32 reads the little-endian u32 at off of b.
+func u32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
 
-// inboxU64 reads the little-endian u64 at off of b.
-func inboxU64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+// u64 reads the little-endian u64 at off of b.
+func u64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package host
+package sandbox
 
 // Outside Linux the child is not confined: no descriptor sweep, rlimits,
 // no_new_privs or seccomp (RATIONALE.md "What does the plugin sandbox

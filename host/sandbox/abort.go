@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func (p *Plugin) instantiateEnv(ctx context.Context) error {
 		[]api.ValueType{i32, i32, i32, i32}, nil).Export(ImportAbort).
 		Instantiate(ctx)
 	if err != nil {
-		return fmt.Errorf("host: instantiate %s module: %w", EnvModule, err)
+		return fmt.Errorf("sandbox: instantiate %s module: %w", EnvModule, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package host_test
+package sandbox_test
 
 import (
 	"bytes"
@@ -14,14 +14,14 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
-	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	path := "testdata/" + name + ".wasm"
 	if name == "cancel_on_timer" {
-		path = "../testdata/abi/cancel_on_timer.wasm"
+		path = "../../testdata/abi/cancel_on_timer.wasm"
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -30,9 +30,9 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func load(t testing.TB, name string, cfg host.PluginConfig, opts ...host.Option) *host.Plugin {
+func load(t testing.TB, name string, cfg sandbox.PluginConfig, opts ...sandbox.Option) *sandbox.Plugin {
 	t.Helper()
-	p, err := host.Load(context.Background(), name, fixture(t, name), cfg, opts...)
+	p, err := sandbox.Load(context.Background(), name, fixture(t, name), cfg, opts...)
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -49,7 +49,7 @@ func startup(t testing.TB) []byte {
 	return b
 }
 
-func start(t testing.TB, p *host.Plugin) *host.Instance {
+func start(t testing.TB, p *sandbox.Plugin) *sandbox.Instance {
 	t.Helper()
 	in, _, err := p.Start(context.Background(), startup(t))
 	if err != nil {
@@ -77,8 +77,8 @@ func TestLoadRefusesBadModules(t *testing.T) {
 		{"an import the host does not provide", "envimport", []string{"env.seed", "stratbox", "wasi_snapshot_preview1", "env.abort"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := host.Load(context.Background(), tc.fixture, fixture(t, tc.fixture), host.PluginConfig{})
-			if !errors.Is(err, host.ErrLoad) {
+			_, err := sandbox.Load(context.Background(), tc.fixture, fixture(t, tc.fixture), sandbox.PluginConfig{})
+			if !errors.Is(err, sandbox.ErrLoad) {
 				t.Fatalf("error %v is not ErrLoad", err)
 			}
 			for _, w := range tc.want {
@@ -89,12 +89,12 @@ func TestLoadRefusesBadModules(t *testing.T) {
 		})
 	}
 	t.Run("not wasm", func(t *testing.T) {
-		if _, err := host.Load(context.Background(), "junk", []byte("\x00asm junk"), host.PluginConfig{}); !errors.Is(err, host.ErrLoad) {
+		if _, err := sandbox.Load(context.Background(), "junk", []byte("\x00asm junk"), sandbox.PluginConfig{}); !errors.Is(err, sandbox.ErrLoad) {
 			t.Fatalf("error %v", err)
 		}
 	})
 	t.Run("bad config", func(t *testing.T) {
-		if _, err := host.Load(context.Background(), "x", nil, host.PluginConfig{MemoryLimitPages: 1 << 20}); !errors.Is(err, host.ErrConfig) {
+		if _, err := sandbox.Load(context.Background(), "x", nil, sandbox.PluginConfig{MemoryLimitPages: 1 << 20}); !errors.Is(err, sandbox.ErrConfig) {
 			t.Fatalf("error %v", err)
 		}
 	})
@@ -102,7 +102,7 @@ func TestLoadRefusesBadModules(t *testing.T) {
 
 func TestDeliverAndTimers(t *testing.T) {
 	fc := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
-	p := load(t, "cancel_on_timer", host.PluginConfig{}, host.WithClock(fc))
+	p := load(t, "cancel_on_timer", sandbox.PluginConfig{}, sandbox.WithClock(fc))
 	in := start(t, p)
 	if p.Version() != abi.Current {
 		t.Fatalf("version %v", p.Version())
@@ -132,13 +132,13 @@ func TestDeliverAndTimers(t *testing.T) {
 	if st := in.Stats(); st.Calls != 4 || st.MemoryBytes != 3*65536 {
 		t.Fatalf("stats %+v", st)
 	}
-	if _, err := in.Deliver(context.Background(), make([]byte, 65536+8)); !errors.Is(err, host.ErrInboxFull) {
+	if _, err := in.Deliver(context.Background(), make([]byte, 65536+8)); !errors.Is(err, sandbox.ErrInboxFull) {
 		t.Fatalf("oversized batch: %v", err)
 	}
 }
 
 func TestCountPluginReadsEveryRecord(t *testing.T) {
-	p := load(t, "count", host.PluginConfig{})
+	p := load(t, "count", sandbox.PluginConfig{})
 	in := start(t, p)
 	for _, n := range []int{1, 64, 1000} {
 		out, err := in.Deliver(context.Background(), batch(n))
@@ -155,19 +155,19 @@ func TestCountPluginReadsEveryRecord(t *testing.T) {
 func TestFaultsKillTheInstanceOnly(t *testing.T) {
 	for _, tc := range []struct {
 		fixture string
-		kind    host.FaultKind
-		cfg     host.PluginConfig
+		kind    sandbox.FaultKind
+		cfg     sandbox.PluginConfig
 	}{
-		{"trap", host.FaultTrap, host.PluginConfig{}},
-		{"spin", host.FaultBudget, host.PluginConfig{CallBudget: 20 * time.Millisecond}},
-		{"oom", host.FaultTrap, host.PluginConfig{MemoryLimitPages: 64}},
-		{"garbage", host.FaultOutbox, host.PluginConfig{}},
-		{"negative", host.FaultError, host.PluginConfig{}},
-		{"bigresult", host.FaultResult, host.PluginConfig{}},
-		{"exit", host.FaultExit, host.PluginConfig{}},
+		{"trap", sandbox.FaultTrap, sandbox.PluginConfig{}},
+		{"spin", sandbox.FaultBudget, sandbox.PluginConfig{CallBudget: 20 * time.Millisecond}},
+		{"oom", sandbox.FaultTrap, sandbox.PluginConfig{MemoryLimitPages: 64}},
+		{"garbage", sandbox.FaultOutbox, sandbox.PluginConfig{}},
+		{"negative", sandbox.FaultError, sandbox.PluginConfig{}},
+		{"bigresult", sandbox.FaultResult, sandbox.PluginConfig{}},
+		{"exit", sandbox.FaultExit, sandbox.PluginConfig{}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
-			if tc.kind != host.FaultBudget {
+			if tc.kind != sandbox.FaultBudget {
 				// A budget is not what this case is about: growing memory, or a race-instrumented
 				// binary on a busy machine, can take longer than the default 50 ms (first-touch page
 				// faults under a VM: ~30 ms to grow 3 MiB), and the verdict must not depend on speed.
@@ -176,14 +176,14 @@ func TestFaultsKillTheInstanceOnly(t *testing.T) {
 			p := load(t, tc.fixture, tc.cfg)
 			in := start(t, p)
 			_, err := in.Deliver(context.Background(), batch(1))
-			var f *host.Fault
+			var f *sandbox.Fault
 			if !errors.As(err, &f) || f.Kind != tc.kind || f.Plugin != tc.fixture || f.Call != abi.ExportOnEvents {
 				t.Fatalf("error %v, want a %s fault", err, tc.kind)
 			}
 			if !in.Dead() || in.Fault() != f {
 				t.Fatal("instance alive after a fault")
 			}
-			if _, err := in.Deliver(context.Background(), batch(1)); !errors.Is(err, host.ErrDead) {
+			if _, err := in.Deliver(context.Background(), batch(1)); !errors.Is(err, sandbox.ErrDead) {
 				t.Fatalf("call after fault: %v", err)
 			}
 			// A fresh instance starts from the compiled module.
@@ -194,10 +194,10 @@ func TestFaultsKillTheInstanceOnly(t *testing.T) {
 		})
 	}
 	t.Run("bad descriptor", func(t *testing.T) {
-		p := load(t, "baddesc", host.PluginConfig{})
+		p := load(t, "baddesc", sandbox.PluginConfig{})
 		_, _, err := p.Start(context.Background(), startup(t))
-		var f *host.Fault
-		if !errors.As(err, &f) || f.Kind != host.FaultDescriptor {
+		var f *sandbox.Fault
+		if !errors.As(err, &f) || f.Kind != sandbox.FaultDescriptor {
 			t.Fatalf("error %v", err)
 		}
 	})
@@ -223,7 +223,7 @@ func TestSandbox(t *testing.T) {
 	t.Setenv("STRATBOX_SECRET", "hunter2")
 	fc := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	rec := &logRecorder{}
-	p := load(t, "probe", host.PluginConfig{}, host.WithClock(fc), host.WithLogger(slog.New(rec)))
+	p := load(t, "probe", sandbox.PluginConfig{}, sandbox.WithClock(fc), sandbox.WithLogger(slog.New(rec)))
 	run := func() []byte {
 		in := start(t, p)
 		out, err := in.Deliver(context.Background(), batch(1))
@@ -266,7 +266,7 @@ func TestSandbox(t *testing.T) {
 	}
 	// Randomness is deterministic per plugin seed and instance number.
 	first := binary.LittleEndian.Uint64(out[40:])
-	p2 := load(t, "probe", host.PluginConfig{}, host.WithClock(fc))
+	p2 := load(t, "probe", sandbox.PluginConfig{}, sandbox.WithClock(fc))
 	in2 := start(t, p2)
 	out2, err := in2.Deliver(context.Background(), batch(1))
 	if err != nil {
@@ -280,7 +280,7 @@ func TestSandbox(t *testing.T) {
 func TestLogRateLimit(t *testing.T) {
 	fc := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	rec := &logRecorder{}
-	p := load(t, "probe", host.PluginConfig{LogRate: 1, LogBurst: 2}, host.WithClock(fc), host.WithLogger(slog.New(rec)))
+	p := load(t, "probe", sandbox.PluginConfig{LogRate: 1, LogBurst: 2}, sandbox.WithClock(fc), sandbox.WithLogger(slog.New(rec)))
 	in := start(t, p)
 	for i := 0; i < 5; i++ { // two lines per call (log and stdout)
 		if _, err := in.Deliver(context.Background(), batch(1)); err != nil {
@@ -299,13 +299,13 @@ func TestLogRateLimit(t *testing.T) {
 }
 
 func TestCallerContextStopsACall(t *testing.T) {
-	p := load(t, "spin", host.PluginConfig{CallBudget: time.Hour})
+	p := load(t, "spin", sandbox.PluginConfig{CallBudget: time.Hour})
 	in := start(t, p)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := in.Deliver(ctx, batch(1))
-	var f *host.Fault
-	if !errors.As(err, &f) || f.Kind != host.FaultCanceled {
+	var f *sandbox.Fault
+	if !errors.As(err, &f) || f.Kind != sandbox.FaultCanceled {
 		t.Fatalf("error %v, want a canceled fault", err)
 	}
 }

@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 // The child-process Sandbox (IsolateProcess).
 //
@@ -10,40 +10,8 @@ package host
 // enforces the call budget by killing the child (SIGKILL) when a reply is
 // late. The child's stderr is logged as warn lines.
 //
-// # Protocol
-//
-// Every message is a frame, little-endian:
-//
-//	0 u32 payload length (not counting this 8-byte header)
-//	4 u8  type
-//	5 3 bytes zero
-//	8 payload
-//
-// A str is a u32 byte length and the bytes; a time is an i64 of ns since the
-// Unix epoch. Requests (parent → child):
-//
-//	'L' load     u64 instance number | u32 memory_limit_pages | u32 zero |
-//	             u64 log_rate | u64 log_burst | u64 seed | u64 timer_min ns |
-//	             str name | str cache_dir | the module's bytes to the end
-//	'S' start    time now | the start-up blob to the end
-//	'D' deliver  time now | the batch to the end
-//	'X' stop     time now
-//
-// Replies (child → parent): zero or more log frames, then exactly one of
-// result, fault or error.
-//
-//	'G' log      i32 slog level | u32 n | str message | n × (str key | str value)
-//	'R' result    0 u64 calls    8 u64 call time ns   16 u64 max call time ns
-//	             24 u64 memory  32 u64 logs dropped   40 time next timer
-//	             48 u8 flags (1: a timer is armed, 2: a call was made) | 7 zero
-//	             56 the 32-byte descriptor | 88 the intents to the end
-//	'F' fault    i64 code | str kind | str call | str error ("" = none)
-//	'E' error    u32 code (1: the batch is larger than the inbox; 0: other) |
-//	             u32 zero | str text
-//
-// The counters of a result are the instance's totals. After a fault reply
-// the child exits; after the result of a stop it exits too. A load reply is
-// a result with zero counters and descriptor.
+// The wire format is in wire.go, the child's side in childserver.go, the
+// handling of its stderr in stderr.go.
 
 import (
 	"bufio"
@@ -51,11 +19,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -66,7 +32,6 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
-	"github.com/stratbox/stratbox/clock"
 )
 
 // ChildArg is the hidden first argument that makes the host binary serve one
@@ -75,38 +40,6 @@ const ChildArg = "__stratbox_plugin_child"
 
 // FaultProcess: the child process died or broke the protocol.
 const FaultProcess FaultKind = "process"
-
-// Frame types.
-const (
-	reqLoad    = 'L'
-	reqStart   = 'S'
-	reqDeliver = 'D'
-	reqStop    = 'X'
-	repLog     = 'G'
-	repResult  = 'R'
-	repFault   = 'F'
-	repError   = 'E'
-)
-
-// Protocol sizes and limits.
-const (
-	frameHeader  = 8
-	resultFixed  = 88
-	maxRequest   = 1 << 30  // the module is the largest request
-	maxReply     = 64 << 20 // so an outbox above 64 MiB cannot cross
-	maxLogAttrs  = 64
-	flagTimer    = 1
-	flagCalled   = 2
-	errCodeOther = 0
-	errCodeInbox = 1
-)
-
-// Child exit codes (ServeChild).
-const (
-	childExitOK       = 0 // the input ended or a stop was served
-	childExitFault    = 1 // the plugin faulted
-	childExitProtocol = 2 // a broken request, a failed load or a failed write
-)
 
 // Parent-side limits.
 const (
@@ -212,7 +145,7 @@ func NewProcess(p *Plugin, pc ProcessConfig) Sandbox {
 
 func (s *procSandbox) Start(ctx context.Context, startup []byte, now time.Time) ([]byte, error) {
 	if s.started {
-		return nil, fmt.Errorf("host: plugin %q: Start called twice", s.p.name)
+		return nil, fmt.Errorf("sandbox: plugin %q: Start called twice", s.p.name)
 	}
 	s.started = true
 	if s.dead.Load() {
@@ -375,13 +308,6 @@ func (s *procSandbox) appendLoad(b []byte, instance uint64) []byte {
 	// The module follows, written separately.
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(b)-start-frameHeader+len(s.p.wasm)))
 	return b
-}
-
-// appendTimed appends a start, deliver or stop request.
-func appendTimed(b []byte, typ byte, now time.Time, data []byte) []byte {
-	b = appendFrameHeader(b, typ, 8+len(data))
-	b = binary.LittleEndian.AppendUint64(b, uint64(now.UnixNano()))
-	return append(b, data...)
 }
 
 // call makes one plugin call: the request is in s.req.
@@ -552,7 +478,7 @@ func (s *procSandbox) childError(call string, body []byte) error {
 	if code == errCodeInbox {
 		return fmt.Errorf("%w: %s", ErrInboxFull, strings.TrimPrefix(text, ErrInboxFull.Error()+": "))
 	}
-	return fmt.Errorf("host: plugin %q: %s", s.p.name, text)
+	return fmt.Errorf("sandbox: plugin %q: %s", s.p.name, text)
 }
 
 // aborted is the error of a call whose child the parent killed.
@@ -637,386 +563,3 @@ func (s *procSandbox) reap() {
 		s.stderr.flush()
 	})
 }
-
-// stderrLog logs a child's stderr as warn lines, stderrCap bytes in all,
-// and keeps its last stderrTail bytes for a process fault.
-type stderrLog struct {
-	log    *slog.Logger
-	mu     sync.Mutex
-	line   []byte // the start of a line not ended yet
-	logged int
-	tail   []byte
-}
-
-func (w *stderrLog) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.tail = append(w.tail, b...)
-	if over := len(w.tail) - stderrTail; over > 0 {
-		w.tail = append(w.tail[:0], w.tail[over:]...)
-	}
-	w.line = append(w.line, b...)
-	start := 0
-	for i, c := range w.line {
-		if c == '\n' {
-			w.emit(w.line[start:i])
-			start = i + 1
-		}
-	}
-	w.line = append(w.line[:0], w.line[start:]...)
-	if len(w.line) > maxLogLine {
-		w.emit(w.line)
-		w.line = w.line[:0]
-	}
-	return len(b), nil
-}
-
-// emit logs one line while the cap allows, and once that it was reached.
-func (w *stderrLog) emit(line []byte) {
-	switch {
-	case w.logged > stderrCap:
-		return
-	case w.logged+len(line) > stderrCap:
-		w.logged = stderrCap + 1
-		w.log.Warn("child stderr: the rest is dropped", "cap", stderrCap)
-		return
-	}
-	w.logged += len(line)
-	w.log.Warn("child stderr", "line", string(line))
-}
-
-// flush logs a last line without its end.
-func (w *stderrLog) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.line) > 0 {
-		w.emit(w.line)
-		w.line = w.line[:0]
-	}
-}
-
-// tailText is the end of the child's stderr, from a line start when it was cut.
-func (w *stderrLog) tailText() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	t := w.tail
-	if len(t) == stderrTail {
-		if i := strings.IndexByte(string(t), '\n'); i >= 0 {
-			t = t[i+1:]
-		}
-	}
-	return strings.TrimSpace(string(t))
-}
-
-// appendFrameHeader appends the header of a frame of type typ with a
-// payload of n bytes.
-func appendFrameHeader(b []byte, typ byte, n int) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	return append(b, typ, 0, 0, 0)
-}
-
-func appendFrameStr(b []byte, s string) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-// readFrame reads one frame into *buf (grown as needed, reused); it
-// returns io.EOF only at a frame boundary.
-func readFrame(r *bufio.Reader, hdr *[frameHeader]byte, buf *[]byte, limit int) (byte, []byte, error) {
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, fmt.Errorf("frame header: %w", err)
-		}
-		return 0, nil, err
-	}
-	n, typ := binary.LittleEndian.Uint32(hdr[:]), hdr[4]
-	if hdr[5]|hdr[6]|hdr[7] != 0 || int64(n) > int64(limit) {
-		return 0, nil, fmt.Errorf("bad frame header % x", hdr[:])
-	}
-	if cap(*buf) < int(n) {
-		*buf = make([]byte, n)
-	}
-	b := (*buf)[:n]
-	if _, err := io.ReadFull(r, b); err != nil {
-		return 0, nil, fmt.Errorf("frame of %d bytes: %w", n, noEOF(err))
-	}
-	return typ, b, nil
-}
-
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// frameDec reads the fields of a payload; bad is set when one does not fit.
-type frameDec struct {
-	b   []byte
-	bad bool
-}
-
-func (d *frameDec) take(n int) []byte {
-	if d.bad || n < 0 || n > len(d.b) {
-		d.bad = true
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *frameDec) u32() uint32 {
-	if v := d.take(4); v != nil {
-		return binary.LittleEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *frameDec) u64() uint64 {
-	if v := d.take(8); v != nil {
-		return binary.LittleEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *frameDec) str() string {
-	n := d.u32()
-	if n > uint32(len(d.b)) {
-		d.bad = true
-		return ""
-	}
-	return string(d.take(int(n)))
-}
-
-// ServeChild is the child side: it reads requests from r and writes replies
-// to w until r ends or a stop request; it returns the process exit code.
-// main (and TestMain) call it when os.Args[1] == ChildArg.
-//
-// The child ignores SIGINT, SIGTERM and SIGHUP: the parent stops it (an
-// operator's Ctrl-C goes to the whole process group), or kills it.
-func ServeChild(r io.Reader, w io.Writer) int {
-	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	if err := applyLimitArg(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "stratbox child: %v\n", err)
-		return childExitProtocol
-	}
-	if w == io.Writer(os.Stdout) {
-		os.Stdout = os.Stderr // a stray print must not break the protocol
-	}
-	c := &childServer{in: bufio.NewReaderSize(r, 64<<10), out: bufio.NewWriterSize(w, 64<<10),
-		clk: clock.NewFake(time.Unix(0, 0))}
-	defer c.close()
-	return c.serve()
-}
-
-// childServer serves one plugin instance in the child.
-type childServer struct {
-	in  *bufio.Reader
-	hdr [frameHeader]byte
-	buf []byte // the request's payload, reused after the load
-
-	mu   sync.Mutex // serialises writes: log lines come from inside calls
-	out  *bufio.Writer
-	wbuf []byte
-
-	clk   *clock.Fake // set to the parent's now before every call
-	cache *Cache
-	p     *Plugin
-	sb    Sandbox
-}
-
-func (c *childServer) serve() int {
-	for {
-		typ, body, err := readFrame(c.in, &c.hdr, &c.buf, maxRequest)
-		if err == io.EOF {
-			return childExitOK
-		}
-		if err != nil {
-			return c.protocol("read request: %v", err)
-		}
-		if code, done := c.handle(typ, body); done {
-			return code
-		}
-	}
-}
-
-// handle serves one request; done says the child is to exit with code.
-func (c *childServer) handle(typ byte, body []byte) (code int, done bool) {
-	if (typ == reqLoad) != (c.sb == nil) {
-		return c.protocol("request %q out of order", typ), true
-	}
-	if typ == reqLoad {
-		c.buf = nil // the module now belongs to the plugin
-		return c.load(body)
-	}
-	d := frameDec{b: body}
-	now := time.Unix(0, int64(d.u64()))
-	if d.bad {
-		return c.protocol("request %q of %d bytes", typ, len(body)), true
-	}
-	c.clk.Set(now)
-	ctx := context.Background()
-	var intents []byte
-	var err error
-	switch typ {
-	case reqStart:
-		intents, err = c.sb.Start(ctx, d.b, now)
-	case reqDeliver:
-		intents, err = c.sb.Deliver(ctx, d.b, now)
-	case reqStop:
-		intents, err = c.sb.Stop(ctx, now)
-	default:
-		return c.protocol("unknown request %q", typ), true
-	}
-	if err != nil {
-		return c.sendError(err)
-	}
-	if err := c.sendResult(intents); err != nil {
-		return c.protocol("write result: %v", err), true
-	}
-	return childExitOK, typ == reqStop
-}
-
-// load loads the plugin with the parent's config, the fake clock, no call
-// budget (the parent keeps it) and a logger that forwards to the parent.
-func (c *childServer) load(body []byte) (int, bool) {
-	d := frameDec{b: body}
-	instance := d.u64()
-	cfg := PluginConfig{MemoryLimitPages: d.u32(), CallBudget: -1}
-	d.u32()
-	cfg.LogRate, cfg.LogBurst, cfg.Seed = int(d.u64()), int(d.u64()), d.u64()
-	cfg.TimerMin = time.Duration(d.u64())
-	name, dir := d.str(), d.str()
-	if d.bad || instance == 0 {
-		return c.protocol("load request of %d bytes", len(body)), true
-	}
-	var err error
-	if c.cache, err = NewCache(dir); err == nil {
-		c.p, err = Load(context.Background(), name, d.b, cfg, WithClock(c.clk), WithCache(c.cache),
-			WithLogger(slog.New(childLogHandler{c})))
-	}
-	if err != nil {
-		return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
-	}
-	c.p.starts = instance - 1 // Start numbers this instance as the parent did
-	// Loaded: from here on the child runs plugin code, confined.
-	if err := confine(); err != nil {
-		return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
-	}
-	c.sb = NewInProcess(c.p)
-	if err := c.sendResult(nil); err != nil {
-		return c.protocol("write result: %v", err), true
-	}
-	return childExitOK, false
-}
-
-// sendError replies with a fault, after which the child exits, or with an
-// error that leaves the plugin alive.
-func (c *childServer) sendError(err error) (int, bool) {
-	var f *Fault
-	if errors.As(err, &f) {
-		text := ""
-		if f.Err != nil {
-			text = f.Err.Error()
-		}
-		b := binary.LittleEndian.AppendUint64(c.wbuf[:0], uint64(f.Code))
-		b = appendFrameStr(appendFrameStr(appendFrameStr(b, string(f.Kind)), f.Call), text)
-		if werr := c.send(repFault, b, nil); werr != nil {
-			return c.protocol("write fault: %v", werr), true
-		}
-		return childExitFault, true
-	}
-	code := uint32(errCodeOther)
-	if errors.Is(err, ErrInboxFull) {
-		code = errCodeInbox
-	}
-	b := binary.LittleEndian.AppendUint32(c.wbuf[:0], code)
-	b = appendFrameStr(binary.LittleEndian.AppendUint32(b, 0), err.Error())
-	if werr := c.send(repError, b, nil); werr != nil {
-		return c.protocol("write error: %v", werr), true
-	}
-	return childExitOK, false
-}
-
-// sendResult replies with the instance's counters, timer, descriptor and intents.
-func (c *childServer) sendResult(intents []byte) error {
-	st, desc := c.sb.Stats(), c.sb.Descriptor()
-	next, armed := c.sb.NextTimer()
-	var flags byte
-	if armed {
-		flags |= flagTimer
-	}
-	if intents != nil {
-		flags |= flagCalled
-	}
-	le := binary.LittleEndian
-	b := le.AppendUint64(c.wbuf[:0], st.Calls)
-	b = le.AppendUint64(b, uint64(st.CallTime))
-	b = le.AppendUint64(b, uint64(st.MaxCallTime))
-	b = le.AppendUint64(b, st.MemoryBytes)
-	b = le.AppendUint64(b, st.LogsDropped)
-	b = le.AppendUint64(b, uint64(next.UnixNano()))
-	b = append(b, flags, 0, 0, 0, 0, 0, 0, 0)
-	b = abi.AppendDescriptor(b, &desc)
-	return c.send(repResult, b, intents)
-}
-
-// send writes and flushes one frame: fixed, then tail. It reuses wbuf.
-func (c *childServer) send(typ byte, fixed, tail []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wbuf = fixed[:0]
-	var hdr [frameHeader]byte
-	_, _ = c.out.Write(appendFrameHeader(hdr[:0], typ, len(fixed)+len(tail)))
-	_, _ = c.out.Write(fixed)
-	_, _ = c.out.Write(tail)
-	return c.out.Flush()
-}
-
-// protocol reports a broken exchange on stderr, which the parent logs.
-func (c *childServer) protocol(format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "stratbox plugin child: "+format+"\n", args...)
-	return childExitProtocol
-}
-
-func (c *childServer) close() {
-	if c.p != nil {
-		_ = c.p.Close(context.Background())
-	}
-	if c.cache != nil {
-		_ = c.cache.Close(context.Background())
-	}
-}
-
-// childLogHandler forwards log records to the parent as log frames, with
-// the record's own attributes; those added by With (the plugin's name, the
-// instance) are the parent's to add.
-type childLogHandler struct{ c *childServer }
-
-func (h childLogHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h childLogHandler) Handle(_ context.Context, r slog.Record) error {
-	n := min(r.NumAttrs(), maxLogAttrs)
-	b := binary.LittleEndian.AppendUint32(nil, uint32(int32(r.Level)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	b = appendFrameStr(b, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		if n == 0 {
-			return false
-		}
-		n--
-		b = appendFrameStr(appendFrameStr(b, a.Key), a.Value.String())
-		return true
-	})
-	c := h.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var hdr [frameHeader]byte
-	_, _ = c.out.Write(appendFrameHeader(hdr[:0], repLog, len(b)))
-	_, _ = c.out.Write(b)
-	return c.out.Flush() // now: a line survives a kill later in the call
-}
-
-func (h childLogHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h childLogHandler) WithGroup(string) slog.Handler      { return h }

@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"context"
@@ -35,10 +35,10 @@ func TestAbortFault(t *testing.T) {
 			{4, "<unreadable: pointer 2>", nil},
 		} {
 			t.Run(string(isolation)+"/"+string(rune('0'+tc.id)), func(t *testing.T) {
-				wasm := fixture(t, "abort")
+				wasm := procFixture(t, "abort")
 				var sb Sandbox
 				if isolation == IsolateProcess {
-					sb = NewProcess(loadPlugin(t, wasm, ForProcess()), ProcessConfig{CacheDir: testCacheDir})
+					sb = NewProcess(loadPlugin(t, wasm, WithChildProcess()), ProcessConfig{CacheDir: testCacheDir})
 				} else {
 					sb = NewInProcess(loadPlugin(t, wasm))
 				}

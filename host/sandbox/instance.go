@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"context"
@@ -41,7 +41,7 @@ type Fault struct {
 }
 
 func (f *Fault) Error() string {
-	msg := fmt.Sprintf("host: plugin %q faulted in %s: %s", f.Plugin, f.Call, f.Kind)
+	msg := fmt.Sprintf("sandbox: plugin %q faulted in %s: %s", f.Plugin, f.Call, f.Kind)
 	switch f.Kind {
 	case FaultError, FaultResult, FaultExit:
 		msg += fmt.Sprintf(" (%d)", f.Code)

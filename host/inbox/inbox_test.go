@@ -1,4 +1,4 @@
-package host
+package inbox
 
 import (
 	"encoding/binary"
@@ -91,13 +91,13 @@ func ibRecords(t testing.TB, buf []byte) [][]byte {
 }
 
 // ibDrain takes everything pending, max bytes at a time.
-func ibDrain(t testing.TB, q *inbox, max int) [][]byte {
+func ibDrain(t testing.TB, q *Inbox, max int) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for q.len() > 0 {
-		buf := q.take(nil, max)
+	for q.Len() > 0 {
+		buf := q.Take(nil, max)
 		if len(buf) == 0 {
-			t.Fatalf("take returned nothing with %d bytes pending", q.len())
+			t.Fatalf("take returned nothing with %d bytes pending", q.Len())
 		}
 		if len(buf) > max {
 			t.Fatalf("take returned %d bytes, max %d", len(buf), max)
@@ -108,14 +108,14 @@ func ibDrain(t testing.TB, q *inbox, max int) [][]byte {
 }
 
 // ibCheckCounts checks that the counters add up.
-func ibCheckCounts(t testing.TB, q *inbox) InboxStats {
+func ibCheckCounts(t testing.TB, q *Inbox) Stats {
 	t.Helper()
-	s := q.stats()
+	s := q.Stats()
 	if s.Pushed != s.Taken+s.Conflated+s.Merged+s.Dropped+uint64(s.Pending) {
 		t.Errorf("counts do not add up: %+v", s)
 	}
-	if s.PendingBytes != q.len() || s.MaxPendingBytes < s.PendingBytes {
-		t.Errorf("byte counts: %+v, len %d", s, q.len())
+	if s.PendingBytes != q.Len() || s.MaxPendingBytes < s.PendingBytes {
+		t.Errorf("byte counts: %+v, len %d", s, q.Len())
 	}
 	return s
 }
@@ -179,18 +179,18 @@ func ibDescribeAll(recs [][]byte) []string {
 }
 
 func TestInboxOrderEventsSurviveFlood(t *testing.T) {
-	q := newInbox(2048)
+	q := New(2048)
 	var want []string
 	rej := abi.AppendIntentRejected(nil, &abi.IntentRejected{IntentKind: abi.KindCancel, CID: 7})
 	pool := abi.AppendPoolState(nil, &abi.PoolState{Healthy: 1, Total: 2})
 	timer := abi.AppendTimer(nil, &abi.Timer{ID: 3, Due: 5})
 	id := uint64(1)
-	q.push(ibSnap(9, id, []abi.Level{ibLv(10, 1)}, []abi.Level{ibLv(11, 1)}))
+	q.Push(ibSnap(9, id, []abi.Level{ibLv(10, 1)}, []abi.Level{ibLv(11, 1)}))
 	for i := range 300 {
 		for j := range 20 { // market data flood: far more than the limit
-			q.push(ibTicker(uint32(j%4), 0, uint64(i*100+j)))
-			q.push(ibTrade(uint32(j%4), uint64(i*100+j)))
-			q.push(ibChange(9, id+1, id, []abi.Level{ibLv(int64(j%7+1), int64(i))}, nil))
+			q.Push(ibTicker(uint32(j%4), 0, uint64(i*100+j)))
+			q.Push(ibTrade(uint32(j%4), uint64(i*100+j)))
+			q.Push(ibChange(9, id+1, id, []abi.Level{ibLv(int64(j%7+1), int64(i))}, nil))
 			id++
 		}
 		var rec []byte
@@ -208,7 +208,7 @@ func TestInboxOrderEventsSurviveFlood(t *testing.T) {
 		case 5:
 			rec = ibUnknown(uint64(i))
 		}
-		if !q.push(rec) {
+		if !q.Push(rec) {
 			t.Fatalf("push %d refused", i)
 		}
 		want = append(want, ibDescribe(rec))
@@ -260,9 +260,9 @@ func TestInboxLatestWins(t *testing.T) {
 			[]string{"ticker(1,0,3)", "position(1,0,2)"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := newInbox(0)
+			q := New(0)
 			for _, r := range tc.push {
-				q.push(r)
+				q.Push(r)
 			}
 			got := ibDescribeAll(ibDrain(t, q, 1<<16))
 			if !slices.Equal(got, tc.want) {
@@ -274,11 +274,11 @@ func TestInboxLatestWins(t *testing.T) {
 		})
 	}
 	t.Run("after take a ticker is pending anew", func(t *testing.T) {
-		q := newInbox(0)
-		q.push(ibTicker(1, 0, 1))
+		q := New(0)
+		q.Push(ibTicker(1, 0, 1))
 		first := ibDescribeAll(ibDrain(t, q, 1<<16))
-		q.push(ibTicker(1, 0, 2))
-		q.push(ibTicker(1, 0, 3))
+		q.Push(ibTicker(1, 0, 2))
+		q.Push(ibTicker(1, 0, 3))
 		second := ibDescribeAll(ibDrain(t, q, 1<<16))
 		if !slices.Equal(first, []string{"ticker(1,0,1)"}) || !slices.Equal(second, []string{"ticker(1,0,3)"}) {
 			t.Errorf("got %v then %v", first, second)
@@ -386,9 +386,9 @@ func TestInboxBooks(t *testing.T) {
 			}, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := newInbox(0)
+			q := New(0)
 			for _, r := range tc.push {
-				if !q.push(r) {
+				if !q.Push(r) {
 					t.Fatalf("refused %s", ibDescribe(r))
 				}
 			}
@@ -404,12 +404,12 @@ func TestInboxBooks(t *testing.T) {
 }
 
 func TestInboxBookAfterTake(t *testing.T) {
-	q := newInbox(0)
-	q.push(ibSnap(1, 10, []abi.Level{ibLv(100, 1)}, nil))
-	q.push(ibChange(1, 11, 10, []abi.Level{ibLv(99, 1)}, nil))
+	q := New(0)
+	q.Push(ibSnap(1, 10, []abi.Level{ibLv(100, 1)}, nil))
+	q.Push(ibChange(1, 11, 10, []abi.Level{ibLv(99, 1)}, nil))
 	first := ibDescribeAll(ibDrain(t, q, 1<<16))
-	q.push(ibChange(1, 12, 11, []abi.Level{ibLv(98, 1)}, nil))
-	q.push(ibChange(1, 13, 12, []abi.Level{ibLv(98, 0)}, nil))
+	q.Push(ibChange(1, 12, 11, []abi.Level{ibLv(98, 1)}, nil))
+	q.Push(ibChange(1, 13, 12, []abi.Level{ibLv(98, 0)}, nil))
 	second := ibDescribeAll(ibDrain(t, q, 1<<16))
 	if want := []string{"snap(1,f0,11<-0,ts110,[100:1 99:1],[])"}; !slices.Equal(first, want) {
 		t.Errorf("first take %v, want %v", first, want)
@@ -469,7 +469,7 @@ func (b *ibRefBook) equal(o *ibRefBook) bool {
 func TestInboxBookProperty(t *testing.T) {
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 99))
-		q := newInbox(512 + rng.IntN(4096))
+		q := New(512 + rng.IntN(4096))
 		var pushedRef, gotRef [3]ibRefBook
 		var last [3]uint64     // change id of the last message pushed per instrument
 		var prev [3]abi.Header // header of the last book record delivered per instrument
@@ -511,7 +511,7 @@ func TestInboxBookProperty(t *testing.T) {
 		}
 		var dst []byte
 		takeSome := func() {
-			dst = q.take(dst[:0], 700+rng.IntN(3000))
+			dst = q.Take(dst[:0], 700+rng.IntN(3000))
 			for r, err := range abi.Records(dst) {
 				if err != nil {
 					t.Fatal(err)
@@ -523,9 +523,9 @@ func TestInboxBookProperty(t *testing.T) {
 			i := uint32(rng.IntN(3))
 			switch r := rng.IntN(100); {
 			case r < 10:
-				q.push(ibTicker(i, 0, uint64(step)))
+				q.Push(ibTicker(i, 0, uint64(step)))
 			case r < 25:
-				q.push(ibTrade(i, uint64(step)))
+				q.Push(ibTrade(i, uint64(step)))
 			default:
 				snapshot := last[i] == 0 || rng.IntN(100) < 12
 				id := last[i] + 1 + uint64(rng.IntN(3))
@@ -547,7 +547,7 @@ func TestInboxBookProperty(t *testing.T) {
 						f |= abi.BookContinues
 					}
 					rec := ibBook(k, i, f, id, p, levels(6, !snapshot), levels(6, !snapshot))
-					if !q.push(rec) {
+					if !q.Push(rec) {
 						t.Fatalf("refused %s", ibDescribe(rec))
 					}
 					pushedRef[i].apply(rec)
@@ -561,7 +561,7 @@ func TestInboxBookProperty(t *testing.T) {
 				takeSome()
 			}
 			if rng.IntN(100) < 3 || step == 2999 {
-				for q.len() > 0 {
+				for q.Len() > 0 {
 					takeSome()
 				}
 				for i := range 3 {
@@ -579,19 +579,19 @@ func TestInboxBookProperty(t *testing.T) {
 
 func TestInboxTradeLimit(t *testing.T) {
 	const limit = 10 * abi.SizeTrade
-	q := newInbox(limit)
+	q := New(limit)
 	for i := range 10 {
-		q.push(ibTrade(1, uint64(i)))
+		q.Push(ibTrade(1, uint64(i)))
 	}
-	if s := q.stats(); s.Dropped != 0 || s.Pending != 10 {
+	if s := q.Stats(); s.Dropped != 0 || s.Pending != 10 {
 		t.Fatalf("trades dropped at the limit: %+v", s)
 	}
-	q.push(ibOrder(1))
-	q.push(ibTrade(1, 10))
-	q.push(ibOrder(2))
-	q.push(ibTrade(1, 11))
-	q.push(ibTicker(1, 0, 1)) // 104 bytes: three more trades go
-	q.push(ibOrder(3))
+	q.Push(ibOrder(1))
+	q.Push(ibTrade(1, 10))
+	q.Push(ibOrder(2))
+	q.Push(ibTrade(1, 11))
+	q.Push(ibTicker(1, 0, 1)) // 104 bytes: three more trades go
+	q.Push(ibOrder(3))
 	got := ibDescribeAll(ibDrain(t, q, 1<<16))
 	want := []string{"trade(1,5)", "trade(1,6)", "trade(1,7)", "trade(1,8)", "trade(1,9)", "order(1)", "trade(1,10)",
 		"order(2)", "trade(1,11)", "ticker(1,0,1)", "order(3)"}
@@ -604,13 +604,13 @@ func TestInboxTradeLimit(t *testing.T) {
 
 	// Order events do not count against the limit and are never dropped;
 	// books over the limit are kept (they are one record per instrument).
-	q = newInbox(abi.SizeTrade)
+	q = New(abi.SizeTrade)
 	for i := range 1000 {
-		q.push(ibOrder(uint64(i)))
+		q.Push(ibOrder(uint64(i)))
 	}
-	q.push(ibSnap(1, 1, []abi.Level{ibLv(1, 1), ibLv(2, 1), ibLv(3, 1)}, nil))
-	q.push(ibTrade(1, 1))
-	if s := q.stats(); s.Dropped != 1 || s.Pending != 1001 {
+	q.Push(ibSnap(1, 1, []abi.Level{ibLv(1, 1), ibLv(2, 1), ibLv(3, 1)}, nil))
+	q.Push(ibTrade(1, 1))
+	if s := q.Stats(); s.Dropped != 1 || s.Pending != 1001 {
 		t.Errorf("%+v", s)
 	}
 	got = ibDescribeAll(ibDrain(t, q, 1<<16))
@@ -622,29 +622,29 @@ func TestInboxTradeLimit(t *testing.T) {
 }
 
 func TestInboxTake(t *testing.T) {
-	q := newInbox(0)
-	q.push(ibTrade(1, 1))     // 48
-	q.push(ibTicker(1, 0, 1)) // 104
-	q.push(ibOrder(1))        // 136
-	if got := q.take(nil, 0); len(got) != 0 {
+	q := New(0)
+	q.Push(ibTrade(1, 1))     // 48
+	q.Push(ibTicker(1, 0, 1)) // 104
+	q.Push(ibOrder(1))        // 136
+	if got := q.Take(nil, 0); len(got) != 0 {
 		t.Errorf("take with max 0 returned %d bytes", len(got))
 	}
-	got := q.take([]byte("x"), 48+103)
+	got := q.Take([]byte("x"), 48+103)
 	if string(got[:1]) != "x" || len(got) != 1+48 {
 		t.Fatalf("take(151) returned %d bytes, want the prefix and one trade", len(got))
 	}
-	if got := q.take(nil, 104+136); len(got) != 240 {
+	if got := q.Take(nil, 104+136); len(got) != 240 {
 		t.Errorf("take(240) returned %d bytes", len(got))
 	}
-	if q.len() != 0 || q.stats().Taken != 3 {
-		t.Errorf("after taking: %+v", q.stats())
+	if q.Len() != 0 || q.Stats().Taken != 3 {
+		t.Errorf("after taking: %+v", q.Stats())
 	}
 
 	// A record larger than max is dropped; records after it still come.
-	q.push(ibOrder(2))        // 136
-	q.push(ibTrade(1, 2))     // 48
-	q.push(ibTicker(1, 0, 2)) // 104
-	recs := ibRecords(t, q.take(nil, 120))
+	q.Push(ibOrder(2))        // 136
+	q.Push(ibTrade(1, 2))     // 48
+	q.Push(ibTicker(1, 0, 2)) // 104
+	recs := ibRecords(t, q.Take(nil, 120))
 	if d := ibDescribeAll(recs); !slices.Equal(d, []string{"trade(1,2)"}) {
 		t.Errorf("take(120) = %v", d)
 	}
@@ -680,23 +680,23 @@ func TestInboxRefuses(t *testing.T) {
 		{"ticker shorter than its layout", shortTicker},
 		{"book counts disagree with size", badLen},
 	} {
-		q := newInbox(0)
-		if q.push(tc.rec) {
+		q := New(0)
+		if q.Push(tc.rec) {
 			t.Errorf("%s: accepted", tc.name)
 		}
-		if s := q.stats(); s.Refused != 1 || s.Pushed != 0 || s.Pending != 0 {
+		if s := q.Stats(); s.Refused != 1 || s.Pushed != 0 || s.Pending != 0 {
 			t.Errorf("%s: %+v", tc.name, s)
 		}
 	}
 
-	q := newInbox(0)
+	q := New(0)
 	var buf []byte
 	buf = append(buf, ibOrder(1)...)
 	buf = append(buf, tick...)
 	buf = append(buf, ibOrder(2)...)
 	buf = append(buf, 1, 0, 3, 0) // garbage: a header cut short
-	q.pushBatch(buf)
-	if s := q.stats(); s.Pushed != 3 || s.Refused != 1 {
+	q.PushBatch(buf)
+	if s := q.Stats(); s.Pushed != 3 || s.Refused != 1 {
 		t.Errorf("pushBatch: %+v", s)
 	}
 	if d := ibDescribeAll(ibDrain(t, q, 1<<16)); !slices.Equal(d, []string{"order(1)", "ticker(1,0,1)", "order(2)"}) {
@@ -705,29 +705,29 @@ func TestInboxRefuses(t *testing.T) {
 }
 
 func TestInboxReady(t *testing.T) {
-	q := newInbox(0)
+	q := New(0)
 	select {
-	case <-q.ready():
+	case <-q.Ready():
 		t.Fatal("ready before a push")
 	default:
 	}
 	for i := range 5 { // never blocks, however many pushes
-		q.push(ibOrder(uint64(i)))
+		q.Push(ibOrder(uint64(i)))
 	}
 	select {
-	case <-q.ready():
+	case <-q.Ready():
 	default:
 		t.Fatal("not ready after a push")
 	}
-	q.take(nil, 2*abi.SizeOrderUpdate)
+	q.Take(nil, 2*abi.SizeOrderUpdate)
 	select {
-	case <-q.ready():
+	case <-q.Ready():
 	default:
 		t.Fatal("not ready after a take that left records")
 	}
-	q.take(nil, 1<<16)
+	q.Take(nil, 1<<16)
 	select {
-	case <-q.ready():
+	case <-q.Ready():
 		t.Fatal("ready after a take that left nothing")
 	default:
 	}
@@ -735,19 +735,19 @@ func TestInboxReady(t *testing.T) {
 
 func TestInboxConcurrent(t *testing.T) {
 	const pushers, n = 4, 3000
-	q := newInbox(4096)
+	q := New(4096)
 	var wg sync.WaitGroup
 	for p := range pushers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			inst := uint32(p)
-			q.push(ibSnap(inst, 1, []abi.Level{ibLv(1, 1)}, nil))
+			q.Push(ibSnap(inst, 1, []abi.Level{ibLv(1, 1)}, nil))
 			for i := range n {
-				q.push(ibTicker(inst, 0, uint64(i)))
-				q.push(ibTrade(inst, uint64(i)))
-				q.push(ibChange(inst, uint64(i+2), uint64(i+1), []abi.Level{ibLv(int64(i%5+1), int64(i%3))}, nil))
-				q.push(ibOrder(uint64(p)<<32 | uint64(i)))
+				q.Push(ibTicker(inst, 0, uint64(i)))
+				q.Push(ibTrade(inst, uint64(i)))
+				q.Push(ibChange(inst, uint64(i+2), uint64(i+1), []abi.Level{ibLv(int64(i%5+1), int64(i%3))}, nil))
+				q.Push(ibOrder(uint64(p)<<32 | uint64(i)))
 			}
 		}()
 	}
@@ -757,7 +757,7 @@ func TestInboxConcurrent(t *testing.T) {
 	var changeID [pushers]uint64
 	var dst []byte
 	consume := func() {
-		dst = q.take(dst[:0], 4096)
+		dst = q.Take(dst[:0], 4096)
 		for r, err := range abi.Records(dst) {
 			if err != nil {
 				t.Fatal(err)
@@ -783,13 +783,13 @@ func TestInboxConcurrent(t *testing.T) {
 	}
 	for running := true; running; {
 		select {
-		case <-q.ready():
+		case <-q.Ready():
 			consume()
 		case <-done:
 			running = false
 		}
 	}
-	for q.len() > 0 {
+	for q.Len() > 0 {
 		consume()
 	}
 	for p := range pushers {
@@ -843,14 +843,14 @@ func TestInboxNoAllocs(t *testing.T) {
 	if ibRace() {
 		t.Skip("the race detector makes abi.AppendBook* allocate")
 	}
-	q := newInbox(0)
+	q := New(0)
 	recs := ibMarketBatch()
 	dst := make([]byte, 0, 1<<16)
 	run := func() {
 		for _, r := range recs {
-			q.push(r)
+			q.Push(r)
 		}
-		dst = q.take(dst[:0], 1<<16)
+		dst = q.Take(dst[:0], 1<<16)
 	}
 	for range 10 {
 		run()
@@ -861,20 +861,20 @@ func TestInboxNoAllocs(t *testing.T) {
 }
 
 func BenchmarkInboxPushTake(b *testing.B) {
-	q := newInbox(0)
+	q := New(0)
 	recs := ibMarketBatch()
 	for _, r := range recs {
-		q.push(r)
+		q.Push(r)
 	}
 	dst := make([]byte, 0, 1<<16)
-	dst = q.take(dst[:0], 1<<16)
+	dst = q.Take(dst[:0], 1<<16)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		for _, r := range recs {
-			q.push(r)
+			q.Push(r)
 		}
-		dst = q.take(dst[:0], 1<<16)
+		dst = q.Take(dst[:0], 1<<16)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }

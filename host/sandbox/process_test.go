@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"bufio"
@@ -31,7 +31,7 @@ func procFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	path := "testdata/" + name + ".wasm"
 	if name == "cancel_on_timer" {
-		path = "../testdata/abi/cancel_on_timer.wasm"
+		path = "../../testdata/abi/cancel_on_timer.wasm"
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

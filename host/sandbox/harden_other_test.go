@@ -1,6 +1,6 @@
 //go:build !linux
 
-package host
+package sandbox
 
 const testChildConfined = "__stratbox_test_child_confined"
 

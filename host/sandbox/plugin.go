@@ -1,10 +1,12 @@
-package host
+package sandbox
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,29 +105,45 @@ func (c PluginConfig) Validate() error {
 
 // Errors.
 var (
-	ErrConfig = errors.New("host: invalid config")
+	ErrConfig = errors.New("sandbox: invalid config")
 	// ErrLoad wraps every reason a module is refused at load.
-	ErrLoad = errors.New("host: plugin refused")
+	ErrLoad = errors.New("sandbox: plugin refused")
 	// ErrDead is returned by every call on an instance after a fault or Close.
-	ErrDead = errors.New("host: plugin instance is dead")
+	ErrDead = errors.New("sandbox: plugin instance is dead")
 	// ErrInboxFull: a batch larger than the plugin's inbox.
-	ErrInboxFull = errors.New("host: batch larger than the plugin's inbox")
+	ErrInboxFull = errors.New("sandbox: batch larger than the plugin's inbox")
 )
 
 // Cache is a compilation cache shared by the plugins of a process, in memory
 // or on disk; compiled code survives across processes in a disk cache.
 type Cache struct{ c wazero.CompilationCache }
 
-// NewCache returns a compilation cache; dir "" keeps it in memory only.
+// NewCache returns a compilation cache in dir, which it creates if needed
+// (mode 0755, so that plugin children running as another user can reach
+// their own subdirectory: ProcessConfig.CacheDir); dir "" keeps it in
+// memory only.
 func NewCache(dir string) (*Cache, error) {
 	if dir == "" {
 		return &Cache{wazero.NewCompilationCache()}, nil
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: compilation cache: %w", err)
+	}
 	c, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("host: compilation cache %s: %w", dir, err)
+		return nil, fmt.Errorf("sandbox: compilation cache %s: %w", dir, err)
 	}
 	return &Cache{c}, nil
+}
+
+// DefaultCacheDir is the compilation cache directory of a host that names
+// none: stratbox/wazero in the user's cache directory, or stratbox-wazero
+// in the temporary directory when there is none.
+func DefaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "stratbox", "wazero")
+	}
+	return filepath.Join(os.TempDir(), "stratbox-wazero")
 }
 
 // Close releases the cache.
@@ -169,14 +187,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *loadOptions) { o.log = l
 // WithCache shares a compilation cache. Default: a private in-memory cache.
 func WithCache(c *Cache) Option { return func(o *loadOptions) { o.cache = c } }
 
-// ForProcess compiles the module for child processes (NewProcess): without
+// WithChildProcess compiles the module for child processes (NewProcess): without
 // wazero's interruption checks, which a child does not need (the parent
 // enforces the call budget by killing it) and which make guest loops
 // 13–30× slower. The child compiles the same way, so with a shared disk
 // cache it finds the parent's compiled code instead of compiling again.
 // Such a Plugin must not run in this process (NewInProcess) with a call
 // budget: nothing could interrupt it.
-func ForProcess() Option { return func(o *loadOptions) { o.process = true } }
+func WithChildProcess() Option { return func(o *loadOptions) { o.process = true } }
 
 // Load compiles wasm and checks it against the ABI before any of its code
 // runs: the version marker, the exports' signatures, and that every import is
@@ -228,7 +246,7 @@ func Load(ctx context.Context, name string, wasm []byte, cfg PluginConfig, opts 
 func (p *Plugin) checkWASI() error {
 	wasi := p.rt.Module(wasiModule)
 	if wasi == nil {
-		return fmt.Errorf("host: %s module not instantiated", wasiModule)
+		return fmt.Errorf("sandbox: %s module not instantiated", wasiModule)
 	}
 	have := wasi.ExportedFunctionDefinitions()
 	for _, d := range p.compiled.ImportedFunctions() {
@@ -312,6 +330,9 @@ func (p *Plugin) Version() abi.Version { return p.version }
 
 // CompileTime is how long compilation took (short when it came from a cache).
 func (p *Plugin) CompileTime() time.Duration { return p.compile }
+
+// Config is the plugin's limits with the defaults applied.
+func (p *Plugin) Config() PluginConfig { return p.cfg }
 
 // Size is the module's size in bytes.
 func (p *Plugin) Size() int { return p.size }

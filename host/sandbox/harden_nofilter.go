@@ -1,6 +1,6 @@
 //go:build linux && !amd64 && !arm64
 
-package host
+package sandbox
 
 // auditArch 0: no seccomp allow-list on this architecture (no_new_privs
 // only).

@@ -1,4 +1,4 @@
-package host
+package sandbox
 
 import (
 	"bytes"
@@ -221,7 +221,7 @@ type randReader struct{ p *Plugin }
 func (r randReader) Read(b []byte) (int, error) {
 	st := r.p.current.Load()
 	if st == nil {
-		return 0, fmt.Errorf("host: no live instance")
+		return 0, fmt.Errorf("sandbox: no live instance")
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -242,10 +242,10 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostCancelTimer),
 		[]api.ValueType{i32}, []api.ValueType{i32}).Export(abi.ImportCancelTimer)
 	if _, err := b.Instantiate(ctx); err != nil {
-		return fmt.Errorf("host: instantiate %s module: %w", abi.ImportModule, err)
+		return fmt.Errorf("sandbox: instantiate %s module: %w", abi.ImportModule, err)
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
-		return fmt.Errorf("host: instantiate WASI: %w", err)
+		return fmt.Errorf("sandbox: instantiate WASI: %w", err)
 	}
 	return p.instantiateEnv(ctx)
 }
