@@ -63,7 +63,8 @@ chaos:
 
 ## plugins: builds every example strategy (plugins/examples/<name>) to bin/plugins/<name>.wasm: the Go ones
 ## with go build, the AssemblyScript and WAT ones with the pinned compilers of plugins/sdk/assemblyscript
-## (npm ci when needed), failing when a committed .wasm differs from its source (UPDATE=1 rewrites them).
+## (npm ci when needed), the Rust ones with Debian's rustc 1.63 when it is installed (plugins/sdk/rust/build.sh),
+## failing when a committed .wasm differs from its source (UPDATE=1 rewrites them).
 plugins:
 	@mkdir -p bin/plugins
 	@set -e; for dir in plugins/examples/*/; do \
@@ -72,6 +73,7 @@ plugins:
 		echo "bin/plugins/$$name.wasm $$(wc -c < bin/plugins/$$name.wasm) bytes (Go)"; \
 	done
 	@UPDATE=$(UPDATE) bash plugins/sdk/assemblyscript/build.sh
+	@UPDATE=$(UPDATE) bash plugins/sdk/rust/build.sh
 
 clean:
 	rm -rf bench/latest.txt

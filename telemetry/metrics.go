@@ -46,6 +46,9 @@ const (
 	MetricPluginDown       = "stratbox.plugin.down"
 	MetricPluginRateShare  = "stratbox.plugin.rate_share"
 	MetricPluginShareUse   = "stratbox.plugin.rate_share.requests"
+	MetricPluginPosition   = "stratbox.plugin.position"
+	MetricPluginRealized   = "stratbox.plugin.pnl.realized"
+	MetricPluginUnrealized = "stratbox.plugin.pnl.unrealized"
 
 	MetricPoolConnections = "stratbox.pool.connections"
 	MetricPoolHealthy     = "stratbox.pool.connections.healthy"
@@ -166,7 +169,7 @@ func (t *Telemetry) Observe(e *host.Engine, p *pool.Pool) error {
 		requests := counter(MetricOrderRequests, "{request}", "Order requests sent to the exchange.")
 		inflight := gauge(MetricOrdersInFlight, "{request}", "Order requests and verifications not answered yet.")
 		reest := counter(MetricReestablished, "{order}", "Orders re-placed on another connection after theirs was lost.")
-		killed := gauge(MetricKilled, "1", "1 once the kill switch is on.")
+		killed := gauge(MetricKilled, "", "1 once the kill switch is on.")
 		calls := counter(MetricPluginCalls, "{call}", "Plugin calls.")
 		pIntents := counter(MetricPluginIntents, "{intent}", "Intents per plugin.")
 		dispatched := counter(MetricPluginDispatched, "{event}", "Events handed to the plugin.")
@@ -174,12 +177,21 @@ func (t *Telemetry) Observe(e *host.Engine, p *pool.Pool) error {
 		dropped := counter(MetricPluginDropped, "{event}", "Trades dropped over the inbox limit, and records too large for the plugin's inbox.")
 		restarts := counter(MetricPluginRestarts, "{restart}", "Plugin instances restarted after a fault.")
 		open := gauge(MetricPluginOpenOrders, "{order}", "The plugin's orders not final.")
-		down := gauge(MetricPluginDown, "1", "1 when the circuit breaker stopped the plugin for good.")
+		down := gauge(MetricPluginDown, "", "1 when the circuit breaker stopped the plugin for good.")
 		share, err := m.Float64ObservableGauge(MetricPluginRateShare, metric.WithUnit("{request}/s"),
 			metric.WithDescription("The plugin's share of the account's matching-request rate (rate_weight; after the margin and the reserve)."))
 		errs = append(errs, err)
 		insts = append(insts, share)
 		shareUse := counter(MetricPluginShareUse, "{request}", "Order requests charged to the plugin's rate share, by how: own (its tokens), borrowed (capacity others left), refused.")
+		fgauge := func(name, desc string) metric.Float64ObservableGauge {
+			g, err := m.Float64ObservableGauge(name, metric.WithDescription(desc))
+			errs = append(errs, err)
+			insts = append(insts, g)
+			return g
+		}
+		position := fgauge(MetricPluginPosition, "The plugin's own position per instrument, in the instrument's amount unit (USD for an inverse perpetual, the base currency for a linear one).")
+		realized := fgauge(MetricPluginRealized, "The plugin's realized PnL per instrument, fees included, in the instrument's settlement currency.")
+		unrealized := fgauge(MetricPluginUnrealized, "The plugin's unrealized PnL per instrument at the last mark price, in the instrument's settlement currency.")
 		cb = append(cb, func(o metric.Observer) {
 			s := e.Stats()
 			o.ObserveInt64(frames, int64(s.Frames))
@@ -207,6 +219,12 @@ func (t *Telemetry) Observe(e *host.Engine, p *pool.Pool) error {
 				o.ObserveInt64(restarts, int64(max(ps.Starts, 1)-1), a)
 				o.ObserveInt64(open, int64(ps.OpenOrders), a)
 				o.ObserveInt64(down, b2i(ps.Down), a)
+				for _, pos := range ps.Positions {
+					pa := metric.WithAttributes(host.AttrPlugin.String(ps.Name), host.AttrInstrument.String(pos.Instrument))
+					o.ObserveFloat64(position, pos.Size.Float64(), pa)
+					o.ObserveFloat64(realized, pos.RealizedPnL, pa)
+					o.ObserveFloat64(unrealized, pos.UnrealizedPnL, pa)
+				}
 				if sh := ps.RateShare; sh.Name != "" {
 					o.ObserveFloat64(share, sh.Rate, a)
 					for _, u := range []struct {
@@ -222,7 +240,7 @@ func (t *Telemetry) Observe(e *host.Engine, p *pool.Pool) error {
 	if p != nil {
 		conns := gauge(MetricPoolConnections, "{connection}", "The pool's connections, by state.")
 		healthy := gauge(MetricPoolHealthy, "{connection}", "The pool's connections ready for requests.")
-		degraded := gauge(MetricPoolDegraded, "1", "1 while fewer connections than min_healthy are ready.")
+		degraded := gauge(MetricPoolDegraded, "", "1 while fewer connections than min_healthy are ready.")
 		failovers := counter(MetricPoolFailovers, "{failover}", "Connections lost: their orders verified and re-placed elsewhere, their market channels moved.")
 		moved := counter(MetricPoolMoved, "{channel}", "Market channels moved to another connection after a loss.")
 		failures := counter(MetricConnFailures, "{failure}", "Losses of the connection (socket error or missed heartbeat deadline).")

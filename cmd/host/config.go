@@ -38,6 +38,7 @@ type fileConfig struct {
 	Cluster  clusterConfig  `toml:"cluster"`
 
 	Telemetry telemetryConfig `toml:"telemetry"`
+	Control   controlConfig   `toml:"control"`
 }
 
 // simConfig is the [sim] section: the simulator `host sim` runs, and the one
@@ -129,6 +130,9 @@ func parseConfig(name string, data []byte) (fileConfig, error) {
 
 func (c fileConfig) validate() error {
 	if _, err := c.Cluster.config(); err != nil {
+		return err
+	}
+	if err := c.Control.validate(); err != nil {
 		return err
 	}
 	for i, k := range c.Sim.Keys {

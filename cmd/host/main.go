@@ -59,6 +59,7 @@ commands:
   record  record market channels of the exchange (or the simulator) to a file, for replay
   cluster status: the cluster's nodes, connections, pool health and current controller
   cluster credentials: write a new cluster credentials file (random route password, a status login; mode 0600)
+  ctl     steer a running 'host run': status, kill, pause, resume, swap, reload
   bench   measure the host on this machine: dispatch, end to end, heartbeats, tick-to-order, replay, memory
 
 Run 'host <command> -h' for a command's flags.`
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCluster(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "ctl":
+		return runCtl(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -46,6 +46,7 @@ const (
 	langGo  = "Go"
 	langAS  = "AssemblyScript"
 	langWAT = "WAT"
+	langRS  = "Rust"
 )
 
 // example is one example plugin.
@@ -63,8 +64,8 @@ var (
 )
 
 // examples finds every example under ../examples and returns its module:
-// a Go example built as `make plugins` builds it, an AssemblyScript or WAT
-// one from the committed .wasm next to its source (logged).
+// a Go example built as `make plugins` builds it, an AssemblyScript, WAT or
+// Rust one from the committed .wasm next to its source (logged).
 func examples(t testing.TB) []example {
 	t.Helper()
 	dirs, err := filepath.Glob("../examples/*")
@@ -85,8 +86,10 @@ func examples(t testing.TB) []example {
 			ex.lang, ex.wasm = langAS, committed(t, dir, "assembly/index.ts")
 		case exists(filepath.Join(dir, name+".wat")):
 			ex.lang, ex.wasm = langWAT, committed(t, dir, name+".wat")
+		case exists(filepath.Join(dir, "Cargo.toml")):
+			ex.lang, ex.wasm = langRS, committed(t, dir, "src/lib.rs")
 		default:
-			t.Errorf("example %s has no source this suite knows (main.go, assembly/index.ts, %s.wat)", dir, name)
+			t.Errorf("example %s has no source this suite knows (main.go, assembly/index.ts, %s.wat, Cargo.toml)", dir, name)
 			continue
 		}
 		out = append(out, ex)
@@ -95,15 +98,16 @@ func examples(t testing.TB) []example {
 	for _, ex := range out {
 		langs[ex.lang] = true
 	}
-	if !langs[langGo] || !langs[langAS] || !langs[langWAT] {
-		t.Fatalf("examples in %v only; want Go, AssemblyScript and WAT", langs)
+	if !langs[langGo] || !langs[langAS] || !langs[langWAT] || !langs[langRS] {
+		t.Fatalf("examples in %v only; want Go, AssemblyScript, WAT and Rust", langs)
 	}
 	return out
 }
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
-// committed reads the committed binary of a non-Go example (or fixture).
+// committed reads the committed binary of a non-Go example (or fixture):
+// `make plugins` checks that its source builds to it.
 func committed(t testing.TB, dir, source string) []byte {
 	t.Helper()
 	path := filepath.Join(dir, filepath.Base(dir)+".wasm")
@@ -150,7 +154,11 @@ func buildGo(t testing.TB, dir string) []byte {
 // fixture reads a committed fixture plugin of testdata/<name>/<name>.wasm.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	return committed(t, filepath.Join("testdata", name), "assembly/index.ts")
+	dir := filepath.Join("testdata", name)
+	if exists(filepath.Join(dir, "Cargo.toml")) {
+		return committed(t, dir, "src/lib.rs")
+	}
+	return committed(t, dir, "assembly/index.ts")
 }
 
 // logLines collects a plugin's log lines (the host's slog records).

@@ -44,7 +44,7 @@ func params(name string) []abi.Param {
 	switch name {
 	case "marketmaker":
 		return []abi.Param{{Type: abi.ParamInt, Key: "max_position", Int: 40}}
-	case "taker", "taker-as":
+	case "taker", "taker-as", "taker-rs":
 		return []abi.Param{{Type: abi.ParamInt, Key: "size", Int: 100}, {Type: abi.ParamInt, Key: "min_volume", Int: 300},
 			{Type: abi.ParamString, Key: "cooldown", Text: "2s"}}
 	}
@@ -312,11 +312,11 @@ func TestScenario(t *testing.T) {
 	}
 }
 
-// The AssemblyScript port of the taker emits exactly what the Go taker
-// emits, log lines included: the ABI and the SDKs treat both languages the
-// same.
+// The AssemblyScript and Rust ports of the taker emit exactly what the Go
+// taker emits, log lines included: the ABI and the SDKs treat the languages
+// the same.
 func TestPortsAgree(t *testing.T) {
-	for port, original := range map[string]string{"taker-as": "taker"} {
+	for port, original := range map[string]string{"taker-as": "taker", "taker-rs": "taker"} {
 		a, err1 := os.ReadFile(filepath.Join("testdata", port+".golden"))
 		b, err2 := os.ReadFile(filepath.Join("testdata", original+".golden"))
 		if err1 != nil || err2 != nil {

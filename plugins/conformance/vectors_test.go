@@ -135,15 +135,22 @@ func TestVectorBatches(t *testing.T) {
 	}
 }
 
-// The AssemblyScript SDK decodes every event and start-up record vector
-// to exactly the vector's fields: the probe plugin (testdata/probe-as)
-// decodes each with the SDK and logs its JSON, which abi turns back into
-// the vector's bytes. Records that cannot be decoded make it fail with -2.
-// (Intent vectors: the SDK writes intents, which the scenario checks.)
-func TestVectorsASDecoders(t *testing.T) {
+// The AssemblyScript and Rust SDKs decode every event and start-up record
+// vector to exactly the vector's fields: a probe plugin per SDK
+// (testdata/probe-as, testdata/probe-rs) decodes each with the SDK and logs
+// its JSON, which abi turns back into the vector's bytes. Records that
+// cannot be decoded make it fail with -2. (Intent vectors: the SDKs write
+// intents, which the scenario checks.)
+func TestVectorsSDKDecoders(t *testing.T) {
+	for _, probe := range []string{"probe-as", "probe-rs"} {
+		t.Run(probe, func(t *testing.T) { testProbe(t, probe) })
+	}
+}
+
+func testProbe(t *testing.T, probe string) {
 	v := loadVectors(t)
 	logs := &logLines{}
-	p := load(t, "probe-as", fixture(t, "probe-as"), host.IsolateNone, host.WithLogger(slogOf(logs)))
+	p := load(t, probe, fixture(t, probe), host.IsolateNone, host.WithLogger(slogOf(logs)))
 	run := func(blob []byte) ([]string, error) {
 		sb := host.NewInProcess(p)
 		defer sb.Close()

@@ -67,6 +67,21 @@
 // as its own only the orders of its Owner (one host's one run): every other
 // order, another host's or an earlier run's, is foreign.
 //
+// # Aggregated channels from raw ones
+//
+// A recording holds the channels its recorder subscribed to, often the raw
+// ones (book.X.raw is what Tardis.dev records), while a strategy subscribes
+// to book.X.100ms. DerivedFrom says whether a channel can be served from the
+// channels of a file and from which; a Deriver derives book.X.100ms (and
+// agg2), the grouped book.X.none.D.100ms, trades.X.100ms and ticker.X.100ms
+// from the raw notifications in recorded time, as Deribit does each 100 ms:
+// the net change of each touched level with a chained prev_change_id, the
+// window's trades in one message, its last ticker. A gap in the raw book
+// stops the derived one until the next raw snapshot. Prices and amounts
+// pass through float64 and back with the shortest text that reads back to
+// the same value, which is the recorded text for every price and amount of
+// up to 15 significant digits.
+//
 // # Instruments
 //
 // Instruments converts public/get_instruments; a Table indexes a selection

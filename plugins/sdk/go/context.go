@@ -169,9 +169,12 @@ func (c *Context) Dropped() int { return c.dropped }
 // from events, so that a replay is deterministic.
 func (c *Context) Now() uint64 { return uint64(c.host.Now()) }
 
-// SetTimer arms timer id (the strategy's choice) to fire once after d; d <=
-// 0 fires at the next batch. Re-arming an armed id replaces it. OnTimer
-// receives it. The error is ErrLimit when 256 timers are armed.
+// SetTimer arms timer id (the strategy's choice) to fire once after d. The
+// host raises a shorter d (0 and negative included) to its minimum timer
+// interval, the plugin's timer_min (2ms by default), and wakes the plugin
+// for its timers at most once per that interval. Re-arming an armed id
+// replaces it. OnTimer receives it. The error is ErrLimit when 256 other
+// timers are armed.
 func (c *Context) SetTimer(id uint32, d time.Duration) error {
 	return statusErr(c.host.SetTimer(id, int64(d)))
 }

@@ -14,7 +14,8 @@ type Host interface {
 	Log(level abi.LogLevel, msg []byte) abi.Status
 	// Now is the host clock, ns since the Unix epoch.
 	Now() int64
-	// SetTimer arms timer id to fire after afterNs (<= 0: at the next batch).
+	// SetTimer arms timer id to fire after afterNs, which the host raises
+	// to the plugin's timer_min (2ms by default) when shorter (<= 0 too).
 	SetTimer(id uint32, afterNs int64) abi.Status
 	// CancelTimer disarms timer id.
 	CancelTimer(id uint32) abi.Status

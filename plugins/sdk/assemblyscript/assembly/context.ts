@@ -114,7 +114,7 @@ export class Context {
   /** The host clock, ns since the Unix epoch. Read time only from here and from events. */
   now(): u64 { return <u64>hostNow(); }
 
-  /** Arms timer id to fire once after afterNs (<= 0: at the next batch); a status (STATUS_LIMIT: 256 armed). */
+  /** Arms timer id to fire once after afterNs, raised by the host to the plugin's timer_min (2 ms by default) when shorter (<= 0 too); a status (STATUS_LIMIT: 256 other timers armed). */
   setTimer(id: u32, afterNs: i64): i32 { return hostSetTimer(id, afterNs); }
 
   /** Disarms timer id; STATUS_NOT_FOUND when it is not armed. */

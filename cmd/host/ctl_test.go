@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stratbox/stratbox/control"
+)
+
+// ctlHost is a control.Host with one plugin, "mm".
+type ctlHost struct{ swapped string }
+
+func (h *ctlHost) known(name string) error {
+	if name != "mm" {
+		return errors.Join(control.ErrUnknownPlugin, errors.New(`unknown plugin "`+name+`" (plugins: mm)`))
+	}
+	return nil
+}
+func (h *ctlHost) Status(context.Context) (control.Status, error) {
+	return control.Status{Version: "v-test", Exchange: "sim", OpenOrder: 2,
+		Plugins: []control.Plugin{{Name: "mm", State: "running", Calls: 12, OpenOrders: 2,
+			Positions: []control.Position{{Instrument: "BTC-PERPETUAL", Size: 20, AvgPrice: 60000.5}}}},
+		Pool:   control.Pool{Healthy: 3, Size: 3, Connections: []control.Connection{{ID: 1, State: "ready", Answered: 9, AnswerP99: "31µs"}}},
+		Limits: []control.Limit{{Key: "risk.max_position", Value: "1000"}}}, nil
+}
+func (h *ctlHost) Kill(context.Context) (int, error)               { return 2, nil }
+func (h *ctlHost) Pause(_ context.Context, n string, _ bool) error { return h.known(n) }
+func (h *ctlHost) Resume(_ context.Context, n string) error        { return h.known(n) }
+func (h *ctlHost) Reload(context.Context) (control.Reload, error) {
+	return control.Reload{}, control.ErrUnsupported
+}
+func (h *ctlHost) Swap(_ context.Context, n, f string, p map[string]string) error {
+	if err := h.known(n); err != nil {
+		return err
+	}
+	h.swapped = f + " " + p["size"]
+	return nil
+}
+
+func ctlServe(t *testing.T, h control.Host) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.sock")
+	ln, err := control.ListenUnix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- control.Serve(ctx, ln, h) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return path
+}
+
+func ctl(args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	err := run(context.Background(), append([]string{"ctl"}, args...), &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func TestCtlCommands(t *testing.T) {
+	h := &ctlHost{}
+	sock := ctlServe(t, h)
+	wasm := filepath.Join(t.TempDir(), "mm2.wasm")
+	if err := os.WriteFile(wasm, []byte("\x00asm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status"}, "mm      running  12"},
+		{[]string{"status"}, "pool: 3 of 3 connections healthy"},
+		{[]string{"status"}, "risk.max_position = 1000"},
+		{[]string{"status", "--json"}, `"avg_price": 60000.5`},
+		{[]string{"kill"}, "2 orders cancelled"},
+		{[]string{"pause", "mm"}, "its orders stay"},
+		{[]string{"pause", "--cancel", "mm"}, "its orders cancelled"},
+		{[]string{"pause", "mm", "--cancel"}, "its orders cancelled"},
+		{[]string{"resume", "mm"}, "mm resumed"},
+		{[]string{"swap", "mm", wasm, "--param", "size=20"}, "none cancelled"},
+	} {
+		out, err := ctl(append([]string{"--socket", sock}, c.args...)...)
+		if err != nil || !strings.Contains(out, c.want) {
+			t.Errorf("ctl %q: %v\n%s\nwant %q", c.args, err, out, c.want)
+		}
+	}
+	if h.swapped != wasm+" 20" {
+		t.Errorf("swap reached the host as %q", h.swapped)
+	}
+}
+
+// Every failure says what went wrong: no host, an unknown plugin, what the
+// host does not support, bad arguments, a token file others can read.
+func TestCtlErrors(t *testing.T) {
+	sock := ctlServe(t, &ctlHost{})
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "token")
+	if err := os.WriteFile(loose, []byte("0123456789abcdef0123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{[]string{"--socket", filepath.Join(dir, "none.sock"), "status"}, false, "no host is listening at " + filepath.Join(dir, "none.sock")},
+		{[]string{"--socket", sock, "resume", "nope"}, false, `unknown plugin "nope" (plugins: mm)`},
+		{[]string{"--socket", sock, "reload"}, false, "not supported"},
+		{[]string{"--socket", sock, "swap", "mm", filepath.Join(dir, "missing.wasm")}, false, "missing.wasm"},
+		{[]string{"--socket", sock}, true, "no command"},
+		{[]string{"--socket", sock, "frob"}, true, `unknown command "frob"`},
+		{[]string{"--socket", sock, "pause"}, true, "takes 1 argument"},
+		{[]string{"--socket", sock, "kill", "now"}, true, "takes 0 argument"},
+		{[]string{"--socket", sock, "swap", "mm", "x.wasm", "--param", "nokey"}, true, "want k=v"},
+		{[]string{"--socket", sock, "--url", "http://127.0.0.1:1", "status"}, true, "not both"},
+		{[]string{"--url", "http://127.0.0.1:1", "status"}, true, "needs --token-file"},
+		{[]string{"--url", "http://127.0.0.1:1", "--token-file", loose, "status"}, false, "lets others read it"},
+	} {
+		out, err := ctl(c.args...)
+		if err == nil || errors.Is(err, errUsage) != c.usage || !strings.Contains(err.Error()+out, c.want) {
+			t.Errorf("ctl %q: %v (usage error: %v)\n%s\nwant %q", c.args, err, errors.Is(err, errUsage), out, c.want)
+		}
+	}
+}
+
+func TestControlConfig(t *testing.T) {
+	for _, c := range []struct{ toml, want string }{
+		{"[control]\nhttp = \"0.0.0.0:7000\"\ntoken_file = \"t\"\n", "beyond loopback"},
+		{"[control]\nhttp = \"127.0.0.1:7000\"\n", "needs control.token_file"},
+		{"[control]\ntoken_file = \"t\"\n", "without control.http"},
+		{"[control]\nhttp = \"7000\"\ntoken_file = \"t\"\n", "want host:port"},
+		{"[control]\nsockett = \"/x\"\n", "control.sockett"},
+	} {
+		if _, err := parseConfig("t.toml", []byte(c.toml)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.toml, err, c.want)
+		}
+	}
+	cfg, err := parseConfig("t.toml", []byte("[control]\nsocket = \"/run/me/h.sock\"\nhttp = \"127.0.0.1:7000\"\ntoken_file = \"/etc/tok\"\n"))
+	if err != nil || cfg.Control.Socket != "/run/me/h.sock" || cfg.Control.HTTP != "127.0.0.1:7000" {
+		t.Errorf("%+v, %v", cfg.Control, err)
+	}
+}
