@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,12 +87,29 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 	if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
+	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
+	if size >= 0 {
+		counts, err := scanChannels(path)
+		if err != nil {
+			return err
+		}
+		plan := replay.PlanChannels(rc, counts)
+		if err := plan.Check(counts); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, ch := range slices.Sorted(maps.Keys(plan.Derived)) {
+			fmt.Fprintf(stderr, "replay: %s is derived from the recorded %s, as Deribit derives it (every 100 ms)\n", ch, plan.Derived[ch])
+		}
+		if len(plan.Missing) > 0 {
+			fmt.Fprintf(stderr, "replay: WARNING: nothing in %s serves %s; it holds %s\n", path, plan.MissingText(), replay.HaveText(counts, 12))
+		}
+		opts = append(opts, replay.WithChannels(counts))
+	}
 	cr := &countingReader{r: file}
 	rd, err := record.Open(cr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
 	var outFile *os.File
 	switch f.out {
 	case "":
@@ -144,6 +164,26 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 	return nil
 }
 
+// scanChannels reads the recording at path once and counts its channels
+// (replay.Channels), so that the replay can derive what it does not hold
+// and say up front what nothing serves.
+func scanChannels(path string) (map[string]uint64, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	rd, err := record.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	counts, err := replay.Channels(rd)
+	if err != nil && !errors.Is(err, record.ErrTruncated) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return counts, nil
+}
+
 // writeReportFile writes res's HTML report to path.
 func writeReportFile(path, source string, res *replay.Result) error {
 	var b bytes.Buffer
@@ -190,6 +230,9 @@ func printReplaySummary(w io.Writer, r *replay.Result, took time.Duration) {
 		float64(r.Frames)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "  frames      %d notifications replayed; not replayed: %d outbound, %d the recorded account's own, %d of channels no plugin wants, %d responses/heartbeats/disconnects, %d lines that were not frames\n",
 		r.Delivered, r.Outbound, r.Private, r.Unsubscribed, r.Other, r.Skipped)
+	if r.Derived > 0 || r.Sources > 0 {
+		fmt.Fprintf(w, "  derived     %d of them derived from %d recorded raw notifications (%d that could not be read)\n", r.Derived, r.Sources, r.BadSource)
+	}
 	if r.Truncated != nil {
 		fmt.Fprintf(w, "  WARNING     %v: replayed what came before\n", r.Truncated)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
 )
@@ -252,4 +253,69 @@ size = 10
 		}
 	}
 	os.WriteFile(filepath.Join(replayDir, "sim-market.tardis"), b.Bytes(), 0o644)
+}
+
+// A recording of raw channels (what Tardis.dev records) replays into the
+// market maker, which subscribes to the 100ms ones: host replay says up
+// front what it derives, and a recording nothing of which a plugin wants is
+// refused before anything runs, naming what the file holds.
+func TestReplayCommandDerivesRawChannels(t *testing.T) {
+	mm := buildExample(t, "marketmaker")
+	src, err := benchkit.SyntheticRecording(20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.rec")
+	if err := os.WriteFile(raw, renameChannels(t, src, ".100ms", ".raw"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"replay", "--cache-dir", "off", raw, mm}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "book.BTC-PERPETUAL.100ms is derived from the recorded book.BTC-PERPETUAL.raw") ||
+		!strings.Contains(stdout.String(), "derived from 20000 recorded raw notifications") {
+		t.Errorf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	}
+	eth := filepath.Join(dir, "eth.rec")
+	if err := os.WriteFile(eth, renameChannels(t, src, "BTC-PERPETUAL.100ms", "ETH-PERPETUAL.100ms"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"replay", "--cache-dir", "off", eth, mm}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "holds nothing the plugins subscribe to") ||
+		!strings.Contains(err.Error(), "book.ETH-PERPETUAL.100ms (14000)") || !strings.Contains(err.Error(), "book.BTC-PERPETUAL.100ms (marketmaker)") {
+		t.Errorf("a recording of another instrument: %v", err)
+	}
+}
+
+// renameChannels rewrites a recording's channel names.
+func renameChannels(t *testing.T, src []byte, from, to string) []byte {
+	t.Helper()
+	rd, err := record.Open(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := record.NewWriter(&buf, record.Header{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Data = bytes.Replace(f.Data, []byte(from+`","data"`), []byte(to+`","data"`), 1)
+		if err := w.Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
