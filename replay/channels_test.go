@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -123,5 +124,75 @@ func TestReplayDerivesFromRaw(t *testing.T) {
 	}
 	if _, again := run(WithChannels(counts)); again != out {
 		t.Error("two replays of the same raw recording differ")
+	}
+}
+
+// marketAt is a recording of a BTC-PERPETUAL trading around mid (a book
+// and trades, and tickers when ticker is true): another market than the
+// simulator's own.
+func marketAt(t *testing.T, mid int, ticker bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := record.NewWriter(&buf, record.Header{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := int64(1_767_225_600_000_000_000)
+	write := func(format string, args ...any) {
+		ns += 20e6
+		if err := w.Write(record.Frame{Time: ns, Conn: 1, Data: fmt.Appendf(nil, format, args...)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"snapshot","timestamp":%d,"instrument_name":"BTC-PERPETUAL","change_id":1,"bids":[["new",%d.5,500],["new",%d,800]],"asks":[["new",%d.5,500],["new",%d,800]]}}}`,
+		ns/1e6, mid-1, mid-2, mid, mid+1)
+	for i := 2; i < 400; i++ {
+		ms := ns / 1e6
+		switch i % 4 {
+		case 0:
+			write(`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"change","timestamp":%d,"instrument_name":"BTC-PERPETUAL","change_id":%d,"prev_change_id":%d,"bids":[["change",%d.5,%d]],"asks":[["change",%d.5,%d]]}}}`,
+				ms, i, max(i-4, 1), mid-1, 500+i, mid, 500+i)
+		case 1:
+			if ticker {
+				write(`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.100ms","data":{"timestamp":%d,"instrument_name":"BTC-PERPETUAL","index_price":%d.1,"mark_price":%d.2,"best_bid_price":%d.5,"best_bid_amount":500,"best_ask_price":%d.5,"best_ask_amount":500}}}`,
+					ms, mid-3, mid, mid-1, mid)
+			}
+		default:
+			side := "buy"
+			if i%2 == 1 {
+				side = "sell"
+			}
+			write(`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.100ms","data":[{"trade_seq":%d,"trade_id":"%d","timestamp":%d,"price":%d.5,"instrument_name":"BTC-PERPETUAL","direction":"%s","amount":10}]}}`,
+				i, i, ms, mid-1+i%2, side)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// The backtest exchange prices from the recording: on a market far from
+// the simulator's own (with or without recorded tickers, with or without
+// fills), the market maker's quotes are never refused for their price.
+func TestRecordedPriceLimits(t *testing.T) {
+	cache, err := compileCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mid := range []int{1200, 50000} {
+		for _, ticker := range []bool{false, true} {
+			for _, fill := range []Fill{FillNone, FillSim} {
+				cfg := Config{Fill: fill, Plugins: []Plugin{{Name: "marketmaker", Wasm: exampleWasm(t, "marketmaker"), Params: goldenParams["marketmaker"]}}}
+				res, err := Run(context.Background(), openBytes(t, marketAt(t, mid, ticker)), cfg, WithCache(cache))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := res.Stats
+				if s.Placed == 0 || s.Rejected != 0 {
+					t.Errorf("market at %d (ticker %v, fill %s): %d placed, %d rejected by the exchange", mid, ticker, fill, s.Placed, s.Rejected)
+				}
+			}
+		}
 	}
 }
