@@ -28,6 +28,9 @@ type replayFlags struct {
 	report   string
 	cacheDir string
 	logLevel string
+	sweeps   sweepFlags
+	jobs     int
+	json     bool
 	progress string
 }
 
@@ -42,6 +45,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.report, "report", "", "write a visual report (HTML with inline SVG: PnL and position over time, fills on the price) to this file")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", `compiled-plugin cache directory ("off": none)`)
 	fs.StringVar(&f.logLevel, "log", "warn", "log level: debug, info, warn or error")
+	fs.Var(&f.sweeps, "sweep", "key=v1,v2,… (or plugin.key=…): replay once per value; several --sweep replay every combination (repeatable)")
+	fs.IntVar(&f.jobs, "jobs", 0, "with --sweep: replays at a time (0: one per CPU)")
+	fs.BoolVar(&f.json, "json", false, "with --sweep: print the table as JSON")
 	fs.StringVar(&f.progress, "progress", "auto", `progress bar on stderr: "auto" (when stderr is a terminal), "on" or "off"`)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: host replay [flags] RECORDING [strategy.wasm ...]\n\nReplays a recording (stratbox's own, JSON Lines, or Tardis.dev's Deribit format, plain or gzip) through\nthe host, in lock step on the recorded clock: the same file and plugins give the same output, byte for byte.\n\nflags:")
@@ -63,6 +69,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.progress != "auto" && f.progress != "on" && f.progress != "off" {
 		return fmt.Errorf("%w: --progress %q: want auto, on or off", errUsage, f.progress)
 	}
+	if len(f.sweeps) == 0 && (f.jobs != 0 || f.json) {
+		return fmt.Errorf("%w: --jobs and --json go with --sweep", errUsage)
+	}
+	if len(f.sweeps) > 0 && (f.out != "" || f.speed != 0) {
+		return fmt.Errorf("%w: --out and --speed are a single replay's, not a sweep's", errUsage)
+	}
+	if f.jobs < 0 {
+		return fmt.Errorf("%w: --jobs %d: must not be negative", errUsage, f.jobs)
+	}
 	rf := runFlags{config: f.config, cacheDir: f.cacheDir, status: -1}
 	cfg, err := rf.load(fs.Args()[1:])
 	if err != nil {
@@ -72,7 +87,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if len(f.sweeps) > 0 {
+		return f.sweep(ctx, fs.Arg(0), cfg.Host.cacheDir(), rc, stdout, stderr)
+	}
 	return f.replay(ctx, fs.Arg(0), cfg.Host.cacheDir(), rc, stdout, stderr)
+}
+
+// sweepFlags are the --sweep flags.
+type sweepFlags []replay.SweepParam
+
+func (s *sweepFlags) String() string { return "" }
+func (s *sweepFlags) Set(v string) error {
+	p, err := replay.ParseSweep(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, p)
+	return nil
 }
 
 // replay replays the recording at path with rc and prints the summary;

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -318,4 +321,56 @@ func renameChannels(t *testing.T, src []byte, from, to string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// host replay --sweep prints one row per combination, the same rows twice;
+// --json and --report give the same figures; the sweep's flags are checked.
+func TestReplaySweepCommand(t *testing.T) {
+	mm := buildExample(t, "marketmaker")
+	dir := t.TempDir()
+	src := filepath.Join(replayDir, "sim-run.rec")
+	args := []string{"replay", "--fill", "sim", "--cache-dir", "off", "--sweep", "half_spread_bps=0.25,0.5", "--sweep", "marketmaker.size=10,20", "--jobs", "2"}
+	table := func(extra ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append(append(slices.Clone(args), extra...), src, mm), &stdout, &stderr); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		_, rows, _ := strings.Cut(stdout.String(), "\n") // the first line has the time taken
+		return rows
+	}
+	first := table("--report", filepath.Join(dir, "sweep.html"))
+	lines := strings.Split(strings.TrimSpace(first), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[0], "half_spread_bps") || !strings.Contains(lines[0], "marketmaker.size") || !strings.Contains(lines[0], "MAX DRAWDOWN") {
+		t.Fatalf("table:\n%s", first)
+	}
+	if second := table(); second != first {
+		t.Errorf("the same sweep twice:\n%s\n%s", first, second)
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), append(append(slices.Clone(args), "--json"), src, mm), &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Params map[string]string
+		Fills  uint64
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil || len(rows) != 4 || rows[3].Params["half_spread_bps"] != "0.5" || rows[3].Params["marketmaker.size"] != "20" {
+		t.Errorf("--json: %v %s", err, stdout.String())
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "sweep.html"))
+	if err != nil || !bytes.Contains(page, []byte("<table>")) || bytes.Count(page, []byte("<tr>")) != 5 || !bytes.Contains(page, []byte("<svg")) {
+		t.Errorf("--report: %v %.400s", err, page)
+	}
+	for _, bad := range [][]string{
+		{"replay", "--jobs", "2", src, mm},
+		{"replay", "--json", src, mm},
+		{"replay", "--sweep", "size=1", "--out", filepath.Join(dir, "o"), src, mm},
+		{"replay", "--sweep", "size", src, mm},
+		{"replay", "--sweep", "size=1", "--jobs", "-1", src, mm},
+	} {
+		if err := run(context.Background(), bad, io.Discard, io.Discard); err == nil || !errors.Is(err, errUsage) {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
+	}
 }
