@@ -72,8 +72,9 @@ func (g *testGuard) last() RemoteOrder {
 	return g.seen[len(g.seen)-1]
 }
 
-// The reproductions against a three-member cluster on loopback:
-// nobody without credentials gets in (client or route), a member may
+// Against a three-member cluster on loopback, the attacks that RATIONALE.md
+// "Why is the cluster's NATS authenticated by default, even on loopback?"
+// answers: nobody without credentials gets in (client or route), a member may
 // publish only what members publish and administer no stream, and an order
 // request passes the allow-list and the host's checks (kill switch
 // included) before any connection carries it.

@@ -63,9 +63,9 @@ type Backoff struct {
 	// AttemptsPerSecond caps connection attempts per second, with a burst
 	// of as many (at least 1): an attempt that finds the bucket empty waits
 	// for it. Deribit publishes no rate of connection attempts, only 32
-	// simultaneous connections per IP and 16 sessions per API key (README
-	// "Reconnecting"); the cap keeps a client that is cut again and again
-	// from turning into a storm of dials. Default 10.
+	// simultaneous connections per IP and 16 sessions per API key
+	// (docs/operations.md "Reconnecting"); the cap keeps a client that is
+	// cut again and again from turning into a storm of dials. Default 10.
 	AttemptsPerSecond float64 `toml:"attempts_per_second"`
 }
 

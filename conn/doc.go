@@ -22,10 +22,10 @@
 //   - The reader classifies each frame without decoding it (Classify). A
 //     test_request is answered first: a public/test with a fresh id goes on
 //     the writer's priority lane before the frame reaches anything else
-//     (the design's first rule; RATIONALE.md "Why are heartbeats answered on the
-//     read goroutine?"). Then a response completes its waiting request, a
-//     notification goes to the Sink, and malformed, binary, unknown and
-//     oversized frames are counted and skipped. The reader never blocks on
+//     (rule 1 of docs/architecture.md; RATIONALE.md "Why are heartbeats
+//     answered on the read goroutine?"). Then a response completes its
+//     waiting request, a notification goes to the Sink, and malformed,
+//     binary, unknown and oversized frames are counted and skipped. The reader never blocks on
 //     anything but the socket: the waiter map's mutex is held only around
 //     map operations, the Sink must not block, the Observer runs elsewhere.
 //   - The writer always drains the priority lane before taking the next
@@ -54,6 +54,12 @@
 // # Dependencies
 //
 // Clock (package clock), Dialer, slog.Logger, Observer and Sink are
-// injected with options. Tracing is not wired yet: OpenTelemetry comes with
-// the telemetry issue; until then the Observer and Stats are the hooks.
+// injected with options. The package imports no OpenTelemetry: tracing and
+// metrics are wired from outside, through the hooks it exports. Package
+// telemetry turns the Observer's state changes (delivered for a pool's
+// members by pool.ObserveMembers) into the conn.connect, conn.dial,
+// conn.auth_subscribe and conn.reconnect spans, reads Stats (through
+// pool.Stats) as observable metrics, and folds the heartbeat histograms
+// from HeartbeatDistributions at collection time, so the read goroutine
+// records nothing for them.
 package conn

@@ -170,7 +170,7 @@ func (s *session) readLoop() {
 		now := c.clk.Now()
 		f := Classify(buf)
 		if f.Kind == KindTestRequest && !over && mt == websocket.TextMessage {
-			s.answer(now) // before anything else, per DESIGN rule 1
+			s.answer(now) // before anything else: rule 1 of docs/architecture.md
 		}
 		if c.tap != nil {
 			c.tap(false, c.id, now, buf)

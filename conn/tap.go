@@ -14,7 +14,8 @@ import (
 // Inbound frames are tapped on the read goroutine, after a test_request has
 // been answered and before anything else is done with the frame; outbound
 // ones on the write goroutine, just before they are written. A TapFunc must
-// therefore return at once and never wait for anything (DESIGN rule 1):
+// therefore return at once and never wait for anything (rule 1 of
+// docs/architecture.md):
 // record.Recorder.Tap copies the frame into a bounded queue and drops what
 // does not fit.
 type TapFunc func(out bool, conn uint64, t time.Time, frame []byte)

@@ -179,8 +179,8 @@ func TestUnansweredPlaceLookedForAgain(t *testing.T) {
 }
 
 // An update or a fill that carries an order's label but another exchange
-// order id is not the order's (issue 15, reproduction 2: another host's
-// order under the same label took this order's id and ended it): it is
+// order id is not the order's (seen with two hosts on one account: another
+// host's order under the same label took this order's id and ended it): it is
 // ignored and counted, and the order keeps its id, state and position.
 func TestUpdateOfAnotherExchangeOrderIgnored(t *testing.T) {
 	e, pl, o := omRig(t)

@@ -21,7 +21,8 @@ import (
 // output, byte for byte, on any machine.
 //
 // A Lockstep drives the same engine (the same router, inboxes, validation,
-// risk limits and order manager, DESIGN rule 4) without those goroutines:
+// risk limits and order manager: "one code path, two clocks", rule 4 of
+// docs/architecture.md) without those goroutines:
 // the caller delivers frames (Deliver, the engine's own Sink path), moves
 // the fake clock (AdvanceTo) and calls Settle, which runs everything that is
 // due on the caller's goroutine in a fixed order until nothing is left: the

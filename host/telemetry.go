@@ -42,7 +42,7 @@ type Telemetry struct {
 	Meter metric.Meter
 }
 
-// Metric and span names (README.md "Telemetry").
+// Metric and span names (docs/telemetry.md).
 const (
 	MetricPluginCallDuration = "stratbox.plugin.call.duration"
 	MetricPluginRejections   = "stratbox.plugin.rejections"

@@ -17,8 +17,8 @@ import (
 )
 
 // Metric names of the observable instruments and of the heartbeat
-// histograms (the engine's own are host.Metric*). README.md "Telemetry"
-// lists them all.
+// histograms (the engine's own are host.Metric*). docs/telemetry.md lists
+// them all.
 const (
 	MetricFrames          = "stratbox.frames"
 	MetricFramesMalformed = "stratbox.frames.malformed"

@@ -66,8 +66,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: host bench [flags] [strategy.wasm]\n\n"+
 			"Measures the host on this machine (dispatch, end to end, heartbeats under load, tick-to-order,\n"+
-			"replay, memory) and prints median and spread per figure, with the issues' targets;\n"+
-			"with a plugin, its figures next to the no-op baseline. The keys of --json are in the README.\n\nflags:")
+			"replay, memory, hostile plugins, churn) and prints median and spread per figure, with the\n"+
+			"targets of BENCHMARKS.md; with a plugin, its figures next to the no-op baseline. Every figure\n"+
+			"and the keys of --json are described in docs/host-bench.md.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of the table")

@@ -46,18 +46,18 @@ func TestBenchHelperProcess(t *testing.T) {
 	}
 }
 
-// documentedKeys are the figure keys of README.md's "host bench" section
-// (its table's first column); plugin marks those measured only with a
-// plugin argument.
+// documentedKeys are the figure keys of docs/host-bench.md's "Figures and
+// JSON keys" section (its table's first column); plugin marks those
+// measured only with a plugin argument.
 func documentedKeys(t *testing.T) (all, plugin []string) {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/host-bench.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sec, ok := strings.Cut(string(b), "\n## host bench")
+	_, sec, ok := strings.Cut(string(b), "\n## Figures and JSON keys")
 	if !ok {
-		t.Fatal(`README.md has no "## host bench" section`)
+		t.Fatal(`docs/host-bench.md has no "## Figures and JSON keys" section`)
 	}
 	if i := strings.Index(sec, "\n## "); i >= 0 {
 		sec = sec[:i]
@@ -74,7 +74,7 @@ func documentedKeys(t *testing.T) (all, plugin []string) {
 		}
 	}
 	if len(all) < 20 {
-		t.Fatalf("only %d figure keys found in README.md's host bench section", len(all))
+		t.Fatalf("only %d figure keys found in docs/host-bench.md", len(all))
 	}
 	return all, plugin
 }
@@ -117,7 +117,7 @@ func checkFigures(t *testing.T, res *hostbench.Result, keys []string) {
 	for _, k := range keys {
 		f, ok := res.Figures[k]
 		if !ok {
-			t.Errorf("figure %s (documented in README.md) missing from --json", k)
+			t.Errorf("figure %s (documented in docs/host-bench.md) missing from --json", k)
 			continue
 		}
 		if len(f.Reps) != res.Reps || f.Unit == "" || f.Title == "" {
@@ -141,8 +141,8 @@ func checkFigures(t *testing.T, res *hostbench.Result, keys []string) {
 }
 
 // The whole suite runs (--quick, one repetition) and its JSON object has
-// every key the README documents, each a positive finite value, and no
-// key the README does not document.
+// every key docs/host-bench.md documents, each a positive finite value, and
+// no key it does not document.
 func TestBenchQuickJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the benchmark suite")
@@ -164,11 +164,11 @@ func TestBenchQuickJSON(t *testing.T) {
 	checkFigures(t, res, all)
 	for k := range res.Figures {
 		if !strings.Contains(strings.Join(all, " ")+" ", k+" ") {
-			t.Errorf("figure %s is not documented in README.md's host bench section", k)
+			t.Errorf("figure %s is not documented in docs/host-bench.md", k)
 		}
 	}
 	if len(plugin) == 0 {
-		t.Error("README.md documents no figure of a plugin argument")
+		t.Error("docs/host-bench.md documents no figure of a plugin argument")
 	}
 }
 
@@ -197,7 +197,7 @@ func TestBenchPlugin(t *testing.T) {
 		}
 	}
 	if len(seen) != len(groups) {
-		t.Fatalf("README.md documents no plugin key of some of %v: %v", groups, plugin)
+		t.Fatalf("docs/host-bench.md documents no plugin key of some of %v: %v", groups, plugin)
 	}
 	checkFigures(t, res, want)
 	if _, ok := res.Figures["e2e.native_us"]; ok {

@@ -13,7 +13,7 @@ import (
 	"github.com/stratbox/stratbox/conn"
 )
 
-// Issue 15, reproduction 6: against a real exchange, host run refuses to
+// Against a real exchange, host run refuses to
 // start while a plugin lacks explicit risk limits, naming the missing keys;
 // unlimited = true is the explicit way out; the built-in and loopback
 // simulators need none.
@@ -132,7 +132,7 @@ func TestClientSecretFile(t *testing.T) {
 	}
 }
 
-// Issue 15, reproduction 6: recordings hold the account's orders, trades
+// Recordings hold the account's orders, trades
 // and balances: created 0600, and an existing file is narrowed to 0600.
 func TestRecordingIsPrivate(t *testing.T) {
 	dir := t.TempDir()
@@ -159,7 +159,7 @@ func TestRecordingIsPrivate(t *testing.T) {
 	}
 }
 
-// Issue 15, reproduction 6: a Prometheus listener beyond loopback is
+// A Prometheus listener beyond loopback is
 // refused unless prometheus_allow_remote says so.
 func TestPrometheusBeyondLoopbackNeedsOptIn(t *testing.T) {
 	dir := t.TempDir()

@@ -14,7 +14,7 @@ import (
 )
 
 // telemetryConfig is the [telemetry] section: where traces and metrics go
-// (README.md "Telemetry"). The OTEL_* environment variables apply where it
+// (docs/telemetry.md). The OTEL_* environment variables apply where it
 // is silent.
 type telemetryConfig struct {
 	// Traces: "none" (default), "stdout" (a readable tree per trace),

@@ -13,8 +13,8 @@ import (
 	"github.com/stratbox/stratbox/sim"
 )
 
-// Targets of issue 22: with a random connection cut every second, a pool
-// of 3 has at least one connection ready 99.5 % of the time and two 95 %.
+// Targets (BENCHMARKS.md "Targets"): with a random connection cut every
+// second, a pool of 3 has at least one connection ready 99.5 % of the time and two 95 %.
 const (
 	churnReady1Target = 99.5
 	churnReady2Target = 95
@@ -37,12 +37,12 @@ type churnRep struct {
 	missedWhy              string // the connections' misses by kind, and the simulator's kills
 }
 
-// churn measures availability under churn (issue 22): the quoter trades
+// churn measures availability under churn: the quoter trades
 // through a pool of 3 connections over loopback to a simulator that cuts
 // one of them, picked at random, every second (sim.Server.DropRandom, the
 // `cut_random_every` fault). Each repetition runs a window of 40 s (8 s
-// with Quick: the old schedule's backoff grew over a run, issue 22 measured
-// 40 s) and reports the share of time, sampled every 2 ms, with at least
+// with Quick: the old reconnect schedule's backoff grew over a run, and
+// the figures in BENCHMARKS.md were measured over 40 s) and reports the share of time, sampled every 2 ms, with at least
 // one and at least two connections ready (by the connection's own state,
 // set at the transition: authenticated, heartbeat set, cancel-on-disconnect
 // on, subscriptions restored); the orders that

@@ -11,7 +11,8 @@ import (
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 )
 
-// dispatchTarget is issue 4's target: ≤ 300 ns an event in batches of 64.
+// dispatchTarget is dispatch's target (BENCHMARKS.md "Targets"): ≤ 300 ns
+// an event in batches of 64.
 const dispatchTarget = 300
 
 // dispatchSubject is one plugin of the dispatch figures.

@@ -4,8 +4,8 @@
 //
 // Each figure is measured on the machine it runs on, after a warm-up, in
 // several repetitions, and reported as the median and the spread (min–max)
-// of the repetitions, next to the target the issues set for it (met / not
-// met; never asserted). No figure is computed from another one, none is
+// of the repetitions, next to its target from BENCHMARKS.md "Targets"
+// (met / not met; never asserted). No figure is computed from another one, none is
 // hard-coded:
 //
 //   - dispatch: one Deliver of a batch of 1 or 64 market events into a

@@ -13,7 +13,8 @@ import (
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 )
 
-// e2eTarget is issue 4's target: end to end ≤ 1.5× the native strategy.
+// e2eTarget is the end-to-end target (BENCHMARKS.md "Targets"): ≤ 1.5×
+// the native strategy.
 const e2eTarget = 1.5
 
 // ackWatch is a Sandbox that signals every order_update of state open it

@@ -13,7 +13,8 @@ import (
 	"github.com/stratbox/stratbox/replay"
 )
 
-// replayTarget is the record/replay issue's target: ≥ 500,000 frames/s.
+// replayTarget is replay's target (BENCHMARKS.md "Targets"): ≥ 500,000
+// frames/s.
 const replayTarget = 500_000
 
 // replay measures the throughput of `host replay` (package replay) over a

@@ -15,8 +15,9 @@ type Figure struct {
 	Min    float64   `json:"min"`
 	Max    float64   `json:"max"`
 	Reps   []float64 `json:"reps"`
-	// Target is the issues' target for the figure ("" when none); Met says
-	// whether the median meets it (nil when there is no target).
+	// Target is the figure's target from BENCHMARKS.md "Targets" ("" when
+	// none); Met says whether the median meets it (nil when there is no
+	// target).
 	Target string `json:"target,omitempty"`
 	Met    *bool  `json:"met,omitempty"`
 	// Note says what a reader must know to read the figure (n/a reasons).
@@ -47,7 +48,7 @@ type Result struct {
 	Quick   bool      `json:"quick"`
 	Plugin  string    `json:"plugin,omitempty"`
 	Seconds float64   `json:"seconds"`
-	// Figures by key (README "host bench" lists every key).
+	// Figures by key (docs/host-bench.md lists every key).
 	Figures map[string]*Figure `json:"figures"`
 	// Order is the order in which the figures were measured (for the
 	// table; not part of the JSON).
