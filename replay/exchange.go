@@ -117,6 +117,9 @@ func (x *exchange) feed(channel, data []byte) {
 			x.top(&x.book)
 		}
 	case strings.HasPrefix(ch, "trades."):
+		if !x.fill && x.tickerMark[channelInstrument(ch)] {
+			return // a recorded ticker sets its index: the trades are not needed
+		}
 		var ts []struct {
 			Instrument string  `json:"instrument_name"`
 			Direction  string  `json:"direction"`
