@@ -5,11 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"github.com/stratbox/stratbox/internal/netaddr"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/stratbox/stratbox/internal/netaddr"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -173,7 +174,7 @@ func checkCertFile(path string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := time.Now() // the wall clock, as TLS checks a certificate's validity
 	n := 0
 	for {
 		var blk *pem.Block

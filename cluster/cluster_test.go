@@ -169,12 +169,12 @@ func TestClusterLocalMode(t *testing.T) {
 
 func TestClusterBadInput(t *testing.T) {
 	// Unreachable NATS: a clear error, within the start timeout.
-	_, err := New(context.Background(), Config{Mode: ModeExternal, Name: "x", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", freePorts(t, 1)[0])}},
+	_, err := startNode(context.Background(), Config{Mode: ModeExternal, Name: "x", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", freePorts(t, 1)[0])}},
 		NewPoolHolder(), NewPoolHolder())
 	if err == nil || !strings.Contains(err.Error(), "connect to nats://127.0.0.1") {
 		t.Fatalf("unreachable NATS: %v", err)
 	}
-	if _, err := New(context.Background(), Config{Name: "x"}, nil, nil); !errors.Is(err, ErrConfig) {
+	if _, err := New(Config{Name: "x"}, nil, nil); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no holder: %v", err)
 	}
 	if err := NewPoolHolder().Add("a.b", nil, nil); !errors.Is(err, ErrConfig) {

@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -125,13 +124,12 @@ type Config struct {
 	Auth Auth
 	// Guard, when set, admits or refuses each order request another member
 	// sends to this node's connections, after the method allow-list
-	// (RemoteMethods): the host wires its kill switch, validation and risk
+	// (RemoteAllowed): the host wires its kill switch, validation and risk
 	// limits here. Nil: the allow-list only.
 	Guard func(RemoteOrder) error
 
-	// Logger (default: discarded). NATSLog routes the server's own log to
-	// it as well.
-	Logger  *slog.Logger
+	// NATSLog routes the embedded server's own log to the node's logger
+	// (WithLogger) as well.
 	NATSLog bool
 	// Fitness overrides the node's measured fitness (tests, operators).
 	Fitness func() Fitness
@@ -335,9 +333,6 @@ func (c Config) withDefaults() Config {
 		if c.Mode == ModeEmbedded && len(c.Routes) >= 3 {
 			c.Replicas = 3
 		}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }

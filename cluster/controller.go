@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 const leaseKey = "controller"
@@ -52,26 +53,26 @@ type leaseValue struct {
 // controlLoop keeps (or tries to win) the controller lease and, while this
 // node holds it, looks for lost connections.
 func (n *Node) controlLoop() {
-	started := time.Now()
+	started := n.clk.Now()
 	settled := started
 	tick := min(n.cfg.LeaseTTL/4, n.cfg.HeartbeatInterval)
-	t := time.NewTicker(tick)
+	t := n.clk.NewTicker(tick)
 	defer t.Stop()
 	for {
 		n.leaseStep()
 		// A new controller first listens for one node timeout: before that
 		// every peer would look silent.
-		if n.fence() != 0 && time.Since(started) > n.cfg.NodeTimeout {
+		if n.fence() != 0 && n.clk.Since(started) > n.cfg.NodeTimeout {
 			n.scan()
 		}
-		if time.Since(settled) >= n.cfg.NodeTimeout {
+		if n.clk.Since(settled) >= n.cfg.NodeTimeout {
 			n.settle()
-			settled = time.Now()
+			settled = n.clk.Now()
 		}
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -81,7 +82,7 @@ func (n *Node) controlLoop() {
 func (n *Node) fence() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.lease.held && time.Since(n.lease.renewed) < n.cfg.LeaseTTL*3/4 {
+	if n.lease.held && n.clk.Since(n.lease.renewed) < n.cfg.LeaseTTL*3/4 {
 		return n.lease.fence
 	}
 	return 0
@@ -94,7 +95,7 @@ func (n *Node) leaseStep() {
 	n.mu.Lock()
 	l := n.lease
 	n.mu.Unlock()
-	at := time.Now()
+	at := n.clk.Now()
 	if l.held {
 		rev, err := n.b.leases.Update(ctx, leaseKey, val, l.rev)
 		switch {
@@ -103,7 +104,7 @@ func (n *Node) leaseStep() {
 		case errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err):
 			n.log.Warn("cluster: controller lease lost", "fence", l.fence)
 			l = leaseState{}
-		case time.Since(l.renewed) > n.cfg.LeaseTTL:
+		case n.clk.Since(l.renewed) > n.cfg.LeaseTTL:
 			n.log.Warn("cluster: controller lease expired (renewals failing)", "fence", l.fence, "err", err)
 			l = leaseState{}
 		}
@@ -134,7 +135,7 @@ func isWrongSequence(err error) bool {
 // (no liveness message for NodeTimeout, or a new incarnation), and those
 // failed for FailAfter on a live node.
 func (n *Node) scan() {
-	now := time.Now()
+	now := n.clk.Now()
 	var incs []incident
 	n.mu.Lock()
 	for key, e := range n.conns {
@@ -201,7 +202,7 @@ func lostKey(r ConnRecord) string {
 // it takes the incident as handled), so it is what settles the entry here
 // too.
 func (n *Node) settle() {
-	now := time.Now()
+	now := n.clk.Now()
 	lost := map[string]ConnRecord{} // registry key → record
 	n.mu.Lock()
 	for key, e := range n.conns {
@@ -289,7 +290,7 @@ func (n *Node) Rank(pool string, exclude ...string) []string {
 }
 
 func (n *Node) rankFor(pool string, exclude ...string) []candidate {
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	var cs []candidate
 	for name, p := range n.peers {
@@ -322,8 +323,8 @@ type claimValue struct {
 // ever, at most one returns true.
 func (n *Node) claim(key string, fence uint64) (bool, error) {
 	token := newIncarnation() + newIncarnation()
-	v, _ := json.Marshal(claimValue{Node: n.cfg.Name, Token: token, Fence: fence, At: time.Now()})
-	deadline := time.Now().Add(n.cfg.OpenTimeout)
+	v, _ := json.Marshal(claimValue{Node: n.cfg.Name, Token: token, Fence: fence, At: n.clk.Now()})
+	deadline := n.clk.Now().Add(n.cfg.OpenTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 		_, err := n.b.claims.Create(ctx, key, v)
@@ -345,13 +346,10 @@ func (n *Node) claim(key string, fence uint64) (bool, error) {
 		}
 		// A stream-leader election after a hard crash stalls writes for
 		// 4-9 s: retry within the bound, as long as the lease holds.
-		if n.ctx.Err() != nil || time.Now().After(deadline) || n.fence() != fence {
+		if n.ctx.Err() != nil || n.clk.Now().After(deadline) || n.fence() != fence {
 			return false, fmt.Errorf("cluster: claim %s: %w", key, err)
 		}
-		select {
-		case <-n.ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
+		n.pause(100 * time.Millisecond)
 	}
 }
 
@@ -383,7 +381,7 @@ func (n *Node) failover(in incident) bool {
 	if fence == 0 {
 		return false
 	}
-	start := time.Now()
+	start := n.clk.Now()
 	ranked := n.rankFor(in.rec.Pool, in.rec.Node)
 	if len(ranked) == 0 {
 		n.warns.Log(n.log, slog.LevelWarn, "no replacement node/"+in.rec.Pool, "cluster: no live node can take a replacement connection",
@@ -447,14 +445,12 @@ func (n *Node) failover(in incident) bool {
 			if err == nil || n.ctx.Err() != nil {
 				return
 			}
-			select {
-			case <-n.ctx.Done():
+			if !n.pause(200 * time.Millisecond) {
 				return
-			case <-time.After(200 * time.Millisecond):
 			}
 		}
 	}()
-	fo.Took = time.Since(start)
+	fo.Took = n.clk.Since(start)
 	n.stats.failovers.Add(1)
 	if n.cfg.OnFailover != nil {
 		n.cfg.OnFailover(fo)
@@ -481,7 +477,7 @@ func claimKey(s string) string {
 // places the unfilled rest under the same label on the replacement.
 func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, lostInc string) bool {
 	log := n.log.With("label", o.Label, "order_id", o.OrderID)
-	if o.OrderID == "" || o.Label == "" || (o.Direction != "buy" && o.Direction != "sell") {
+	if o.OrderID == "" || o.Label == "" || !deribit.IsDirection(o.Direction) {
 		// Without its exchange id, a filled order cannot be told from a
 		// cancelled one: never re-placed.
 		log.Warn("cluster: order not re-established: incomplete record")
@@ -496,20 +492,19 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		log.Info("cluster: order not re-established here: claimed elsewhere or claim failed", "err", err)
 		return false
 	}
-	call := func(method string, params any) (json.RawMessage, error) {
-		b, _ := json.Marshal(params)
+	call := func(c deribit.Call) (json.RawMessage, error) {
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
 		defer cancel()
-		return n.remote(ctx, node, pool, connID, method, b, fence)
+		return n.remote(ctx, node, pool, connID, c.Method, c.Params, fence)
 	}
 	var st struct {
 		State  string  `json:"order_state"`
 		Amount float64 `json:"amount"`
 		Filled float64 `json:"filled_amount"`
 	}
-	deadline := time.Now().Add(n.cfg.ReestablishWait)
+	deadline := n.clk.Now().Add(n.cfg.ReestablishWait)
 	for {
-		raw, err := call("private/get_order_state", map[string]string{"order_id": o.OrderID})
+		raw, err := call(deribit.GetOrderState(o.OrderID))
 		if err == nil {
 			err = json.Unmarshal(raw, &st)
 		}
@@ -520,15 +515,13 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 			n.stats.notReplaced.Add(1)
 			return false
 		case err == nil && st.State != "open":
-		case time.Now().After(deadline):
+		case n.clk.Now().After(deadline):
 			log.Warn("cluster: order not re-established: still open on the exchange (its connection may be alive)", "state", st.State, "err", err)
 			n.stats.notReplaced.Add(1)
 			return false
 		default:
-			select {
-			case <-n.ctx.Done():
+			if !n.pause(50 * time.Millisecond) {
 				return false
-			case <-time.After(50 * time.Millisecond):
 			}
 			continue
 		}
@@ -543,7 +536,7 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		return false
 	}
 	cur, _, _ := strings.Cut(o.Instrument, "-")
-	raw, err := call("private/get_order_state_by_label", map[string]string{"currency": cur, "label": o.Label})
+	raw, err := call(deribit.GetOrderStateByLabel(o.Label, cur))
 	var found []struct {
 		State string `json:"order_state"`
 	}
@@ -565,23 +558,8 @@ func (n *Node) reestablish(o Order, node, pool, connID string, fence uint64, los
 		log.Warn("cluster: order not re-established: an order with its label is open, or the check failed", "open", open, "err", err)
 		return false
 	}
-	p := map[string]any{"instrument_name": o.Instrument, "amount": rest, "label": o.Label}
-	if o.Type != "" {
-		p["type"] = o.Type
-	}
-	if o.Type != "market" && o.Price != 0 {
-		p["price"] = o.Price
-	}
-	if o.TimeInForce != "" {
-		p["time_in_force"] = o.TimeInForce
-	}
-	if o.PostOnly {
-		p["post_only"] = true
-	}
-	if o.ReduceOnly {
-		p["reduce_only"] = true
-	}
-	if _, err := call("private/"+o.Direction, p); err != nil {
+	place, _ := deribit.PlaceText(o.Direction, o.Instrument, o.Type, o.TimeInForce, o.Price, rest, o.Label, o.PostOnly, o.ReduceOnly)
+	if _, err := call(place); err != nil {
 		log.Warn("cluster: order not re-established: the place failed", "err", err)
 		n.stats.notReplaced.Add(1)
 		return false

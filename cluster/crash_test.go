@@ -47,7 +47,7 @@ func runChild() int {
 	c := Config{Mode: ModeEmbedded, Name: "n3", ClusterListen: os.Getenv(childListen), Routes: strings.Split(os.Getenv(childRoutes), ","),
 		Auth: Auth{RouteUser: "route", RoutePassword: os.Getenv(childRoute)}}
 	testTiming(&c)
-	n, err := New(context.Background(), c, h, h)
+	n, err := startNode(context.Background(), c, h, h)
 	if err != nil {
 		return fail(err)
 	}

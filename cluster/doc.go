@@ -38,7 +38,16 @@
 // created at start with a second, admin key). Routes require a route
 // password or mutual TLS, and a node listening beyond loopback needs TLS
 // and route authentication (Auth). Another member's request reaches a
-// connection only if its method is in RemoteMethods (place, amend, cancel,
+// connection only if RemoteAllowed admits its method (place, amend, cancel,
 // order state) and Config.Guard (the host's kill switch, validation and
 // per-order limits) admits it. Redact hides the passwords of URLs.
+//
+// Lifecycle: New validates the configuration and returns a node that has
+// started nothing; Start(ctx) starts its NATS server (or connects to the
+// external cluster), opens the shared buckets and runs its four loops
+// (liveness, publish, registry watch, controller) until Close, which is
+// idempotent and safe on a node never started or whose start failed. The
+// node reads time and takes its timers from the clock given with
+// WithClock (clock.Real by default; NATS's own TTLs stay on the wall
+// clock), and logs to the logger given with WithLogger.
 package cluster

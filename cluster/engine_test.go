@@ -150,7 +150,7 @@ func TestEngineOrdersAcrossNodes(t *testing.T) {
 	var othersErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { others, othersErr = launchMembers(srv.URL(), 1, cfgs[1:]) })
-	n1, err := New(ctx, cfgs[0], h1, h1)
+	n1, err := startNode(ctx, cfgs[0], h1, h1)
 	wg.Wait()
 	t.Cleanup(func() { closeMembers(others) })
 	if err != nil || othersErr != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -58,6 +57,9 @@ func (n *Node) remote(ctx context.Context, node, pool, id, method string, params
 	}
 	if len(params) > 0 && !json.Valid(params) {
 		return nil, fmt.Errorf("cluster: %s: params are not JSON: %w", method, conn.ErrNotSent)
+	}
+	if n.nc == nil {
+		return nil, fmt.Errorf("cluster: node %s is not started (Start): %w", n.cfg.Name, conn.ErrNotSent)
 	}
 	b, _ := json.Marshal(orderRequest{Method: method, Params: params, Conn: id, Fence: fence, Owned: owned(ctx)})
 	if _, ok := ctx.Deadline(); !ok {
@@ -119,7 +121,7 @@ type target struct {
 // pool, by name.
 func (x *Exchange) targets() []target {
 	n := x.n
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	by := map[string]*target{}

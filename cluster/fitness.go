@@ -17,7 +17,7 @@ type fitnessMeter struct {
 // sample returns CPU (since the last sample) and memory; latency and
 // active connections are the caller's.
 func (m *fitnessMeter) sample() Fitness {
-	now := time.Now()
+	now := time.Now() // the wall clock: CPU time is measured against it, whatever the node's clock
 	cpu := processCPU()
 	var f Fitness
 	if !m.lastWall.IsZero() && cpu > 0 {

@@ -5,17 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
-// RemoteMethods are the only requests a node executes for another member
-// (or for the controller): placing, amending and cancelling an order, and
-// reading an order's state. Anything else (withdrawals, account reads,
+// RemoteAllowed reports whether method is one of the only requests a node
+// executes for another member (or for the controller): placing, amending
+// and cancelling an order, and reading an order's state (the venue's
+// methods, venue/deribit.Op). Anything else (withdrawals, account reads,
 // cancel-on-disconnect, subscriptions, cancel_all) is refused before it
 // reaches a connection.
-var RemoteMethods = map[string]bool{
-	"private/buy": true, "private/sell": true, "private/edit": true,
-	"private/cancel": true, "private/cancel_by_label": true,
-	"private/get_order_state": true, "private/get_order_state_by_label": true,
+func RemoteAllowed(method string) bool {
+	switch deribit.Op(method) {
+	case deribit.OpPlace, deribit.OpEdit, deribit.OpCancel, deribit.OpCancelByLabel,
+		deribit.OpOrderState, deribit.OpOrderStateByLabel:
+		return true
+	}
+	return false
 }
 
 // RemoteOrder is an order request that reached this node from another
@@ -24,7 +30,7 @@ type RemoteOrder struct {
 	Pool, Method string
 	// Params are the request's parameters (a JSON object).
 	Params json.RawMessage
-	// Instrument is, for private/edit, the instrument of the order it
+	// Instrument is, for an amend, the instrument of the order it
 	// changes, read from the exchange before the guard is asked; "" for the
 	// other methods, whose params name it.
 	Instrument string
@@ -37,7 +43,7 @@ var ErrRefused = errors.New("refused")
 // admit applies the allow-list and the guard to a request for this node's
 // connections that did not come from its own engine.
 func (n *Node) admit(ctx context.Context, pool, id, method string, params []byte) error {
-	if !RemoteMethods[method] {
+	if !RemoteAllowed(method) {
 		n.stats.refused.Add(1)
 		return fmt.Errorf("method %q is not one a member may ask for (place, amend, cancel, order state): %w", method, ErrRefused)
 	}
@@ -50,7 +56,7 @@ func (n *Node) admit(ctx context.Context, pool, id, method string, params []byte
 		return nil
 	}
 	o := RemoteOrder{Pool: pool, Method: method, Params: params}
-	if method == "private/edit" {
+	if deribit.Op(method) == deribit.OpEdit {
 		// The edit names only the order: its instrument (for the price
 		// band and the notional) is the exchange's word, not the sender's.
 		var p struct {
@@ -59,10 +65,10 @@ func (n *Node) admit(ctx context.Context, pool, id, method string, params []byte
 		_ = json.Unmarshal(params, &p)
 		if p.OrderID == "" {
 			n.stats.refused.Add(1)
-			return fmt.Errorf("private/edit without an order_id: %w", ErrRefused)
+			return fmt.Errorf("%s without an order_id: %w", method, ErrRefused)
 		}
-		q, _ := json.Marshal(map[string]string{"order_id": p.OrderID})
-		raw, err := n.placer.Place(ctx, pool, id, "private/get_order_state", q)
+		q := deribit.GetOrderState(p.OrderID)
+		raw, err := n.placer.Place(ctx, pool, id, q.Method, q.Params)
 		var st struct {
 			Instrument string `json:"instrument_name"`
 		}
@@ -71,7 +77,7 @@ func (n *Node) admit(ctx context.Context, pool, id, method string, params []byte
 		}
 		if err != nil || st.Instrument == "" {
 			n.stats.refused.Add(1)
-			return fmt.Errorf("private/edit of %s: its order's instrument is not known (%v): %w", p.OrderID, err, ErrRefused)
+			return fmt.Errorf("%s of %s: its order's instrument is not known (%v): %w", method, p.OrderID, err, ErrRefused)
 		}
 		o.Instrument = st.Instrument
 	}

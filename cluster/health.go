@@ -82,7 +82,7 @@ func (n *Node) recordsLocked(now time.Time) []ConnRecord {
 // evalHealth recomputes every pool's health and raises an alert for each
 // change of degradation.
 func (n *Node) evalHealth() {
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	h := aggregate(n.recordsLocked(now), func(r ConnRecord) bool { return n.aliveLocked(r.Node, r.Incarnation, now) }, n.cfg.MinHealthy)
 	var alerts []Alert

@@ -202,8 +202,9 @@ func launchMembers(url string, size int, cfgs []Config) ([]*member, error) {
 	errs := make([]error, len(cfgs))
 	var wg sync.WaitGroup
 	for i, c := range cfgs {
+		var opts []Option
 		if os.Getenv("CLUSTER_DEBUG") != "" {
-			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			opts = append(opts, WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 		}
 		m := &member{h: NewPoolHolder()}
 		ms[i] = m
@@ -224,7 +225,7 @@ func launchMembers(url string, size int, cfgs []Config) ([]*member, error) {
 			}
 			m.main = p
 			_ = m.h.Add("main", p, func(context.Context) (*pool.Pool, error) { return startPool(context.Background(), url, 1, nil) })
-			n, err := New(context.Background(), c, m.h, m.h)
+			n, err := startNode(context.Background(), c, m.h, m.h, opts...)
 			if err != nil {
 				errs[i] = fmt.Errorf("node %s: %w", c.Name, err)
 				return
@@ -274,4 +275,17 @@ func adminConn(tb testing.TB, n *Node) *nats.Conn {
 	}
 	tb.Cleanup(nc.Close)
 	return nc
+}
+
+// startNode is New and Start; a node whose start failed is closed.
+func startNode(ctx context.Context, c Config, h Holder, p Placer, opts ...Option) (*Node, error) {
+	n, err := New(c, h, p, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/pool"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // PoolHolder is a Holder and a Placer over pool.Pools: each named pool is
@@ -203,7 +204,7 @@ func (h *PoolHolder) Place(ctx context.Context, name, id, method string, params 
 		}
 		return h.track(hp, id, p, member, ctx, method, params)
 	}
-	order := method == "private/buy" || method == "private/sell"
+	order := deribit.Op(method) == deribit.OpPlace
 	if hp.main != nil {
 		if !order {
 			raw, err := hp.main.CallRaw(ctx, method, params)
@@ -247,8 +248,8 @@ func (h *PoolHolder) track(hp *heldPool, id string, p *pool.Pool, member int, ct
 	if err != nil || owned(ctx) {
 		return raw, err // an owned order is its owner's to recover, not the controller's
 	}
-	switch method {
-	case "private/buy", "private/sell":
+	switch deribit.Op(method) {
+	case deribit.OpPlace:
 		var r struct {
 			Order struct {
 				Order
@@ -264,14 +265,14 @@ func (h *PoolHolder) track(hp *heldPool, id string, p *pool.Pool, member int, ct
 			h.mu.Unlock()
 			p.Carry(member, 1)
 		}
-	case "private/cancel":
+	case deribit.OpCancel:
 		var r struct {
 			OrderID string `json:"order_id"`
 		}
 		if json.Unmarshal(raw, &r) == nil {
 			h.Forget(r.OrderID)
 		}
-	case "private/cancel_all":
+	case deribit.OpCancelAll:
 		h.mu.Lock()
 		for _, q := range h.pools {
 			q.orders = map[string]map[string]Order{}

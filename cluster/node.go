@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/internal/lograte"
 )
 
@@ -28,24 +28,26 @@ import (
 // commands, and, while it holds the controller lease, replaces lost
 // connections.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	holder Holder
-	placer Placer
-	srv    *server.Server // nil in external mode
-	keys   keys           // the in-process logins (local and embedded modes)
-	tmp    string
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	b      buckets
-	inc    string // this run's incarnation
-	subs   []*nats.Subscription
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	poke   chan struct{}
-	closed atomic.Bool
-	warns  lograte.Limiter // repeated warnings, with a count
+	cfg     Config
+	clk     clock.Clock
+	log     *slog.Logger
+	holder  Holder
+	placer  Placer
+	srv     *server.Server // nil in external mode
+	keys    keys           // the in-process logins (local and embedded modes)
+	tmp     string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	b       buckets
+	inc     string // this run's incarnation
+	subs    []*nats.Subscription
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	poke    chan struct{}
+	closed  atomic.Bool
+	started atomic.Bool
+	warns   lograte.Limiter // repeated warnings, with a count
 
 	mu        sync.Mutex
 	peers     map[string]*peer
@@ -98,93 +100,6 @@ type leaseState struct {
 	fence   uint64 // revision of the Create that won it
 	rev     uint64 // last revision (for the CAS renewal)
 	renewed time.Time
-}
-
-// New starts a node: its NATS server (local and embedded modes) or its
-// connection to the external cluster, the shared buckets (waiting for a
-// JetStream quorum, up to StartTimeout), and its loops. holder and placer
-// are this node's connections (a *PoolHolder is both).
-func New(ctx context.Context, cfg Config, holder Holder, placer Placer) (*Node, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if holder == nil || placer == nil {
-		return nil, fmt.Errorf("%w: a node needs a holder and a placer", ErrConfig)
-	}
-	cfg = cfg.withDefaults()
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), holder: holder, placer: placer, poke: make(chan struct{}, 1),
-		peers: map[string]*peer{}, conns: map[string]*entry{}, published: map[string]bool{}, since: map[string]sinceState{},
-		health: map[string]PoolHealth{}, handled: map[string]bool{}, inflight: map[string]bool{}, inc: newIncarnation(),
-		upd: make(chan struct{})}
-	ok := false
-	defer func() {
-		if !ok {
-			n.shutdown()
-		}
-	}()
-	var ref *refusals
-	var admin jetstream.JetStream
-	if cfg.Mode != ModeExternal {
-		var err error
-		if n.keys, err = newKeys(); err != nil {
-			return nil, err
-		}
-		ref = newRefusals(n.log)
-		s, tmp, err := startServer(cfg, n.keys, ref)
-		if err != nil {
-			return nil, err
-		}
-		n.srv, n.tmp = s, tmp
-		// The buckets are created with the admin key, on a connection
-		// closed once they exist: the node's own may not touch $JS
-		// administration.
-		anc, err := nats.Connect("", nats.InProcessServer(s), nkeyOption(n.keys.admin), nats.Name("stratbox-"+cfg.Name+"-admin"))
-		if err != nil {
-			return nil, fmt.Errorf("cluster: connect in-process (admin): %w", err)
-		}
-		defer anc.Close()
-		if admin, err = jetstream.New(anc); err != nil {
-			return nil, fmt.Errorf("cluster: jetstream: %w", err)
-		}
-	}
-	nc, err := connect(cfg, n.srv, n.keys.member, n.onAsyncError)
-	if err != nil {
-		return nil, err
-	}
-	n.nc = nc
-	if n.js, err = jetstream.New(nc); err != nil {
-		return nil, fmt.Errorf("cluster: jetstream: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
-	defer cancel()
-	if n.b, err = openBuckets(sctx, admin, n.js, cfg, n.log, ref); err != nil {
-		return nil, err
-	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.peers[cfg.Name] = &peer{name: cfg.Name, region: cfg.Region, inc: n.inc, known: time.Now(), lastBeat: time.Now()}
-	p := "stratbox." + cfg.Cluster
-	for _, s := range []struct {
-		subj string
-		h    nats.MsgHandler
-	}{{p + ".hb.*", n.onBeat}, {p + ".ctl." + cfg.Name, n.onCtl}, {p + ".orders.*." + cfg.Name, n.onOrder}} {
-		sub, err := nc.Subscribe(s.subj, s.h)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: subscribe %s: %w", s.subj, err)
-		}
-		n.subs = append(n.subs, sub)
-	}
-	if err := nc.FlushTimeout(5 * time.Second); err != nil {
-		return nil, fmt.Errorf("cluster: flush: %w", err)
-	}
-	n.meter.sample()
-	n.publish() // the registry knows this node before New returns
-	for _, loop := range []func(){n.beatLoop, n.publishLoop, n.watchLoop, n.controlLoop} {
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); loop() }()
-	}
-	ok = true
-	n.log.Info("cluster: node up", "mode", modeName(cfg.Mode), "cluster", cfg.Cluster, "region", cfg.Region, "replicas", cfg.Replicas)
-	return n, nil
 }
 
 func modeName(m Mode) string {
@@ -242,66 +157,6 @@ func (n *Node) Changed() {
 	}
 }
 
-// Close leaves the cluster: it stops the loops, deletes this node's
-// registry entries (a graceful exit: nothing to fail over), gives up the
-// lease, and stops the server.
-func (n *Node) Close() error {
-	if n.closed.Swap(true) {
-		return nil
-	}
-	n.cancel()
-	n.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	n.mu.Lock()
-	keys := make([]string, 0, len(n.published))
-	for k := range n.published {
-		keys = append(keys, k)
-	}
-	held, rev := n.lease.held, n.lease.rev
-	n.mu.Unlock()
-	for _, k := range keys {
-		_ = n.b.reg.Delete(ctx, k)
-	}
-	_ = n.b.reg.Delete(ctx, "node."+n.cfg.Name)
-	if held {
-		_ = n.b.leases.Delete(ctx, leaseKey, jetstream.LastRevision(rev))
-	}
-	n.shutdown()
-	return nil
-}
-
-// Crash stops the node as a crash would, for tests and benchmarks run in
-// one process: no registry entry is removed, the lease is not given up,
-// the server stops. (A real crash is a killed process; see the crash test.)
-func (n *Node) Crash() {
-	if n.closed.Swap(true) {
-		return
-	}
-	n.cancel()
-	n.wg.Wait()
-	n.shutdown()
-}
-
-func (n *Node) shutdown() {
-	if n.cancel != nil {
-		n.cancel()
-	}
-	for _, s := range n.subs {
-		_ = s.Unsubscribe()
-	}
-	if n.nc != nil {
-		n.nc.Close()
-	}
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-	}
-	if n.tmp != "" {
-		os.RemoveAll(n.tmp)
-	}
-}
-
 func (n *Node) subject(parts ...string) string {
 	return "stratbox." + n.cfg.Cluster + "." + strings.Join(parts, ".")
 }
@@ -309,7 +164,7 @@ func (n *Node) subject(parts ...string) string {
 // ---- liveness: plain NATS messages, never the KV ----
 
 func (n *Node) beatLoop() {
-	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	t := n.clk.NewTicker(n.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		n.sendBeat()
@@ -317,7 +172,7 @@ func (n *Node) beatLoop() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -339,7 +194,7 @@ func (n *Node) onBeat(m *nats.Msg) {
 		return
 	}
 	n.stats.beats.Add(1)
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	p := n.peers[b.Node]
 	if p == nil {
@@ -369,13 +224,13 @@ func (n *Node) aliveLocked(name, inc string, now time.Time) bool {
 // ---- the registry: written by the publisher only ----
 
 func (n *Node) publishLoop() {
-	t := time.NewTicker(n.cfg.PublishInterval)
+	t := n.clk.NewTicker(n.cfg.PublishInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-n.poke:
 		}
 		n.publish()
@@ -388,7 +243,7 @@ func connKey(pool, node, id string) string { return "conn." + pool + "." + node 
 // Put renews the entry's TTL) and deletes the entries of connections it no
 // longer has.
 func (n *Node) publish() {
-	now := time.Now()
+	now := n.clk.Now()
 	views := n.holder.Pools()
 	var recs []ConnRecord
 	active := 0
@@ -480,10 +335,8 @@ func (n *Node) watchLoop() {
 		w, err := n.b.reg.WatchAll(n.ctx)
 		if err != nil {
 			n.stats.kvErrors.Add(1)
-			select {
-			case <-n.ctx.Done():
+			if !n.pause(200 * time.Millisecond) {
 				return
-			case <-time.After(200 * time.Millisecond):
 			}
 			continue
 		}
@@ -522,7 +375,7 @@ func (n *Node) notifyLocked() {
 // live nodes that the snapshot no longer lists (deleted while the watch
 // was down); a silent node's are kept for failover.
 func (n *Node) resync(snapshot map[string]bool) {
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for k, e := range n.conns {
@@ -535,7 +388,7 @@ func (n *Node) resync(snapshot map[string]bool) {
 
 func (n *Node) apply(e jetstream.KeyValueEntry) {
 	key := e.Key()
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	defer n.notifyLocked()

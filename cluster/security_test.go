@@ -111,7 +111,7 @@ func TestClusterSecurity(t *testing.T) {
 		}
 		c := Config{Mode: ModeExternal, Name: "n4", URLs: []string{url}, Auth: Auth{Login: Login{User: "n4", Password: "wrong"}}}
 		testTiming(&c)
-		_, err := New(context.Background(), c, NewPoolHolder(), NewPoolHolder())
+		_, err := startNode(context.Background(), c, NewPoolHolder(), NewPoolHolder())
 		if err == nil || !strings.Contains(err.Error(), "refused this login") || strings.Contains(err.Error(), "wrong") {
 			t.Fatalf("a member with the wrong password: %v", err)
 		}
@@ -122,7 +122,7 @@ func TestClusterSecurity(t *testing.T) {
 		c := Config{Mode: ModeExternal, Name: "n4", URLs: []string{url}, Auth: Auth{Login: Login{User: "n4", Password: "n4-secret"}}}
 		testTiming(&c)
 		h := NewPoolHolder()
-		n4, err := New(context.Background(), c, h, h)
+		n4, err := startNode(context.Background(), c, h, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,10 +257,10 @@ func TestClusterSecurity(t *testing.T) {
 			// Its whole log, the NATS server's included, at debug level.
 			var logged syncBuffer
 			c := Config{Mode: ModeEmbedded, Name: "rogue", ClusterListen: own, Routes: append(append([]string(nil), cfgs[0].Routes...), own), Auth: a,
-				NATSLog: true, Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+				NATSLog: true}
 			testTiming(&c)
 			h := NewPoolHolder()
-			_, err := New(context.Background(), c, h, h)
+			_, err := startNode(context.Background(), c, h, h, WithLogger(slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 			if err == nil || !strings.Contains(err.Error(), "every peer refused") || !strings.Contains(err.Error(), "authorization violation") ||
 				strings.Contains(err.Error(), "not-the-password") {
 				t.Fatalf("a rogue server (route password %t): %v", a.RoutePassword != "", err)
@@ -333,7 +333,7 @@ func TestClusterTLS(t *testing.T) {
 		Auth: Auth{TLS: other.valid(t, "rogue")}}
 	testTiming(&rogue)
 	h := NewPoolHolder()
-	if _, err := New(context.Background(), rogue, h, h); err == nil || !strings.Contains(err.Error(), "TLS handshake") {
+	if _, err := startNode(context.Background(), rogue, h, h); err == nil || !strings.Contains(err.Error(), "TLS handshake") {
 		t.Fatalf("a rogue with another CA: %v", err)
 	}
 
@@ -341,12 +341,12 @@ func TestClusterTLS(t *testing.T) {
 	// certificate.
 	c, k := ca.issue(t, "old", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	bad := Config{Mode: ModeEmbedded, Name: "old", ClusterListen: own, Routes: []string{own}, Auth: Auth{TLS: TLS{Cert: c, Key: k, CA: ca.path}}}
-	if _, err := New(context.Background(), bad, h, h); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c) ||
+	if _, err := startNode(context.Background(), bad, h, h); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c) ||
 		!strings.Contains(err.Error(), "expired") {
 		t.Fatalf("an expired certificate: %v", err)
 	}
 	bad.Auth.TLS.Cert = c + ".missing"
-	if _, err := New(context.Background(), bad, h, h); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c+".missing") {
+	if _, err := startNode(context.Background(), bad, h, h); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c+".missing") {
 		t.Fatalf("a missing certificate: %v", err)
 	}
 	bad.Auth.TLS.Cert = ""

@@ -22,7 +22,7 @@ import (
 // startServer starts this node's NATS server (local and embedded modes)
 // and waits until it accepts connections. It returns the server and the
 // temporary store directory to remove on Close ("" if none).
-func startServer(c Config, k keys, ref *refusals) (*server.Server, string, error) {
+func startServer(c Config, log *slog.Logger, k keys, ref *refusals) (*server.Server, string, error) {
 	opts := &server.Options{
 		ServerName:         c.Name,
 		JetStream:          true,
@@ -98,7 +98,7 @@ func startServer(c Config, k keys, ref *refusals) (*server.Server, string, error
 	// credentials, a certificate it does not trust) ends the start with
 	// that reason rather than a wait for a quorum that cannot form.
 	ref.peers = len(peers)
-	s.SetLoggerV2(natsLogger{l: c.Logger.With("nats", c.Name), on: c.NATSLog, peers: peers, ref: ref}, false, false, false)
+	s.SetLoggerV2(natsLogger{l: log.With("nats", c.Name), on: c.NATSLog, peers: peers, ref: ref}, false, false, false)
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
@@ -204,7 +204,7 @@ func openBuckets(ctx context.Context, admin, js jetstream.JetStream, c Config, l
 			case <-ctx.Done():
 			case err := <-allRefused:
 				return buckets{}, err
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond): // the wall clock: a quorum forms in real time, within Start's ctx
 			}
 		}
 	}

@@ -35,7 +35,7 @@ type NodeStatus struct {
 
 // Status is this node's view of the cluster.
 func (n *Node) Status() Status {
-	now := time.Now()
+	now := n.clk.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	st := Status{Cluster: n.cfg.Cluster, Controller: n.holderOf}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -572,13 +571,14 @@ func (e *Engine) pluginOf(instrument string) string {
 
 // fetchInstruments reads the exchange's instruments of every currency.
 func (e *Engine) fetchInstruments(ctx context.Context) ([]abi.Instrument, error) {
-	raw, err := e.ex.CallRaw(ctx, "public/get_instruments", []byte(`{"currency":"any","expired":false}`))
+	c := deribit.GetInstruments()
+	raw, err := e.ex.CallRaw(ctx, c.Method, c.Params)
 	if err != nil {
-		return nil, fmt.Errorf("host: public/get_instruments: %w", err)
+		return nil, fmt.Errorf("host: %s: %w", c.Method, err)
 	}
 	list, err := deribit.Instruments(raw)
 	if err != nil {
-		return nil, fmt.Errorf("host: public/get_instruments: %w", err)
+		return nil, fmt.Errorf("host: %s: %w", c.Method, err)
 	}
 	return list, nil
 }
@@ -684,9 +684,10 @@ func (e *Engine) PoolEvent(ev pool.Event) {
 // plugins' instruments become part of each plugin's start-up blob
 // (position records with flag account).
 func (e *Engine) reconcile(ctx context.Context) error {
-	raw, err := e.ex.CallRaw(ctx, "private/get_open_orders", []byte(`{}`))
+	c := deribit.GetOpenOrders()
+	raw, err := e.ex.CallRaw(ctx, c.Method, c.Params)
 	if err != nil {
-		return fmt.Errorf("host: start-up reconciliation: private/get_open_orders: %w", err)
+		return fmt.Errorf("host: start-up reconciliation: %s: %w", c.Method, err)
 	}
 	var open []struct {
 		ID         string `json:"order_id"`
@@ -708,16 +709,17 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			e.log.Info("start-up: an open order of another host is left alone", "id", o.ID, "label", o.Label)
 			continue
 		}
-		p := append(strconv.AppendQuote([]byte(`{"order_id":`), o.ID), '}')
-		if _, err := e.ex.CallRaw(ctx, "private/cancel", p); err != nil {
+		cc := deribit.Cancel(o.ID)
+		if _, err := e.ex.CallRaw(ctx, cc.Method, cc.Params); err != nil {
 			return fmt.Errorf("host: start-up reconciliation: cancel %s (%s): %w", o.ID, o.Label, err)
 		}
 		e.stats.leftover.Add(1)
 		e.log.Warn("start-up: cancelled an open order of an earlier run of this host", "id", o.ID, "label", o.Label)
 	}
-	raw, err = e.ex.CallRaw(ctx, "private/get_positions", []byte(`{"currency":"any"}`))
+	c = deribit.GetPositions()
+	raw, err = e.ex.CallRaw(ctx, c.Method, c.Params)
 	if err != nil {
-		return fmt.Errorf("host: start-up reconciliation: private/get_positions: %w", err)
+		return fmt.Errorf("host: start-up reconciliation: %s: %w", c.Method, err)
 	}
 	now := e.clk.Now()
 	e.mu.Lock()

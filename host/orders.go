@@ -15,6 +15,11 @@ import (
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
+// This file holds the order record and the requests about an order:
+// place, amend and cancel, sent on the pool, and what their failures mean.
+// What the exchange says back is applied in orders_track.go, read back in
+// orders_verify.go, and a lost order re-placed in orders_relocate.go.
+
 // orderKey identifies an order: the plugin instance that placed it, its
 // cid, and for a leg of a split order its chunk (together they are the
 // Deribit label, deribit.EncodeChunkLabel).
@@ -144,83 +149,46 @@ func (o *order) update(now time.Time, r abi.Reason) abi.OrderUpdate {
 // request is one call to the exchange about an order.
 type request struct {
 	o      *order
-	member int // the pool member to send it on; -1: any
-	method string
-	params []byte
-	what   abi.Kind // the intent it carries out: place, amend or cancel
-	tries  uint64   // the pool members a place could not be sent on (bit i: member i)
-	gen    uint64   // the order's request generation (order.begin)
-	seq    uint32   // the intent's seq, for intent_rejected
+	member int          // the pool member to send it on; -1: any
+	call   deribit.Call // the venue's request
+	what   abi.Kind     // the intent it carries out: place, amend or cancel
+	tries  uint64       // the pool members a place could not be sent on (bit i: member i)
+	gen    uint64       // the order's request generation (order.begin)
+	seq    uint32       // the intent's seq, for intent_rejected
 	amend  abi.Amend
 }
 
-// placeParams renders a place's params for private/buy or private/sell.
-func placeParams(dst []byte, name string, o *order) []byte {
-	dst = append(dst, `{"instrument_name":`...)
-	dst = strconv.AppendQuote(dst, name)
-	dst = append(dst, `,"amount":`...)
-	dst = abi.AppendFixed(dst, o.amount-o.base)
-	if o.typ == abi.Market {
-		dst = append(dst, `,"type":"market"`...)
-	} else {
-		dst = append(dst, `,"type":"limit","price":`...)
-		dst = abi.AppendFixed(dst, o.price)
-	}
-	dst = append(dst, `,"label":`...)
-	dst = strconv.AppendQuote(dst, o.label)
-	dst = append(dst, `,"time_in_force":"`...)
-	dst = append(dst, tifNames[o.tif]...)
-	dst = append(dst, '"')
-	return appendFlags(dst, o.flags, true)
+// placeCall is o's place (of its unfilled rest) on the venue.
+func placeCall(o *order) deribit.Call {
+	p := deribit.Place{Instrument: o.pl.table[o.local].Name.String(), Side: o.side, Type: o.typ, TIF: o.tif,
+		Flags: o.flags, Price: o.price, Amount: o.amount - o.base, Label: o.label}
+	return p.Call(nil)
 }
 
-var tifNames = [...]string{abi.GoodTilCancelled: "good_til_cancelled", abi.GoodTilDay: "good_til_day",
-	abi.ImmediateOrCancel: "immediate_or_cancel", abi.FillOrKill: "fill_or_kill"}
-
-func appendFlags(dst []byte, f abi.OrderFlags, close bool) []byte {
-	if f&abi.PostOnly != 0 {
-		dst = append(dst, `,"post_only":true`...)
-	}
-	if f&abi.RejectPostOnly != 0 {
-		dst = append(dst, `,"reject_post_only":true`...)
-	}
-	if f&abi.ReduceOnly != 0 {
-		dst = append(dst, `,"reduce_only":true`...)
-	}
-	if close {
-		dst = append(dst, '}')
-	}
-	return dst
+// editCall is amend a of o on the venue.
+func editCall(o *order, a *abi.Amend) deribit.Call {
+	return deribit.Edit(o.exchID, a.Amount-o.base, a.Price, a.Flags)
 }
 
-func editParams(o *order, a *abi.Amend) []byte {
-	dst := append([]byte(nil), `{"order_id":`...)
-	dst = strconv.AppendQuote(dst, o.exchID)
-	dst = append(dst, `,"amount":`...)
-	dst = abi.AppendFixed(dst, a.Amount-o.base)
-	dst = append(dst, `,"price":`...)
-	dst = abi.AppendFixed(dst, a.Price)
-	return appendFlags(dst, a.Flags, true)
-}
-
-func cancelParams(o *order) (method string, params []byte) {
+// cancelCall cancels o by its exchange id, or by its label and currency
+// before the exchange's id is known.
+func cancelCall(o *order) deribit.Call {
 	if o.exchID == "" {
-		return "private/cancel_by_label", o.byLabel()
+		return deribit.CancelByLabel(o.label, o.currency())
 	}
-	return "private/cancel", o.byID()
+	return deribit.Cancel(o.exchID)
 }
 
-// byID and byLabel are the params naming o by its exchange id, or by its
-// label and currency (before the exchange's id is known).
-func (o *order) byID() []byte {
-	return append(strconv.AppendQuote([]byte(`{"order_id":`), o.exchID), '}')
+// stateCall reads o back, by its exchange id or by its label.
+func stateCall(o *order) deribit.Call {
+	if o.exchID == "" {
+		return deribit.GetOrderStateByLabel(o.label, o.currency())
+	}
+	return deribit.GetOrderState(o.exchID)
 }
 
-func (o *order) byLabel() []byte {
-	p := strconv.AppendQuote([]byte(`{"label":`), o.label)
-	p = strconv.AppendQuote(append(p, `,"currency":`...), o.pl.table[o.local].BaseCurrency.String())
-	return append(p, '}')
-}
+// currency is the base currency of o's instrument.
+func (o *order) currency() string { return o.pl.table[o.local].BaseCurrency.String() }
 
 // send issues req on its own goroutine; the order is marked in flight.
 // Called with e.mu held.
@@ -248,7 +216,7 @@ func (e *Engine) do(req request) {
 		ctx = pool.ForShareReserved(ctx, req.o.pl.name)
 	}
 	sent := e.tel.clock() // zero when telemetry is off
-	raw, err := e.call(ctx, req.member, req.method, req.params)
+	raw, err := e.call(ctx, req.member, req.call)
 	cancel()
 	now := e.clk.Now()
 	e.mu.Lock()
@@ -268,16 +236,16 @@ func (e *Engine) do(req request) {
 		e.sendPlaceTry(o, req.seq, req.tries|1<<uint(o.conn))
 		return
 	case err != nil:
-		e.log.Debug("request failed", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "member", req.member, "err", err)
+		e.log.Debug("request failed", "plugin", o.pl.name, "cid", o.key.cid, "method", req.call.Method, "member", req.member, "err", err)
 		e.requestFailed(req, err, now)
-	case req.method == "private/cancel_by_label":
+	case req.what == abi.KindCancel && req.call.ByLabel:
 		// The result is a count: 0 means the exchange does not have it.
 		if n, perr := strconv.Atoi(string(raw)); perr == nil && n == 0 {
 			e.lost(o, now, "not on the exchange")
 		}
 	default:
 		e.applyResult(raw, now)
-		e.log.Debug("request answered", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method,
+		e.log.Debug("request answered", "plugin", o.pl.name, "cid", o.key.cid, "method", req.call.Method,
 			"id", o.exchID, "state", o.state.String(), "deferred", o.deferred != nil)
 	}
 	e.followUp(o, now)
@@ -285,11 +253,11 @@ func (e *Engine) do(req request) {
 
 // call sends a request on a pool member (any healthy one when member is
 // -1, or without a pool).
-func (e *Engine) call(ctx context.Context, member int, method string, params []byte) (json.RawMessage, error) {
+func (e *Engine) call(ctx context.Context, member int, c deribit.Call) (json.RawMessage, error) {
 	if e.pool == nil || member < 0 {
-		return e.ex.CallRaw(ctx, method, params)
+		return e.ex.CallRaw(ctx, c.Method, c.Params)
 	}
-	return e.pool.CallOn(ctx, member, method, params)
+	return e.pool.CallOn(ctx, member, c.Method, c.Params)
 }
 
 // sendPlace sends o's place (the first, or a re-placement of its unfilled
@@ -323,12 +291,7 @@ func (e *Engine) sendPlaceTry(o *order, seq uint32, tries uint64) {
 		o.carried = true
 		e.log.Debug("place", "plugin", o.pl.name, "cid", o.key.cid, "conn", id, "try", tries)
 	}
-	method := "private/buy"
-	if o.side == abi.Sell {
-		method = "private/sell"
-	}
-	req := request{o: o, method: method, params: placeParams(nil, o.pl.table[o.local].Name.String(), o),
-		what: abi.KindPlace, seq: seq, tries: tries}
+	req := request{o: o, call: placeCall(o), what: abi.KindPlace, seq: seq, tries: tries}
 	req.gen = o.begin()
 	req.member = -1
 	if e.pool != nil {
@@ -356,15 +319,14 @@ func (e *Engine) followUp(o *order, now time.Time) {
 }
 
 func (e *Engine) sendAmend(o *order, a *abi.Amend) {
-	e.send(request{o: o, method: "private/edit", params: editParams(o, a), what: abi.KindAmend, seq: a.Seq, amend: *a})
+	e.send(request{o: o, call: editCall(o, a), what: abi.KindAmend, seq: a.Seq, amend: *a})
 }
 
 // sendCancel sends a cancel of o. The cancels the plugin or the host
 // wants (requestCancel, followUp, retries) mark o as going for good; a
 // relocation's own cancel (of an order whose connection is gone) does not.
 func (e *Engine) sendCancel(o *order) {
-	method, params := cancelParams(o)
-	e.send(request{o: o, method: method, params: params, what: abi.KindCancel})
+	e.send(request{o: o, call: cancelCall(o), what: abi.KindCancel})
 }
 
 // requestCancel cancels o now, or as soon as its in-flight request or its
@@ -426,7 +388,7 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		e.verify(o) // read its state back once the exchange can be asked
 		return
 	}
-	e.log.Info("order request refused", "plugin", o.pl.name, "cid", o.key.cid, "method", req.method, "err", err,
+	e.log.Info("order request refused", "plugin", o.pl.name, "cid", o.key.cid, "method", req.call.Method, "err", err,
 		"reason", rej.Reason.String(), "code", rej.ExchangeCode, "text", rej.Text.String())
 	limited := errors.Is(err, pool.ErrRateLimited)
 	if limited && !(req.what == abi.KindCancel && (o.hostReason != 0 || o.cancelTries < maxCancelTries)) {
@@ -489,538 +451,3 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 }
 
 func putStr32(dst *abi.Str32, s string) { *dst = abi.NewStr32(s) }
-
-// applyRecords applies order_update and fill records (from a notification
-// or a response) to the orders they belong to and forwards them to their
-// plugins. routes says which instance owns each record. Called with e.mu
-// held.
-func (e *Engine) applyRecords(buf []byte, routes []deribit.Route, now time.Time) {
-	for _, rt := range routes {
-		if rt.Instance == deribit.NoInstance {
-			continue // a position or a foreign order
-		}
-		rec := buf[rt.Offset:]
-		h := abi.ReadHeader(rec)
-		rec = rec[:h.Size]
-		switch h.Kind {
-		case abi.KindOrderUpdate:
-			var u abi.OrderUpdate
-			if abi.DecodeOrderUpdate(rec, &u) != nil {
-				continue
-			}
-			if o := e.orders[orderKey{rt.Instance, u.CID, rt.Chunk}]; o != nil {
-				e.applyUpdate(o, &u, now)
-			} else {
-				e.stats.unknownOrders.Add(1)
-				e.log.Debug("update of an order not open in the engine", "instance", rt.Instance, "cid", u.CID,
-					"state", u.State.String(), "filled", u.FilledAmount.String(), "id", u.ExchangeOrderID.String())
-			}
-		case abi.KindFill:
-			var f abi.Fill
-			if abi.DecodeFill(rec, &f) != nil {
-				continue
-			}
-			if o := e.orders[orderKey{rt.Instance, f.CID, rt.Chunk}]; o != nil {
-				e.applyFill(o, &f, rt.OrderID, now)
-			} else if o := e.recent[orderKey{rt.Instance, f.CID, rt.Chunk}]; o != nil {
-				e.applyFill(o, &f, rt.OrderID, now) // once per trade, like any fill
-			} else {
-				e.stats.unknownOrders.Add(1)
-				e.log.Debug("fill of an order not open in the engine", "instance", rt.Instance, "cid", f.CID,
-					"amount", f.Amount.String(), "seq", f.TradeSeq)
-			}
-		}
-	}
-}
-
-// applyUpdate applies the exchange's view of an order. An update that
-// reports more filled than the fills delivered so far waits for them, so
-// that the plugin always sees a fill before the order_update that counts it.
-func (e *Engine) applyUpdate(o *order, u *abi.OrderUpdate, now time.Time) {
-	if o.final() {
-		return
-	}
-	if len(o.oldIDs) > 0 && u != o.deferred {
-		id := u.ExchangeOrderID.Bytes()
-		for _, old := range o.oldIDs {
-			if string(id) == old {
-				return // about the order it had before it was re-placed
-			}
-		}
-		if o.base > 0 {
-			u = o.pluginView(u)
-		}
-	}
-	if !o.sameExchangeOrder(u.ExchangeOrderID.Bytes()) {
-		e.stats.unknownOrders.Add(1)
-		e.log.Warn("an update with this order's label is about another exchange order: ignored", "plugin", o.pl.name,
-			"cid", o.key.cid, "label", o.label, "id", o.exchID, "other", u.ExchangeOrderID.String())
-		return
-	}
-	// A response applied after newer notifications is stale: it must not
-	// undo them (nor drop an update waiting for its fills).
-	if u.FilledAmount < o.filled || u.Time < o.updated {
-		return
-	}
-	if d := o.deferred; d != nil && d != u && (u.FilledAmount < d.FilledAmount || u.Time < d.Time) {
-		return
-	}
-	if u.FilledAmount > o.accounted {
-		cp := *u
-		if o.deferred == nil && !o.inflight {
-			// Its fills normally follow at once; if they were lost with a
-			// connection, the order's state read back reconstructs them.
-			e.retryVerify(o)
-		}
-		o.deferred = &cp
-		return
-	}
-	o.deferred = nil
-	spent := false // cancelled by a lost connection, but re-placed as often as allowed
-	if u.State == abi.StateCancelled && (u.Reason == abi.ReasonCancelOnDisconnect || o.relocating) &&
-		e.relay && !e.stopping.Load() && o.hostReason == 0 && !o.wantCancel && !o.cancelSent &&
-		u.FilledAmount < u.Amount {
-		if o.replacements < e.maxReestablish() {
-			e.relocate(o, u, now)
-			return
-		}
-		spent = true
-	}
-	if u.ExchangeOrderID[0] != 0 {
-		o.exchID = u.ExchangeOrderID.String()
-	}
-	reason := u.Reason
-	switch u.State {
-	case abi.StateCancelled:
-		if o.hostReason != 0 {
-			reason = o.hostReason
-		}
-	case abi.StateRejected:
-		e.stats.rejected.Add(1)
-		e.tel.orderRejected(o, u.ExchangeCode)
-	case abi.StateFilled:
-		e.stats.filled.Add(1)
-	}
-	changed := u.State != o.state || u.Price != o.price || u.Amount != o.amount || u.FilledAmount != o.filled || o.unknown
-	wasPending := o.state == abi.StatePending
-	o.state, o.price, o.amount, o.filled, o.avg, o.unknown = u.State, u.Price, u.Amount, u.FilledAmount, u.AvgPrice, false
-	o.flags, o.updated = u.Flags, u.Time
-	if u.State == abi.StateCancelled {
-		e.stats.cancelled.Add(1)
-	}
-	if o.final() {
-		e.finish(o)
-	}
-	if !changed {
-		return
-	}
-	if wasPending && o.state == abi.StateOpen {
-		e.stats.acked.Add(1)
-	}
-	out := o.update(now, reason)
-	out.Time = u.Time
-	out.ExchangeCode, out.Text = u.ExchangeCode, u.Text
-	if spent {
-		// Its connection's loss ended it, even when the engine cancelled it
-		// itself (the exchange had not yet when it looked).
-		out.Reason = abi.ReasonCancelOnDisconnect
-		e.log.Warn("an order cancelled by a lost connection is not re-placed: re-placed too often", "plugin", o.pl.name,
-			"cid", o.key.cid, "replacements", o.replacements)
-		putStr32(&out.Text, o.spentText())
-	}
-	o.pl.emitOrder(o, &out)
-	e.followUp(o, now)
-}
-
-// applyFill applies one fill of o: once per trade. exchID is the exchange
-// order the trade belongs to (nil: not known).
-func (e *Engine) applyFill(o *order, f *abi.Fill, exchID []byte, now time.Time) {
-	if !o.sameExchangeOrder(exchID) {
-		e.stats.unknownOrders.Add(1)
-		e.log.Warn("a fill with this order's label is of another exchange order: ignored", "plugin", o.pl.name,
-			"cid", o.key.cid, "label", o.label, "id", o.exchID, "other", string(exchID))
-		return
-	}
-	if f.TradeSeq != 0 { // 0: a fill reconstructed after a reconnect
-		for _, s := range o.seen {
-			if s == f.TradeSeq {
-				return
-			}
-		}
-		o.seen = append(o.seen, f.TradeSeq)
-		// A late notification of a fill already reconstructed — of the
-		// same exchange order: a re-placed order's own fills are new.
-		if take := o.takeSynth(exchID, f.Amount); take > 0 {
-			if take == f.Amount {
-				return
-			}
-			cp := *f
-			cp.Amount -= take
-			f = &cp
-		}
-	}
-	o.accounted += f.Amount
-	o.value += f.Price.Float64() * f.Amount.Float64()
-	e.stats.fills.Add(1)
-	pl := o.pl
-	out := *f
-	out.Instrument = o.local
-	pos := pl.applyFill(o.local, o.side, f.Price, f.Amount, f.Fee)
-	pl.emitFill(o, &out)
-	pl.emitPosition(o.local, pos, now)
-	if d := o.deferred; d != nil && o.accounted >= d.FilledAmount {
-		e.applyUpdate(o, d, now)
-	}
-}
-
-// finish takes a final order out of its plugin's open orders and out of
-// the engine's index (later events about it are counted as unknown; an
-// amend or cancel of its cid is refused not_open, from the plugin's cid
-// high-water mark).
-func (e *Engine) finish(o *order) {
-	e.log.Debug("order final", "plugin", o.pl.name, "cid", o.key.cid, "state", o.state.String(), "id", o.exchID,
-		"filled", o.filled.String())
-	e.uncarry(o)
-	delete(o.pl.open, o)
-	if e.orders[o.key] == o {
-		delete(e.orders, o.key)
-		// Kept a while for fills that arrive after the final update (an
-		// order whose outcome was not known when its connection died).
-		if len(e.recentQ) >= maxRecent {
-			delete(e.recent, e.recentQ[0])
-			e.recentQ = e.recentQ[1:]
-		}
-		e.recent[o.key] = o
-		e.recentQ = append(e.recentQ, o.key)
-	}
-}
-
-// uncarry tells the pool that o's member no longer carries it (once).
-func (e *Engine) uncarry(o *order) {
-	if o.carried && e.pool != nil {
-		e.pool.Carry(o.conn, -1)
-	}
-	o.carried = false
-}
-
-// maxRecent bounds the final orders kept for late fills.
-const maxRecent = 4096
-
-// cancelOpen cancels every order of pl (every plugin when pl is nil) that
-// is not final, with a host reason. Called with e.mu held.
-func (e *Engine) cancelOpen(pl *plugin, reason abi.Reason, now time.Time) int {
-	n := 0
-	for _, p := range e.plugins {
-		if pl != nil && p != pl {
-			continue
-		}
-		for o := range p.open {
-			if o.final() {
-				continue
-			}
-			n++
-			o.hostReason = reason
-			e.requestCancel(o)
-		}
-	}
-	return n
-}
-
-// resync verifies every order the engine believes live against the
-// exchange, after the connection was lost and restored: notifications sent
-// while it was down are lost, and cancel-on-disconnect has cancelled the
-// orders it carried. Each order is read back (concurrently) and its state
-// applied; fills the engine missed are reconstructed so that the plugin's
-// position stays right.
-func (e *Engine) resync() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, pl := range e.plugins {
-		for o := range pl.open {
-			e.verify(o)
-		}
-	}
-}
-
-// verify reads o's state back from the exchange, unless a request for it
-// is in flight (whose answer will tell). Called with e.mu held.
-func (e *Engine) verify(o *order) {
-	if o.final() || o.inflight {
-		return
-	}
-	gen := o.begin() // no other request for it meanwhile
-	e.log.Debug("verifying an order", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "relocating", o.relocating)
-	method, params := "private/get_order_state", []byte(nil)
-	if o.exchID != "" {
-		params = o.byID()
-	} else {
-		method, params = "private/get_order_state_by_label", o.byLabel()
-	}
-	e.spawn(func() { e.verifyDone(o, method, params, gen) })
-}
-
-func (e *Engine) verifyDone(o *order, method string, params []byte, gen uint64) {
-	ctx, cancel := context.WithTimeout(e.life, e.cfg.RequestTimeout)
-	raw, err := e.ex.CallRaw(ctx, method, params)
-	cancel()
-	now := e.clk.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if o.tr != nil {
-		defer e.tel.verified(o, err) // a failover follows it
-	}
-	if gen != o.gen {
-		e.log.Debug("verification answered after something newer: ignored", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
-		return // something newer was sent for it meanwhile (a re-placement): this answer is stale
-	}
-	o.end(gen)
-	if err == nil && method == "private/get_order_state_by_label" {
-		raw = e.latestByLabel(o, raw)
-	}
-	var rpc *conn.RPCError
-	switch {
-	case (err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound || err == nil && raw == nil) &&
-		o.unknown && o.exchID == "" && o.absentChecks < maxAbsentChecks && !e.stopping.Load():
-		// A place sent on a connection that died may still be carried
-		// out after this query on another connection: look again a little
-		// later before taking "not there" for an answer.
-		o.absentChecks++
-		e.later(o, absentCheckDelay, func() { e.verify(o) })
-		return
-	case err != nil && errors.As(err, &rpc) && rpc.Code == deribit.CodeOrderNotFound, err == nil && raw == nil:
-		e.lost(o, now, "not on the exchange")
-	case err != nil:
-		e.log.Info("order state not verified yet", "plugin", o.pl.name, "cid", o.key.cid, "err", err)
-		e.retryVerify(o)
-		return
-	default:
-		e.applyState(o, raw, now)
-		e.log.Debug("order state read back", "plugin", o.pl.name, "cid", o.key.cid, "id", o.exchID, "state", o.state.String(),
-			"filled", o.filled.String(), "accounted", o.accounted.String(), "deferred", o.deferred != nil, "relocating", o.relocating)
-		if o.relocating && !o.final() && o.state == abi.StateOpen {
-			// Its connection is gone but the exchange has not cancelled it
-			// (yet): cancel it here, then re-place it (relocating).
-			e.sendCancel(o)
-			return
-		}
-	}
-	e.followUp(o, now)
-}
-
-// applyState applies an order object read back from the exchange,
-// reconstructing the fills the engine did not hear of (trade_seq 0, at the
-// average price of the missing part).
-func (e *Engine) applyState(o *order, raw json.RawMessage, now time.Time) {
-	buf, _, err := e.rtr.AppendOrderResult(e.rbuf[:0], raw, now.UnixNano())
-	e.rbuf = buf
-	if err != nil {
-		e.stats.malformed.Add(1)
-		return
-	}
-	for _, rt := range e.rtr.Routes() {
-		rec := buf[rt.Offset:]
-		var u abi.OrderUpdate
-		if abi.ReadHeader(rec).Kind != abi.KindOrderUpdate || abi.DecodeOrderUpdate(rec, &u) != nil || u.CID != o.key.cid ||
-			rt.Chunk != o.key.chunk {
-			continue
-		}
-		// The exchange order a re-placed order has now knows only the rest:
-		// what the plugin has been told counts what filled before (base).
-		view := &u
-		if o.base > 0 && !slices.Contains(o.oldIDs, u.ExchangeOrderID.String()) {
-			view = o.pluginView(&u)
-		}
-		if missed := view.FilledAmount - o.accounted; missed > 0 {
-			px := view.AvgPrice
-			if v := view.AvgPrice.Float64()*view.FilledAmount.Float64() - o.value; v > 0 {
-				if p, ok := abi.FixedFromFloat(v / missed.Float64()); ok {
-					px = p
-				}
-			}
-			o.synth = append(o.synth, synthFill{id: u.ExchangeOrderID.String(), amount: missed})
-			e.applyFill(o, &abi.Fill{CID: o.key.cid, Instrument: o.local, Side: o.side, Time: u.Time,
-				Price: px, Amount: missed}, nil, now)
-		}
-		e.applyUpdate(o, &u, now) // converts to the plugin's view itself
-	}
-}
-
-// retryVerify verifies o again a little later: the exchange could not be
-// asked (no healthy connection), and its answer is the only way to learn
-// what happened to an order whose connection was lost. Called with e.mu
-// held.
-func (e *Engine) retryVerify(o *order) {
-	if o.final() || e.stopping.Load() {
-		return
-	}
-	o.verifyTries++
-	e.later(o, min(time.Duration(o.verifyTries)*verifyRetryDelay, time.Second), func() { e.verify(o) })
-}
-
-// later runs f for o after d, with e.mu held, unless o is final by then;
-// meanwhile o counts as having a request in flight (nothing else is sent
-// for it) and Run waits for it. Called with e.mu held.
-func (e *Engine) later(o *order, d time.Duration, f func()) {
-	e.log.Debug("retry later", "plugin", o.pl.name, "cid", o.key.cid, "after", d, "inflight", o.inflight)
-	gen := o.begin()
-	e.reqs.add()
-	e.clk.AfterFunc(d, func() {
-		defer e.done()
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		o.end(gen)
-		if !o.final() {
-			f()
-		}
-	})
-}
-
-const (
-	// An order whose place was not answered and that the exchange does
-	// not list is looked for maxAbsentChecks more times, absentCheckDelay
-	// apart, before it is taken as never placed.
-	maxAbsentChecks  = 2
-	absentCheckDelay = 250 * time.Millisecond
-	verifyRetryDelay = 50 * time.Millisecond
-	maxPlaceTries    = 40 // a re-placement waits up to ~40 s for a connection
-)
-
-// lost ends an order the exchange does not have (never placed, or gone).
-func (e *Engine) lost(o *order, now time.Time, why string) {
-	if o.final() {
-		return
-	}
-	e.log.Debug("order not on the exchange", "plugin", o.pl.name, "cid", o.key.cid, "why", why, "id", o.exchID,
-		"relocating", o.relocating, "replacements", o.replacements, "unknown", o.unknown)
-	// Re-placed only when the exchange knew it (its id): an order whose
-	// place was sent but never answered and that the exchange does not list
-	// by label was most likely never received, but the exchange lists only
-	// "recent" orders by label, and an order must never be live twice.
-	if o.relocating && o.exchID != "" && e.relay && !e.stopping.Load() && o.hostReason == 0 &&
-		!o.wantCancel && !o.cancelSent {
-		if o.replacements < e.maxReestablish() {
-			u := o.update(now, abi.ReasonCancelOnDisconnect)
-			e.relocate(o, &u, now)
-			return
-		}
-		e.log.Warn("an order cancelled by a lost connection is not re-placed: re-placed too often", "plugin", o.pl.name,
-			"cid", o.key.cid, "replacements", o.replacements)
-		why = o.spentText()
-	}
-	o.state = abi.StateCancelled
-	e.finish(o)
-	e.stats.cancelled.Add(1)
-	r := abi.ReasonCancelOnDisconnect
-	if o.unknown && o.exchID == "" {
-		r, why = abi.ReasonTimeout, "outcome unknown: not re-placed"
-	}
-	if o.hostReason != 0 {
-		r = o.hostReason
-	} else if o.wantCancel {
-		r = abi.ReasonCancelRequested
-	}
-	u := o.update(now, r)
-	putStr32(&u.Text, why)
-	o.pl.emitOrder(o, &u)
-}
-
-// retryCancel tries a host-initiated cancel again a little later (at most
-// a few times): a kill switch or a stopped plugin's orders must not stay
-// on the book because one request failed. Called with e.mu held.
-func (e *Engine) retryCancel(o *order) {
-	if o.final() || o.cancelTries >= maxCancelTries {
-		if !o.final() {
-			e.log.Error("could not cancel an order", "plugin", o.pl.name, "cid", o.key.cid, "label", o.label)
-		}
-		return
-	}
-	o.cancelTries++
-	e.later(o, time.Duration(o.cancelTries)*cancelRetryDelay, func() { e.sendCancel(o) })
-}
-
-const (
-	maxCancelTries   = 5
-	cancelRetryDelay = 200 * time.Millisecond
-)
-
-// pluginView turns an update of a re-placed order's exchange order (which
-// knows only the rest) into the plugin's view of the whole order.
-func (o *order) pluginView(u *abi.OrderUpdate) *abi.OrderUpdate {
-	cp := *u
-	cp.Amount += o.base
-	cp.FilledAmount += o.base
-	if cp.FilledAmount > 0 {
-		if avg, ok := abi.FixedFromFloat((o.baseValue + u.AvgPrice.Float64()*u.FilledAmount.Float64()) / cp.FilledAmount.Float64()); ok {
-			cp.AvgPrice = avg
-		}
-	}
-	return &cp
-}
-
-// maxReestablish is Config.MaxReestablish, or its default.
-func (e *Engine) maxReestablish() int {
-	if e.cfg.MaxReestablish <= 0 {
-		return DefaultMaxReestablish
-	}
-	return e.cfg.MaxReestablish
-}
-
-// spentText is the text of an order that cancel-on-disconnect cancelled
-// once more after it was re-placed Config.MaxReestablish times.
-func (o *order) spentText() string {
-	return "connection lost: re-placed " + strconv.Itoa(o.replacements) + "x, not again"
-}
-
-// relocate re-places the unfilled rest of o, which cancel-on-disconnect
-// cancelled (u, in the plugin's view, says so, or the verification after
-// its connection's loss did), on a healthy connection under the same cid:
-// after every loss (up to Config.MaxReestablish times), each time only now
-// that the exchange has confirmed the old order is cancelled, so that the
-// order is never live twice. The plugin sees pending with reason
-// cancel_on_disconnect, then open again.
-func (e *Engine) relocate(o *order, u *abi.OrderUpdate, now time.Time) {
-	e.log.Debug("re-placing an order cancelled by a lost connection", "plugin", o.pl.name, "cid", o.key.cid,
-		"old", o.exchID, "conn", o.conn, "replacements", o.replacements)
-	e.tel.relocate(o) // its failover's trace, if tracing
-	o.replaced, o.relocating = true, false
-	o.replacements++
-	o.placeTries = 0 // each re-placement waits its full time for a connection
-	if o.exchID != "" {
-		o.oldIDs = append(o.oldIDs, o.exchID)
-	}
-	if id := string(u.ExchangeOrderID.Bytes()); id != "" && id != o.exchID {
-		o.oldIDs = append(o.oldIDs, id)
-	}
-	o.exchID = ""
-	// What filled before the next exchange order: all of it, the earlier
-	// exchange orders' too (u is the plugin's view of the whole order).
-	o.base, o.baseValue = u.FilledAmount, u.AvgPrice.Float64()*u.FilledAmount.Float64()
-	o.filled, o.avg, o.updated = u.FilledAmount, u.AvgPrice, 0
-	o.state = abi.StatePending
-	e.stats.relocated.Add(1)
-	e.uncarry(o)
-	out := o.update(now, abi.ReasonCancelOnDisconnect)
-	putStr32(&out.Text, "connection lost: re-placing")
-	o.pl.emitOrder(o, &out)
-	// Not on the connection it was lost with, even if the pool has not
-	// heard of the loss yet.
-	e.sendPlaceTry(o, 0, 1<<uint(o.conn))
-}
-
-// latestByLabel picks, from the orders the exchange has under o's label,
-// the latest that is not one o had before a re-placement (nil: none).
-func (e *Engine) latestByLabel(o *order, raw json.RawMessage) json.RawMessage {
-	var arr []json.RawMessage
-	if json.Unmarshal(raw, &arr) != nil {
-		return raw
-	}
-	for i := len(arr) - 1; i >= 0; i-- {
-		var id struct {
-			OrderID string `json:"order_id"`
-		}
-		if json.Unmarshal(arr[i], &id) == nil && !slices.Contains(o.oldIDs, id.OrderID) {
-			return arr[i]
-		}
-	}
-	return nil
-}

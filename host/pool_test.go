@@ -42,6 +42,7 @@ func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, op
 	}
 	pc.Conn = testConnConfig(srv.URL())
 	pc.Conn.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	pc.Classify = PoolRates
 	p, err := pool.New(pc, e.Sink, e.PoolEvent, testLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -45,7 +45,8 @@ func (e *Engine) AdmitRemote(method string, params []byte, instrument string) er
 		return fmt.Errorf("%w: %s: "+f, append([]any{ErrRemoteRefused, method}, a...)...)
 	}
 	e.remoteGate.once.Do(func() { e.remoteGate.r = newRisk(e.cfg.Risk, &e.killed) })
-	order := method == "private/buy" || method == "private/sell" || method == "private/edit"
+	op := deribit.Op(method)
+	order := op == deribit.OpPlace || op == deribit.OpEdit
 	if order && e.killed.Load() {
 		return refuse("the kill switch is on")
 	}
@@ -68,7 +69,7 @@ func (e *Engine) AdmitRemote(method string, params []byte, instrument string) er
 	if err := json.Unmarshal(params, &p); err != nil {
 		return refuse("params: %v", err)
 	}
-	if method == "private/edit" {
+	if op == deribit.OpEdit {
 		p.Instrument = instrument
 	} else if instrument != "" && instrument != p.Instrument {
 		return refuse("instrument %q differs from the params' %q", instrument, p.Instrument)
@@ -101,7 +102,7 @@ func (e *Engine) AdmitRemote(method string, params []byte, instrument string) er
 			return refuse("price %s: %s", price, r)
 		}
 	case "market":
-		if method == "private/edit" || len(p.Price) > 0 {
+		if op == deribit.OpEdit || len(p.Price) > 0 {
 			return refuse("a market order has no price")
 		}
 		price = mark

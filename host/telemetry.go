@@ -372,7 +372,7 @@ func (t *telemetry) clock() time.Time {
 func (t *telemetry) requestDone(req request, sent time.Time, err error) {
 	now := time.Now()
 	if t.roundTrip != nil {
-		t.roundTrip.Record(context.Background(), now.Sub(sent).Seconds(), t.methodOpt(req.method, err)...)
+		t.roundTrip.Record(context.Background(), now.Sub(sent).Seconds(), t.methodOpt(req.call.Method, err)...)
 	}
 	o := req.o
 	tr := o.tr
@@ -380,7 +380,7 @@ func (t *telemetry) requestDone(req request, sent time.Time, err error) {
 		return
 	}
 	if tr.span != nil && !tr.acked && req.what == abi.KindPlace {
-		attrs := []attribute.KeyValue{AttrMethod.String(req.method), AttrConnection.Int(o.conn)}
+		attrs := []attribute.KeyValue{AttrMethod.String(req.call.Method), AttrConnection.Int(o.conn)}
 		_, s := t.tracer.Start(tr.ctx, SpanOrderRequest, trace.WithTimestamp(sent),
 			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 		if err != nil {

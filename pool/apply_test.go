@@ -10,7 +10,7 @@ import (
 // race (take used to read the limits after unlocking), and unusable limits
 // are refused without changing anything.
 func TestApplyAccountLimitsConcurrently(t *testing.T) {
-	r, err := newLimiter(Limits{MatchingBurst: 2, Margin: 1}, 1)
+	r, err := newLimiter(Limits{MatchingBurst: 2, Margin: 1}, 1, deribitRates)
 	if err != nil {
 		t.Fatal(err)
 	}

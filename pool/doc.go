@@ -14,8 +14,9 @@
 // subscription lives (market data on exactly one healthy member, moved when
 // that member fails; order and fill channels on several, so that one loss
 // loses no update — the consumer de-duplicates), the client-side rate
-// limiter (limit.go), and the pool's health (healthy, total, degraded)
-// reported to an observer.
+// limiter (limit.go; what each request costs is the venue's to say,
+// Config.Classify: the pool knows no exchange's method names), and the
+// pool's health (healthy, total, degraded) reported to an observer.
 //
 // The pool, not each member, owns availability (availability.go): while
 // fewer than MinHealthy members are ready, the lowest-numbered member that

@@ -2,11 +2,9 @@ package pool
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,29 +30,26 @@ const (
 	DefaultLimitMargin = 0.9
 )
 
-// Limits is the client side of Deribit's rate limits: the pool refuses, or
-// holds for up to MaxWait, a request that would exceed them, because the
-// exchange answers such a request with too_many_requests (10028) and then
-// terminates the session, which fires cancel-on-disconnect.
+// Limits is the client side of the exchange's rate limits (Deribit's by
+// default): the pool refuses, or holds for up to MaxWait, a request that
+// would exceed them, because the exchange answers such a request with
+// too_many_requests (10028) and then terminates the session, which fires
+// cancel-on-disconnect.
 //
-// The model is the exchange's (and the simulator's, sim.RateLimits):
-//   - matching-engine requests (private/buy, sell, edit, cancel, cancel_all,
-//     cancel_all_by_instrument, cancel_all_by_currency, cancel_by_label, and
-//     the ones only Deribit has: edit_by_label, cancel_all_by_kind_or_type,
-//     close_position, mass_quote, cancel_quotes, verify_block_trade,
-//     execute_block_trade) take one token from a bucket per ACCOUNT, shared
-//     by all members: MatchingRate tokens per second up to MatchingBurst.
-//     private/cancel_all, and private/cancel_by_label without a "currency"
-//     parameter, use a second bucket of the same size (Deribit's separate
-//     cancel_all bucket), so that order flow never starves a mass cancel;
+// The model is the exchange's (and the simulator's, sim.RateLimits); what
+// each request costs is the venue's to say (Config.Classify, a RateClass):
+//   - matching-engine requests (placing, amending, cancelling orders) take
+//     one token from a bucket per ACCOUNT, shared by all members:
+//     MatchingRate tokens per second up to MatchingBurst. Mass cancels
+//     (RateClass.CancelAll) use a second bucket of the same size (Deribit's
+//     separate cancel_all bucket), so that order flow never starves a mass
+//     cancel;
 //   - every other request costs NonMatchingCost credits from a pool per
 //     CONNECTION (per account with NonMatchingPerAccount) of NonMatchingMax
-//     credits, refilled at NonMatchingRefill credits per second. The
-//     methods only Deribit knows as matching are charged here as well (the
-//     simulator charges them here; Deribit to the account), which errs on
-//     the safe side on both;
-//   - public/test (the heartbeat's answer, which conn sends by itself) is
-//     free, as in the simulator.
+//     credits, refilled at NonMatchingRefill credits per second (a request
+//     may cost both: RateClass.Matching and Credits);
+//   - a free request (the heartbeat's answer, which conn sends by itself)
+//     costs nothing.
 //
 // The buckets start full: the pool assumes the account was idle before it
 // started. The requests conn sends by itself (set_heartbeat, auth and its
@@ -108,6 +103,24 @@ type Limits struct {
 	// Default 0.2 (DefaultReserve); negative: none. Must be below 1. It
 	// matters only once shares are set.
 	Reserve float64
+}
+
+// RateClass is what one request costs (Config.Classify): a token of the
+// account's matching bucket, or of its cancel_all bucket, and/or credits of
+// its connection; nothing when Free.
+type RateClass struct {
+	// Matching takes a token of the account's matching-engine bucket.
+	Matching bool
+	// CancelAll takes it from the account's separate cancel_all bucket.
+	CancelAll bool
+	// Credits takes NonMatchingCost credits of the connection.
+	Credits bool
+	// OrderFlow marks a request that opens or changes an order: ForShare
+	// charges it to its rate share (ForShareReserved charges every
+	// matching request).
+	OrderFlow bool
+	// Free costs nothing (the heartbeat's answer).
+	Free bool
 }
 
 func (l Limits) withDefaults() Limits {
@@ -180,51 +193,22 @@ const (
 	acctCancelAll = 1
 )
 
-var (
-	// simMatching are the methods the simulator (sim/methods.go) charges
-	// to the account's matching bucket.
-	simMatching = map[string]bool{
-		"private/buy": true, "private/sell": true, "private/edit": true, "private/cancel": true,
-		"private/cancel_all": true, "private/cancel_all_by_instrument": true,
-		"private/cancel_all_by_currency": true, "private/cancel_by_label": true,
+// classify returns what a request costs, by Config.Classify.
+func (r *limiter) classify(method string, params []byte) (c charge, rc RateClass) {
+	rc = RateClass{Matching: true, Credits: true}
+	if r.class != nil {
+		rc = r.class(method, params)
 	}
-	// deribitMatching are the further methods Deribit counts as matching
-	// (support article "Rate Limits", docs/deribit.md §6), which the
-	// simulator does not know (it charges them to the connection).
-	deribitMatching = map[string]bool{
-		"private/edit_by_label": true, "private/cancel_all_by_kind_or_type": true,
-		"private/close_position": true, "private/mass_quote": true, "private/cancel_quotes": true,
-		"private/verify_block_trade": true, "private/execute_block_trade": true,
-	}
-)
-
-// classify returns what method costs, as the simulator charges it
-// (sim/rpc.go chargeLocked) for an authenticated connection.
-func classify(method string, params []byte) (c charge, free bool) {
-	method = strings.TrimPrefix(method, "/api/v2/")
+	c = charge{acct: -1, conn: rc.Credits}
 	switch {
-	case method == "public/test":
-		return charge{acct: -1}, true
-	case simMatching[method]:
-		c = charge{acct: acctMatching}
-		if (method == "private/cancel_all" || method == "private/cancel_by_label") && !hasParam(params, "currency") {
-			c.acct = acctCancelAll
-		}
-		return c, false
-	case deribitMatching[method]:
-		return charge{acct: acctMatching, conn: true}, false
+	case rc.Free:
+		return charge{acct: -1}, rc
+	case rc.CancelAll:
+		c.acct = acctCancelAll
+	case rc.Matching:
+		c.acct = acctMatching
 	}
-	return charge{acct: -1, conn: true}, false
-}
-
-// hasParam is the simulator's test of a parameter's presence.
-func hasParam(params []byte, name string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(params, &m) != nil {
-		return false
-	}
-	_, ok := m[name]
-	return ok
+	return c, rc
 }
 
 // bucket is a token bucket that starts full. tokens goes negative while
@@ -262,9 +246,10 @@ func (b *bucket) need(cost float64) time.Duration {
 
 // limiter is the pool's rate limiter. A nil *limiter lets everything pass.
 type limiter struct {
-	lim  Limits // with defaults
-	now  func() time.Time
-	wait func(ctx context.Context, d time.Duration) error
+	lim   Limits // with defaults
+	now   func() time.Time
+	class func(method string, params []byte) RateClass // Config.Classify
+	wait  func(ctx context.Context, d time.Duration) error
 
 	mu     sync.Mutex
 	acct   [2]bucket // acctMatching, acctCancelAll
@@ -277,7 +262,7 @@ type limiter struct {
 
 // newLimiter returns the limiter of a pool of size members, nil when
 // disabled.
-func newLimiter(l Limits, size int) (*limiter, error) {
+func newLimiter(l Limits, size int, class func(method string, params []byte) RateClass) (*limiter, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
@@ -285,7 +270,7 @@ func newLimiter(l Limits, size int) (*limiter, error) {
 		return nil, nil
 	}
 	l = l.withDefaults()
-	r := &limiter{lim: l, now: time.Now, wait: waitTimer}
+	r := &limiter{lim: l, now: time.Now, wait: waitTimer, class: class}
 	for i := range r.acct {
 		r.acct[i] = newBucket(l.MatchingBurst*l.Margin, l.MatchingRate*l.Margin)
 	}
@@ -340,8 +325,8 @@ func (r *limiter) admit(ctx context.Context, id int, method string, params []byt
 	if r == nil {
 		return rc, nil
 	}
-	c, free := classify(method, params)
-	if free {
+	c, class := r.classify(method, params)
+	if class.Free {
 		return rc, nil
 	}
 	parts := &rc.parts
@@ -365,7 +350,7 @@ func (r *limiter) admit(ctx context.Context, id int, method string, params []byt
 	}
 	// A rate share (ForShare) is charged first: its refusal takes nothing.
 	if c.acct == acctMatching {
-		rc.sh = r.shareFor(ctx, method)
+		rc.sh = r.shareFor(ctx, class)
 	}
 	if sh := rc.sh; sh != nil {
 		for _, s := range r.order {

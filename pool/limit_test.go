@@ -25,7 +25,7 @@ type fakeLimiter struct {
 
 func newFakeLimiter(t *testing.T, l Limits, size int) *fakeLimiter {
 	t.Helper()
-	r, err := newLimiter(l, size)
+	r, err := newLimiter(l, size, deribitRates)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,59 +148,35 @@ func TestLimiterExactLimits(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
-	const none, conn = -1, true
-	for _, tc := range []struct {
-		method, params string
-		free           bool
-		acct           int
-		conn           bool
-	}{
-		{"public/test", "", true, none, false},
-		{"/api/v2/public/test", "{}", true, none, false},
-		{"private/buy", `{"instrument_name":"BTC-PERPETUAL"}`, false, acctMatching, false},
-		{"/api/v2/private/sell", "", false, acctMatching, false},
-		{"private/edit", "", false, acctMatching, false},
-		{"private/cancel", "", false, acctMatching, false},
-		{"private/cancel_all_by_instrument", "", false, acctMatching, false},
-		{"private/cancel_all_by_currency", `{"currency":"BTC"}`, false, acctMatching, false},
-		// cancel_all and cancel_by_label without a currency: the separate bucket.
-		{"private/cancel_all", "", false, acctCancelAll, false},
-		{"private/cancel_all", `{"detailed":false}`, false, acctCancelAll, false},
-		{"private/cancel_all", `{"currency":"BTC"}`, false, acctMatching, false},
-		{"private/cancel_by_label", `{"label":"x"}`, false, acctCancelAll, false},
-		{"private/cancel_by_label", `{"label":"x","currency":"BTC"}`, false, acctMatching, false},
-		{"private/cancel_by_label", `not json`, false, acctCancelAll, false},
-		// Matching on Deribit, unknown to the simulator: both.
-		{"private/close_position", "", false, acctMatching, conn},
-		{"private/edit_by_label", "", false, acctMatching, conn},
-		{"private/cancel_all_by_kind_or_type", "", false, acctMatching, conn},
-		{"private/mass_quote", "", false, acctMatching, conn},
-		{"private/cancel_quotes", "", false, acctMatching, conn},
-		{"private/execute_block_trade", "", false, acctMatching, conn},
-		{"private/verify_block_trade", "", false, acctMatching, conn},
-		// Everything else: the connection's credits.
-		{"public/get_time", "", false, none, conn},
-		{"public/auth", "", false, none, conn},
-		{"private/get_open_orders", "", false, none, conn},
-		{"private/get_order_state", "", false, none, conn},
-		{"private/subscribe", "", false, none, conn},
-		{"private/enable_cancel_on_disconnect", "", false, none, conn},
-		{"private/no_such_method", "", false, none, conn},
-		{"", "", false, none, conn},
-	} {
-		c, free := classify(tc.method, []byte(tc.params))
-		if free != tc.free || !free && (c.acct != tc.acct || c.conn != tc.conn) {
-			t.Errorf("classify(%q, %s) = %+v free %v; want acct %d conn %v free %v",
-				tc.method, tc.params, c, free, tc.acct, tc.conn, tc.free)
+func TestClassifyDefault(t *testing.T) {
+	// Without Config.Classify, every request costs a matching token and
+	// the connection's credits (safe whatever the venue's methods), and
+	// nothing is free.
+	r, err := newLimiter(Limits{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"public/test", "private/buy", "x"} {
+		if c, rc := r.classify(m, nil); c.acct != acctMatching || !c.conn || rc.Free {
+			t.Errorf("classify(%q) = %+v %+v; want matching and credits", m, c, rc)
 		}
 	}
-	// Every method the simulator marks as matching is matching here; the
-	// simulator's method table is not exported, so the list is checked
-	// against its documented set (sim/methods.go).
-	for m := range simMatching {
-		if deribitMatching[m] {
-			t.Errorf("%s is in both lists", m)
+	// With one, its classes map to the buckets.
+	r.class = deribitRates
+	for _, tc := range []struct {
+		method, params string
+		acct           int
+		conn, free     bool
+	}{
+		{"public/test", "", -1, false, true},
+		{"private/buy", "", acctMatching, false, false},
+		{"private/cancel_all", "", acctCancelAll, false, false},
+		{"private/close_position", "", acctMatching, true, false},
+		{"public/get_time", "", -1, true, false},
+	} {
+		c, rc := r.classify(tc.method, []byte(tc.params))
+		if rc.Free != tc.free || !rc.Free && (c.acct != tc.acct || c.conn != tc.conn) {
+			t.Errorf("classify(%q) = %+v %+v; want acct %d conn %v free %v", tc.method, c, rc, tc.acct, tc.conn, tc.free)
 		}
 	}
 }
@@ -429,7 +405,7 @@ func TestLimitsValidate(t *testing.T) {
 		if err := l.Validate(); err == nil {
 			t.Errorf("%+v: no error", l)
 		}
-		if _, err := newLimiter(l, 1); err == nil {
+		if _, err := newLimiter(l, 1, nil); err == nil {
 			t.Errorf("newLimiter(%+v): no error", l)
 		}
 	}
@@ -469,7 +445,7 @@ func simPool(t *testing.T, size int, l Limits) (*sim.Server, *Pool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	pc := Config{Conn: conn.DefaultConfig(), Size: size, Limits: l}
+	pc := Config{Conn: conn.DefaultConfig(), Size: size, Limits: l, Classify: deribitRates}
 	pc.Conn.URL = srv.URL()
 	pc.Conn.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
 	pc.Conn.HeartbeatInterval = 100 * time.Millisecond

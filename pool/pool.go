@@ -68,6 +68,13 @@ type Config struct {
 	// zero value keeps within Deribit's tier-1 limits (the simulator's
 	// defaults); Limits.Disabled turns it off.
 	Limits Limits
+	// Classify says what a request costs under Limits: the venue's rate
+	// classes of its methods. The host passes Deribit's, converted:
+	// func(m string, p []byte) pool.RateClass { return
+	// pool.RateClass(deribit.RateOf(m, p)) }. nil: every request costs a
+	// matching token and credits, which keeps within the limits whatever
+	// the methods are, at the price of counting reads as order flow.
+	Classify func(method string, params []byte) RateClass
 }
 
 // Validate reports the first invalid field of the pool's own settings (New
@@ -190,7 +197,7 @@ func New(cfg Config, sinks func(member int) conn.Sink, observe func(Event), log 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	lim, err := newLimiter(cfg.Limits, cfg.Size)
+	lim, err := newLimiter(cfg.Limits, cfg.Size, cfg.Classify)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 )
 
 // ErrOverShare: a request charged to a rate share (ForShare) found its
@@ -26,8 +25,7 @@ type shareTag struct {
 }
 
 // ForShare returns ctx tagged so that CallOn charges a matching request
-// that opens or changes an order (private/buy, sell, edit, edit_by_label)
-// to the rate share name (SetShares): the share's own order flow, which may
+// that opens or changes an order (RateClass.OrderFlow: place, amend) to the rate share name (SetShares): the share's own order flow, which may
 // borrow what the other shares leave unused but never the reserve.
 func ForShare(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, shareKey{}, shareTag{name: name})
@@ -49,12 +47,6 @@ func shareOf(ctx context.Context) shareTag {
 }
 
 func shareReserved(ctx context.Context) bool { return shareOf(ctx).reserved }
-
-// shareCharged are the matching methods charged to a share by ForShare
-// (ForShareReserved charges every matching method).
-var shareCharged = map[string]bool{
-	"private/buy": true, "private/sell": true, "private/edit": true, "private/edit_by_label": true,
-}
 
 // share is one user's part of the account's matching capacity.
 type share struct {
@@ -197,11 +189,11 @@ func (r *limiter) takeShare(s *share, reserved bool) (float64, error) {
 		ErrRateLimited, ErrOverShare, s.name, s.b.rate, s.b.max, r.lim.MatchingRate*r.lim.Margin, r.lim.Margin, r.lim.Reserve)
 }
 
-// shareFor is the share a matching request of method is charged to, by
+// shareFor is the share a matching request of class c is charged to, by
 // ctx's tag, or nil.
-func (r *limiter) shareFor(ctx context.Context, method string) *share {
+func (r *limiter) shareFor(ctx context.Context, c RateClass) *share {
 	tag := shareOf(ctx)
-	if tag.name == "" || r.shares == nil || !tag.reserved && !shareCharged[strings.TrimPrefix(method, "/api/v2/")] {
+	if tag.name == "" || r.shares == nil || !tag.reserved && !c.OrderFlow {
 		return nil
 	}
 	return r.shares[tag.name]

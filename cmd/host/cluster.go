@@ -30,7 +30,6 @@ func startCluster(ctx context.Context, c fileConfig, pc pool.Config, x *pool.Poo
 	if err != nil {
 		return nil, nil, err
 	}
-	cc.Logger = log
 	cc.Guard = func(o cluster.RemoteOrder) error { return eng.AdmitRemote(o.Method, o.Params, o.Instrument) }
 	cc.OnAlert = func(a cluster.Alert) {
 		state := "recovered"
@@ -60,7 +59,10 @@ func startCluster(ctx context.Context, c fileConfig, pc pool.Config, x *pool.Poo
 	}); err != nil {
 		return nil, nil, err
 	}
-	n, err := cluster.New(ctx, cc, h, h)
+	n, err := cluster.New(cc, h, h, cluster.WithLogger(log))
+	if err == nil {
+		err = n.Start(ctx)
+	}
 	if err != nil {
 		h.Close()
 		return nil, nil, err

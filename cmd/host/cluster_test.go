@@ -139,12 +139,15 @@ func TestClusterStatusCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := cluster.NewPoolHolder()
-	n, err := cluster.New(context.Background(), cluster.Config{Mode: cluster.ModeEmbedded, Name: "alpha", Region: "eu",
+	n, err := cluster.New(cluster.Config{Mode: cluster.ModeEmbedded, Name: "alpha", Region: "eu",
 		ClusterListen: route, Routes: []string{route}, Auth: auth}, h, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"cluster", "status", "--url", n.ClientURL(), "--credentials", creds}, &out, io.Discard); err != nil {
 		t.Fatal(err)

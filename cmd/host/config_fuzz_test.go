@@ -34,6 +34,8 @@ var configSeeds = []string{
 	"[cluster]\nmode = \"external\"\n",
 	"[telemetry]\nmetrics = \"prometheus\"\nprometheus_listen = \"127.0.0.1:0\"\nsample_ratio = 0.5\n",
 	"[telemetry]\nprometheus = \"127.0.0.1:0\"\n",
+	"[control]\nhttp = \"127.0.0.1:0\"\ntoken_file = \"token\"\n",
+	"[control]\nhttp = \"10.0.0.1:80\"\n",
 	"[simulator]\nseed = 1\n",
 	"[sim]\nseed = \"one\"\ntick = \"-1s\"\n",
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/stratbox/stratbox/internal/hostid"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // runFlags are `host run`'s flags; they override the config file.
@@ -459,7 +460,8 @@ func printSummary(w io.Writer, s host.EngineStats, x *pool.Pool, account string,
 		Size       float64 `json:"size"`
 		PnL        float64 `json:"total_profit_loss"`
 	}
-	if raw, err := x.CallRaw(end, "private/get_positions", []byte(`{"currency":"any"}`)); err == nil && json.Unmarshal(raw, &positions) == nil {
+	pc := deribit.GetPositions()
+	if raw, err := x.CallRaw(end, pc.Method, pc.Params); err == nil && json.Unmarshal(raw, &positions) == nil {
 		for _, p := range positions {
 			if p.Size != 0 || p.PnL != 0 {
 				fmt.Fprintf(w, "  account     %s %s %+g, total PnL %.8f\n", account, p.Instrument, p.Size, p.PnL)

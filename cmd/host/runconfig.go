@@ -391,7 +391,7 @@ func validIsolation(s string) bool {
 func (c fileConfig) poolConfig(cc conn.Config) pool.Config {
 	return pool.Config{Conn: cc, Size: c.Pool.Size, MinHealthy: c.Pool.MinHealthy, Policy: pool.Policy(c.Pool.Policy),
 		SplitAbove: c.Pool.SplitAbove, SplitChunks: c.Pool.SplitChunks, OrderChannels: c.Pool.OrderChannels,
-		Limits: c.limits()}
+		Limits: c.limits(), Classify: host.PoolRates}
 }
 
 func (c fileConfig) validateRun() error {

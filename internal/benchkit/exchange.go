@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // InstrumentsJSON is public/get_instruments' result for BTC-PERPETUAL
@@ -71,17 +73,18 @@ func (x *Exchange) CallRaw(_ context.Context, method string, params []byte) (jso
 	var id string
 	var o order
 	state := "open"
-	switch method {
-	case "public/get_instruments":
+	op := deribit.Op(method)
+	switch {
+	case method == "public/get_instruments":
 		return json.RawMessage(InstrumentsJSON), nil
-	case "private/get_open_orders", "private/get_positions": // the start-up reconciliation: a fresh account
+	case op == deribit.OpOpenOrders || op == deribit.OpPositions: // the start-up reconciliation: a fresh account
 		return json.RawMessage(`[]`), nil
-	case "private/buy", "private/sell":
+	case op == deribit.OpPlace:
 		x.next++
 		id = "BTC-" + strconv.Itoa(x.next)
-		o = order{label: p.Label, instrument: p.Instrument, direction: method[len("private/"):],
+		o = order{label: p.Label, instrument: p.Instrument, direction: method[strings.LastIndexByte(method, '/')+1:],
 			price: p.Price, amount: p.Amount, postOnly: p.PostOnly}
-	case "private/edit":
+	case op == deribit.OpEdit:
 		var ok bool
 		if id = p.OrderID; id == "" {
 			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
@@ -90,18 +93,18 @@ func (x *Exchange) CallRaw(_ context.Context, method string, params []byte) (jso
 			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
 		}
 		o.price, o.amount, o.postOnly = p.Price, p.Amount, p.PostOnly
-	case "private/cancel":
+	case op == deribit.OpCancel:
 		var ok bool
 		id = p.OrderID
 		if o, ok = x.orders[id]; !ok {
 			return nil, &conn.RPCError{Code: 11044, Message: "not_open_order"}
 		}
 		state = "cancelled"
-	case "private/cancel_all", "private/cancel_all_by_instrument", "private/cancel_all_by_currency":
+	case op == deribit.OpCancelAll:
 		n := len(x.orders)
 		clear(x.orders)
 		return json.RawMessage(strconv.Itoa(n)), nil
-	case "private/cancel_by_label":
+	case op == deribit.OpCancelByLabel:
 		for oid, v := range x.orders {
 			if v.label == p.Label {
 				id, o = oid, v
@@ -121,7 +124,7 @@ func (x *Exchange) CallRaw(_ context.Context, method string, params []byte) (jso
 	}
 	ms := strconv.FormatInt(at.UnixMilli(), 10)
 	ord := `{"web":false,"time_in_force":"good_til_cancelled","risk_reducing":false,"replaced":` +
-		strconv.FormatBool(method == "private/edit") + `,"reject_post_only":false,"reduce_only":false,"profit_loss":0,` +
+		strconv.FormatBool(op == deribit.OpEdit) + `,"reject_post_only":false,"reduce_only":false,"profit_loss":0,` +
 		`"price":` + string(o.price) + `,"post_only":` + strconv.FormatBool(o.postOnly) +
 		`,"order_type":"limit","order_state":"` + state + `","order_id":"` + id + `","mmp":false,` +
 		`"last_update_timestamp":` + ms + `,"label":` + strconv.Quote(o.label) + `,"is_liquidation":false,` +

@@ -11,6 +11,7 @@ import (
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // Targets (BENCHMARKS.md "Targets"): with a random connection cut every
@@ -133,7 +134,7 @@ func (r *runner) churnOnce(ctx context.Context, p *host.Plugin, window time.Dura
 		mu.Unlock()
 	})
 	srv.Refuse(func(method string, params json.RawMessage) *sim.Error {
-		if method != "private/buy" && method != "private/sell" {
+		if deribit.Op(method) != deribit.OpPlace {
 			return nil
 		}
 		var q struct {

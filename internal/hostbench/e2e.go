@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stratbox/stratbox/internal/benchkit"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // e2eTarget is the end-to-end target (BENCHMARKS.md "Targets"): ≤ 1.5×
@@ -157,8 +158,8 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		// The first ticker places the order; the next ones amend it.
 		if m, _, err := g.tick(); err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
-		} else if m != "private/buy" {
-			return fmt.Errorf("%s: first request %s, want private/buy", mode, m)
+		} else if deribit.Op(m) != deribit.OpPlace {
+			return fmt.Errorf("%s: first request %s, want a place", mode, m)
 		}
 		for range r.count(200) { // warm-up
 			if _, _, err := g.tick(); err != nil {
@@ -177,8 +178,8 @@ func (r *runner) endToEnd(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("%s: %w", g.mode, err)
 				}
-				if m != "private/edit" {
-					return fmt.Errorf("%s: request %s, want private/edit", g.mode, m)
+				if deribit.Op(m) != deribit.OpEdit {
+					return fmt.Errorf("%s: request %s, want an amend", g.mode, m)
 				}
 				total += d
 			}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/sim"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // ServeHelper runs the helper process: it starts the simulator and the
@@ -51,8 +52,7 @@ func ServeHelper(in io.Reader, out io.Writer) int {
 	defer rl.Close()
 	orders := make(chan time.Time, 1024)
 	srv.OnRequest(func(method string, read time.Time) {
-		switch method {
-		case "private/buy", "private/sell", "private/edit":
+		if deribit.Op(method).Opens() {
 			select {
 			case orders <- read:
 			default:

@@ -160,7 +160,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := pool.New(pool.Config{Conn: relayConn(h), Size: 2}, e.Sink, e.PoolEvent, r.log) // tier-1 limits: shares on
+	p, err := pool.New(pool.Config{Conn: relayConn(h), Size: 2, Classify: host.PoolRates}, e.Sink, e.PoolEvent, r.log) // tier-1 limits: shares on
 	if err != nil {
 		return nil, "", err
 	}
