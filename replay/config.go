@@ -149,6 +149,7 @@ type options struct {
 	cache    *sandbox.Cache
 	log      *slog.Logger
 	progress func(frames uint64)
+	channels map[string]uint64
 }
 
 // WithOutput writes every intent and order event (order update, fill,
@@ -170,3 +171,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithProgress calls fn, on Run's goroutine, with the number of frames
 // read so far, every 16,384 frames (a progress bar); fn must be quick.
 func WithProgress(fn func(frames uint64)) Option { return func(o *options) { o.progress = fn } }
+
+// WithChannels gives Run the channels the recording holds (Channels'
+// counts): Run then refuses a recording that serves none of the plugins'
+// subscriptions (ErrNothingToReplay) and derives the subscribed channels
+// the recording does not hold from the ones it does (PlanChannels), as
+// Deribit derives them. Without it every channel is served as recorded.
+func WithChannels(counts map[string]uint64) Option {
+	return func(o *options) { o.channels = counts }
+}

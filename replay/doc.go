@@ -14,7 +14,19 @@
 // simulator's matching engine (sim.Local). With FillNone its book stays
 // empty (orders are accepted and never fill); with FillSim the recorded book
 // and trades are its liquidity, so orders fill as the recorded market
-// reaches them, behind the queue that was there before.
+// reaches them, behind the queue that was there before. Either way its
+// index, mark and price limits follow the recorded ticker (or the recorded
+// book's mid), so that an order is refused only for what Deribit would
+// refuse on the recorded market.
+//
+// Channels counts a recording's channels; given them (WithChannels), Run
+// derives the channels the plugins subscribe to and the recording lacks
+// from the raw ones it holds, as Deribit derives them
+// (deribit.Deriver: book.X.100ms from book.X.raw, …), and PlanChannels
+// says beforehand what is served, derived and missing. Sweep replays a
+// recording once per combination of swept parameter values, in parallel,
+// and returns each combination's figures (PnL, fills, position range, max
+// drawdown, refusals); WriteSweepReport compares them on one page.
 //
 // What a replay produced comes back in a Result (counts, the engine's
 // statistics, the simulated account), as JSON Lines of intents and order
@@ -23,7 +35,7 @@
 //
 // Concurrency: Run uses the calling goroutine for the whole replay (the
 // engine's plugin goroutines are stepped from it); separate Runs share
-// nothing but a host.Cache (WithCache), which is safe for concurrent use. A
+// nothing but a sandbox.Cache (WithCache), which is safe for concurrent use. A
 // Result is not safe to change concurrently.
 //
 // Errors: Config.Validate's name the bad field; a recording that cannot be

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/conn/jsonscan"
 	"github.com/stratbox/stratbox/sim"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // exchange is the exchange of a replay, in process: the simulator's
@@ -34,17 +36,22 @@ type exchange struct {
 	subs map[string]bool
 
 	rejectedFeed uint64
+
+	book       deribit.Book        // scratch of feed
+	books      map[string]*recBook // fill "none": the recorded books
+	tickerMark map[string]bool     // instruments whose mark a recorded ticker sets
 }
 
 func newExchange(instruments []sim.Instrument, fill bool, now func() time.Time) *exchange {
 	return &exchange{l: sim.NewLocal(sim.LocalConfig{Instruments: instruments,
 		StartingBalances: map[string]float64{"BTC": 1e6, "ETH": 1e7, "USDC": 1e12, "USDT": 1e12, "EURR": 1e12}}),
-		now: now, fill: fill, subs: map[string]bool{}}
+		now: now, fill: fill, subs: map[string]bool{}, books: map[string]*recBook{}, tickerMark: map[string]bool{}}
 }
 
 func (x *exchange) nowMs() int64 { return x.now().UnixMilli() }
 
 func (x *exchange) CallRaw(_ context.Context, method string, params []byte) (json.RawMessage, error) {
+	x.marks()
 	raw, err := x.l.Call(x.nowMs(), method, params)
 	x.flush()
 	if err != nil {
@@ -86,17 +93,33 @@ func (x *exchange) flush() {
 	}
 }
 
-// feed applies one recorded market notification to the book (fill sim).
+// feed follows one recorded market notification. In both modes the
+// exchange's prices follow the recording: a ticker's index and mark price
+// become the exchange's (so its price limits are the recorded market's),
+// and without a recorded ticker for an instrument, the recorded book's mid
+// is its mark (marks, before each call). With fill "sim" the recorded book
+// and trades also become the matching engine's liquidity.
 func (x *exchange) feed(channel, data []byte) {
-	if !x.fill {
-		return
-	}
 	ch := string(channel)
 	now := x.nowMs()
 	switch {
 	case strings.HasPrefix(ch, "book."):
-		x.feedBook(now, data)
+		if !x.fill && x.tickerMark[channelInstrument(ch)] {
+			return // a recorded ticker sets its mark: the book is not needed
+		}
+		if err := deribit.DecodeBook(data, &x.book); err != nil {
+			x.rejectedFeed++
+			return
+		}
+		if x.fill {
+			x.feedBook(now, &x.book)
+		} else {
+			x.top(&x.book)
+		}
 	case strings.HasPrefix(ch, "trades."):
+		if !x.fill && x.tickerMark[channelInstrument(ch)] {
+			return // a recorded ticker sets its index: the trades are not needed
+		}
 		var ts []struct {
 			Instrument string  `json:"instrument_name"`
 			Direction  string  `json:"direction"`
@@ -112,82 +135,144 @@ func (x *exchange) feed(channel, data []byte) {
 			if in, ok := x.l.Engine().Instrument(t.Instrument); ok && t.Index > 0 {
 				x.l.SetIndex(in.BaseCurrency, t.Index)
 			}
-			x.l.Trade(now, t.Instrument, t.Direction == "buy", t.Price, t.Amount)
+			if x.fill {
+				x.l.Trade(now, t.Instrument, t.Direction == "buy", t.Price, t.Amount)
+			}
 		}
 	case strings.HasPrefix(ch, "ticker."):
-		var t struct {
-			Instrument string  `json:"instrument_name"`
-			Index      float64 `json:"index_price"`
+		inst, index, mark, ok := tickerPrices(data)
+		if !ok {
+			x.rejectedFeed++
+			return
 		}
-		if json.Unmarshal(data, &t) == nil && t.Index > 0 {
-			if in, ok := x.l.Engine().Instrument(t.Instrument); ok {
-				x.l.SetIndex(in.BaseCurrency, t.Index)
+		if in, ok := x.l.Engine().Instrument(inst); ok {
+			x.l.SetIndex(in.BaseCurrency, index)
+			if mark > 0 && x.l.SetMark(inst, mark) {
+				x.tickerMark[inst] = true
 			}
 		}
 	}
-	x.flush()
+	if x.fill {
+		x.flush()
+	}
 }
 
-func (x *exchange) feedBook(now int64, data []byte) {
-	var b struct {
-		Type       string            `json:"type"`
-		Instrument string            `json:"instrument_name"`
-		Bids       []json.RawMessage `json:"bids"`
-		Asks       []json.RawMessage `json:"asks"`
+// channelInstrument is the instrument of a channel "kind.INSTRUMENT.…".
+func channelInstrument(ch string) string {
+	_, rest, _ := strings.Cut(ch, ".")
+	inst, _, _ := strings.Cut(rest, ".")
+	return inst
+}
+
+// tickerPrices reads a ticker's instrument, index_price and mark_price.
+func tickerPrices(data []byte) (inst string, index, mark float64, ok bool) {
+	var s jsonscan.Scanner
+	s.Reset(data)
+	if !s.Object() {
+		return "", 0, 0, false
 	}
-	if json.Unmarshal(data, &b) != nil {
-		x.rejectedFeed++
-		return
-	}
-	type lv struct {
-		bid           bool
-		action        string
-		price, amount float64
-	}
-	var lvs []lv
-	full := b.Type == "snapshot"
-	for side, list := range [2][]json.RawMessage{b.Bids, b.Asks} {
-		for _, raw := range list {
-			var e []any
-			if json.Unmarshal(raw, &e) != nil {
-				x.rejectedFeed++
-				continue
+	for {
+		k, more := s.Key()
+		if !more {
+			break
+		}
+		switch string(k) {
+		case "instrument_name":
+			v, good := s.String()
+			if !good {
+				return "", 0, 0, false
 			}
-			l := lv{bid: side == 0}
-			var ok1, ok2 bool
-			switch len(e) {
-			case 3: // ["new"|"change"|"delete", price, amount]
-				l.action, _ = e[0].(string)
-				l.price, ok1 = e[1].(float64)
-				l.amount, ok2 = e[2].(float64)
-			case 2: // [price, amount]: a grouped book, a snapshot every time
-				full = true
-				l.price, ok1 = e[0].(float64)
-				l.amount, ok2 = e[1].(float64)
-			}
-			if !ok1 || !ok2 {
-				x.rejectedFeed++
-				continue
-			}
-			if l.action == "delete" {
-				l.amount = 0
-			}
-			lvs = append(lvs, l)
+			inst = string(v)
+		case "index_price":
+			index, ok = s.Float()
+		case "mark_price":
+			mark, ok = s.Float()
+		default:
+			_, ok = s.Skip()
+		}
+		if !ok && s.Err() != nil {
+			return "", 0, 0, false
 		}
 	}
+	return inst, index, mark, s.Err() == nil && inst != ""
+}
+
+// recBook is an instrument's recorded book with fill "none" (the engine's
+// book holds only the replay's own orders): its mid is the instrument's
+// mark while no ticker of it was recorded.
+type recBook struct {
+	side  [2]map[float64]float64
+	dirty bool
+}
+
+// top applies a recorded book message to its recBook.
+func (x *exchange) top(b *deribit.Book) {
+	rb := x.books[b.Instrument]
+	if rb == nil {
+		rb = &recBook{side: [2]map[float64]float64{{}, {}}}
+		x.books[b.Instrument] = rb
+	}
+	if b.Type != deribit.BookChange {
+		clear(rb.side[0])
+		clear(rb.side[1])
+	}
+	for s, levels := range [2][]deribit.Level{b.Bids, b.Asks} {
+		for _, l := range levels {
+			if l.Action == deribit.ActionDelete || l.Amount == 0 {
+				delete(rb.side[s], l.Price)
+			} else {
+				rb.side[s][l.Price] = l.Amount
+			}
+		}
+	}
+	rb.dirty = true
+}
+
+// marks makes the recorded books' mids the marks of the instruments that
+// have no recorded ticker; called before each call to the exchange (calls
+// are much rarer than book messages).
+func (x *exchange) marks() {
+	for inst, rb := range x.books {
+		if !rb.dirty || x.tickerMark[inst] {
+			continue
+		}
+		rb.dirty = false
+		bid, ask := 0.0, 0.0
+		for p := range rb.side[0] {
+			bid = max(bid, p)
+		}
+		for p := range rb.side[1] {
+			if ask == 0 || p < ask {
+				ask = p
+			}
+		}
+		if bid > 0 && ask > 0 {
+			x.l.SetMark(inst, (bid+ask)/2)
+		}
+	}
+}
+
+// feedBook makes a recorded book message the engine's liquidity (fill
+// "sim").
+func (x *exchange) feedBook(now int64, b *deribit.Book) {
+	full := b.Type != deribit.BookChange // a snapshot, or a grouped book (a snapshot every time)
 	if full {
 		x.l.ClearBook(now, b.Instrument)
 	}
 	// Removals first, so that a change never crosses the book with a level
 	// the same message removes.
-	for _, l := range lvs {
-		if l.amount == 0 {
-			x.l.SetLevel(now, b.Instrument, l.bid, l.price, 0)
+	for s, levels := range [2][]deribit.Level{b.Bids, b.Asks} {
+		for _, l := range levels {
+			if l.Action == deribit.ActionDelete || l.Amount == 0 {
+				x.l.SetLevel(now, b.Instrument, s == 0, l.Price, 0)
+			}
 		}
 	}
-	for _, l := range lvs {
-		if l.amount > 0 {
-			x.l.SetLevel(now, b.Instrument, l.bid, l.price, l.amount)
+	for s, levels := range [2][]deribit.Level{b.Bids, b.Asks} {
+		for _, l := range levels {
+			if l.Action != deribit.ActionDelete && l.Amount > 0 {
+				x.l.SetLevel(now, b.Instrument, s == 0, l.Price, l.Amount)
+			}
 		}
 	}
 }

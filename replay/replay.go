@@ -16,6 +16,7 @@ import (
 	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // ErrNoFrames is the error of a recording without a single frame.
@@ -30,8 +31,15 @@ type Result struct {
 	Outbound     uint64 // recorded frames to the exchange (not replayed)
 	Private      uint64 // the recorded account's own notifications (not replayed: orders are the replay's)
 	Unsubscribed uint64 // notifications of channels no plugin asked for
-	Other        uint64 // responses, heartbeats, disconnect marks
-	Skipped      uint64 // lines that were not frames (text formats)
+	Sources      uint64 // notifications read only to derive channels from (WithChannels)
+	Derived      uint64 // of Delivered, the messages derived from other channels (WithChannels)
+	// BadSource counts source notifications the deriver could not read
+	// (skipped; the derived channel goes on from the next good one).
+	BadSource uint64
+	// Plan is how the plugins' subscriptions were served (WithChannels).
+	Plan    *Plan
+	Other   uint64 // responses, heartbeats, disconnect marks
+	Skipped uint64 // lines that were not frames (text formats)
 	// Truncated is the error (wrapping record.ErrTruncated) of a recording
 	// that ends inside a block: what came before was replayed.
 	Truncated error
@@ -65,6 +73,14 @@ func Run(ctx context.Context, rd record.Reader, cfg Config, opts ...Option) (*Re
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var plan *Plan
+	if o.channels != nil {
+		p := PlanChannels(cfg, o.channels)
+		if err := p.Check(o.channels); err != nil {
+			return nil, err
+		}
+		plan = &p
+	}
 	h, err := readHead(rd)
 	if err != nil {
 		return nil, err
@@ -78,6 +94,13 @@ func Run(ctx context.Context, rd record.Reader, cfg Config, opts ...Option) (*Re
 	d, err := newDriver(ctx, cfg, specs, h, clk, o)
 	if err != nil {
 		return nil, err
+	}
+	if plan != nil {
+		d.res.Plan = plan
+		if d.der, err = newDeriver(*plan); err != nil {
+			d.ls.Stop()
+			return nil, err
+		}
 	}
 	d.play(ctx, rd, h)
 	return d.finish(rd)
@@ -205,6 +228,8 @@ type driver struct {
 	res       *Result
 	wallStart time.Time
 	readErr   error
+	der       *deribit.Deriver // nil: nothing derived
+	ctx       context.Context  // play's, for the derived messages' pacing
 }
 
 // newDriver makes the engine, the exchange and the observer, and starts
@@ -235,7 +260,7 @@ func newDriver(ctx context.Context, cfg Config, specs []host.PluginSpec, h *head
 // play feeds the head and then the rest of the recording, until its end,
 // an error or ctx's end.
 func (d *driver) play(ctx context.Context, rd record.Reader, h *head) {
-	d.wallStart = time.Now()
+	d.wallStart, d.ctx = time.Now(), ctx
 	for _, f := range h.frames {
 		d.step(ctx, f)
 	}
@@ -277,11 +302,39 @@ func (d *driver) step(ctx context.Context, f record.Frame) {
 	case len(ch) > 5 && string(ch[:5]) == "user.":
 		res.Private++
 		return
-	case !d.x.subscribed(ch):
-		res.Unsubscribed++
+	}
+	if d.der != nil {
+		if err := d.der.Frame(f.Time, ch, data, d.deliverDerived); err != nil {
+			res.BadSource++
+		}
+	}
+	if !d.x.subscribed(ch) {
+		if d.der != nil && d.der.Sources(ch) {
+			res.Sources++
+		} else {
+			res.Unsubscribed++
+		}
 		return
 	}
-	t := time.Unix(0, f.Time)
+	d.deliver(ctx, f.Time, ch, data)
+}
+
+// deliverDerived delivers a derived message at the end of its window.
+func (d *driver) deliverDerived(t int64, frame []byte) {
+	ch, data, err := conn.ParseNotification(frame, conn.Classify(frame))
+	if err != nil { // the deriver writes what it reads: cannot happen
+		d.res.BadSource++
+		return
+	}
+	d.deliver(d.ctx, t, ch, data)
+	d.res.Derived++
+}
+
+// deliver delivers one market notification at recorded time ns and
+// settles the engine.
+func (d *driver) deliver(ctx context.Context, ns int64, ch, data []byte) {
+	res := d.res
+	t := time.Unix(0, ns)
 	if t.Before(d.clk.Now()) {
 		t = d.clk.Now() // the host's clock never goes back
 	}
@@ -308,6 +361,9 @@ func (d *driver) finish(rd record.Reader) (*Result, error) {
 	default:
 		d.ls.Stop()
 		return nil, err
+	}
+	if d.der != nil {
+		d.der.Flush(d.deliverDerived)
 	}
 	stopErr := d.ls.Stop()
 	if err := d.obs.flush(); err != nil {

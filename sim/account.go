@@ -160,10 +160,13 @@ func abs64(v int64) int64 {
 	return v
 }
 
-// mark is the mark price of an instrument: the mid of its book when both
-// sides have orders, else its fair value (the index for futures, the model
-// value for options).
+// mark is the mark price of an instrument: the one set with SetMarkPrice,
+// else the mid of its book when both sides have orders, else its fair
+// value (the index for futures, the model value for options).
 func (e *Engine) mark(in *instState) float64 {
+	if in.markSet > 0 {
+		return in.markSet
+	}
 	b, a := in.bids.best(), in.asks.best()
 	if b != nil && a != nil {
 		return in.price(b.ticks+a.ticks) / 2

@@ -183,6 +183,20 @@ func (e *Engine) SetIndexPrice(currency string, price float64) {
 	}
 }
 
+// SetMarkPrice makes price the mark price of an instrument, whatever its
+// book and index say, until it is set again (0: back to the book's mid or
+// the fair value): a replay's exchange follows the recorded ticker's mark
+// so that its price limits are the recorded market's. False for an
+// unknown instrument or a price that is not a positive number.
+func (e *Engine) SetMarkPrice(instrument string, price float64) bool {
+	in, ok := e.byName[instrument]
+	if !ok || price < 0 || math.IsInf(price, 0) || math.IsNaN(price) {
+		return false
+	}
+	in.markSet = price
+	return true
+}
+
 // IndexPrice returns the index of a base currency, 0 if unknown.
 func (e *Engine) IndexPrice(currency string) float64 { return e.index[currency] }
 

@@ -196,6 +196,8 @@ type instState struct {
 	volumeUSD float64
 	volNotion float64
 	oiLots    int64 // sum of long positions, in lots
+
+	markSet float64 // a mark price set from outside (SetMarkPrice); 0: none
 }
 
 func newInstState(in Instrument, idx int) *instState {

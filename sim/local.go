@@ -154,6 +154,12 @@ func (l *Local) SetIndex(currency string, price float64) {
 	}
 }
 
+// SetMark makes price the mark price of an instrument (Engine.SetMarkPrice):
+// its price limits follow it.
+func (l *Local) SetMark(instrument string, price float64) bool {
+	return l.eng.SetMarkPrice(instrument, price)
+}
+
 // SetLevel makes the recorded liquidity at one price of an instrument's
 // book amount (0 removes it).
 func (l *Local) SetLevel(nowMs int64, instrument string, bid bool, price, amount float64) {

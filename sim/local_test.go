@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,46 @@ func TestLocalMethods(t *testing.T) {
 		if _, err := l.Call(6, c.method, []byte(c.params)); err == nil {
 			t.Errorf("%s %s: accepted", c.method, c.params)
 		}
+	}
+}
+
+// A mark set from outside (a replay's recorded ticker) is what the price
+// limits follow, as Deribit's follow its mark: 5 % either side for a
+// perpetual, whatever the index and the book say; 0 gives the book and the
+// index their say back.
+func TestLocalSetMarkMovesTheBand(t *testing.T) {
+	l := NewLocal(LocalConfig{})
+	l.SetIndex("BTC", 60000)
+	if !l.SetMark("BTC-PERPETUAL", 30000) || l.SetMark("NOPE", 1) || l.SetMark("BTC-PERPETUAL", -1) {
+		t.Fatal("SetMark's verdicts")
+	}
+	place := func(method string, price int) *Error {
+		_, err := l.Call(1, method, []byte(`{"instrument_name":"BTC-PERPETUAL","amount":10,"type":"limit","price":`+strconv.Itoa(price)+`}`))
+		return err
+	}
+	for _, c := range []struct {
+		method string
+		price  int
+		code   int // 0: accepted
+	}{
+		{"private/sell", 28500, 0},               // 95 % of the mark
+		{"private/sell", 28000, CodePriceTooLow}, // below it
+		{"private/buy", 31500, 0},                // 105 %
+		{"private/buy", 32000, CodePriceTooHigh},
+		{"private/buy", 59000, CodePriceTooHigh}, // near the index, far from the mark
+	} {
+		err := place(c.method, c.price)
+		if got := 0; err != nil {
+			got = err.Code
+			if got != c.code {
+				t.Errorf("%s at %d: %v, want code %d", c.method, c.price, err, c.code)
+			}
+		} else if c.code != 0 {
+			t.Errorf("%s at %d accepted, want code %d", c.method, c.price, c.code)
+		}
+	}
+	l.SetMark("BTC-PERPETUAL", 0)
+	if err := place("private/buy", 59000); err != nil {
+		t.Errorf("after the mark is unset, a buy near the index: %v", err)
 	}
 }

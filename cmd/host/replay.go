@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +28,9 @@ type replayFlags struct {
 	report   string
 	cacheDir string
 	logLevel string
+	sweeps   sweepFlags
+	jobs     int
+	json     bool
 	progress string
 }
 
@@ -39,6 +45,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.report, "report", "", "write a visual report (HTML with inline SVG: PnL and position over time, fills on the price) to this file")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", `compiled-plugin cache directory ("off": none)`)
 	fs.StringVar(&f.logLevel, "log", "warn", "log level: debug, info, warn or error")
+	fs.Var(&f.sweeps, "sweep", "key=v1,v2,… (or plugin.key=…): replay once per value; several --sweep replay every combination (repeatable)")
+	fs.IntVar(&f.jobs, "jobs", 0, "with --sweep: replays at a time (0: one per CPU)")
+	fs.BoolVar(&f.json, "json", false, "with --sweep: print the table as JSON")
 	fs.StringVar(&f.progress, "progress", "auto", `progress bar on stderr: "auto" (when stderr is a terminal), "on" or "off"`)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: host replay [flags] RECORDING [strategy.wasm ...]\n\nReplays a recording (stratbox's own, JSON Lines, or Tardis.dev's Deribit format, plain or gzip) through\nthe host, in lock step on the recorded clock: the same file and plugins give the same output, byte for byte.\n\nflags:")
@@ -60,6 +69,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.progress != "auto" && f.progress != "on" && f.progress != "off" {
 		return fmt.Errorf("%w: --progress %q: want auto, on or off", errUsage, f.progress)
 	}
+	if len(f.sweeps) == 0 && (f.jobs != 0 || f.json) {
+		return fmt.Errorf("%w: --jobs and --json go with --sweep", errUsage)
+	}
+	if len(f.sweeps) > 0 && (f.out != "" || f.speed != 0) {
+		return fmt.Errorf("%w: --out and --speed are a single replay's, not a sweep's", errUsage)
+	}
+	if f.jobs < 0 {
+		return fmt.Errorf("%w: --jobs %d: must not be negative", errUsage, f.jobs)
+	}
 	rf := runFlags{config: f.config, cacheDir: f.cacheDir, status: -1}
 	cfg, err := rf.load(fs.Args()[1:])
 	if err != nil {
@@ -69,7 +87,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if len(f.sweeps) > 0 {
+		return f.sweep(ctx, fs.Arg(0), cfg.Host.cacheDir(), rc, stdout, stderr)
+	}
 	return f.replay(ctx, fs.Arg(0), cfg.Host.cacheDir(), rc, stdout, stderr)
+}
+
+// sweepFlags are the --sweep flags.
+type sweepFlags []replay.SweepParam
+
+func (s *sweepFlags) String() string { return "" }
+func (s *sweepFlags) Set(v string) error {
+	p, err := replay.ParseSweep(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, p)
+	return nil
 }
 
 // replay replays the recording at path with rc and prints the summary;
@@ -84,12 +118,29 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 	if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
+	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
+	if size >= 0 {
+		counts, err := scanChannels(path)
+		if err != nil {
+			return err
+		}
+		plan := replay.PlanChannels(rc, counts)
+		if err := plan.Check(counts); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, ch := range slices.Sorted(maps.Keys(plan.Derived)) {
+			fmt.Fprintf(stderr, "replay: %s is derived from the recorded %s, as Deribit derives it (every 100 ms)\n", ch, plan.Derived[ch])
+		}
+		if len(plan.Missing) > 0 {
+			fmt.Fprintf(stderr, "replay: WARNING: nothing in %s serves %s; it holds %s\n", path, plan.MissingText(), replay.HaveText(counts, 12))
+		}
+		opts = append(opts, replay.WithChannels(counts))
+	}
 	cr := &countingReader{r: file}
 	rd, err := record.Open(cr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
 	var outFile *os.File
 	switch f.out {
 	case "":
@@ -139,6 +190,26 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 	return nil
 }
 
+// scanChannels reads the recording at path once and counts its channels
+// (replay.Channels), so that the replay can derive what it does not hold
+// and say up front what nothing serves.
+func scanChannels(path string) (map[string]uint64, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	rd, err := record.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	counts, err := replay.Channels(rd)
+	if err != nil && !errors.Is(err, record.ErrTruncated) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return counts, nil
+}
+
 // writeReportFile writes res's HTML report to path.
 func writeReportFile(path, source string, res *replay.Result) error {
 	var b bytes.Buffer
@@ -185,6 +256,9 @@ func printReplaySummary(w io.Writer, r *replay.Result, took time.Duration) {
 		float64(r.Frames)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "  frames      %d notifications replayed; not replayed: %d outbound, %d the recorded account's own, %d of channels no plugin wants, %d responses/heartbeats/disconnects, %d lines that were not frames\n",
 		r.Delivered, r.Outbound, r.Private, r.Unsubscribed, r.Other, r.Skipped)
+	if r.Derived > 0 || r.Sources > 0 {
+		fmt.Fprintf(w, "  derived     %d of them derived from %d recorded raw notifications (%d that could not be read)\n", r.Derived, r.Sources, r.BadSource)
+	}
 	if r.Truncated != nil {
 		fmt.Fprintf(w, "  WARNING     %v: replayed what came before\n", r.Truncated)
 	}

@@ -3,16 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/record"
 	"github.com/stratbox/stratbox/sim"
@@ -228,4 +232,121 @@ size = 10
 		}
 	}
 	os.WriteFile(filepath.Join(replayDir, "sim-market.tardis"), b.Bytes(), 0o644)
+}
+
+// A recording of raw channels (what Tardis.dev records) replays into the
+// market maker, which subscribes to the 100ms ones: host replay says up
+// front what it derives, and a recording nothing of which a plugin wants is
+// refused before anything runs, naming what the file holds.
+func TestReplayCommandDerivesRawChannels(t *testing.T) {
+	mm := buildExample(t, "marketmaker")
+	src, err := benchkit.SyntheticRecording(20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.rec")
+	if err := os.WriteFile(raw, renameChannels(t, src, ".100ms", ".raw"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"replay", "--cache-dir", "off", raw, mm}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "book.BTC-PERPETUAL.100ms is derived from the recorded book.BTC-PERPETUAL.raw") ||
+		!strings.Contains(stdout.String(), "derived from 20000 recorded raw notifications") {
+		t.Errorf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	}
+	eth := filepath.Join(dir, "eth.rec")
+	if err := os.WriteFile(eth, renameChannels(t, src, "BTC-PERPETUAL.100ms", "ETH-PERPETUAL.100ms"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"replay", "--cache-dir", "off", eth, mm}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "holds nothing the plugins subscribe to") ||
+		!strings.Contains(err.Error(), "book.ETH-PERPETUAL.100ms (14000)") || !strings.Contains(err.Error(), "book.BTC-PERPETUAL.100ms (marketmaker)") {
+		t.Errorf("a recording of another instrument: %v", err)
+	}
+}
+
+// renameChannels rewrites a recording's channel names.
+func renameChannels(t *testing.T, src []byte, from, to string) []byte {
+	t.Helper()
+	rd, err := record.Open(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := record.NewWriter(&buf, record.Header{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Data = bytes.Replace(f.Data, []byte(from+`","data"`), []byte(to+`","data"`), 1)
+		if err := w.Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// host replay --sweep prints one row per combination, the same rows twice;
+// --json and --report give the same figures; the sweep's flags are checked.
+func TestReplaySweepCommand(t *testing.T) {
+	mm := buildExample(t, "marketmaker")
+	dir := t.TempDir()
+	src := filepath.Join(replayDir, "sim-run.rec")
+	args := []string{"replay", "--fill", "sim", "--cache-dir", "off", "--sweep", "half_spread_bps=0.25,0.5", "--sweep", "marketmaker.size=10,20", "--jobs", "2"}
+	table := func(extra ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append(append(slices.Clone(args), extra...), src, mm), &stdout, &stderr); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		_, rows, _ := strings.Cut(stdout.String(), "\n") // the first line has the time taken
+		return rows
+	}
+	first := table("--report", filepath.Join(dir, "sweep.html"))
+	lines := strings.Split(strings.TrimSpace(first), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[0], "half_spread_bps") || !strings.Contains(lines[0], "marketmaker.size") || !strings.Contains(lines[0], "MAX DRAWDOWN") {
+		t.Fatalf("table:\n%s", first)
+	}
+	if second := table(); second != first {
+		t.Errorf("the same sweep twice:\n%s\n%s", first, second)
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), append(append(slices.Clone(args), "--json"), src, mm), &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Params map[string]string
+		Fills  uint64
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil || len(rows) != 4 || rows[3].Params["half_spread_bps"] != "0.5" || rows[3].Params["marketmaker.size"] != "20" {
+		t.Errorf("--json: %v %s", err, stdout.String())
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "sweep.html"))
+	if err != nil || !bytes.Contains(page, []byte("<table>")) || bytes.Count(page, []byte("<tr>")) != 5 || !bytes.Contains(page, []byte("<svg")) {
+		t.Errorf("--report: %v %.400s", err, page)
+	}
+	for _, bad := range [][]string{
+		{"replay", "--jobs", "2", src, mm},
+		{"replay", "--json", src, mm},
+		{"replay", "--sweep", "size=1", "--out", filepath.Join(dir, "o"), src, mm},
+		{"replay", "--sweep", "size", src, mm},
+		{"replay", "--sweep", "size=1", "--jobs", "-1", src, mm},
+	} {
+		if err := run(context.Background(), bad, io.Discard, io.Discard); err == nil || !errors.Is(err, errUsage) {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
+	}
 }
