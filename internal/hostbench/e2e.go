@@ -9,8 +9,8 @@ import (
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
-	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
