@@ -45,6 +45,8 @@ type plugin struct {
 	starts, faults atomic.Uint64
 	lastFault      atomic.Pointer[sandbox.Fault]
 	down           atomic.Bool // the circuit breaker tripped
+	paused         atomic.Bool // Pause: no event or timer is delivered
+	resumed        chan struct{}
 	calls          atomic.Uint64
 	intentsN       atomic.Uint64
 	limited        atomic.Uint64
@@ -56,7 +58,7 @@ type plugin struct {
 
 func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
 	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: inbox.New(spec.InboxLimit),
-		open: map[*order]struct{}{}}
+		open: map[*order]struct{}{}, resumed: make(chan struct{}, 1)}
 	lim := e.cfg.Risk
 	if spec.Risk != nil {
 		lim = *spec.Risk
@@ -159,6 +161,15 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 		case <-pl.inbox.Ready():
 		case <-timer.C():
 		}
+		if pl.paused.Load() {
+			if !pl.waitResume(ctx) {
+				pl.stop(sb)
+				return nil
+			}
+			if pl.inbox.Len() == 0 {
+				continue // nothing gathered: the timers are re-armed above
+			}
+		}
 		for {
 			now := e.clk.Now()
 			if e.tel != nil {
@@ -182,11 +193,23 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 			if pl.tel.cur != nil {
 				e.tel.batchDone(pl)
 			}
-			if pl.inbox.Len() == 0 || ctx.Err() != nil {
+			if pl.inbox.Len() == 0 || ctx.Err() != nil || pl.paused.Load() {
 				break
 			}
 		}
 	}
+}
+
+// waitResume waits while the plugin is paused; false when ctx ended.
+func (pl *plugin) waitResume(ctx context.Context) bool {
+	for pl.paused.Load() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-pl.resumed:
+		}
+	}
+	return true
 }
 
 func (pl *plugin) account(d time.Duration) {

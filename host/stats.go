@@ -44,6 +44,7 @@ type PluginStats struct {
 	Faults      uint64
 	LastFault   *sandbox.Fault
 	Down        bool // the circuit breaker stopped it
+	Paused      bool // Engine.Pause: no event is delivered to it
 	Calls       uint64
 	Intents     uint64
 	CallTime    time.Duration
@@ -88,7 +89,7 @@ func (e *Engine) Stats() EngineStats {
 	now := e.clk.Now()
 	for _, pl := range e.plugins {
 		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Faults: pl.faults.Load(),
-			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
+			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Paused: pl.paused.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
 			CallTime: time.Duration(pl.callNs.Load()), MaxCallTime: time.Duration(pl.maxCallNs.Load()),
 			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.Stats()}
 		for _, sh := range shares {
