@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,9 +203,9 @@ func ctlTarget(socket, url, tokenFile, cfgPath string) (target, token string, er
 	case socket != "":
 		target = socket
 	case cc.HTTP != "":
-		target, tokenFile = "http://"+cc.HTTP, cmpOr(tokenFile, cc.TokenFile)
+		target, tokenFile = "http://"+cc.HTTP, cmp.Or(tokenFile, cc.TokenFile)
 	default:
-		target = cmpOr(cc.Socket, control.DefaultSocket())
+		target = cmp.Or(cc.Socket, control.DefaultSocket())
 	}
 	if strings.HasPrefix(target, "http://") {
 		if tokenFile == "" {
@@ -216,13 +217,6 @@ func ctlTarget(socket, url, tokenFile, cfgPath string) (target, token string, er
 		}
 	}
 	return target, token, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // readToken reads a bearer token file: one line, refused when others can

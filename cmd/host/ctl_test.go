@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stratbox/stratbox/control"
 )
@@ -143,5 +146,99 @@ func TestControlConfig(t *testing.T) {
 	cfg, err := parseConfig("t.toml", []byte("[control]\nsocket = \"/run/me/h.sock\"\nhttp = \"127.0.0.1:7000\"\ntoken_file = \"/etc/tok\"\n"))
 	if err != nil || cfg.Control.Socket != "/run/me/h.sock" || cfg.Control.HTTP != "127.0.0.1:7000" {
 		t.Errorf("%+v, %v", cfg.Control, err)
+	}
+}
+
+// lockedBuffer is an io.Writer safe for the run's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// host ctl against a running host run: status names the plugin and the
+// pool, pause and resume change its state, kill throws the kill switch;
+// swap and reload say they are not in this version; an unknown plugin
+// is named.
+func TestCtlAgainstHostRun(t *testing.T) {
+	wasm := buildExample(t, "marketmaker")
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	cfg := writeSimConfig(t, dir, fmt.Sprintf(`
+[exchange]
+heartbeat_interval = "100ms"
+[host]
+cache_dir = %q
+status = "0s"
+isolation = "none"
+[control]
+socket = %q
+[[plugin]]
+name = "mm"
+path = %q
+[plugin.params]
+half_spread_bps = 0.5
+size = 100
+`, filepath.Join(dir, "cache"), sock, wasm))
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, out.String())
+		}
+	}()
+	c, err := control.NewClient(sock, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(60 * time.Second)
+	for {
+		st, err := c.Status(context.Background())
+		if err == nil && len(st.Plugins) == 1 && st.Plugins[0].Calls > 0 && st.Pool.Healthy == st.Pool.Size {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the host never answered with a running plugin: %v\n%s", err, out.String())
+		case err := <-done:
+			t.Fatalf("run ended: %v\n%s", err, out.String())
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+		fail bool
+	}{
+		{[]string{"status"}, "mm", false},
+		{[]string{"status"}, "risk.intents_per_second = 100", false},
+		{[]string{"pause", "mm"}, "mm paused", false},
+		{[]string{"status"}, "paused", false},
+		{[]string{"pause", "mm"}, "paused already", true},
+		{[]string{"resume", "mm"}, "mm resumed", false},
+		{[]string{"resume", "zz"}, `unknown plugin "zz" (plugins: mm)`, true},
+		{[]string{"swap", "mm", wasm}, "hot swap is not in this version", true},
+		{[]string{"reload"}, "live reload is not in this version", true},
+		{[]string{"kill"}, "kill switch on", false},
+		{[]string{"status", "--json"}, `"killed": true`, false},
+	} {
+		got, err := ctl(append([]string{"--socket", sock}, c.args...)...)
+		if (err != nil) != c.fail || !strings.Contains(got+fmt.Sprint(err), c.want) {
+			t.Errorf("ctl %q: %v\n%s\nwant %q", c.args, err, got, c.want)
+		}
+	}
+	if !strings.Contains(out.String(), "control: "+sock) {
+		t.Errorf("host run did not say where its control socket is:\n%s", out.String())
 	}
 }

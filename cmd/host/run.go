@@ -257,6 +257,18 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		defer remote.Close()
 		eng.UseRemote(remote)
 	}
+	ctlKills := make(chan int, 4) // the kill switch thrown through the control endpoint, printed below
+	stopCtl, err := serveControl(life, c.Control, &controlHost{eng: eng, pool: x, exchange: cc.URL, started: time.Now(),
+		limits: riskLimits(ecfg.Risk), killed: func(n int) {
+			select {
+			case ctlKills <- n:
+			default:
+			}
+		}}, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopCtl()
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = fmt.Sprintf("%s on %s", s.Name, strings.Join(s.Instruments, ","))
@@ -301,6 +313,8 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 		case <-kill:
 			n := eng.Kill()
 			fmt.Fprintf(stdout, "KILL SWITCH: trading halted, cancelling %d open orders\n", n)
+		case n := <-ctlKills:
+			fmt.Fprintf(stdout, "KILL SWITCH (host ctl kill): trading halted, cancelling %d open orders\n", n)
 		case <-tick:
 			printStatus(stdout, eng.Stats(), x.Stats(), time.Since(start))
 		}
