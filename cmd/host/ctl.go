@@ -25,8 +25,8 @@ commands:
   kill                                  the kill switch (as SIGUSR1): cancel every order, refuse every intent
   pause NAME [--cancel]                 stop delivering events to a plugin; its orders stay unless --cancel
   resume NAME                           deliver events to a paused plugin again
-  swap NAME FILE.wasm [--param k=v ...] hot swap: the new module takes over the plugin's orders, none cancelled
-  reload                                re-read the configuration file: limits and parameters, all or nothing
+  swap NAME FILE.wasm [--param k=v ...] hot swap (the API has it; this version of host run answers "not supported")
+  reload                                re-read the configuration (the API has it; this version answers "not supported")
 
 flags:`
 
