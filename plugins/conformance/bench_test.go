@@ -13,7 +13,7 @@ import (
 // BenchmarkDispatchLanguages measures the cost per event of one Deliver of
 // a batch of 1 or 64 market events (tickers and trades of BTC-PERPETUAL,
 // the bid moving a tick at a time, trades on alternating sides) to every
-// example, side by side: the Go and the AssemblyScript taker run the same
+// example, side by side: the Go, Rust and AssemblyScript takers run the same
 // strategy, the WAT plugin is the floor (it reads each record's header and
 // the ticker fields it needs). In this process with the default call
 // budget, as `host run` with isolation "none"; orders are not acknowledged
