@@ -365,7 +365,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 			if err != nil {
 				return nil, err
 			}
-			cdir, err := childCacheDir(dir, cred)
+			cdir, err := sandbox.ChildCacheDir(dir, cred)
 			if err != nil {
 				return nil, err
 			}

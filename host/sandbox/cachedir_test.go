@@ -1,4 +1,6 @@
-package main
+//go:build unix
+
+package sandbox
 
 import (
 	"os"
@@ -30,7 +32,7 @@ func TestChildCacheDirReachable(t *testing.T) {
 			t.Skipf("%s is not enterable by others: no reachable directory to test with", p)
 		}
 	}
-	d, err := childCacheDir(open, cred)
+	d, err := ChildCacheDir(open, cred)
 	if err != nil || d != filepath.Join(open, "uid-65534") {
 		t.Fatalf("reachable: %q, %v", d, err)
 	}
@@ -38,7 +40,7 @@ func TestChildCacheDirReachable(t *testing.T) {
 	if err := os.Mkdir(closed, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	d, err = childCacheDir(filepath.Join(closed, "cache"), cred)
+	d, err = ChildCacheDir(filepath.Join(closed, "cache"), cred)
 	if err != nil || !strings.HasPrefix(d, os.TempDir()) || strings.HasPrefix(d, closed) {
 		t.Fatalf("out of reach: %q, %v; want a directory in %s", d, err, os.TempDir())
 	}
