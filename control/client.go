@@ -36,6 +36,9 @@ func NewClient(target, token string) (*Client, error) {
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("control: %q: want a socket path or http://host:port", target)
 		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("control: %s is beyond loopback: the control endpoint serves loopback only, and its token must not cross a network", target)
+		}
 		c.base = strings.TrimSuffix(target, "/")
 	case strings.Contains(target, "://"):
 		return nil, fmt.Errorf("control: %q: want a socket path or http://host:port", target)

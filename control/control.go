@@ -147,6 +147,8 @@ var (
 	// ErrNoHost: nothing listens at the address (the host is not running,
 	// or the socket is another one).
 	ErrNoHost = errors.New("no host is listening")
+	// ErrInUse: ListenUnix found a live endpoint at the path.
+	ErrInUse = errors.New("control: another host is listening there")
 )
 
 // codes names each sentinel on the wire.
@@ -208,16 +210,21 @@ func DefaultSocket() string {
 }
 
 // MakeSocketDir makes the directory of a socket path when it does not
-// exist (mode 0700), and refuses one that others may write to or that
-// another user owns: a socket there could be replaced by theirs.
+// exist (mode 0700), and refuses a symbolic link, a directory another user
+// owns, and one that others may write to unless it is sticky (as /tmp is:
+// there no one else can remove or rename this user's socket): a socket in
+// such a place could be replaced by someone else's.
 func MakeSocketDir(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
-	fi, err := os.Stat(dir)
+	fi, err := os.Lstat(dir)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("control: %s is a symbolic link: choose another socket path", dir)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("control: %s belongs to another user: choose another socket path", dir)

@@ -283,3 +283,46 @@ func TestTCPNeedsTokenAndLoopback(t *testing.T) {
 		}
 	}
 }
+
+// The socket's directory may not be a link or another user's; a path too
+// long for a Unix socket is refused naming it; the client sends no token
+// beyond loopback.
+func TestSocketPlaceAndClientLoopback(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeSocketDir(filepath.Join(link, "h.sock")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("a linked directory: %v", err)
+	}
+	if err := MakeSocketDir(filepath.Join(real, "h.sock")); err != nil {
+		t.Errorf("a private directory: %v", err)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o777)
+	if err := MakeSocketDir(filepath.Join(open, "h.sock")); err == nil || !strings.Contains(err.Error(), "written by others") {
+		t.Errorf("a directory others write to: %v", err)
+	}
+	long := filepath.Join(real, strings.Repeat("x", 120)+".sock")
+	if _, err := ListenUnix(long); err == nil || !strings.Contains(err.Error(), "at most 107") {
+		t.Errorf("a path too long: %v", err)
+	}
+	for _, u := range []string{"http://10.1.2.3:7400", "http://example.com:7400"} {
+		if _, err := NewClient(u, "tok"); err == nil || !strings.Contains(err.Error(), "beyond loopback") {
+			t.Errorf("NewClient(%s): %v", u, err)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:7400", "http://[::1]:7400", "http://localhost:7400"} {
+		if _, err := NewClient(u, "tok"); err != nil {
+			t.Errorf("NewClient(%s): %v", u, err)
+		}
+	}
+}

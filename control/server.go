@@ -19,6 +19,10 @@ import (
 // maxBody bounds a request's body: the largest is a swap's parameters.
 const maxBody = 64 << 10
 
+// maxSocketPath is the longest path a Unix socket can be bound to (the
+// 108 bytes of sun_path, less its terminating zero).
+const maxSocketPath = 107
+
 // ListenUnix opens the endpoint's Unix socket at path, readable and
 // writable by the host's user only (mode 0600). The socket is made under a
 // temporary name, given its mode, then renamed into place, so that it is
@@ -32,14 +36,17 @@ func ListenUnix(path string) (net.Listener, error) {
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			c.Close()
-			return nil, fmt.Errorf("control: %s: another host is listening there (set [control] socket to another path)", path)
+			return nil, fmt.Errorf("%w: %s (set [control] socket to another path)", ErrInUse, path)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("control: remove the stale socket: %w", err)
 		}
 	}
 	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), os.Getpid()))
+	tmp := filepath.Join(dir, fmt.Sprintf(".sbx%d", os.Getpid()))
+	if n := max(len(path), len(tmp)); n > maxSocketPath {
+		return nil, fmt.Errorf("control: socket path %s is %d bytes: a Unix socket's path may have at most %d (with the temporary name it is made under)", path, len(path), maxSocketPath)
+	}
 	_ = os.Remove(tmp)
 	ln, err := net.Listen("unix", tmp)
 	if err != nil {

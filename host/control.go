@@ -22,17 +22,23 @@ var (
 // instance waits, its inbox keeps filling as always (market events
 // conflated, order events kept), and its orders stay on the exchange and
 // keep being tracked — unless cancel is true, when every open order of
-// the plugin is cancelled (reason plugin_stopped). A paused plugin that
-// faults restarts paused. It returns the number of orders it asked the
-// exchange to cancel.
+// the plugin is cancelled (reason plugin_stopped), also of a plugin paused
+// already. Pause returns once the call under way, if any, has ended and
+// its intents have been carried out: no later call starts until Resume. A
+// paused plugin that faults restarts when it is resumed. It returns the
+// number of orders it asked the exchange to cancel.
 func (e *Engine) Pause(name string, cancel bool) (int, error) {
 	pl, err := e.pluginNamed(name)
 	if err != nil {
 		return 0, err
 	}
-	if !pl.paused.CompareAndSwap(false, true) {
+	if !pl.paused.CompareAndSwap(false, true) && !cancel {
 		return 0, fmt.Errorf("%w: %s is paused already", ErrPauseState, name)
 	}
+	// The call under way (and its intents) ends first: after this, none
+	// starts until Resume, so nothing it places outlives the cancel below.
+	pl.callMu.Lock()
+	pl.callMu.Unlock() // an empty critical section: a barrier
 	if !cancel {
 		return 0, nil
 	}
@@ -60,6 +66,8 @@ func (e *Engine) Resume(name string) error {
 
 // pluginNamed finds a plugin by name; the error lists the names.
 func (e *Engine) pluginNamed(name string) (*plugin, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	var names []string
 	for _, pl := range e.plugins {
 		if pl.name == name {

@@ -66,7 +66,7 @@ type Engine struct {
 
 	rt     atomic.Pointer[[]*router] // one per connection; nil until Run has set up the table
 	pool   spreader                  // nil: one connection (ex)
-	shares sharer                    // nil: no rate shares
+	shares atomic.Pointer[sharer]    // nil: no rate shares; set by Run, read by Stats at any time
 	remote RemoteMembers             // other hosts' connections, extra pool members (UseRemote)
 	relay  bool                      // re-place orders cancelled by a lost connection (Config.Reestablish)
 
@@ -276,7 +276,7 @@ func (e *Engine) Run(ctx context.Context, ex Exchange) error {
 		if err := s.SetShares(weights); err != nil {
 			return fmt.Errorf("host: rate shares: %w", err)
 		}
-		e.shares = s
+		e.shares.Store(&s)
 	}
 	var wg sync.WaitGroup
 	for _, pl := range e.plugins {

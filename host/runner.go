@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,7 @@ type plugin struct {
 	down           atomic.Bool // the circuit breaker tripped
 	paused         atomic.Bool // Pause: no event or timer is delivered
 	resumed        chan struct{}
+	callMu         sync.Mutex // held by a call and its intents: Pause waits for the one under way
 	calls          atomic.Uint64
 	intentsN       atomic.Uint64
 	limited        atomic.Uint64
@@ -141,13 +143,20 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 	if err != nil {
 		return &sandbox.Fault{Plugin: pl.name, Call: abi.ExportInit, Kind: sandbox.FaultStartup, Err: err}
 	}
+	if pl.paused.Load() && !pl.waitResume(ctx) { // a paused plugin restarts when resumed
+		return nil
+	}
+	pl.callMu.Lock()
 	out, err := sb.Start(ctx, startup, now)
 	pl.starts.Add(1)
 	e.notify()
 	if err != nil {
+		pl.callMu.Unlock()
 		return asFault(pl.name, abi.ExportInit, err)
 	}
-	if pl.intents(out, now) {
+	flooded := pl.intents(out, now)
+	pl.callMu.Unlock()
+	if flooded {
 		return pl.flood()
 	}
 	timer := e.clk.NewTimer(time.Hour)
@@ -171,33 +180,51 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 			}
 		}
 		for {
-			now := e.clk.Now()
-			if e.tel != nil {
-				e.tel.take(pl)
+			f, more := pl.deliver(ctx, sb)
+			if f != nil {
+				return f
 			}
-			pl.takeBatch(sb, now)
-			began := time.Now()
-			out, err := sb.Deliver(e.life, pl.batch, now)
-			d := time.Since(began)
-			pl.lastCall = now
-			pl.account(d)
-			if e.tel != nil {
-				e.tel.called(pl, began, d)
-			}
-			if err != nil {
-				return asFault(pl.name, abi.ExportOnEvents, err)
-			}
-			if pl.intents(out, now) {
-				return pl.flood()
-			}
-			if pl.tel.cur != nil {
-				e.tel.batchDone(pl)
-			}
-			if pl.inbox.Len() == 0 || ctx.Err() != nil || pl.paused.Load() {
+			if !more {
 				break
 			}
 		}
 	}
+}
+
+// deliver makes one events call and carries out its intents, holding
+// callMu so that Pause can wait for a call under way; more reports
+// whether to call again at once (events are waiting, and the plugin is
+// neither stopping nor paused).
+func (pl *plugin) deliver(ctx context.Context, sb sandbox.Sandbox) (f *sandbox.Fault, more bool) {
+	e := pl.e
+	pl.callMu.Lock()
+	defer pl.callMu.Unlock()
+	if pl.paused.Load() {
+		return nil, false
+	}
+	now := e.clk.Now()
+	if e.tel != nil {
+		e.tel.take(pl)
+	}
+	pl.takeBatch(sb, now)
+	began := time.Now()
+	out, err := sb.Deliver(e.life, pl.batch, now)
+	d := time.Since(began)
+	pl.lastCall = now
+	pl.account(d)
+	if e.tel != nil {
+		e.tel.called(pl, began, d)
+	}
+	if err != nil {
+		return asFault(pl.name, abi.ExportOnEvents, err), false
+	}
+	if pl.intents(out, now) {
+		return pl.flood(), false
+	}
+	if pl.tel.cur != nil {
+		e.tel.batchDone(pl)
+	}
+	return nil, pl.inbox.Len() > 0 && ctx.Err() == nil && !pl.paused.Load()
 }
 
 // waitResume waits while the plugin is paused; false when ctx ended.

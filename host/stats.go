@@ -81,8 +81,8 @@ func (e *Engine) Stats() EngineStats {
 		Peers: e.stats.peers.Load(),
 	}
 	var shares []pool.ShareStats
-	if e.shares != nil {
-		shares = e.shares.Shares()
+	if sh := e.shares.Load(); sh != nil {
+		shares = (*sh).Shares()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -201,8 +201,10 @@ func tickerPrices(data []byte) (inst string, index, mark float64, ok bool) {
 // book holds only the replay's own orders): its mid is the instrument's
 // mark while no ticker of it was recorded.
 type recBook struct {
-	side  [2]map[float64]float64
-	dirty bool
+	side     [2]map[float64]float64
+	changeID int64
+	valid    bool // a snapshot was applied and no change was missed since
+	dirty    bool
 }
 
 // top applies a recorded book message to its recBook.
@@ -212,10 +214,18 @@ func (x *exchange) top(b *deribit.Book) {
 		rb = &recBook{side: [2]map[float64]float64{{}, {}}}
 		x.books[b.Instrument] = rb
 	}
-	if b.Type != deribit.BookChange {
+	switch {
+	case b.Type != deribit.BookChange: // a snapshot, or a grouped book (a snapshot every time)
 		clear(rb.side[0])
 		clear(rb.side[1])
+		rb.valid = true
+	case !rb.valid:
+		return // a change before any snapshot: the book is not known yet
+	case b.PrevChangeID != rb.changeID:
+		rb.valid = false // a change was missed: wait for the next snapshot
+		return
 	}
+	rb.changeID = b.ChangeID
 	for s, levels := range [2][]deribit.Level{b.Bids, b.Asks} {
 		for _, l := range levels {
 			if l.Action == deribit.ActionDelete || l.Amount == 0 {
@@ -233,7 +243,7 @@ func (x *exchange) top(b *deribit.Book) {
 // are much rarer than book messages).
 func (x *exchange) marks() {
 	for inst, rb := range x.books {
-		if !rb.dirty || x.tickerMark[inst] {
+		if !rb.dirty || !rb.valid || x.tickerMark[inst] {
 			continue
 		}
 		rb.dirty = false

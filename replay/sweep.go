@@ -54,7 +54,9 @@ type SweepRun struct {
 	Values []string
 	Result *Result
 	Err    error
-	// Figures, over all plugins of the replay.
+	// Figures, over all plugins and instruments of the replay (PnL sums
+	// each instrument's in its settlement currency: compare runs of one
+	// currency).
 	PnL         float64 // realized + unrealized at the end, fees included
 	Realized    float64
 	Fills       uint64
@@ -204,6 +206,9 @@ func (r *SweepRun) run(ctx context.Context, open func() (record.Reader, io.Close
 	}
 	defer closer.Close()
 	res, err := Run(ctx, rd, cfg, append(slices.Clone(opts), WithReport())...)
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("replay: sweep: interrupted after %d frames: %w", res.Frames, ctx.Err()) // its figures would be partial
+	}
 	if err != nil {
 		r.Err = err
 		return

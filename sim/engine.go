@@ -187,7 +187,7 @@ func (e *Engine) SetIndexPrice(currency string, price float64) {
 // book and index say, until it is set again (0: back to the book's mid or
 // the fair value): a replay's exchange follows the recorded ticker's mark
 // so that its price limits are the recorded market's. False for an
-// unknown instrument or a price that is not a positive number.
+// unknown instrument or a price that is negative, infinite or NaN.
 func (e *Engine) SetMarkPrice(instrument string, price float64) bool {
 	in, ok := e.byName[instrument]
 	if !ok || price < 0 || math.IsInf(price, 0) || math.IsNaN(price) {

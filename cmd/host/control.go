@@ -164,7 +164,7 @@ func serveControl(ctx context.Context, cc controlConfig, h control.Host, log *sl
 		return nil, err
 	}
 	ln, err := control.ListenUnix(path)
-	if err != nil && cc.Socket == "" {
+	if errors.Is(err, control.ErrInUse) && cc.Socket == "" {
 		path = filepath.Join(filepath.Dir(path), fmt.Sprintf("stratbox-%d.sock", os.Getpid()))
 		ln, err = control.ListenUnix(path)
 	}

@@ -189,6 +189,9 @@ func ctlTarget(socket, url, tokenFile, cfgPath string) (target, token string, er
 	if socket != "" && url != "" {
 		return "", "", fmt.Errorf("%w: ctl: --socket or --url, not both", errUsage)
 	}
+	if url != "" && !strings.HasPrefix(url, "http://") {
+		return "", "", fmt.Errorf("%w: ctl: --url %q: want http://127.0.0.1:PORT (a socket goes with --socket)", errUsage, url)
+	}
 	var cc controlConfig
 	if cfgPath != "" {
 		cfg, err := loadConfig(cfgPath)
@@ -279,7 +282,7 @@ func printCtlStatus(w io.Writer, st control.Status) {
 	}
 	tw.Flush()
 	if len(st.Limits) > 0 {
-		fmt.Fprintln(w, "limits in force:")
+		fmt.Fprintln(w, "limits in force ([risk]; a plugin's [plugin.risk] overrides them for it):")
 		for _, l := range st.Limits {
 			fmt.Fprintf(w, "  %s = %s\n", l.Key, l.Value)
 		}

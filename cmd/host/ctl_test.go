@@ -122,6 +122,7 @@ func TestCtlErrors(t *testing.T) {
 		{[]string{"--socket", sock, "swap", "mm", "x.wasm", "--param", "nokey"}, true, "want k=v"},
 		{[]string{"--socket", sock, "--url", "http://127.0.0.1:1", "status"}, true, "not both"},
 		{[]string{"--url", "http://127.0.0.1:1", "status"}, true, "needs --token-file"},
+		{[]string{"--url", "127.0.0.1:7400", "status"}, true, "want http://"},
 		{[]string{"--url", "http://127.0.0.1:1", "--token-file", loose, "status"}, false, "lets others read it"},
 	} {
 		out, err := ctl(c.args...)

@@ -33,13 +33,18 @@ func (f replayFlags) sweep(ctx context.Context, path, cacheDir string, rc replay
 		return rd, file, nil
 	}
 	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-		counts, err := scanChannels(path)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, replay.WithChannels(counts))
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
 	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: --sweep reads the recording once per combination: %s is not a regular file (save it to one first)", errUsage, path)
+	}
+	counts, err := scanChannels(path)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, replay.WithChannels(counts))
 	cache, err := sandbox.NewCache(cacheDir)
 	if err != nil {
 		return err
