@@ -119,8 +119,13 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 		size = st.Size()
 	}
 	opts := []replay.Option{replay.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)})))}
+	showBar := f.progress == "on" || f.progress == "auto" && isTerminal(stderr)
 	if size >= 0 {
-		counts, err := scanChannels(path)
+		var scanOut io.Writer
+		if showBar {
+			scanOut = stderr
+		}
+		counts, err := scanChannels(path, scanOut)
 		if err != nil {
 			return err
 		}
@@ -158,8 +163,8 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 	}
 	var bar *progressBar
 	var frames uint64
-	if f.progress == "on" || f.progress == "auto" && isTerminal(stderr) {
-		bar = &progressBar{w: stderr, read: cr.n, size: size}
+	if showBar {
+		bar = &progressBar{w: stderr, read: cr.n, size: size, label: "replay"}
 		opts = append(opts, replay.WithProgress(func(n uint64) { frames = n; bar.update(n, false) }))
 	}
 	cache, err := sandbox.NewCache(cacheDir)
@@ -192,16 +197,28 @@ func (f replayFlags) replay(ctx context.Context, path, cacheDir string, rc repla
 
 // scanChannels reads the recording at path once and counts its channels
 // (replay.Channels), so that the replay can derive what it does not hold
-// and say up front what nothing serves.
-func scanChannels(path string) (map[string]uint64, error) {
+// and say up front what nothing serves; with bar not nil, a progress bar
+// labelled "scan" shows on it.
+func scanChannels(path string, bar io.Writer) (map[string]uint64, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer file.Close()
-	rd, err := record.Open(file)
+	size := int64(-1)
+	if st, err := file.Stat(); err == nil {
+		size = st.Size()
+	}
+	cr := &countingReader{r: file}
+	rd, err := record.Open(cr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if bar != nil {
+		pb := &progressBar{w: bar, read: cr.n, size: size, label: "scan"}
+		fr := &framesReader{Reader: rd, every: func(n uint64) { pb.update(n, false) }}
+		defer func() { pb.update(fr.n, true) }()
+		rd = fr
 	}
 	counts, err := replay.Channels(rd)
 	if err != nil && !errors.Is(err, record.ErrTruncated) {
@@ -299,6 +316,7 @@ func isTerminal(w io.Writer) bool {
 
 // progressBar draws "[=====>    ] 45%  1234567 frames" on a terminal.
 type progressBar struct {
+	label string // before the bar
 	w     io.Writer
 	read  func() int64
 	size  int64
@@ -329,8 +347,27 @@ func (p *progressBar) update(frames uint64, done bool) {
 		bar = bar[:n] + ">" + bar[n+1:]
 	}
 	rate := float64(frames) / max(now.Sub(p.start).Seconds(), 1e-9)
-	fmt.Fprintf(p.w, "\r[%s] %3.0f%%  %d frames  %.0f frames/s ", bar, frac*100, frames, rate)
+	fmt.Fprintf(p.w, "\r%s[%s] %3.0f%%  %d frames  %.0f frames/s ", p.label+strings.Repeat(" ", min(len(p.label), 1)), bar, frac*100, frames, rate)
 	if done {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// framesReader counts the frames read through it and calls every each
+// 16,384 of them (the scan's progress bar).
+type framesReader struct {
+	record.Reader
+	n     uint64
+	every func(frames uint64)
+}
+
+func (r *framesReader) Next() (record.Frame, error) {
+	f, err := r.Reader.Next()
+	if err == nil {
+		r.n++
+		if r.n&0x3fff == 0 {
+			r.every(r.n)
+		}
+	}
+	return f, err
 }

@@ -250,8 +250,11 @@ func TestReplayCommandDerivesRawChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"replay", "--cache-dir", "off", raw, mm}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"replay", "--cache-dir", "off", "--progress", "on", raw, mm}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if e := stderr.String(); !strings.Contains(e, "scan [==============================] 100%  20000 frames") || !strings.Contains(e, "replay [") {
+		t.Errorf("progress bars of the scan and the replay:\n%s", e)
 	}
 	if !strings.Contains(stderr.String(), "book.BTC-PERPETUAL.100ms is derived from the recorded book.BTC-PERPETUAL.raw") ||
 		!strings.Contains(stdout.String(), "derived from 20000 recorded raw notifications") {

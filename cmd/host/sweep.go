@@ -40,7 +40,7 @@ func (f replayFlags) sweep(ctx context.Context, path, cacheDir string, rc replay
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("%w: --sweep reads the recording once per combination: %s is not a regular file (save it to one first)", errUsage, path)
 	}
-	counts, err := scanChannels(path)
+	counts, err := scanChannels(path, nil)
 	if err != nil {
 		return err
 	}
