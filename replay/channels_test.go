@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -21,32 +20,11 @@ func rawRecording(t *testing.T, n int) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := record.Open(bytes.NewReader(src))
+	raw, err := benchkit.RenameChannels(src, ".100ms", ".raw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	w, err := record.NewWriter(&buf, record.Header{Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		f, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Data = bytes.Replace(f.Data, []byte(`.100ms","data"`), []byte(`.raw","data"`), 1)
-		if err := w.Write(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return raw
 }
 
 func TestPlanChannels(t *testing.T) {

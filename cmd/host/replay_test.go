@@ -271,35 +271,14 @@ func TestReplayCommandDerivesRawChannels(t *testing.T) {
 	}
 }
 
-// renameChannels rewrites a recording's channel names.
+// renameChannels rewrites a recording's channel names (benchkit.RenameChannels).
 func renameChannels(t *testing.T, src []byte, from, to string) []byte {
 	t.Helper()
-	rd, err := record.Open(bytes.NewReader(src))
+	b, err := benchkit.RenameChannels(src, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	w, err := record.NewWriter(&buf, record.Header{Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		f, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Data = bytes.Replace(f.Data, []byte(from+`","data"`), []byte(to+`","data"`), 1)
-		if err := w.Write(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return b
 }
 
 // host replay --sweep prints one row per combination, the same rows twice;

@@ -3,6 +3,7 @@ package benchkit
 import (
 	"bytes"
 	"fmt"
+	"io"
 
 	"github.com/stratbox/stratbox/record"
 )
@@ -64,6 +65,40 @@ func SyntheticRecording(n int) ([]byte, error) {
 	}
 	if werr != nil {
 		return nil, werr
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// RenameChannels rewrites the channel of every notification of a recording
+// (our format) whose channel ends in from to end in to instead, and
+// returns the new recording: the same session as another channel (raw for
+// 100ms) or another instrument.
+func RenameChannels(src []byte, from, to string) ([]byte, error) {
+	rd, err := record.Open(bytes.NewReader(src))
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	w, err := record.NewWriter(&buf, record.Header{Source: "renamed"})
+	if err != nil {
+		return nil, err
+	}
+	old, repl := []byte(from+`","data"`), []byte(to+`","data"`)
+	for {
+		f, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.Data = bytes.Replace(f.Data, old, repl, 1)
+		if err := w.Write(f); err != nil {
+			return nil, err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
