@@ -222,23 +222,16 @@ func ctlTarget(socket, url, tokenFile, cfgPath string) (target, token string, er
 	return target, token, nil
 }
 
-// readToken reads a bearer token file: one line, refused when others can
-// read it.
+// readToken reads a bearer token file as a secret file (readSecretFile:
+// one line, refused when group or others can read it) of at least 16
+// characters.
 func readToken(path string) (string, error) {
-	fi, err := os.Stat(path)
+	tok, err := readSecretFile("control.token_file", path)
 	if err != nil {
-		return "", fmt.Errorf("control token: %w", err)
+		return "", err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("control token %s: mode %v lets others read it: chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("control token: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if len(tok) < 16 || strings.ContainsAny(tok, " \t\r\n") {
-		return "", errors.New("control token " + path + ": want one line of at least 16 characters")
+	if len(tok) < 16 || strings.ContainsAny(tok, " \t") {
+		return "", errors.New("config: control.token_file " + path + ": want one line of at least 16 characters, no spaces")
 	}
 	return tok, nil
 }

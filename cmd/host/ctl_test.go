@@ -123,7 +123,7 @@ func TestCtlErrors(t *testing.T) {
 		{[]string{"--socket", sock, "--url", "http://127.0.0.1:1", "status"}, true, "not both"},
 		{[]string{"--url", "http://127.0.0.1:1", "status"}, true, "needs --token-file"},
 		{[]string{"--url", "127.0.0.1:7400", "status"}, true, "want http://"},
-		{[]string{"--url", "http://127.0.0.1:1", "--token-file", loose, "status"}, false, "lets others read it"},
+		{[]string{"--url", "http://127.0.0.1:1", "--token-file", loose, "status"}, false, "readable or writable by group or others"},
 	} {
 		out, err := ctl(c.args...)
 		if err == nil || errors.Is(err, errUsage) != c.usage || !strings.Contains(err.Error()+out, c.want) {

@@ -313,7 +313,7 @@ func (e exchangeConfig) credentials() (conn.Credentials, error) {
 	if id == "" {
 		return conn.Credentials{}, fmt.Errorf("config: exchange.client_secret_file needs a client id: set exchange.client_id or %s", conn.EnvClientID)
 	}
-	secret, err := readSecretFile(e.ClientSecretFile)
+	secret, err := readSecretFile("exchange.client_secret_file", e.ClientSecretFile)
 	if err != nil {
 		return conn.Credentials{}, err
 	}
@@ -322,29 +322,29 @@ func (e exchangeConfig) credentials() (conn.Credentials, error) {
 
 // readSecretFile reads a secret from a file only its owner can read. The
 // errors name the file, never its content.
-func readSecretFile(path string) (string, error) {
+func readSecretFile(key, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("config: exchange.client_secret_file: %w", err)
+		return "", fmt.Errorf("config: %s: %w", key, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", fmt.Errorf("config: exchange.client_secret_file: %w", err)
+		return "", fmt.Errorf("config: %s: %w", key, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("config: exchange.client_secret_file %s is not a regular file", path)
+		return "", fmt.Errorf("config: %s %s is not a regular file", key, path)
 	}
 	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return "", fmt.Errorf("config: exchange.client_secret_file %s is readable or writable by group or others (mode %04o): chmod 600 it", path, m)
+		return "", fmt.Errorf("config: %s %s is readable or writable by group or others (mode %04o): chmod 600 it", key, path, m)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
-		return "", fmt.Errorf("config: exchange.client_secret_file %s: %w", path, err)
+		return "", fmt.Errorf("config: %s %s: %w", key, path, err)
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" || len(b) >= 4096 {
-		return "", fmt.Errorf("config: exchange.client_secret_file %s: want the secret alone (1 line, under 4 KiB)", path)
+		return "", fmt.Errorf("config: %s %s: want the secret alone (1 line, under 4 KiB)", key, path)
 	}
 	return s, nil
 }
