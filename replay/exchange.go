@@ -201,41 +201,20 @@ func tickerPrices(data []byte) (inst string, index, mark float64, ok bool) {
 // book holds only the replay's own orders): its mid is the instrument's
 // mark while no ticker of it was recorded.
 type recBook struct {
-	side     [2]map[float64]float64
-	changeID int64
-	valid    bool // a snapshot was applied and no change was missed since
-	dirty    bool
+	deribit.LevelBook
+	dirty bool
 }
 
 // top applies a recorded book message to its recBook.
 func (x *exchange) top(b *deribit.Book) {
 	rb := x.books[b.Instrument]
 	if rb == nil {
-		rb = &recBook{side: [2]map[float64]float64{{}, {}}}
+		rb = &recBook{}
 		x.books[b.Instrument] = rb
 	}
-	switch {
-	case b.Type != deribit.BookChange: // a snapshot, or a grouped book (a snapshot every time)
-		clear(rb.side[0])
-		clear(rb.side[1])
-		rb.valid = true
-	case !rb.valid:
-		return // a change before any snapshot: the book is not known yet
-	case b.PrevChangeID != rb.changeID:
-		rb.valid = false // a change was missed: wait for the next snapshot
-		return
+	if applied, _ := rb.Apply(b); applied {
+		rb.dirty = true
 	}
-	rb.changeID = b.ChangeID
-	for s, levels := range [2][]deribit.Level{b.Bids, b.Asks} {
-		for _, l := range levels {
-			if l.Action == deribit.ActionDelete || l.Amount == 0 {
-				delete(rb.side[s], l.Price)
-			} else {
-				rb.side[s][l.Price] = l.Amount
-			}
-		}
-	}
-	rb.dirty = true
 }
 
 // marks makes the recorded books' mids the marks of the instruments that
@@ -243,20 +222,11 @@ func (x *exchange) top(b *deribit.Book) {
 // are much rarer than book messages).
 func (x *exchange) marks() {
 	for inst, rb := range x.books {
-		if !rb.dirty || !rb.valid || x.tickerMark[inst] {
+		if !rb.dirty || x.tickerMark[inst] {
 			continue
 		}
 		rb.dirty = false
-		bid, ask := 0.0, 0.0
-		for p := range rb.side[0] {
-			bid = max(bid, p)
-		}
-		for p := range rb.side[1] {
-			if ask == 0 || p < ask {
-				ask = p
-			}
-		}
-		if bid > 0 && ask > 0 {
+		if bid, ask, ok := rb.Best(); ok {
 			x.l.SetMark(inst, (bid+ask)/2)
 		}
 	}

@@ -111,12 +111,8 @@ type derived struct {
 
 // rawBook is the book of a raw channel, as its messages left it.
 type rawBook struct {
-	side       [2]map[float64]float64 // bids, asks
-	changeID   int64
-	timestamp  int64
-	valid      bool // a snapshot was seen and no change was missed since
-	scratch    Book
-	instrument string
+	LevelBook
+	scratch Book
 }
 
 // NewDeriver returns a Deriver with no channel to derive yet.
@@ -158,7 +154,7 @@ func (d *Deriver) Add(want, source string) error {
 			}
 		}
 		if x.book == nil {
-			x.book = &rawBook{side: [2]map[float64]float64{{}, {}}}
+			x.book = &rawBook{}
 		}
 	}
 	d.targets[source] = append(d.targets[source], x)
@@ -231,32 +227,11 @@ func (d *Deriver) applyBook(b *rawBook, data []byte) error {
 	if err := DecodeBook(data, m); err != nil {
 		return err
 	}
-	switch m.Type {
-	case BookSnapshot:
-		clear(b.side[0])
-		clear(b.side[1])
-		b.valid = true
-	case BookChange:
-		if !b.valid {
-			return nil
-		}
-		if m.PrevChangeID != b.changeID {
-			d.gaps++
-			b.valid = false
-			return nil
-		}
-	default:
+	if m.Type == BookGrouped {
 		return fmt.Errorf("%w book: a grouped snapshot is not a source", ErrDecode)
 	}
-	b.changeID, b.timestamp, b.instrument = m.ChangeID, m.Timestamp, m.Instrument
-	for s, levels := range [2][]Level{m.Bids, m.Asks} {
-		for _, l := range levels {
-			if l.Action == ActionDelete || l.Amount == 0 {
-				delete(b.side[s], l.Price)
-			} else {
-				b.side[s][l.Price] = l.Amount
-			}
-		}
+	if _, gap := b.Apply(m); gap {
+		d.gaps++
 	}
 	return nil
 }
