@@ -77,7 +77,9 @@
 // from the raw notifications in recorded time, as Deribit does each 100 ms:
 // the net change of each touched level with a chained prev_change_id, the
 // window's trades in one message, its last ticker. A gap in the raw book
-// stops the derived one until the next raw snapshot. Prices and amounts
+// stops the derived one until the next raw snapshot. LevelBook is the book
+// a stream of book messages leaves (the Deriver's, and a replay's recorded
+// book for its marks). Prices and amounts
 // pass through float64 and back with the shortest text that reads back to
 // the same value, which is the recorded text for every price and amount of
 // up to 15 significant digits.
