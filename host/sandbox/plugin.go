@@ -23,6 +23,7 @@ const (
 	DefaultMemoryLimitPages = 1024 // 64 MiB
 	DefaultCallBudget       = 50 * time.Millisecond
 	DefaultInitBudget       = 2 * time.Second
+	DefaultCallBackstop     = time.Second
 	DefaultLogRate          = 100 // lines per second
 	DefaultLogBurst         = 200
 	DefaultTimerMin         = 2 * time.Millisecond
@@ -35,11 +36,17 @@ type PluginConfig struct {
 	// MemoryLimitPages caps the plugin's linear memory, in 64 KiB pages.
 	// Default 1024 (64 MiB).
 	MemoryLimitPages uint32
-	// CallBudget is the wall-clock time one call may take before the
-	// instance is stopped and the call faults. Default 50ms. Negative: no
-	// budget (trusted plugins and backtests only: a plugin that never
-	// returns then stalls the whole process at its next garbage collection).
+	// CallBudget is the CPU time one call may use before the instance is
+	// stopped and the call faults: a plugin that was only descheduled is
+	// not over it. Default 50ms. Negative: no budget and no backstop
+	// (trusted plugins and backtests only: a plugin that never returns then
+	// stalls the whole process at its next garbage collection).
 	CallBudget time.Duration
+	// CallBackstop is the wall-clock time one call may take whatever CPU it
+	// used: the last resort against a plugin the CPU clock cannot see (one
+	// blocked in the kernel, a child stopped by a signal). Default
+	// DefaultCallBackstop (1s), and never less than CallBudget.
+	CallBackstop time.Duration
 	// InitBudget is the budget of the calls that start an instance
 	// (_initialize, the buffers export, stratbox_init): a Go guest's runtime
 	// starts in them, which takes tens of milliseconds, more on a loaded
@@ -69,10 +76,15 @@ func (c PluginConfig) withDefaults() PluginConfig {
 	if c.InitBudget == 0 {
 		c.InitBudget = DefaultInitBudget
 	}
+	if c.CallBackstop == 0 {
+		c.CallBackstop = DefaultCallBackstop
+	}
 	if c.CallBudget < 0 {
 		c.InitBudget = c.CallBudget
+		c.CallBackstop = c.CallBudget
 	} else {
 		c.InitBudget = max(c.InitBudget, c.CallBudget)
+		c.CallBackstop = max(c.CallBackstop, c.CallBudget)
 	}
 	if c.LogRate == 0 {
 		c.LogRate = DefaultLogRate
