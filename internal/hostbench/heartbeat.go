@@ -63,8 +63,10 @@ const hbRatioTarget = 1.2
 // the simulator floods notifications to a plugin, and while a plugin spins
 // forever (its call budget stops it, the engine restarts it at once) in a
 // child process and in the host's process, with garbage-collection pressure
-// in the host. Each repetition is a new engine and connection, and a window
-// of hbWindow.
+// in the host; and their baselines: the connection alone without an engine
+// on the spin runs' feed and garbage (idle), and a minimal client on the
+// flood (reference), with the p99 ratios of the figures to them. Each
+// repetition is a new engine and connection, and a window of hbWindow.
 func (r *runner) heartbeat(ctx context.Context) error {
 	h, err := r.startHelper()
 	if err != nil {
