@@ -210,7 +210,9 @@ size = %s
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(60 * time.Second)
+	// Generous: compiling the Go plugin under -race on a loaded machine
+	// takes a minute or more.
+	deadline := time.After(5 * time.Minute)
 	for {
 		st, err := c.Status(context.Background())
 		if err == nil && len(st.Plugins) == 1 && st.Plugins[0].Calls > 0 {
