@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,6 +66,10 @@ func (e *budgetError) Unwrap() error { return errBudget }
 type callBudget struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+
+	// overran is set when the timer cancels ctx for a call: a call that
+	// returns before wazero has seen the cancellation is over its limit too.
+	overran atomic.Bool
 
 	mu       sync.Mutex
 	t        *time.Timer
@@ -175,6 +180,7 @@ func (b *callBudget) fire() {
 // overrun cancels the call; mu is held.
 func (b *callBudget) overrun(backstop bool) {
 	b.active = false
+	b.overran.Store(true)
 	b.cancel(&budgetError{backstop: backstop, budget: b.budget, wall: b.backstop, used: b.used, took: b.took,
 		cpu: b.cpu, lost: b.lost})
 }

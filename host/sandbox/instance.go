@@ -308,6 +308,11 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 		}
 		return 0, in.kill(in.p.classifyCause(name, err, cause))
 	}
+	if in.budget != nil && in.budget.overran.Load() {
+		// Over its limit, though it returned before wazero saw the
+		// cancellation: a fault all the same (the instance's context is done).
+		return 0, in.kill(&Fault{Plugin: in.p.name, Call: name, Kind: FaultBudget, Err: context.Cause(in.budget.ctx)})
+	}
 	return in.stack[0], nil
 }
 
