@@ -16,7 +16,8 @@ import (
 // BenchmarkChildPriorityBesideBusy measures the calls of the example market
 // maker in a child process at each priority while two busy processes (yes)
 // keep both cores busy: whether a strategy still gets the CPU at a lower
-// priority (RATIONALE.md "Why do plugin processes run at nice 10?"). Each
+// priority (RATIONALE.md "Why do plugin processes run at SCHED_BATCH, nice
+// 10?"). Each
 // iteration is one call with eight trades; it reports the calls' latency
 // p50, p99 and max. Run it with a fixed count, e.g.
 //

@@ -2,6 +2,6 @@
 
 package sandbox
 
-// Outside Linux a child keeps the host's priority (RATIONALE.md "Why plugin
-// processes run at nice 10?").
+// Outside Linux a child keeps the host's priority (RATIONALE.md "Why do
+// plugin processes run at SCHED_BATCH, nice 10?").
 func setPriority(Priority) error { return nil }
