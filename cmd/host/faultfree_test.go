@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/control"
 )
 
 // testBusyArg makes the test binary a process that keeps every core busy
@@ -78,7 +80,8 @@ func examplePlugins(t *testing.T) map[string]string {
 // process, with the default limits (call budget, backstop, priority), runs
 // on the simulator beside a process that keeps both cores busy without a
 // single fault. A descheduled plugin is not misbehaving: the budget is its
-// CPU time. The verdict does not depend on speed: any fault fails it.
+// CPU time. The verdict does not depend on speed: any fault fails it; the
+// run lasts until every plugin has made loadCalls calls under the load.
 //
 // The child-process half relies on the child's CPU-time budget (process.go,
 // issue 18): see childBudgetIsCPUTime.
@@ -86,22 +89,82 @@ func TestExamplesRunFaultFreeUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a run of several seconds")
 	}
+	const loadCalls = 20
 	plugins := examplePlugins(t)
 	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
 	var body strings.Builder
-	fmt.Fprintf(&body, "[exchange]\nheartbeat_interval = \"100ms\"\n[host]\ncache_dir = %q\nstatus = \"0s\"\n", filepath.Join(dir, "cache"))
+	fmt.Fprintf(&body, "[exchange]\nheartbeat_interval = \"100ms\"\n[host]\ncache_dir = %q\nstatus = \"0s\"\n[control]\nsocket = %q\n",
+		filepath.Join(dir, "cache"), sock)
 	var names []string
 	for _, iso := range []string{"none", "process"} {
 		for name, path := range plugins {
 			n := name + "-" + iso
 			names = append(names, n)
 			fmt.Fprintf(&body, "[[plugin]]\nname = %q\npath = %q\nisolation = %q\n", n, path, iso)
+			if raceEnabled {
+				// The race detector multiplies the CPU time of the host's code
+				// that runs inside a call (the imports), which the budget
+				// charges to the plugin: ten times the default under it.
+				fmt.Fprintf(&body, "call_budget = \"500ms\"\n")
+			}
 		}
 	}
 	cfg := writeSimConfig(t, dir, body.String())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, errb) }()
+	// calls waits until every plugin has made at least min[name] calls, and
+	// returns the counts.
+	calls := func(min map[string]uint64) map[string]uint64 {
+		t.Helper()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(5 * time.Minute) // a failsafe against a hang, not a verdict
+		var c *control.Client
+		for {
+			if c == nil {
+				c, _ = control.NewClient(sock, "")
+			}
+			if c != nil {
+				if st, err := c.Status(context.Background()); err == nil && len(st.Plugins) == len(names) {
+					got := map[string]uint64{}
+					for _, p := range st.Plugins {
+						got[p.Name] = p.Calls
+					}
+					ok := true
+					for _, n := range names {
+						ok = ok && got[n] >= min[n]
+					}
+					if ok {
+						return got
+					}
+				}
+			}
+			select {
+			case <-tick.C:
+			case <-deadline:
+				t.Fatalf("the plugins never made their calls:\n%s\n%s", out.String(), errb.String())
+			case err := <-done:
+				done <- err
+				t.Fatalf("run ended: %v\n%s\n%s", err, out.String(), errb.String())
+			}
+		}
+	}
+	first := map[string]uint64{}
+	for _, n := range names {
+		first[n] = 1
+	}
+	base := calls(first) // every plugin started and called: now the load
 	startBusy(t)
-	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "5s"}, &out, &errb); err != nil {
+	for n := range base {
+		base[n] += loadCalls
+	}
+	calls(base)
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
 	}
 	s := out.String()
@@ -120,8 +183,6 @@ func TestExamplesRunFaultFreeUnderLoad(t *testing.T) {
 					t.Errorf("no summary line of plugin %s", n)
 				case m[2] != "no faults":
 					t.Errorf("plugin %s: %s", n, m[2])
-				case m[1] == "0":
-					t.Errorf("plugin %s was never called", n)
 				}
 			}
 			if t.Failed() {
