@@ -351,7 +351,7 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 			opts = append(opts, sandbox.WithChildProcess())
 		}
 		p, err := sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,
+			CallBudget: pc.CallBudget.Duration, CallBackstop: pc.CallBackstop.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,
 			TimerMin: pc.TimerMin.Duration}, opts...)
 		if err != nil {
 			return nil, err
@@ -375,8 +375,12 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 			if err != nil {
 				return nil, err
 			}
+			prio, err := pc.priority("plugin " + pc.name())
+			if err != nil {
+				return nil, err
+			}
 			lim := sandbox.ProcessLimits{AddressSpace: pc.AddressSpaceMiB << 20, CPUTime: time.Duration(pc.CPUSeconds) * time.Second,
-				OpenFiles: pc.OpenFiles}
+				OpenFiles: pc.OpenFiles, Priority: prio}
 			if pc.AddressSpaceMiB < 0 {
 				lim.AddressSpace = -1
 			}
