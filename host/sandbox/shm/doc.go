@@ -32,13 +32,13 @@
 //
 // An Endpoint is used by one goroutine at a time (Send, Recv and Call are
 // not safe concurrently with each other), except Abort, which is safe from
-// any goroutine at any time. Region.Close unmaps the memory: call it only
-// once no Send, Recv or Call of its endpoints can run.
+// any goroutine at any time, and Region.Close, which aborts a waiting call
+// with ErrClosed and waits for it to return before it unmaps the memory.
 //
 // # Errors
 //
 // ErrNotSupported (outside Linux), ErrCorrupt (the peer broke the layout),
 // ErrTooLarge (a record that cannot fit in a ring), ErrPeerGone (the default
-// error of Abort), and os.ErrDeadlineExceeded (wrapped) when a deadline
-// passes.
+// error of Abort), ErrClosed (after Region.Close), and
+// os.ErrDeadlineExceeded (wrapped) when a deadline passes.
 package shm

@@ -31,15 +31,34 @@ type Stats struct {
 	Spin time.Duration
 }
 
-// lifetime guards the mapping against Abort after Region.Close.
+// lifetime guards the mapping: every call holds its read lock, Close its
+// write lock, so that nothing touches the memory once it is unmapped.
 type lifetime struct {
-	mu     sync.RWMutex
-	closed bool
+	mu        sync.RWMutex
+	closed    bool
+	endpoints []*Endpoint // aborted by Close, under mu
 }
 
+// enter starts a call on the mapping; false once it is closed. A true
+// return must be followed by leave.
+func (l *lifetime) enter() bool {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (l *lifetime) leave() { l.mu.RUnlock() }
+
 func newEndpoint(mem []byte, size, txRing int, maxSpin time.Duration, life *lifetime) *Endpoint {
-	return &Endpoint{tx: newRing(mem, txRing, size), rx: newRing(mem, 1-txRing, size),
+	e := &Endpoint{tx: newRing(mem, txRing, size), rx: newRing(mem, 1-txRing, size),
 		maxSpin: maxSpin, spin: maxSpin, life: life}
+	life.mu.Lock()
+	life.endpoints = append(life.endpoints, e)
+	life.mu.Unlock()
+	return e
 }
 
 // MaxRecord is the largest payload Send takes.
@@ -57,6 +76,10 @@ func (e *Endpoint) Stats() Stats {
 // parts, and wakes the peer if it sleeps. When the ring is full it waits for
 // space until deadline.
 func (e *Endpoint) Send(typ byte, deadline time.Time, parts ...[]byte) error {
+	if !e.life.enter() {
+		return ErrClosed
+	}
+	defer e.life.leave()
 	if err := e.check(); err != nil {
 		return err
 	}
@@ -86,6 +109,10 @@ func (e *Endpoint) Send(typ byte, deadline time.Time, parts ...[]byte) error {
 // payload, copied into buf (grown when too small; pass the last payload
 // back to reuse it).
 func (e *Endpoint) Recv(buf []byte, deadline time.Time) (byte, []byte, error) {
+	if !e.life.enter() {
+		return 0, buf, ErrClosed
+	}
+	defer e.life.leave()
 	for {
 		if err := e.check(); err != nil {
 			return 0, buf, err
@@ -120,12 +147,18 @@ func (e *Endpoint) Abort(err error) {
 	if err == nil {
 		err = ErrPeerGone
 	}
-	e.abort.CompareAndSwap(nil, &err)
-	e.life.mu.RLock()
-	defer e.life.mu.RUnlock()
-	if e.life.closed {
+	if !e.life.enter() {
+		e.abort.CompareAndSwap(nil, &err)
 		return
 	}
+	defer e.life.leave()
+	e.wake(err)
+}
+
+// wake sets the abort error and wakes this side's waits; the mapping is
+// held.
+func (e *Endpoint) wake(err error) {
+	e.abort.CompareAndSwap(nil, &err)
 	// Bump the words this side sleeps on: a wait about to sleep sees the
 	// change and returns (the futex compares), one asleep is woken.
 	e.rx.dataSeq.Add(1)

@@ -63,9 +63,18 @@ func (r *Region) Parent() *Endpoint { return newEndpoint(r.mem, r.size, 0, r.spi
 // ring 0. Take it once.
 func (r *Region) Child() *Endpoint { return newEndpoint(r.mem, r.size, 1, r.spin, r.life) }
 
-// Close unmaps the region and closes its memfd; endpoints must be idle (an
-// Abort after Close does nothing). It is idempotent.
+// Close aborts the region's endpoints with ErrClosed (a waiting call
+// returns), waits for their calls to return, unmaps the region and closes
+// its memfd; every later call returns ErrClosed. It is idempotent.
 func (r *Region) Close() error {
+	r.life.mu.RLock()
+	eps := r.life.endpoints
+	if !r.life.closed {
+		for _, e := range eps {
+			e.wake(ErrClosed)
+		}
+	}
+	r.life.mu.RUnlock()
 	r.life.mu.Lock()
 	defer r.life.mu.Unlock()
 	if r.life.closed {

@@ -21,6 +21,8 @@ var (
 	ErrTooLarge = errors.New("shm: record larger than the ring")
 	// ErrPeerGone: the peer died (the default error of Abort).
 	ErrPeerGone = errors.New("shm: peer gone")
+	// ErrClosed: the region was closed.
+	ErrClosed = errors.New("shm: region closed")
 )
 
 // The layout of a region, little-endian:

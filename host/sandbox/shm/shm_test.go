@@ -299,26 +299,38 @@ func TestPeerCannotResize(t *testing.T) {
 	}
 }
 
-// TestAbortAfterClose: a watcher that aborts after the region was closed
-// touches no unmapped memory.
-func TestAbortAfterClose(t *testing.T) {
+// TestCloseEndsAWaiter: Close while a call waits for an hour ends the
+// call with ErrClosed before it unmaps; an Abort and calls after Close
+// touch no unmapped memory.
+func TestCloseEndsAWaiter(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("Linux only")
 	}
-	r, err := Create(WithRingSize(MinRingSize))
+	r, err := Create(WithRingSize(MinRingSize), WithSpin(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep := r.Parent()
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := ep.Recv(nil, far())
+		errc <- err
+	}()
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Recv across Close: %v, want ErrClosed", err)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	ep.Abort(nil)
-	if err := ep.check(); !errors.Is(err, ErrPeerGone) {
-		t.Fatalf("after Abort(nil): %v", err)
+	if err := ep.Send('x', far(), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+	if _, _, err := ep.Recv(nil, far()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Recv after Close: %v, want ErrClosed", err)
 	}
 }
 
