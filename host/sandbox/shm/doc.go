@@ -25,8 +25,15 @@
 // The rings do not notice a peer that died: whoever does (the parent when the
 // child exits or its pipe ends, the child when its stdin ends) calls
 // Endpoint.Abort, which wakes a waiting call at once and fails it and every
-// later one with the error given. A peer that stops answering without dying
-// is left to the deadline.
+// later one with the error given; a record the peer published before it went
+// is still received first. A peer that stops answering without dying is left
+// to the deadline.
+//
+// # Words
+//
+// Besides the rings a region holds NumWords 64-bit words for its users
+// (Region.Word): a mark one side leaves for the other without a record, such
+// as the child's CPU clock after its last reply.
 //
 // # Concurrency
 //

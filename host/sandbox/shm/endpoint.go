@@ -107,15 +107,18 @@ func (e *Endpoint) Send(typ byte, deadline time.Time, parts ...[]byte) error {
 
 // Recv waits until deadline for the next record and returns its type and
 // payload, copied into buf (grown when too small; pass the last payload
-// back to reuse it).
+// back to reuse it). A record already published is returned even after an
+// Abort; the abort's error comes once the ring is empty.
 func (e *Endpoint) Recv(buf []byte, deadline time.Time) (byte, []byte, error) {
 	if !e.life.enter() {
 		return 0, buf, ErrClosed
 	}
 	defer e.life.leave()
 	for {
-		if err := e.check(); err != nil {
-			return 0, buf, err
+		// A record the peer published before it went is still taken: its
+		// last reply is not lost to the Abort of whoever saw it exit.
+		if e.broken != nil {
+			return 0, buf, e.broken
 		}
 		ok, typ, payload, next, err := e.rx.take(buf)
 		if err != nil {
@@ -124,6 +127,9 @@ func (e *Endpoint) Recv(buf []byte, deadline time.Time) (byte, []byte, error) {
 		if ok {
 			e.rx.release(next)
 			return typ, payload, nil
+		}
+		if err := e.check(); err != nil {
+			return 0, buf, err
 		}
 		if err := e.wait(&e.rx, 0, deadline); err != nil {
 			return 0, buf, err

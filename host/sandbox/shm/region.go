@@ -1,9 +1,12 @@
 package shm
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Region is a mapped shared-memory region: its memfd and both rings.
@@ -53,6 +56,18 @@ func (r *Region) RingSize() int { return r.size }
 func (r *Region) Attach(cmd *exec.Cmd) int {
 	cmd.ExtraFiles = append(cmd.ExtraFiles, r.f)
 	return 2 + len(cmd.ExtraFiles)
+}
+
+// Word is the i-th of the region's NumWords 64-bit words that belong to its
+// users (a mark one side leaves for the other outside the rings, such as a
+// clock reading): shared, unchecked, so a value read from it is the peer's
+// word and as trustworthy as the peer. It panics if i is out of range. The
+// word stays valid until Close.
+func (r *Region) Word(i int) *atomic.Uint64 {
+	if i < 0 || i >= NumWords {
+		panic(fmt.Sprintf("shm: word %d of %d", i, NumWords))
+	}
+	return (*atomic.Uint64)(unsafe.Pointer(&r.mem[wordsOffset+8*i]))
 }
 
 // Parent is the creator's endpoint: it produces into ring 0 and consumes

@@ -31,6 +31,7 @@ var (
 //	     data of each ring; a power of two)
 //	  64 the control block of ring 0 (parent → child), 256 bytes
 //	 320 the control block of ring 1 (child → parent), 256 bytes
+//	1024 NumWords u64 words of the users' own (Region.Word), zero at first
 //	4096 the data of ring 0, then the data of ring 1
 //
 // A control block, each field on a cache line of its own:
@@ -58,6 +59,10 @@ const (
 	offDataWait  = 132
 	offSpaceSeq  = 192
 	offSpaceWait = 196
+	wordsOffset  = 1024
+
+	// NumWords is the number of the users' words (Region.Word).
+	NumWords = 8
 
 	// MinRingSize and MaxRingSize bound a ring's data size.
 	MinRingSize = 4 << 10

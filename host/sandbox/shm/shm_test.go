@@ -365,3 +365,71 @@ func TestHammer(t *testing.T) {
 		}
 	}
 }
+
+// TestAbortKeepsPublishedRecords: a reply the peer published before it
+// went (and before whoever saw it go aborted the endpoint) is still
+// received; the abort's error comes once the ring is empty.
+func TestAbortKeepsPublishedRecords(t *testing.T) {
+	p, c := pair(t, WithSpin(0))
+	if err := c.Send('r', far(), []byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	gone := errors.New("child exited")
+	p.Abort(gone)
+	if typ, got, err := p.Recv(nil, far()); err != nil || typ != 'r' || string(got) != "last words" {
+		t.Fatalf("Recv of a published record after Abort: %c %q %v", typ, got, err)
+	}
+	if _, _, err := p.Recv(nil, far()); !errors.Is(err, gone) {
+		t.Fatalf("Recv of an empty ring after Abort: %v, want %v", err, gone)
+	}
+}
+
+// TestWords: a word one side stores the other reads; words are zero at
+// first and out-of-range indexes panic.
+func TestWords(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("shared memory: Linux only")
+	}
+	a, err := Create(WithRingSize(MinRingSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	fd, err := unix.Dup(int(a.File().Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenFD(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range NumWords {
+		if v := a.Word(i).Load(); v != 0 {
+			t.Fatalf("word %d is %d at first", i, v)
+		}
+		b.Word(i).Store(uint64(1000 + i))
+	}
+	for i := range NumWords {
+		if v := a.Word(i).Load(); v != uint64(1000+i) {
+			t.Fatalf("word %d: the other side reads %d", i, v)
+		}
+	}
+	// The words do not overlap the rings: a full round trip leaves them.
+	pe, ce := a.Parent(), b.Child()
+	if err := pe.Send('x', far(), make([]byte, pe.MaxRecord())); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ce.Recv(nil, far()); err != nil {
+		t.Fatal(err)
+	}
+	if v := a.Word(NumWords - 1).Load(); v != uint64(1000+NumWords-1) {
+		t.Fatalf("last word %d after a full ring", v)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Word(NumWords) did not panic")
+		}
+	}()
+	a.Word(NumWords)
+}
