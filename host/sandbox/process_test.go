@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 )
 
 // Hidden arguments that make the test binary a broken child (TestMain).
@@ -510,8 +511,15 @@ func serveBrokenChild(how string) int {
 	in, out := bufio.NewReader(os.Stdin), bufio.NewWriter(os.Stdout)
 	var hdr [frameHeader]byte
 	var buf []byte
+	var ep *shm.Endpoint // after the load, when the parent gave a region
 	for {
-		typ, _, err := readFrame(in, &hdr, &buf, maxRequest)
+		var typ byte
+		var err error
+		if ep == nil {
+			typ, buf, err = readFrame(in, &hdr, &buf, maxRequest)
+		} else {
+			typ, buf, err = ep.Recv(buf, farFuture)
+		}
 		if err != nil {
 			return 0
 		}
@@ -525,10 +533,24 @@ func serveBrokenChild(how string) int {
 			b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
 		}
 		b = append(abi.AppendDescriptor(b, &desc), intents...)
+		if ep != nil {
+			if ep.Send(repResult, farFuture, b) != nil {
+				return 0
+			}
+			continue
+		}
 		_, _ = out.Write(appendFrameHeader(nil, repResult, len(b)))
 		_, _ = out.Write(b)
 		if out.Flush() != nil {
 			return 0
+		}
+		if fd := binary.LittleEndian.Uint32(buf[12:]); typ == reqLoad && fd != 0 {
+			r, err := shm.OpenFD(int(fd))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			ep = r.Child()
 		}
 	}
 }
