@@ -121,7 +121,9 @@ type procSandbox struct {
 	killEP     atomic.Pointer[shm.Endpoint] // ep, for kill from any goroutine
 	ringFD     int                          // the region's descriptor in the child
 	requests   uint64
-	ringSize   int // of each ring; 0: ringSize (tests set it)
+	ringSize   int    // of each ring; 0: ringSize (tests set it)
+	onSent     func() // a test hook: a request is in the ring
+	at         [8]byte
 
 	req   []byte // the request being sent, reused
 	reply []byte // the last reply's payload, reused: Deliver's intents point into it

@@ -24,6 +24,7 @@ const (
 	testChildGarbage    = "__stratbox_test_child_garbage"    // writes a panic to stderr, garbage to stdout
 	testChildSilent     = "__stratbox_test_child_silent"     // reads its input and never replies
 	testChildBadIntents = "__stratbox_test_child_badintents" // replies to start with unframeable intents
+	testChildCorrupt    = "__stratbox_test_child_corrupt"    // corrupts its reply ring at the first request on it
 )
 
 var procT0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
@@ -512,6 +513,7 @@ func serveBrokenChild(how string) int {
 	var hdr [frameHeader]byte
 	var buf []byte
 	var ep *shm.Endpoint // after the load, when the parent gave a region
+	var region *shm.Region
 	for {
 		var typ byte
 		var err error
@@ -521,6 +523,11 @@ func serveBrokenChild(how string) int {
 			typ, buf, err = ep.Recv(buf, farFuture)
 		}
 		if err != nil {
+			return 0
+		}
+		if ep != nil && how == testChildCorrupt {
+			corruptReplyRing(region)
+			_, _ = io.Copy(io.Discard, os.Stdin)
 			return 0
 		}
 		desc := abi.Descriptor{Version: abi.Current, InboxPtr: 0x10000, InboxCap: 0x10000, OutboxPtr: 0x20000, OutboxCap: 0x1000}
@@ -545,12 +552,11 @@ func serveBrokenChild(how string) int {
 			return 0
 		}
 		if fd := binary.LittleEndian.Uint32(buf[12:]); typ == reqLoad && fd != 0 {
-			r, err := shm.OpenFD(int(fd))
-			if err != nil {
+			if region, err = shm.OpenFD(int(fd)); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 2
 			}
-			ep = r.Child()
+			ep = region.Child()
 		}
 	}
 }

@@ -79,10 +79,9 @@ func (s *procSandbox) exchangePipe(req, extra []byte) (byte, []byte, error) {
 // exchangeRing makes the exchange through the rings: one record of the
 // request (its payload: now, then data), and the reply's records.
 func (s *procSandbox) exchangeRing(typ byte, now time.Time, data []byte) (byte, []byte, error) {
-	var at [8]byte
-	binary.LittleEndian.PutUint64(at[:], uint64(now.UnixNano()))
-	if len(at)+len(data) <= s.ep.MaxRecord() {
-		if err := s.ep.Send(typ, farFuture, at[:], data); err != nil {
+	binary.LittleEndian.PutUint64(s.at[:], uint64(now.UnixNano()))
+	if len(s.at)+len(data) <= s.ep.MaxRecord() {
+		if err := s.ep.Send(typ, farFuture, s.at[:], data); err != nil {
 			return 0, nil, fmt.Errorf("send request: %w", err)
 		}
 	} else {
@@ -93,6 +92,9 @@ func (s *procSandbox) exchangeRing(typ byte, now time.Time, data []byte) (byte, 
 		if err := s.ep.Send(recPipe, farFuture); err != nil {
 			return 0, nil, fmt.Errorf("send request: %w", err)
 		}
+	}
+	if s.onSent != nil {
+		s.onSent()
 	}
 	for {
 		typ, body, err := s.ep.Recv(s.reply, farFuture)
