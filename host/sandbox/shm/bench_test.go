@@ -234,3 +234,42 @@ func BenchmarkGoroutines(b *testing.B) {
 	st := p.Stats()
 	b.ReportMetric(float64(st.Slept)/float64(st.Spun+st.Slept), "slept/wait")
 }
+
+// BenchmarkFloorIdle: the same round trips, each after a pause long enough
+// that the child waits asleep in the kernel (its spin is at most
+// DefaultSpin), as a plugin's child between the calls of an engine that
+// meets each event idle (host bench's e2e figure): the wake-up of a sleeping
+// process is then part of every round trip. Only the round trips are timed.
+func BenchmarkFloorIdle(b *testing.B) {
+	const pause = 500 * time.Microsecond
+	ring := &ringTransport{c: startRingChild(b)}
+	pipe := startPipeChild(b)
+	names := []string{"ring", "pipe"}
+	ts := []transport{ring, pipe}
+	batch := payload(1, benchEvents*benchEvent)
+	deadline := far()
+	wall := make([]time.Duration, len(ts))
+	for range 20 { // warm up
+		for _, t := range ts {
+			if err := t.roundTrip(batch, deadline); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, t := range ts {
+			time.Sleep(pause)
+			t0 := time.Now()
+			if err := t.roundTrip(batch, deadline); err != nil {
+				b.Fatal(err)
+			}
+			wall[i] += time.Since(t0)
+		}
+	}
+	b.StopTimer()
+	for i := range ts {
+		b.ReportMetric(float64(wall[i].Nanoseconds())/float64(b.N), names[i]+"-ns/rt")
+	}
+	b.ReportMetric(0, "ns/op")
+}
