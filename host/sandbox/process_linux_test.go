@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -145,6 +147,28 @@ func TestProcessCorruptRing(t *testing.T) {
 	wantGone(t, s)
 }
 
+// stopChild stops the child (SIGSTOP) and waits until it is stopped: the
+// signal is asynchronous, and a child spinning for its next request on
+// another core could otherwise serve one before it stops.
+func stopChild(t *testing.T, s *procSandbox) {
+	t.Helper()
+	pid := s.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state …: the state follows the last ')'.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'T' {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
 // stopped runs a call to the count plugin with its child stopped
 // (SIGSTOP) under cfg; hook, if not nil, sees each re-arm of the call's
 // timer and may continue the child.
@@ -155,9 +179,7 @@ func stoppedCall(t *testing.T, cfg PluginConfig, hook func(s *procSandbox, used,
 	if hook != nil {
 		s.watch.onRearm = func(used, took time.Duration) { hook(s, used, took) }
 	}
-	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopChild(t, s)
 	_, err := s.Deliver(context.Background(), procTrades(2), procT0)
 	return s, err
 }
@@ -223,9 +245,7 @@ func TestProcessMarkAheadOfTheClock(t *testing.T) {
 		runtime.Gosched()
 	}
 	s.region.Word(wordMarkCPU).Store(1 << 62)
-	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopChild(t, s)
 	// Its start-up alone (a runtime, a compiled module) used more than
 	// 1ms of CPU time.
 	_, err := s.Deliver(context.Background(), procTrades(1), procT0)
