@@ -316,7 +316,7 @@ func (s *procSandbox) spawn(instance uint64) error {
 	if err != nil {
 		_, _ = inW.Close(), outR.Close()
 		if s.region != nil {
-			_ = s.region.Close()
+			_, s.region = s.region.Close(), nil
 		}
 		return fmt.Errorf("start %s: %w", path, err)
 	}
