@@ -36,6 +36,7 @@ type plugin struct {
 	splits     int // its split orders that are not final (their legs are in open)
 	pos        []position
 	accountPos []abi.Position // the account's positions at start-up (flag account)
+	adopted    map[uint64]orderKey // the live instance's adopted orders: cid → key (adopt.go)
 	scratch    []byte
 
 	// The plugin's goroutine only.
@@ -351,26 +352,58 @@ func asFault(name, call string, err error) *sandbox.Fault {
 	return &sandbox.Fault{Plugin: name, Call: call, Kind: sandbox.FaultError, Err: err}
 }
 
-// startup builds the start-up blob of a new instance: a new instance id,
-// the next cids, the plugin's table, its parameters and its positions.
+// startup builds the start-up blob of a new instance and makes it the live
+// one: a new instance id, the next cids, the plugin's table, its
+// parameters and its positions, and with Config.KeepOrders the orders its
+// predecessor left open, which it adopts (adopt.go).
 func (pl *plugin) startup(now time.Time) ([]byte, error) {
 	e := pl.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	inst := e.newInstance()
+	blob, err := pl.blob(now, inst, pl.spec.Params, e.cfg.KeepOrders)
+	pl.handover(inst, e.cfg.KeepOrders, ^uint64(0))
+	return blob, err
+}
+
+// newInstance returns a new instance id. Called with e.mu held.
+func (e *Engine) newInstance() uint32 {
 	e.nextInst++
-	if pl.instance != 0 {
-		delete(e.instances, pl.instance)
-	}
-	pl.instance = e.nextInst
-	e.instances[pl.instance] = pl
-	pl.firstCID = pl.maxCID + 1
-	s := abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: pl.firstCID, Time: uint64(now.UnixNano()),
-		Name: abi.NewStr32(pl.name)}, Instruments: pl.table, Params: pl.spec.Params}
+	return e.nextInst
+}
+
+// blob builds the start-up blob of instance inst of the plugin: its cids
+// start above every cid its predecessors used; with adopt, the orders that
+// are not final are in it. Called with e.mu held.
+func (pl *plugin) blob(now time.Time, inst uint32, params []abi.Param, adopt bool) ([]byte, error) {
+	s := abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: pl.maxCID + 1, Time: uint64(now.UnixNano()),
+		Name: abi.NewStr32(pl.name)}, Instruments: pl.table, Params: params}
 	for i := range pl.pos {
 		if pl.pos[i].size != 0 || pl.pos[i].realized != 0 {
 			s.Positions = append(s.Positions, pl.positionRecord(uint32(i), now))
 		}
 	}
 	s.Positions = append(s.Positions, pl.accountPos...)
+	if adopt {
+		s.Orders = pl.adoptable(now)
+	}
 	return abi.AppendStartup(nil, &s)
+}
+
+// handover makes instance inst the plugin's live one; with adopt it takes
+// over the orders that are not final, and their order events pushed
+// before mark leave the inbox (adopt). Called with e.mu held.
+func (pl *plugin) handover(inst uint32, adopt bool, mark uint64) int {
+	e := pl.e
+	if pl.instance != 0 {
+		delete(e.instances, pl.instance)
+	}
+	pl.instance = inst
+	e.instances[inst] = pl
+	pl.firstCID = pl.maxCID + 1
+	pl.adopted = nil
+	if !adopt {
+		return 0
+	}
+	return pl.adopt(inst, mark)
 }

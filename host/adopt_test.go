@@ -1,0 +1,231 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
+)
+
+// heirBox is a sandbox whose behaviour a test scripts: it records its
+// start-up blob and the events it is delivered, and answers each call with
+// what react returns (an error is the call's fault).
+type heirBox struct {
+	mu       sync.Mutex
+	start    abi.Startup
+	updates  []abi.OrderUpdate
+	fills    []abi.Fill
+	rejected []abi.IntentRejected
+	calls    int
+	closed   bool
+	startErr error
+	// react answers a call, with mu held: market is whether the batch held
+	// market data.
+	react func(b *heirBox, market bool) ([]byte, error)
+	// changed is signalled after every call.
+	changed chan struct{}
+}
+
+func newHeirBox(react func(b *heirBox, market bool) ([]byte, error)) *heirBox {
+	return &heirBox{react: react, changed: make(chan struct{}, 1)}
+}
+
+func (b *heirBox) Start(_ context.Context, blob []byte, _ time.Time) ([]byte, error) {
+	b.mu.Lock()
+	defer b.signal()
+	defer b.mu.Unlock()
+	if err := abi.DecodeStartup(blob, &b.start); err != nil {
+		return nil, err
+	}
+	if b.startErr != nil {
+		return nil, b.startErr
+	}
+	return nil, nil
+}
+
+func (b *heirBox) Deliver(_ context.Context, batch []byte, _ time.Time) ([]byte, error) {
+	b.mu.Lock()
+	defer b.signal()
+	defer b.mu.Unlock()
+	b.calls++
+	market := false
+	for rec, err := range abi.Records(batch) {
+		if err != nil {
+			return nil, err
+		}
+		switch rec.Kind {
+		case abi.KindTicker, abi.KindBookSnapshot, abi.KindBookChange, abi.KindTrade:
+			market = true
+		case abi.KindOrderUpdate:
+			var u abi.OrderUpdate
+			if err := abi.DecodeOrderUpdate(rec.Bytes, &u); err != nil {
+				return nil, err
+			}
+			b.updates = append(b.updates, u)
+		case abi.KindFill:
+			var f abi.Fill
+			if err := abi.DecodeFill(rec.Bytes, &f); err != nil {
+				return nil, err
+			}
+			b.fills = append(b.fills, f)
+		case abi.KindIntentRejected:
+			var x abi.IntentRejected
+			if err := abi.DecodeIntentRejected(rec.Bytes, &x); err != nil {
+				return nil, err
+			}
+			b.rejected = append(b.rejected, x)
+		}
+	}
+	if b.react == nil {
+		return nil, nil
+	}
+	return b.react(b, market)
+}
+
+func (b *heirBox) signal() {
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (b *heirBox) NextTimer() (time.Time, bool)                    { return time.Time{}, false }
+func (b *heirBox) Stop(context.Context, time.Time) ([]byte, error) { return nil, nil }
+func (b *heirBox) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return nil
+}
+func (b *heirBox) Fault() *sandbox.Fault        { return nil }
+func (b *heirBox) Stats() sandbox.InstanceStats { return sandbox.InstanceStats{} }
+func (b *heirBox) Descriptor() abi.Descriptor {
+	return abi.Descriptor{InboxCap: 1 << 16, OutboxCap: 1 << 16}
+}
+
+// lastUpdate returns the last update of cid the box was delivered.
+func (b *heirBox) lastUpdate(cid uint64) (abi.OrderUpdate, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last(cid)
+}
+
+// last is lastUpdate with b.mu held (in react).
+func (b *heirBox) last(cid uint64) (abi.OrderUpdate, bool) {
+	for i := len(b.updates) - 1; i >= 0; i-- {
+		if b.updates[i].CID == cid {
+			return b.updates[i], true
+		}
+	}
+	return abi.OrderUpdate{}, false
+}
+
+// waitBox waits until cond holds of b (checked after each of its calls).
+func waitBox(t *testing.T, b *heirBox, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for !cond() {
+		select {
+		case <-b.changed:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// A plugin whose instance faults while KeepOrders is on: its order stays
+// on the exchange, and the next instance finds it in its start-up blob,
+// receives its updates, and amends and cancels it by its cid; its own cids
+// start above it.
+func TestKeepOrdersRestartAdoptsTheOrders(t *testing.T) {
+	const price, moved = 30000 * abi.FixedScale, 30100 * abi.FixedScale
+	first := newHeirBox(func(b *heirBox, market bool) ([]byte, error) {
+		if len(b.updates) > 0 && b.updates[len(b.updates)-1].State == abi.StateOpen {
+			return nil, errors.New("boom") // the fault, once its order rests
+		}
+		if market && len(b.updates) == 0 {
+			return abi.AppendPlace(nil, &abi.Place{Seq: 1, CID: 1, Side: abi.Buy, Type: abi.Limit,
+				TIF: abi.GoodTilCancelled, Price: price, Amount: 10 * abi.FixedScale}), nil
+		}
+		return nil, nil
+	})
+	var amended, cancelled, placed bool
+	second := newHeirBox(func(b *heirBox, market bool) ([]byte, error) {
+		var out []byte
+		u, _ := b.last(1)
+		switch {
+		case !amended:
+			amended = true
+			out = abi.AppendAmend(out, &abi.Amend{Seq: 1, CID: 1, Price: moved, Amount: 10 * abi.FixedScale})
+		case u.Price == moved && !cancelled:
+			cancelled = true
+			out = abi.AppendCancel(out, &abi.Cancel{Seq: 2, CID: 1})
+		case u.State == abi.StateCancelled && !placed:
+			placed = true
+			out = abi.AppendPlace(out, &abi.Place{Seq: 3, CID: b.start.Start.FirstCID, Side: abi.Buy,
+				Type: abi.Limit, TIF: abi.GoodTilCancelled, Price: price, Amount: 10 * abi.FixedScale})
+		}
+		return out, nil
+	})
+	boxes := []*heirBox{first, second}
+	var n int
+	cfg := DefaultConfig()
+	cfg.KeepOrders = true
+	cfg.MaxRestarts = 1
+	cfg.RestartBackoff = time.Millisecond
+	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
+		Channels: []string{"ticker.{instrument}.100ms"},
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
+			b := boxes[n]
+			n++
+			return b
+		}}}
+	r := startRig(t, cfg, nil)
+	waitBox(t, second, "the second instance's start", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return second.start.Start.Name.String() == "q"
+	})
+	before := ourOrders(r.srv)
+	if len(before) != 1 {
+		t.Fatalf("%d orders on the exchange after the fault, want 1", len(before))
+	}
+	second.mu.Lock()
+	st := second.start
+	second.mu.Unlock()
+	if len(st.Orders) != 1 {
+		t.Fatalf("the start-up blob holds %d orders, want 1: %+v", len(st.Orders), st.Orders)
+	}
+	o := st.Orders[0]
+	if o.CID != 1 || o.State != abi.StateOpen || o.Side != abi.Buy || o.Price != price ||
+		o.Amount != 10*abi.FixedScale || o.FilledAmount != 0 || o.ExchangeOrderID.String() != before[0].OrderID {
+		t.Errorf("adopted order %+v, want cid 1 open buy 10 at 30000, id %s", o, before[0].OrderID)
+	}
+	if st.Start.FirstCID <= 1 {
+		t.Errorf("first_cid %d, not above the adopted cid 1", st.Start.FirstCID)
+	}
+	waitBox(t, second, "the amend", func() bool { u, _ := second.lastUpdate(1); return u.Price == moved })
+	if after := ourOrders(r.srv); len(after) != 1 || after[0].OrderID != before[0].OrderID || after[0].Price != 30100 {
+		t.Errorf("after the amend the exchange has %+v, want order %s at 30100", after, before[0].OrderID)
+	}
+	waitBox(t, second, "the cancel and the new order", func() bool {
+		u, _ := second.lastUpdate(st.Start.FirstCID)
+		return u.State == abi.StateOpen
+	})
+	if u, _ := second.lastUpdate(1); u.State != abi.StateCancelled {
+		t.Errorf("cid 1 is %v, want cancelled", u.State)
+	}
+	second.mu.Lock()
+	rejected := second.rejected
+	second.mu.Unlock()
+	if len(rejected) > 0 {
+		t.Errorf("intents refused: %+v", rejected)
+	}
+	if after := ourOrders(r.srv); len(after) != 1 || after[0].OrderID == before[0].OrderID {
+		t.Errorf("the exchange has %+v, want only the new order", after)
+	}
+}
