@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,5 +229,116 @@ func TestKeepOrdersRestartAdoptsTheOrders(t *testing.T) {
 	}
 	if after := ourOrders(r.srv); len(after) != 1 || after[0].OrderID == before[0].OrderID {
 		t.Errorf("the exchange has %+v, want only the new order", after)
+	}
+}
+
+// A swap hands the plugin's resting order to the new instance: the order
+// stays on the exchange under its id, the old instance is called no more
+// and closed, the new one's blob holds the order and the merged
+// parameters, and it amends the order. A swap to a module that fails at
+// start leaves the running one trading; a paused plugin and an unknown
+// name are refused, saying why.
+func TestSwapHandsOverOrders(t *testing.T) {
+	const price, moved = 30000 * abi.FixedScale, 30200 * abi.FixedScale
+	old := newHeirBox(func(b *heirBox, market bool) ([]byte, error) {
+		if market && len(b.updates) == 0 {
+			return abi.AppendPlace(nil, &abi.Place{Seq: 1, CID: 1, Side: abi.Buy, Type: abi.Limit,
+				TIF: abi.GoodTilCancelled, Price: price, Amount: 10 * abi.FixedScale}), nil
+		}
+		return nil, nil
+	})
+	amended := false
+	heir := newHeirBox(func(b *heirBox, market bool) ([]byte, error) {
+		if amended {
+			return nil, nil
+		}
+		amended = true
+		return abi.AppendAmend(nil, &abi.Amend{Seq: 1, CID: 1, Price: moved, Amount: 10 * abi.FixedScale}), nil
+	})
+	broken := newHeirBox(nil)
+	broken.startErr = errors.New("bad configuration")
+	boxes := []*heirBox{old, heir, broken}
+	var mu sync.Mutex
+	n := 0
+	cfg := DefaultConfig()
+	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
+		Channels: []string{"ticker.{instrument}.100ms"},
+		Params:   []abi.Param{{Key: "a", Type: abi.ParamInt, Int: 1}, {Key: "b", Type: abi.ParamInt, Int: 2}},
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
+			mu.Lock()
+			defer mu.Unlock()
+			b := boxes[n]
+			n++
+			return b
+		}}}
+	r := startRig(t, cfg, nil)
+	waitBox(t, old, "the order resting", func() bool { u, _ := old.lastUpdate(1); return u.State == abi.StateOpen })
+	before := ourOrders(r.srv)
+	if len(before) != 1 {
+		t.Fatalf("%d orders on the exchange, want 1", len(before))
+	}
+	mod := load(t, "count", fixture(t, "count"), sandbox.PluginConfig{})
+	ctx := context.Background()
+	res, err := r.e.Swap(ctx, "q", mod, []abi.Param{{Key: "b", Type: abi.ParamInt, Int: 20}, {Key: "c", Type: abi.ParamBool, Bool: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.mu.Lock()
+	oldCalls, oldClosed := old.calls, old.closed
+	old.mu.Unlock()
+	if res.Adopted != 1 || res.FirstCID <= 1 || !oldClosed {
+		t.Errorf("swap: %+v, old instance closed %v; want 1 adopted, first cid above 1, closed", res, oldClosed)
+	}
+	heir.mu.Lock()
+	st := heir.start
+	heir.mu.Unlock()
+	if len(st.Orders) != 1 || st.Orders[0].CID != 1 || st.Orders[0].ExchangeOrderID.String() != before[0].OrderID {
+		t.Errorf("the new instance's blob holds %+v, want order 1 (%s)", st.Orders, before[0].OrderID)
+	}
+	var params []string
+	for _, p := range st.Params {
+		params = append(params, fmt.Sprintf("%s=%d/%v", p.Key, p.Int, p.Bool))
+	}
+	if got := strings.Join(params, " "); got != "a=1/false b=20/false c=0/true" {
+		t.Errorf("the new instance's parameters: %s", got)
+	}
+	waitBox(t, heir, "the amend", func() bool { u, _ := heir.lastUpdate(1); return u.Price == moved })
+	if after := ourOrders(r.srv); len(after) != 1 || after[0].OrderID != before[0].OrderID || after[0].Price != 30200 {
+		t.Errorf("after the amend the exchange has %+v, want order %s at 30200", after, before[0].OrderID)
+	}
+	old.mu.Lock()
+	if old.calls != oldCalls {
+		t.Errorf("the old instance was called %d times after the swap", old.calls-oldCalls)
+	}
+	old.mu.Unlock()
+
+	// A module that fails at start: the running one keeps trading.
+	_, err = r.e.Swap(ctx, "q", mod, nil)
+	if !errors.Is(err, ErrSwap) || !strings.Contains(err.Error(), "did not start") || !strings.Contains(err.Error(), "bad configuration") {
+		t.Errorf("a swap to a module that fails at start: %v", err)
+	}
+	heir.mu.Lock()
+	calls := heir.calls
+	heir.mu.Unlock()
+	waitBox(t, heir, "a call after the failed swap", func() bool { heir.mu.Lock(); defer heir.mu.Unlock(); return heir.calls > calls })
+	if after := ourOrders(r.srv); len(after) != 1 || after[0].OrderID != before[0].OrderID {
+		t.Errorf("after the failed swap the exchange has %+v", after)
+	}
+	s := r.e.Stats()
+	if ps := pluginStats(s, "q"); ps.Swaps != 1 || ps.Starts != 2 || ps.OpenOrders != 1 || ps.Faults != 0 {
+		t.Errorf("plugin stats %+v: want 1 swap, 2 starts, 1 open order, no fault", ps)
+	}
+	if s.Cancelled != 0 {
+		t.Errorf("%d orders cancelled", s.Cancelled)
+	}
+
+	if _, err := r.e.Swap(ctx, "nope", mod, nil); !errors.Is(err, ErrUnknownPlugin) {
+		t.Errorf("a swap of an unknown plugin: %v", err)
+	}
+	if _, err := r.e.Pause("q", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.Swap(ctx, "q", mod, nil); !errors.Is(err, ErrSwap) || !strings.Contains(err.Error(), "paused") {
+		t.Errorf("a swap of a paused plugin: %v", err)
 	}
 }

@@ -35,7 +35,7 @@ type plugin struct {
 	open       map[*order]struct{}
 	splits     int // its split orders that are not final (their legs are in open)
 	pos        []position
-	accountPos []abi.Position // the account's positions at start-up (flag account)
+	accountPos []abi.Position      // the account's positions at start-up (flag account)
 	adopted    map[uint64]orderKey // the live instance's adopted orders: cid → key (adopt.go)
 	scratch    []byte
 
@@ -49,6 +49,9 @@ type plugin struct {
 	down           atomic.Bool // the circuit breaker tripped
 	paused         atomic.Bool // Pause: no event or timer is delivered
 	resumed        chan struct{}
+	swaps          chan *swapReq // Swap's requests, taken between calls (swap.go)
+	gone           chan struct{} // closed when the plugin's goroutine has ended
+	swapsN         atomic.Uint64
 	callMu         sync.Mutex // held by a call and its intents: Pause waits for the one under way
 	calls          atomic.Uint64
 	intentsN       atomic.Uint64
@@ -61,7 +64,8 @@ type plugin struct {
 
 func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
 	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: inbox.New(spec.InboxLimit),
-		open: map[*order]struct{}{}, resumed: make(chan struct{}, 1)}
+		open: map[*order]struct{}{}, resumed: make(chan struct{}, 1),
+		swaps: make(chan *swapReq), gone: make(chan struct{})}
 	lim := e.cfg.Risk
 	if spec.Risk != nil {
 		lim = *spec.Risk
@@ -93,17 +97,21 @@ func (pl *plugin) channels() []string {
 	return DefaultChannels
 }
 
-func (pl *plugin) newSandbox() sandbox.Sandbox {
+func (pl *plugin) newSandbox() sandbox.Sandbox { return pl.sandboxOf(pl.spec.Plugin) }
+
+// sandboxOf makes a sandbox of module p as the plugin makes its own.
+func (pl *plugin) sandboxOf(p *sandbox.Plugin) sandbox.Sandbox {
 	if pl.spec.NewSandbox != nil {
-		return pl.spec.NewSandbox(pl.spec.Plugin)
+		return pl.spec.NewSandbox(p)
 	}
-	return sandbox.NewInProcess(pl.spec.Plugin)
+	return sandbox.NewInProcess(p)
 }
 
 // run starts the plugin and restarts it after faults, up to the circuit
 // breaker, until ctx ends.
 func (pl *plugin) run(ctx context.Context) {
 	e := pl.e
+	defer close(pl.gone)
 	backoff := e.cfg.RestartBackoff
 	for restarts := 0; ; restarts++ {
 		f := pl.life(ctx)
@@ -123,11 +131,16 @@ func (pl *plugin) run(ctx context.Context) {
 			return
 		}
 		t := e.clk.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C():
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case req := <-pl.swaps:
+				pl.refuseSwap(req, "is restarting after a fault")
+			case <-t.C():
+				waiting = false
+			}
 		}
 		backoff *= 2
 	}
@@ -138,7 +151,7 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 	e := pl.e
 	sb := pl.newSandbox()
 	pl.sb = sb
-	defer sb.Close()
+	defer func() { sb.Close() }() // the live one: a swap replaces it
 	now := e.clk.Now()
 	startup, err := pl.startup(now)
 	if err != nil {
@@ -170,6 +183,12 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 			return nil
 		case <-pl.inbox.Ready():
 		case <-timer.C():
+		case req := <-pl.swaps:
+			var f *sandbox.Fault
+			if sb, f = pl.swap(ctx, sb, req); f != nil {
+				return f
+			}
+			continue
 		}
 		if pl.paused.Load() {
 			if !pl.waitResume(ctx) {
@@ -235,6 +254,8 @@ func (pl *plugin) waitResume(ctx context.Context) bool {
 		case <-ctx.Done():
 			return false
 		case <-pl.resumed:
+		case req := <-pl.swaps:
+			pl.refuseSwap(req, pausedSwap)
 		}
 	}
 	return true
