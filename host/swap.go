@@ -10,10 +10,15 @@ import (
 	"github.com/stratbox/stratbox/host/sandbox"
 )
 
-// ErrSwap is the error of a swap that did not happen: the plugin is not
-// running (paused, restarting after a fault, stopped), or the new module's
-// start-up blob or start failed. The old instance keeps running.
-var ErrSwap = errors.New("host: swap refused")
+// The errors of a swap that did not happen; the old instance keeps
+// running.
+var (
+	// ErrSwap: the new module's start-up blob or start failed.
+	ErrSwap = errors.New("host: swap refused")
+	// ErrSwapState: the plugin is not running (paused, restarting after a
+	// fault, stopped); it wraps ErrSwap too.
+	ErrSwapState = fmt.Errorf("%w: the plugin is not running", ErrSwap)
+)
 
 // SwapResult is what a swap did.
 type SwapResult struct {
@@ -71,7 +76,7 @@ func (e *Engine) Swap(ctx context.Context, name string, p *sandbox.Plugin, param
 	select {
 	case pl.swaps <- req:
 	case <-pl.gone:
-		return SwapResult{}, fmt.Errorf("%w: %s is not running (stopped after too many faults, or the host is stopping)", ErrSwap, name)
+		return SwapResult{}, fmt.Errorf("%w: %s stopped after too many faults, or the host is stopping", ErrSwapState, name)
 	case <-ctx.Done():
 		return SwapResult{}, fmt.Errorf("%w: %s: %w", ErrSwap, name, ctx.Err())
 	}
@@ -98,7 +103,7 @@ const pausedSwap = "is paused: resume it first (a swap starts the new instance a
 
 // refuseSwap answers a swap request the plugin cannot take now.
 func (pl *plugin) refuseSwap(req *swapReq, why string) {
-	req.reply(SwapResult{}, fmt.Errorf("%w: %s %s", ErrSwap, pl.name, why))
+	req.reply(SwapResult{}, fmt.Errorf("%w: %s %s", ErrSwapState, pl.name, why))
 }
 
 // swap carries out a swap request on the plugin's goroutine, between two
