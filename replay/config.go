@@ -36,6 +36,13 @@ type Config struct {
 	// fast as possible. Pacing sleeps on the wall clock between frames and
 	// changes nothing in the output.
 	Speed float64
+	// PerFrame settles the engine after every frame, so that each reaches
+	// the plugins in a call of its own. By default frames that share a
+	// recorded time (many do in files with millisecond or microsecond
+	// stamps) reach them in one call, up to 64 of them, as they would a
+	// live plugin that was busy when they arrived: the inbox conflates
+	// them as it does live. Either way the replay is deterministic.
+	PerFrame bool
 	// Risk is every plugin's default limits (Plugin.Risk overrides them);
 	// zero: none.
 	Risk host.RiskLimits

@@ -33,6 +33,10 @@ type Result struct {
 	Unsubscribed uint64 // notifications of channels no plugin asked for
 	Sources      uint64 // notifications read only to derive channels from (WithChannels)
 	Derived      uint64 // of Delivered, the messages derived from other channels (WithChannels)
+	// Batched counts, of Delivered, the notifications that reached the
+	// plugins in the call of an earlier one with the same recorded time
+	// (see Config.PerFrame).
+	Batched uint64
 	// BadSource counts source notifications the deriver could not read
 	// (skipped; the derived channel goes on from the next good one).
 	BadSource uint64
@@ -229,6 +233,7 @@ type driver struct {
 	wallStart time.Time
 	readErr   error
 	der       *deribit.Deriver // nil: nothing derived
+	pending   int              // frames delivered since the last settle
 	ctx       context.Context  // play's, for the derived messages' pacing
 }
 
@@ -330,13 +335,25 @@ func (d *driver) deliverDerived(t int64, frame []byte) {
 	d.res.Derived++
 }
 
-// deliver delivers one market notification at recorded time ns and
-// settles the engine.
+// maxBatch bounds the frames delivered in one call (see deliver): far
+// below what an inbox holds, so that batching never makes the inbox drop
+// a trade a frame-by-frame replay would deliver.
+const maxBatch = 64
+
+// deliver delivers one market notification at recorded time ns. Frames
+// that share a time (after the clock's clamp: it never goes back) reach
+// the plugins in one call, as a live host's plugin that was busy when they
+// arrived takes them together, up to maxBatch of them: the engine settles
+// only when the next frame is later, the batch is full or the replay ends
+// (Config.PerFrame settles after every frame).
 func (d *driver) deliver(ctx context.Context, ns int64, ch, data []byte) {
 	res := d.res
 	t := time.Unix(0, ns)
 	if t.Before(d.clk.Now()) {
 		t = d.clk.Now() // the host's clock never goes back
+	}
+	if d.pending > 0 && (!t.Equal(d.clk.Now()) || d.pending >= maxBatch) {
+		d.settle()
 	}
 	if d.cfg.Speed > 0 {
 		pace(ctx, d.wallStart, t.Sub(res.Start), d.cfg.Speed)
@@ -345,6 +362,18 @@ func (d *driver) deliver(ctx context.Context, ns int64, ch, data []byte) {
 	d.x.feed(ch, data)
 	d.ls.Deliver(conn.Notification{Channel: ch, Data: data, Received: t})
 	res.Delivered++
+	d.pending++
+	if d.cfg.PerFrame {
+		d.settle()
+	}
+}
+
+// settle runs the engine on the frames delivered since the last settle.
+func (d *driver) settle() {
+	if d.pending > 1 {
+		d.res.Batched += uint64(d.pending - 1)
+	}
+	d.pending = 0
 	d.ls.Settle()
 }
 
@@ -365,6 +394,7 @@ func (d *driver) finish(rd record.Reader) (*Result, error) {
 	if d.der != nil {
 		d.der.Flush(d.deliverDerived)
 	}
+	d.settle()
 	stopErr := d.ls.Stop()
 	if err := d.obs.flush(); err != nil {
 		return nil, fmt.Errorf("replay: output: %w", err)

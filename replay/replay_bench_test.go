@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stratbox/stratbox/internal/benchkit"
@@ -56,4 +57,54 @@ func BenchmarkReplay(b *testing.B) {
 		total += run().Frames
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// BenchmarkReplayShared is BenchmarkReplay on recordings whose frames share
+// their recorded time in groups (per_stamp frames each, as in files with
+// coarse stamps), replayed by default (frames of one time in one call) and
+// with Config.PerFrame (one call per frame), side by side:
+//
+//	go test -run '^$' -bench BenchmarkReplayShared -cpu 1 ./replay
+func BenchmarkReplayShared(b *testing.B) {
+	const frames = 300_000
+	wasm := exampleWasm(b, "marketmaker")
+	cache, err := compileCache()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, per := range []int{2, 4, 8} {
+		file, err := benchkit.SyntheticRecordingStamped(frames, per)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, perFrame := range []bool{false, true} {
+			name := fmt.Sprintf("per_stamp=%d/batched", per)
+			if perFrame {
+				name = fmt.Sprintf("per_stamp=%d/per_frame", per)
+			}
+			b.Run(name, func(b *testing.B) {
+				cfg := Config{PerFrame: perFrame, Plugins: []Plugin{{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}}}
+				run := func() *Result {
+					rd, err := record.Open(bytes.NewReader(file))
+					if err != nil {
+						b.Fatal(err)
+					}
+					res, err := Run(context.Background(), rd, cfg, WithCache(cache))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if res.Delivered != frames {
+						b.Fatalf("%d of %d frames delivered", res.Delivered, frames)
+					}
+					return res
+				}
+				run()
+				var total uint64
+				for b.Loop() {
+					total += run().Frames
+				}
+				b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
+			})
+		}
+	}
 }

@@ -32,6 +32,7 @@ type replayFlags struct {
 	jobs     int
 	json     bool
 	progress string
+	perFrame bool
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,6 +49,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&f.sweeps, "sweep", "key=v1,v2,… (or plugin.key=…): replay once per value; several --sweep replay every combination (repeatable)")
 	fs.IntVar(&f.jobs, "jobs", 0, "with --sweep: replays at a time (0: one per CPU)")
 	fs.BoolVar(&f.json, "json", false, "with --sweep: print the table as JSON")
+	fs.BoolVar(&f.perFrame, "per-frame", false, "deliver every frame in a plugin call of its own (default: frames that share a recorded time share a call, as live)")
 	fs.StringVar(&f.progress, "progress", "auto", `progress bar on stderr: "auto" (when stderr is a terminal), "on" or "off"`)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: host replay [flags] RECORDING [strategy.wasm ...]\n\nReplays a recording (stratbox's own, JSON Lines, or Tardis.dev's Deribit format, plain or gzip) through\nthe host, in lock step on the recorded clock: the same file and plugins give the same output, byte for byte.\n\nflags:")
@@ -87,6 +89,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	rc.PerFrame = f.perFrame
 	if len(f.sweeps) > 0 {
 		return f.sweep(ctx, fs.Arg(0), cfg.Host.cacheDir(), rc, stdout, stderr)
 	}
@@ -273,6 +276,9 @@ func printReplaySummary(w io.Writer, r *replay.Result, took time.Duration) {
 		float64(r.Frames)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "  frames      %d notifications replayed; not replayed: %d outbound, %d the recorded account's own, %d of channels no plugin wants, %d responses/heartbeats/disconnects, %d lines that were not frames\n",
 		r.Delivered, r.Outbound, r.Private, r.Unsubscribed, r.Other, r.Skipped)
+	if r.Batched > 0 {
+		fmt.Fprintf(w, "  batched     %d of them shared a plugin call with an earlier frame of the same recorded time (--per-frame: one call each)\n", r.Batched)
+	}
 	if r.Derived > 0 || r.Sources > 0 {
 		fmt.Fprintf(w, "  derived     %d of them derived from %d recorded raw notifications (%d that could not be read)\n", r.Derived, r.Sources, r.BadSource)
 	}

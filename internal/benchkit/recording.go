@@ -11,7 +11,15 @@ import (
 // SyntheticRecording is n frames of a busy BTC-PERPETUAL in our record
 // format: a 20-level book snapshot, then book changes (70 %), tickers
 // (20 %) and trades (10 %), 100 µs apart (the feed of BenchmarkReplay and of `host bench`'s replay figures).
-func SyntheticRecording(n int) ([]byte, error) {
+func SyntheticRecording(n int) ([]byte, error) { return SyntheticRecordingStamped(n, 1) }
+
+// SyntheticRecordingStamped is SyntheticRecording with perStamp frames
+// sharing each recorded time (100 µs × perStamp apart), as in files whose
+// stamps are coarser than the feed.
+func SyntheticRecordingStamped(n, perStamp int) ([]byte, error) {
+	if perStamp < 1 {
+		return nil, fmt.Errorf("benchkit: %d frames per stamp", perStamp)
+	}
 	var buf bytes.Buffer
 	w, err := record.NewWriter(&buf, record.Header{Source: "benchmark"})
 	if err != nil {
@@ -19,8 +27,12 @@ func SyntheticRecording(n int) ([]byte, error) {
 	}
 	t := int64(1_767_225_600_000_000_000) // 2026-01-01
 	var werr error
+	k := 0
 	frame := func(data []byte) {
-		t += 100_000
+		if k%perStamp == 0 {
+			t += 100_000 * int64(perStamp)
+		}
+		k++
 		if werr == nil {
 			werr = w.Write(record.Frame{Time: t, Conn: 1, Data: data})
 		}

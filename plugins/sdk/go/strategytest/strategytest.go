@@ -17,6 +17,7 @@ package strategytest
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -28,12 +29,22 @@ import (
 // Start is the host clock of a new Harness: 2023-11-14T22:13:20Z.
 const Start uint64 = 1_700_000_000_000_000_000
 
+// DefaultTimerMin is the host's default minimum timer interval (a plugin's
+// timer_min, abi/README.md set_timer).
+const DefaultTimerMin = 2 * time.Millisecond
+
 // Harness drives one strategy. Its fields are the fake host's state.
 type Harness struct {
 	// Now is the host clock, ns since the Unix epoch; Advance moves it.
 	Now uint64
 	// Logs holds every line the strategy and the SDK logged.
 	Logs []Log
+	// TimerMin is the plugin's minimum timer interval, as the host applies
+	// it: set_timer raises a shorter after_ns to it, and Advance wakes the
+	// strategy for due timers only once TimerMin has passed since its last
+	// call (they stay armed until then). New sets DefaultTimerMin; 0 turns
+	// both off.
+	TimerMin time.Duration
 
 	r        *strategy.Runner
 	inbox    []byte
@@ -41,6 +52,7 @@ type Harness struct {
 	seq      uint32
 	tradeSeq uint64
 	timers   map[uint32]uint64 // armed timer id → due time
+	lastCall uint64            // Now at the last call
 }
 
 // CallError is a negative result of a call: a plugin error, which the host
@@ -71,7 +83,7 @@ func New(s strategy.Strategy) *Harness {
 // NewSized returns a Harness with an inbox and an outbox of the given
 // sizes (to test a full outbox, say).
 func NewSized(s strategy.Strategy, inbox, outbox int) *Harness {
-	h := &Harness{Now: Start, inbox: make([]byte, inbox), outbox: make([]byte, outbox),
+	h := &Harness{Now: Start, TimerMin: DefaultTimerMin, inbox: make([]byte, inbox), outbox: make([]byte, outbox),
 		timers: map[uint32]uint64{}}
 	h.r = strategy.NewRunner(s, host{h}, h.inbox, h.outbox)
 	return h
@@ -134,9 +146,14 @@ func (h *Harness) SendRaw(batch []byte) ([]Intent, error) {
 func (h *Harness) Stop() ([]Intent, error) { return h.result("stratbox_on_stop", h.r.OnStop()) }
 
 // Advance moves the clock by d and delivers the timers that are then due,
-// in the order of their due times, in one batch (no call when none is due).
+// in the order of their due times, in one batch (no call when none is due,
+// nor while less than TimerMin has passed since the strategy's last call:
+// the host would not wake it yet).
 func (h *Harness) Advance(d time.Duration) ([]Intent, error) {
 	h.Now += uint64(d)
+	if h.Now < h.lastCall+uint64(max(h.TimerMin, 0)) {
+		return nil, nil
+	}
 	type due struct {
 		id uint32
 		at uint64
@@ -182,6 +199,7 @@ func (h *Harness) Timer(id uint32) (due uint64, armed bool) {
 
 // result frames the outbox after a call.
 func (h *Harness) result(call string, n int32) ([]Intent, error) {
+	h.lastCall = h.Now
 	if n < 0 {
 		return nil, &CallError{Call: call, Result: abi.PluginError(n), Log: h.logText()}
 	}
@@ -220,7 +238,12 @@ func (f host) SetTimer(id uint32, afterNs int64) abi.Status {
 	if _, armed := f.h.timers[id]; !armed && len(f.h.timers) >= abi.MaxTimers {
 		return abi.StatusLimit
 	}
-	f.h.timers[id] = f.h.Now + uint64(max(afterNs, 0))
+	after := uint64(max(afterNs, int64(f.h.TimerMin), 0))
+	due := f.h.Now + after
+	if due > math.MaxInt64 || due < f.h.Now { // past year 2262: never fires
+		due = math.MaxInt64
+	}
+	f.h.timers[id] = due
 	return abi.StatusOK
 }
 
