@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // heirBox is a sandbox whose behaviour a test scripts: it records its
@@ -340,5 +341,100 @@ func TestSwapHandsOverOrders(t *testing.T) {
 	}
 	if _, err := r.e.Swap(ctx, "q", mod, nil); !errors.Is(err, ErrSwap) || !strings.Contains(err.Error(), "paused") {
 		t.Errorf("a swap of a paused plugin: %v", err)
+	}
+}
+
+// The hand-over's cut: the start-up blob holds each adopted order's state,
+// the order events of those orders pushed before it leave the inbox (the
+// blob counts them), and everything else stays in order: market data,
+// events of orders that were not adopted, and what came after the blob.
+// From then on the orders' events go to the new instance, and its intents
+// find them by cid.
+func TestHandoverCut(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox { return newHeirBox(nil) }}}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := deribit.NewTable([]abi.Instrument{{Name: abi.NewStr64("BTC-PERPETUAL"), MinAmount: abi.FixedScale}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := newPlugin(e, &e.cfg.Plugins[0], tab)
+	e.plugins = []*plugin{pl}
+	now := time.Unix(1700000000, 0)
+	e.mu.Lock()
+	pl.handover(e.newInstance(), false, 0)
+	o := &order{pl: pl, key: orderKey{instance: pl.instance, cid: 5}, state: abi.StateOpen, side: abi.Buy,
+		typ: abi.Limit, tif: abi.GoodTilCancelled, price: 100 * abi.FixedScale, amount: 3 * abi.FixedScale}
+	done := &order{pl: pl, key: orderKey{instance: pl.instance, cid: 3}, state: abi.StateCancelled}
+	e.orders[o.key] = o
+	pl.open[o] = struct{}{}
+	pl.maxCID = 5
+	u := o.update(now, 0)
+	pl.emitOrder(o, &u) // before the blob: dropped
+	o.filled = abi.FixedScale
+	pl.emitFill(o, &abi.Fill{CID: 5, Amount: abi.FixedScale, Price: 100 * abi.FixedScale})
+	u = o.update(now, 0)
+	pl.emitOrder(o, &u)
+	ud := done.update(now, abi.ReasonCancelRequested)
+	pl.emitOrder(done, &ud) // an order that was not adopted: stays
+	pl.inbox.Push(abi.AppendTicker(nil, &abi.Ticker{Instrument: 0, Time: 1}))
+	old := pl.instance
+	inst := e.newInstance()
+	mark := pl.inbox.Mark()
+	blob, err := pl.blob(now, inst, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.price = 101 * abi.FixedScale // an amend acknowledged after the blob: stays
+	u = o.update(now, 0)
+	pl.emitOrder(o, &u)
+	if n := pl.handover(inst, true, mark); n != 1 {
+		t.Errorf("%d orders adopted, want 1", n)
+	}
+	e.mu.Unlock()
+
+	var su abi.Startup
+	if err := abi.DecodeStartup(blob, &su); err != nil {
+		t.Fatal(err)
+	}
+	if len(su.Orders) != 1 || su.Orders[0].CID != 5 || su.Orders[0].FilledAmount != abi.FixedScale ||
+		su.Orders[0].Price != 100*abi.FixedScale || su.Start.FirstCID != 6 {
+		t.Fatalf("blob: orders %+v, first cid %d; want cid 5 filled 1 at 100, first cid 6", su.Orders, su.Start.FirstCID)
+	}
+	var got []string
+	for rec, err := range abi.Records(pl.inbox.Take(nil, 1<<20)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := rec.Kind.String()
+		if rec.Kind == abi.KindOrderUpdate {
+			var x abi.OrderUpdate
+			_ = abi.DecodeOrderUpdate(rec.Bytes, &x)
+			s = fmt.Sprintf("%s %d %s", s, x.CID, x.Price.String())
+		}
+		got = append(got, s)
+	}
+	if want := "order_update 3 0|ticker|order_update 5 101"; strings.Join(got, "|") != want {
+		t.Errorf("inbox after the hand-over: %q, want %q", strings.Join(got, "|"), want)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if pl.keyOf(5) != o.key || pl.keyOf(6) != (orderKey{instance: inst, cid: 6}) || o.owner() != inst || old == inst {
+		t.Errorf("keyOf(5) %+v, keyOf(6) %+v, owner %d; want the adopted order's key, the new instance's, %d",
+			pl.keyOf(5), pl.keyOf(6), o.owner(), inst)
+	}
+	u = o.update(now, 0)
+	pl.emitOrder(o, &u)
+	if pl.inbox.Len() == 0 {
+		t.Error("an update of the adopted order did not reach the new instance")
+	}
+	ud = done.update(now, 0)
+	pl.emitOrder(done, &ud)
+	if pl.inbox.Len() != abi.SizeOrderUpdate {
+		t.Error("an update of an order that was not adopted reached the new instance")
 	}
 }
