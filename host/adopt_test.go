@@ -187,7 +187,7 @@ func TestKeepOrdersRestartAdoptsTheOrders(t *testing.T) {
 			n++
 			return b
 		}}}
-	r := startRig(t, cfg, nil)
+	r := startRigConn(t, cfg, nil, steadyConn)
 	waitBox(t, second, "the second instance's start", func() bool {
 		second.mu.Lock()
 		defer second.mu.Unlock()
@@ -272,7 +272,7 @@ func TestSwapHandsOverOrders(t *testing.T) {
 			n++
 			return b
 		}}}
-	r := startRig(t, cfg, nil)
+	r := startRigConn(t, cfg, nil, steadyConn)
 	waitBox(t, old, "the order resting", func() bool { u, _ := old.lastUpdate(1); return u.State == abi.StateOpen })
 	before := ourOrders(r.srv)
 	if len(before) != 1 {

@@ -11,9 +11,16 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/sim"
 )
+
+// steadyConn gives a rig's connection a heartbeat that a busy machine
+// (-race, the other tests) answers in time: a lost connection would have
+// the engine re-place the orders under new exchange ids, which the swap
+// tests follow.
+func steadyConn(cc *conn.Config) { cc.HeartbeatInterval = 10 * time.Second }
 
 // tapBox is a sandbox that keeps, from what its instance is given (the
 // start-up blob's adopted orders, then the order_update events), the
@@ -107,7 +114,9 @@ func testSwapMarketMaker(t *testing.T, child bool) {
 	if child {
 		opts = append(opts, sandbox.WithChildProcess())
 	}
-	pcfg := sandbox.PluginConfig{CallBudget: 2 * time.Second}
+	// Budgets a machine under load (-race, other tests) cannot exceed: a
+	// fault would cancel the quotes this test follows.
+	pcfg := sandbox.PluginConfig{CallBudget: 30 * time.Second, InitBudget: time.Minute}
 	mm := load(t, "mm", wasm, pcfg, opts...)
 	var mu sync.Mutex
 	var taps []*tapBox
@@ -128,13 +137,13 @@ func testSwapMarketMaker(t *testing.T, child bool) {
 		}}
 	cfg := DefaultConfig()
 	cfg.Plugins = []PluginSpec{spec}
-	r := startRig(t, cfg, func(sc *sim.Config) {
+	r := startRigConn(t, cfg, func(sc *sim.Config) {
 		// A market that moves fast enough for the quotes to follow it every
 		// few ticks, without takers: the quotes (50 bps from mid) never fill,
 		// so the orders on the book are the same orders throughout.
 		sc.Market.Volatility = 2
 		sc.Market.FlowProbability = -1
-	})
+	}, steadyConn)
 	tap := func(i int) *tapBox {
 		mu.Lock()
 		defer mu.Unlock()
@@ -216,4 +225,5 @@ func testSwapMarketMaker(t *testing.T, child bool) {
 		t.Errorf("%d instances; want the old, the new and the one that failed to start", len(taps))
 	}
 	t.Logf("orders %v; the new instance got %d order updates before the failed swap", ids, seen)
+	r.stop() // before the modules loaded after the rig are closed
 }
