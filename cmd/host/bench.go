@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/hostbench"
 )
 
@@ -80,6 +81,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(prm, "param", "key=value parameter for the plugin's start-up blob (repeatable)")
 	outFile := fs.String("out", "", "also write the JSON object to this file")
 	progress := fs.Bool("progress", false, "print each figure on stderr as it is measured")
+	priority := fs.String("priority", "", "CPU priority of the plugins' child processes, as the priority key of [[plugin]] (default "+sandbox.DefaultPriority.String()+")")
 	helper := fs.Bool(benchHelperFlag, false, "internal: serve the suite's helper process on stdin/stdout")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -101,6 +103,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opt := hostbench.Options{Reps: *reps, Quick: *quick, Helper: func(...string) *exec.Cmd { return benchHelperCmd() },
 		CacheDir: hostConfig{}.cacheDir()}
+	if *priority != "" {
+		p, err := sandbox.ParsePriority(*priority)
+		if err != nil {
+			return fmt.Errorf("%w: --priority: %s", errUsage, strings.TrimPrefix(err.Error(), sandbox.ErrConfig.Error()+": "))
+		}
+		opt.Child.Limits.Priority = p
+	}
 	if *only != "" {
 		for _, g := range strings.Split(*only, ",") {
 			if g = strings.TrimSpace(g); g != "" {

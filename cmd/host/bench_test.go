@@ -244,6 +244,8 @@ func TestBenchBadInput(t *testing.T) {
 		{[]string{"bench", "a.wasm", "b.wasm"}, "at most one plugin"},
 		{[]string{"bench", "--param", "x=1"}, "--param needs a plugin"},
 		{[]string{"bench", "--json", "--benchfmt"}, "exclude each other"},
+		{[]string{"bench", "--priority", "nice:40"}, `--priority: priority "nice:40": niceness "40": want 0 to 19`},
+		{[]string{"bench", "--priority", "low"}, `--priority: priority "low"`},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), c.args, &out, &errb)

@@ -68,7 +68,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)}))
-	return trade(ctx, cfg, f.duration, log, stdout, f.record)
+	var reread func() (fileConfig, error) // host ctl reload
+	if f.config != "" {
+		paths := fs.Args()
+		reread = func() (fileConfig, error) { return f.load(paths) }
+	}
+	return trade(ctx, cfg, reread, f.duration, log, stdout, f.record)
 }
 
 func parseLevel(s string) slog.Level {
@@ -135,8 +140,9 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 
 // trade runs the engine until ctx ends or, when d > 0, for d from the moment
 // the plugins are loaded and the connection is up; then it prints the
-// summary.
-func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger, stdout io.Writer, recordTo string) error {
+// summary. reread reads the configuration again, for host ctl reload (nil:
+// there is no file).
+func trade(ctx context.Context, c fileConfig, reread func() (fileConfig, error), d time.Duration, log *slog.Logger, stdout io.Writer, recordTo string) error {
 	// The exchange and the connection outlive the trading period so that
 	// the engine can wind down (cancel its orders) after it.
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
@@ -261,7 +267,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	sw := newSwapper(eng, c, cache, log)
 	defer sw.close()
 	stopCtl, err := serveControl(life, c.Control, &controlHost{eng: eng, pool: x, exchange: cc.URL, started: time.Now(),
-		limits: riskLimits(ecfg.Risk), swapper: sw, killed: func(n int) {
+		swapper: sw, reload: newReloader(c, reread, eng), killed: func(n int) {
 			select {
 			case ctlKills <- n:
 			default:
@@ -362,8 +368,12 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 			if err != nil {
 				return nil, err
 			}
+			prio, err := pc.priority("plugin " + pc.name())
+			if err != nil {
+				return nil, err
+			}
 			lim := sandbox.ProcessLimits{AddressSpace: pc.AddressSpaceMiB << 20, CPUTime: time.Duration(pc.CPUSeconds) * time.Second,
-				OpenFiles: pc.OpenFiles}
+				OpenFiles: pc.OpenFiles, Priority: prio}
 			if pc.AddressSpaceMiB < 0 {
 				lim.AddressSpace = -1
 			}
@@ -391,8 +401,8 @@ func loadModule(ctx context.Context, c fileConfig, pc pluginConfig, cache *sandb
 		opts = append(opts, sandbox.WithChildProcess())
 	}
 	return sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-		CallBudget: pc.CallBudget.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,
-		TimerMin: pc.TimerMin.Duration}, opts...)
+		CallBudget: pc.CallBudget.Duration, CallBackstop: pc.CallBackstop.Duration, InitBudget: pc.InitBudget.Duration,
+		Seed: pc.Seed, TimerMin: pc.TimerMin.Duration}, opts...)
 }
 
 // exchangeConn returns the connection config: to the configured exchange

@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox"
 )
 
 // buildExample writes plugins/examples/<name>, compiled to wasm as `make
@@ -143,6 +145,16 @@ func TestRunConfigErrorsNameTheKey(t *testing.T) {
 		{"bad limiter reserve", "[pool.limits]\nreserve = 1.0\n", "reserve"},
 		{"timer_min over a minute", "[[plugin]]\npath = \"a.wasm\"\ntimer_min = \"2m\"\n", "plugin[0].timer_min"},
 		{"negative rate weight", "[[plugin]]\npath = \"a.wasm\"\nrate_weight = -1.0\n", "plugin[0].rate_weight"},
+		{"backstop below the budget", "[[plugin]]\npath = \"a.wasm\"\ncall_budget = \"100ms\"\ncall_backstop = \"50ms\"\n",
+			"plugin[0].call_backstop 50ms is below call_budget 100ms"},
+		{"backstop below the default budget", "[[plugin]]\npath = \"a.wasm\"\ncall_backstop = \"10ms\"\n",
+			"plugin[0].call_backstop 10ms is below call_budget 50ms"},
+		{"bad backstop", "[[plugin]]\npath = \"a.wasm\"\ncall_backstop = \"later\"\n", "call_backstop"},
+		{"negative backstop", "[[plugin]]\npath = \"a.wasm\"\ncall_backstop = \"-1s\"\n", "call_backstop"},
+		{"bad priority", "[[plugin]]\npath = \"a.wasm\"\npriority = \"low\"\n", `plugin[0].priority: priority "low": want "normal", "nice:N"`},
+		{"niceness out of range", "[[plugin]]\npath = \"a.wasm\"\npriority = \"nice:25\"\n", "plugin[0].priority: priority \"nice:25\": niceness \"25\": want 0 to 19"},
+		{"priority in process", "[[plugin]]\npath = \"a.wasm\"\nisolation = \"none\"\npriority = \"idle\"\n", `plugin[0].priority "idle": a priority is for a child process`},
+		{"priority in process, host-wide", "[host]\nisolation = \"none\"\n[[plugin]]\npath = \"a.wasm\"\npriority = \"batch\"\n", `plugin[0].priority "batch"`},
 		{"unknown limiter key", "[pool.limits]\nrate = 1\n", "pool.limits.rate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,5 +241,34 @@ call_budget = "5s"
 		if read != fromAccount {
 			t.Fatalf("from_account = %v, read %v:\n%s", fromAccount, read, out.String())
 		}
+	}
+}
+
+// call_backstop and priority reach the plugin's config and its child's
+// limits; a backstop equal to the budget is accepted.
+func TestBudgetAndPriorityKeys(t *testing.T) {
+	cfg, err := parseConfig("test.toml", []byte(`
+[[plugin]]
+path = "a.wasm"
+call_budget = "20ms"
+call_backstop = "20ms"
+priority = "batch:5"
+
+[[plugin]]
+path = "b.wasm"
+call_backstop = "3s"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Plugins[0], cfg.Plugins[1]
+	if a.CallBackstop.Duration != 20*time.Millisecond || b.CallBackstop.Duration != 3*time.Second {
+		t.Errorf("call_backstop %v and %v, want 20ms and 3s", a.CallBackstop, b.CallBackstop)
+	}
+	if p, err := a.priority("a"); err != nil || p != (sandbox.Priority{Class: sandbox.PriorityBatch, Nice: 5}) {
+		t.Errorf("priority %+v, %v; want batch:5", p, err)
+	}
+	if p, err := b.priority("b"); err != nil || p != (sandbox.Priority{}) {
+		t.Errorf("no priority key: %+v, %v; want the zero Priority (the default)", p, err)
 	}
 }

@@ -217,8 +217,12 @@ type pluginConfig struct {
 	Channels []string `toml:"channels"`
 	// MemoryLimitPages caps the plugin's memory in 64 KiB pages (default 1024).
 	MemoryLimitPages uint32 `toml:"memory_limit_pages"`
-	// CallBudget is the time one call may take (default "50ms").
+	// CallBudget is the CPU time one call may use (default "50ms"): a
+	// plugin that was only descheduled is not over it.
 	CallBudget duration `toml:"call_budget"`
+	// CallBackstop is the wall-clock time one call may take whatever CPU it
+	// used (default "1s", at least call_budget): the last resort.
+	CallBackstop duration `toml:"call_backstop"`
 	// InitBudget is the time the start-up calls may take, in which a Go
 	// guest's runtime starts (default "2s", never less than call_budget).
 	InitBudget duration `toml:"init_budget"`
@@ -244,6 +248,10 @@ type pluginConfig struct {
 	// OpenFiles caps the child's descriptors (RLIMIT_NOFILE). Default 64;
 	// -1: none.
 	OpenFiles int64 `toml:"open_files"`
+	// Priority is the child's CPU priority below the host's: "normal",
+	// "nice:N", "batch", "batch:N" or "idle" (sandbox.ParsePriority).
+	// Default sandbox.DefaultPriority.
+	Priority string `toml:"priority"`
 	// Risk overrides [risk] for this plugin (keys given replace the global ones).
 	Risk *riskConfig `toml:"risk"`
 	// Params is a free table that reaches the plugin at start.
@@ -464,6 +472,15 @@ func (c fileConfig) validateRun() error {
 		if p.AddressSpaceMiB < -1 || p.CPUSeconds < 0 || p.OpenFiles < -1 {
 			return fmt.Errorf("config: %s: address_space_mib and open_files must be ≥ -1, cpu_seconds ≥ 0", where)
 		}
+		if err := p.checkBudget(where); err != nil {
+			return err
+		}
+		if _, err := p.priority(where); err != nil {
+			return err
+		}
+		if iso := cmp.Or(p.Isolation, c.Host.Isolation); p.Priority != "" && iso == string(sandbox.IsolateNone) {
+			return fmt.Errorf("config: %s.priority %q: a priority is for a child process, and isolation \"none\" runs the plugin in the host's process", where, p.Priority)
+		}
 		if p.MemoryLimitPages > 65536 {
 			return fmt.Errorf("config: %s.memory_limit_pages %d is above 65536 (4 GiB)", where, p.MemoryLimitPages)
 		}
@@ -494,6 +511,32 @@ func (c fileConfig) validateRun() error {
 		names[n] = true
 	}
 	return nil
+}
+
+// checkBudget refuses a call_backstop below the call's budget.
+func (p pluginConfig) checkBudget(where string) error {
+	budget := p.CallBudget.Duration
+	if budget == 0 {
+		budget = sandbox.DefaultCallBudget
+	}
+	if b := p.CallBackstop.Duration; b != 0 && b < budget {
+		return fmt.Errorf("config: %s.call_backstop %s is below call_budget %s: the backstop is the wall-clock last resort after the budget of CPU time; want at least the budget (default %s)",
+			where, b, budget, sandbox.DefaultCallBackstop)
+	}
+	return nil
+}
+
+// priority is the child's priority (the zero Priority, the default, when
+// the key is not set).
+func (p pluginConfig) priority(where string) (sandbox.Priority, error) {
+	if p.Priority == "" {
+		return sandbox.Priority{}, nil
+	}
+	prio, err := sandbox.ParsePriority(p.Priority)
+	if err != nil {
+		return prio, fmt.Errorf("config: %s.priority: %s", where, strings.TrimPrefix(err.Error(), sandbox.ErrConfig.Error()+": "))
+	}
+	return prio, nil
 }
 
 func (p pluginConfig) name() string {

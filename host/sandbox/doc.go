@@ -30,7 +30,8 @@
 //
 // # Faults
 //
-// A trap (out-of-memory included), an overrun of the per-call time budget, a
+// A trap (out-of-memory included), an overrun of the per-call budget (CPU
+// time; budget.go in process) or of its wall-clock backstop, a
 // negative result, a result outside the outbox, an outbox that cannot be
 // framed, a proc_exit and a child process that dies are a *Fault (Kind says
 // which); the instance is dead after it, and the Plugin starts a fresh one

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// ProcessLimits are the resource limits of a plugin's child process
-// (setrlimit), set by the parent before the child is sent the plugin.
-// Zero fields take the defaults; -1 is no limit.
+// ProcessLimits are the resource limits (setrlimit) and the CPU priority of
+// a plugin's child process, which the child sets on itself before it is
+// sent the plugin. Zero fields take the defaults; -1 is no limit.
 type ProcessLimits struct {
 	// AddressSpace caps the child's virtual memory (RLIMIT_AS), in bytes.
 	// Default: DefaultAddressSpaceBase plus three times the plugin's
@@ -24,6 +24,8 @@ type ProcessLimits struct {
 	// OpenFiles caps its descriptors (RLIMIT_NOFILE). Default 64: the
 	// pipes, the runtime's own and the compilation cache's while loading.
 	OpenFiles int64
+	// Priority is the child's CPU priority. Default DefaultPriority.
+	Priority Priority
 }
 
 // Defaults of ProcessLimits.
@@ -50,11 +52,13 @@ func (l ProcessLimits) resolve(memBytes int64) ProcessLimits {
 	case l.OpenFiles < 0:
 		l.OpenFiles = 0
 	}
+	l.Priority = l.Priority.resolve()
 	return l
 }
 
 // limitArgPrefix starts the child's argument that carries its limits:
-// -stratbox-rlimits=<address space>,<cpu seconds>,<open files> (0: none).
+// -stratbox-rlimits=<address space>,<cpu seconds>,<open files>,<priority>
+// (0: none; the priority as ParsePriority reads it).
 const limitArgPrefix = "-stratbox-rlimits="
 
 // arg renders resolved limits as the child's argument.
@@ -63,11 +67,11 @@ func (l ProcessLimits) arg() string {
 	if l.CPUTime > 0 {
 		cpu = max(1, int64((l.CPUTime+time.Second-1)/time.Second))
 	}
-	return fmt.Sprintf("%s%d,%d,%d", limitArgPrefix, l.AddressSpace, cpu, l.OpenFiles)
+	return fmt.Sprintf("%s%d,%d,%d,%s", limitArgPrefix, l.AddressSpace, cpu, l.OpenFiles, l.Priority)
 }
 
-// applyLimitArg sets the limits the parent passed in args (the child's
-// os.Args), if any, on the calling process.
+// applyLimitArg sets the limits and the priority the parent passed in args
+// (the child's os.Args), if any, on the calling process.
 func applyLimitArg(args []string) error {
 	for _, a := range args {
 		v, ok := strings.CutPrefix(a, limitArgPrefix)
@@ -75,18 +79,25 @@ func applyLimitArg(args []string) error {
 			continue
 		}
 		f := strings.Split(v, ",")
-		if len(f) != 3 {
+		if len(f) != 4 {
 			return fmt.Errorf("bad limits argument %q", a)
 		}
+		prio, err := ParsePriority(f[3])
+		if err != nil {
+			return fmt.Errorf("bad limits argument %q: %w", a, err)
+		}
 		var n [3]uint64
-		for i := range f {
+		for i := range f[:3] {
 			x, err := strconv.ParseUint(f[i], 10, 64)
 			if err != nil {
 				return fmt.Errorf("bad limits argument %q", a)
 			}
 			n[i] = x
 		}
-		return setLimits(n[0], n[1], n[2])
+		if err := setLimits(n[0], n[1], n[2]); err != nil {
+			return err
+		}
+		return setPriority(prio)
 	}
 	return nil
 }

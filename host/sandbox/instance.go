@@ -81,13 +81,9 @@ type Instance struct {
 	dead   atomic.Bool
 	fault  atomic.Pointer[Fault]
 
-	// The call budget: one cancellable context for the instance's life and a
-	// reused timer that cancels it when a call overruns. An overrun kills
-	// the instance, so the context never needs renewing while it lives, and
-	// a call allocates no context of its own.
-	budgetCtx    context.Context
-	budgetCancel context.CancelCauseFunc
-	budgetTimer  *time.Timer
+	// The call budget (budget.go): nil when CallBudget is negative.
+	budget *callBudget
+	thread threadCache // the thread of the last call (budget.go)
 
 	calls   atomic.Uint64
 	callNs  atomic.Uint64
@@ -129,9 +125,7 @@ func (p *Plugin) Start(ctx context.Context, startup []byte) (*Instance, []byte, 
 	in.limit = p.cfg.InitBudget // until stratbox_init has returned
 	defer func() { in.limit = p.cfg.CallBudget }()
 	if p.cfg.CallBudget > 0 {
-		in.budgetCtx, in.budgetCancel = context.WithCancelCause(context.Background())
-		in.budgetTimer = time.AfterFunc(time.Hour, func() { in.budgetCancel(errBudget) })
-		in.budgetTimer.Stop()
+		in.budget = newCallBudget()
 	}
 	fail := func(err error) (*Instance, []byte, error) {
 		in.kill(err)
@@ -282,14 +276,18 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 		return 0, ErrDead
 	}
 	callCtx := ctx
-	if in.budgetTimer != nil {
+	if b := in.budget; b != nil {
 		if ctx.Done() != nil { // the caller's context still counts: its end cancels the call too
 			stop := in.watch(ctx)
 			defer stop()
 		}
-		callCtx = in.budgetCtx
-		in.budgetTimer.Reset(in.limit)
-		defer in.budgetTimer.Stop()
+		callCtx = b.ctx
+		backstop := in.p.cfg.CallBackstop
+		if in.limit != in.p.cfg.CallBudget { // starting: InitBudget
+			backstop += in.limit
+		}
+		b.begin(&in.thread, in.limit, backstop)
+		defer b.end()
 	}
 	in.stack[0] = arg
 	began := time.Now()
@@ -305,21 +303,23 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 	}
 	if err != nil {
 		var cause error
-		if in.budgetCtx != nil {
-			cause = context.Cause(in.budgetCtx)
+		if in.budget != nil {
+			cause = context.Cause(in.budget.ctx)
 		}
 		return 0, in.kill(in.p.classifyCause(name, err, cause))
+	}
+	if in.budget != nil && in.budget.overran.Load() {
+		// Over its limit, though it returned before wazero saw the
+		// cancellation: a fault all the same (the instance's context is done).
+		return 0, in.kill(&Fault{Plugin: in.p.name, Call: name, Kind: FaultBudget, Err: context.Cause(in.budget.ctx)})
 	}
 	return in.stack[0], nil
 }
 
 // watch cancels the budget context when ctx ends.
 func (in *Instance) watch(ctx context.Context) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { in.budgetCancel(context.Cause(ctx)) })
+	return context.AfterFunc(ctx, func() { in.budget.cancel(context.Cause(ctx)) })
 }
-
-// errBudget is the cause of a budget context's cancellation.
-var errBudget = errors.New("call budget exceeded")
 
 func (in *Instance) kill(err error) error {
 	var f *Fault
@@ -336,9 +336,12 @@ func (in *Instance) kill(err error) error {
 // release frees what the instance holds; dead is already set.
 func (in *Instance) release() {
 	in.p.current.CompareAndSwap(in.st, nil)
-	if in.budgetTimer != nil {
-		in.budgetTimer.Stop()
-		in.budgetCancel(ErrDead)
+	if b := in.budget; b != nil {
+		b.mu.Lock()
+		b.active = false
+		b.t.Stop()
+		b.mu.Unlock()
+		b.cancel(ErrDead)
 	}
 	_ = in.mod.Close(context.Background())
 }
@@ -364,7 +367,7 @@ func (p *Plugin) classifyCause(call string, err error, cause error) *Fault {
 		case sys.ExitCodeContextCanceled:
 			f.Kind = FaultCanceled
 			if errors.Is(cause, errBudget) {
-				f.Kind = FaultBudget
+				f.Kind, f.Err = FaultBudget, cause
 			}
 		default:
 			f.Kind, f.Code = FaultExit, int64(exit.ExitCode())
