@@ -18,4 +18,6 @@ const (
 	OffPrevChangeID = 32
 	// OffMarkPrice is the i64 mark_price of a ticker.
 	OffMarkPrice = 64
+	// OffCID is the u64 cid of an order_update or a fill.
+	OffCID = 8
 )

@@ -12,6 +12,8 @@ func TestOffsets(t *testing.T) {
 	tk := AppendTicker(nil, &Ticker{Instrument: 0x01020304, Flags: TickerTopOnly, MarkPrice: 0x0a0b0c0d0e0f})
 	pos := AppendPosition(nil, &Position{Instrument: 0x05060708, Flags: 0x3})
 	tr := AppendTrade(nil, &Trade{Instrument: 0x090a0b0c})
+	ou := AppendOrderUpdate(nil, &OrderUpdate{CID: 0x2122232425})
+	fl := AppendFill(nil, &Fill{CID: 0x2627282930})
 	bk, err := AppendBookChange(nil, &Book{Instrument: 0x0d0e0f10, Flags: BookContinues,
 		ChangeID: 0x1112131415, PrevChangeID: 0x1617181920})
 	if err != nil {
@@ -30,6 +32,8 @@ func TestOffsets(t *testing.T) {
 		{"book instrument", uint64(le.Uint32(bk[OffInstrument:])), 0x0d0e0f10},
 		{"book flags", uint64(le.Uint16(bk[OffBookFlags:])), uint64(BookContinues)},
 		{"book change_id", le.Uint64(bk[OffChangeID:]), 0x1112131415},
+		{"order_update cid", le.Uint64(ou[OffCID:]), 0x2122232425},
+		{"fill cid", le.Uint64(fl[OffCID:]), 0x2627282930},
 		{"book prev_change_id", le.Uint64(bk[OffPrevChangeID:]), 0x1617181920},
 	} {
 		if c.got != c.want {

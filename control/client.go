@@ -82,7 +82,7 @@ func (c *Client) Resume(ctx context.Context, plugin string) error {
 // Swap replaces a plugin's module without touching its orders. file is
 // read by the host: over a Unix socket a relative path is made absolute
 // here; over HTTP it is sent as given.
-func (c *Client) Swap(ctx context.Context, plugin, file string, params map[string]string) error {
+func (c *Client) Swap(ctx context.Context, plugin, file string, params map[string]string) (Swapped, error) {
 	if abs, err := filepath.Abs(file); err == nil && c.unix {
 		file = abs // over a Unix socket the host shares this file system
 	}
@@ -90,7 +90,9 @@ func (c *Client) Swap(ctx context.Context, plugin, file string, params map[strin
 	if len(params) > 0 {
 		body["params"] = params
 	}
-	return c.call(ctx, "POST", "/v1/plugins/"+url.PathEscape(plugin)+"/swap", body, nil)
+	var res Swapped
+	err := c.call(ctx, "POST", "/v1/plugins/"+url.PathEscape(plugin)+"/swap", body, &res)
+	return res, err
 }
 
 // Reload makes the host re-read its configuration file.

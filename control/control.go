@@ -30,7 +30,7 @@ type Host interface {
 	// overriding its configured parameters, without touching its orders;
 	// when the new module does not load or start, the old one keeps
 	// running and the error says why.
-	Swap(ctx context.Context, plugin, file string, params map[string]string) error
+	Swap(ctx context.Context, plugin, file string, params map[string]string) (Swapped, error)
 	// Reload re-reads the configuration file and applies what can change
 	// live, all or nothing.
 	Reload(ctx context.Context) (Reload, error)
@@ -61,6 +61,7 @@ type Plugin struct {
 	Faults     uint64     `json:"faults"`
 	LastFault  string     `json:"last_fault,omitempty"`
 	Restarts   uint64     `json:"restarts"`
+	Swaps      uint64     `json:"swaps,omitempty"`
 	OpenOrders int        `json:"open_orders"`
 	Positions  []Position `json:"positions,omitempty"`
 }
@@ -107,6 +108,12 @@ type Connection struct {
 type Limit struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+}
+
+// Swapped is what a swap did.
+type Swapped struct {
+	Adopted  int    `json:"adopted"`   // open orders the new module took over
+	FirstCID uint64 `json:"first_cid"` // the new instance's first client order id
 }
 
 // Reload is what a reload applied and what it could not.

@@ -64,15 +64,15 @@ func (f *fakeHost) Resume(_ context.Context, name string) error {
 	return nil
 }
 
-func (f *fakeHost) Swap(_ context.Context, name, file string, params map[string]string) error {
+func (f *fakeHost) Swap(_ context.Context, name, file string, params map[string]string) (Swapped, error) {
 	if err := f.plugin(name); err != nil {
-		return err
+		return Swapped{}, err
 	}
 	if !strings.HasSuffix(file, ".wasm") {
-		return errors.New("swap: " + file + ": not a wasm module; mm keeps running")
+		return Swapped{}, errors.New("swap: " + file + ": not a wasm module; mm keeps running")
 	}
 	f.log("swap " + name + " " + file + " size=" + params["size"])
-	return nil
+	return Swapped{Adopted: 2, FirstCID: 7}, nil
 }
 
 func (f *fakeHost) Reload(context.Context) (Reload, error) {
@@ -139,10 +139,10 @@ func TestCommandsOverUnixSocket(t *testing.T) {
 	if !errors.Is(err, ErrUnknownPlugin) || !strings.Contains(err.Error(), `unknown plugin "nope" (plugins: mm)`) {
 		t.Errorf("unknown plugin: %v", err)
 	}
-	if err := c.Swap(ctx, "mm", "new.wasm", map[string]string{"size": "20"}); err != nil {
-		t.Error(err)
+	if res, err := c.Swap(ctx, "mm", "new.wasm", map[string]string{"size": "20"}); err != nil || res != (Swapped{Adopted: 2, FirstCID: 7}) {
+		t.Errorf("swap: %+v, %v", res, err)
 	}
-	err = c.Swap(ctx, "mm", "notes.txt", nil)
+	_, err = c.Swap(ctx, "mm", "notes.txt", nil)
 	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "mm keeps running") {
 		t.Errorf("failed swap: %v", err)
 	}

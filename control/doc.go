@@ -11,7 +11,7 @@
 //	POST /v1/kill                        the kill switch (as SIGUSR1)
 //	POST /v1/plugins/{name}/pause        {"cancel": bool}: stop delivering events; cancel its orders if asked
 //	POST /v1/plugins/{name}/resume       deliver again
-//	POST /v1/plugins/{name}/swap         {"file": path, "params": {k: v}}: hot swap (see Host.Swap)
+//	POST /v1/plugins/{name}/swap         {"file": path, "params": {k: v}}: hot swap (see Host.Swap) → Swapped
 //	POST /v1/reload                      re-read the configuration file
 //
 // Errors come back as {"error": text, "code": name} with an HTTP status

@@ -208,7 +208,8 @@ func (s *server) swap(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(ErrBadRequest, "swap: no file"))
 		return
 	}
-	s.reply(w, r, struct{}{}, s.h.Swap(r.Context(), r.PathValue("name"), req.File, req.Params))
+	res, err := s.h.Swap(r.Context(), r.PathValue("name"), req.File, req.Params)
+	s.reply(w, r, res, err)
 }
 
 func (s *server) reload(w http.ResponseWriter, r *http.Request) {

@@ -35,7 +35,8 @@ type Config struct {
 	MaxRestarts    int
 	RestartBackoff time.Duration
 	// KeepOrders leaves a stopped or faulted plugin's orders on the book;
-	// by default they are cancelled.
+	// by default they are cancelled. The instance that restarts after a
+	// fault adopts them (abi/README.md §10).
 	KeepOrders bool
 	// NoReestablish only tells the plugin when cancel-on-disconnect
 	// cancelled one of its orders; by default the engine re-places the

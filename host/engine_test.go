@@ -64,6 +64,13 @@ const simAccount = sim.TestKeyID // the account of the test key
 // Sink is the engine, and runs the engine until the test ends or stop.
 func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 	t.Helper()
+	return startRigConn(t, cfg, mutate, nil)
+}
+
+// startRigConn is startRig with the connection's config changed by
+// mutateConn (when not nil).
+func startRigConn(t *testing.T, cfg Config, mutate func(*sim.Config), mutateConn func(*conn.Config)) *rig {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := testSimConfig()
 	if mutate != nil {
@@ -80,6 +87,9 @@ func startRig(t *testing.T, cfg Config, mutate func(*sim.Config)) *rig {
 		t.Fatal(err)
 	}
 	cc := testConnConfig(srv.URL())
+	if mutateConn != nil {
+		mutateConn(&cc)
+	}
 	// The connection outlives the run, so that the engine can cancel its
 	// orders after the run's context ends.
 	obs := conn.ObserverFunc(func(ch conn.StateChange) {

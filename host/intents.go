@@ -166,7 +166,7 @@ func (pl *plugin) refuse(kind abi.Kind, seq uint32, cid uint64, inst uint32, r a
 }
 
 func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
-	key := orderKey{instance: pl.instance, cid: a.CID}
+	key := pl.keyOf(a.CID)
 	o := pl.e.orders[key]
 	s := pl.e.splits[key]
 	if s != nil {
@@ -221,7 +221,7 @@ func (pl *plugin) amend(rec []byte, a *abi.Amend, now time.Time) {
 // cancel and cancelAll pass no rate limit and no kill switch: taking
 // risk off is always allowed.
 func (pl *plugin) cancel(c *abi.Cancel, now time.Time) {
-	key := orderKey{instance: pl.instance, cid: c.CID}
+	key := pl.keyOf(c.CID)
 	if s := pl.e.splits[key]; s != nil {
 		for _, o := range s.live() {
 			pl.e.requestCancel(o)
@@ -253,7 +253,7 @@ func (pl *plugin) cancelAll(c *abi.CancelAll, now time.Time) {
 		return
 	}
 	for o := range pl.open {
-		if o.key.instance != pl.instance || o.final() ||
+		if o.owner() != pl.instance || o.final() ||
 			c.Instrument != abi.NoInstrument && o.local != c.Instrument || c.Side != abi.SideNone && o.side != c.Side {
 			continue
 		}

@@ -76,6 +76,7 @@ type order struct {
 	seen         []uint64         // trade_seq of the fills delivered
 	deferred     *abi.OrderUpdate // an update whose filled amount is ahead of the fills delivered
 	parent       *split           // the plugin order it is a leg of (nil: it is the plugin's order)
+	heir         uint32           // the instance that adopted it (0: its own instance's; adopt.go)
 	replacing    bool             // a leg re-placed after a lost connection, not open again yet
 	tr           *orderTrace      // its trace (telemetry.go); nil: not traced
 }
@@ -447,7 +448,7 @@ func (e *Engine) requestFailed(req request, err error, now time.Time) {
 		// is: an update was lost (with a connection). Read its state.
 		defer e.verify(o)
 	}
-	o.pl.emitRejected(o.key.instance, &x)
+	o.pl.emitRejected(o.owner(), &x)
 }
 
 func putStr32(dst *abi.Str32, s string) { *dst = abi.NewStr32(s) }

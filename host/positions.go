@@ -91,7 +91,7 @@ func (pl *plugin) emitOrder(o *order, u *abi.OrderUpdate) {
 		return
 	}
 	defer pl.e.notify()
-	if o.key.instance != pl.instance {
+	if o.owner() != pl.instance {
 		return
 	}
 	pl.scratch = abi.AppendOrderUpdate(pl.scratch[:0], u)
@@ -100,7 +100,7 @@ func (pl *plugin) emitOrder(o *order, u *abi.OrderUpdate) {
 
 func (pl *plugin) emitFill(o *order, f *abi.Fill) {
 	defer pl.e.notify()
-	if o.key.instance != pl.instance {
+	if o.owner() != pl.instance {
 		return
 	}
 	pl.scratch = abi.AppendFill(pl.scratch[:0], f)

@@ -35,7 +35,8 @@ type plugin struct {
 	open       map[*order]struct{}
 	splits     int // its split orders that are not final (their legs are in open)
 	pos        []position
-	accountPos []abi.Position // the account's positions at start-up (flag account)
+	accountPos []abi.Position      // the account's positions at start-up (flag account)
+	adopted    map[uint64]orderKey // the live instance's adopted orders: cid → key (adopt.go)
 	scratch    []byte
 
 	// The plugin's goroutine only.
@@ -48,6 +49,9 @@ type plugin struct {
 	down           atomic.Bool // the circuit breaker tripped
 	paused         atomic.Bool // Pause: no event or timer is delivered
 	resumed        chan struct{}
+	swaps          chan *swapReq // Swap's requests, taken between calls (swap.go)
+	gone           chan struct{} // closed when the plugin's goroutine has ended
+	swapsN         atomic.Uint64
 	callMu         sync.Mutex // held by a call and its intents: Pause waits for the one under way
 	calls          atomic.Uint64
 	intentsN       atomic.Uint64
@@ -60,7 +64,8 @@ type plugin struct {
 
 func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
 	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: inbox.New(spec.InboxLimit),
-		open: map[*order]struct{}{}, resumed: make(chan struct{}, 1)}
+		open: map[*order]struct{}{}, resumed: make(chan struct{}, 1),
+		swaps: make(chan *swapReq), gone: make(chan struct{})}
 	pl.risk = newRisk(e.riskFor(spec.Name), &e.killed)
 	pl.local = make([]uint32, tab.Len())
 	for i := range pl.local {
@@ -88,17 +93,21 @@ func (pl *plugin) channels() []string {
 	return DefaultChannels
 }
 
-func (pl *plugin) newSandbox() sandbox.Sandbox {
+func (pl *plugin) newSandbox() sandbox.Sandbox { return pl.sandboxOf(pl.spec.Plugin) }
+
+// sandboxOf makes a sandbox of module p as the plugin makes its own.
+func (pl *plugin) sandboxOf(p *sandbox.Plugin) sandbox.Sandbox {
 	if pl.spec.NewSandbox != nil {
-		return pl.spec.NewSandbox(pl.spec.Plugin)
+		return pl.spec.NewSandbox(p)
 	}
-	return sandbox.NewInProcess(pl.spec.Plugin)
+	return sandbox.NewInProcess(p)
 }
 
 // run starts the plugin and restarts it after faults, up to the circuit
 // breaker, until ctx ends.
 func (pl *plugin) run(ctx context.Context) {
 	e := pl.e
+	defer close(pl.gone)
 	backoff := e.cfg.RestartBackoff
 	for restarts := 0; ; restarts++ {
 		f := pl.life(ctx)
@@ -118,11 +127,16 @@ func (pl *plugin) run(ctx context.Context) {
 			return
 		}
 		t := e.clk.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C():
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case req := <-pl.swaps:
+				pl.refuseSwap(req, "is restarting after a fault")
+			case <-t.C():
+				waiting = false
+			}
 		}
 		backoff *= 2
 	}
@@ -133,7 +147,7 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 	e := pl.e
 	sb := pl.newSandbox()
 	pl.sb = sb
-	defer sb.Close()
+	defer func() { sb.Close() }() // the live one: a swap replaces it
 	now := e.clk.Now()
 	startup, err := pl.startup(now)
 	if err != nil {
@@ -165,6 +179,12 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 			return nil
 		case <-pl.inbox.Ready():
 		case <-timer.C():
+		case req := <-pl.swaps:
+			var f *sandbox.Fault
+			if sb, f = pl.swap(ctx, sb, req); f != nil {
+				return f
+			}
+			continue
 		}
 		if pl.paused.Load() {
 			if !pl.waitResume(ctx) {
@@ -230,6 +250,8 @@ func (pl *plugin) waitResume(ctx context.Context) bool {
 		case <-ctx.Done():
 			return false
 		case <-pl.resumed:
+		case req := <-pl.swaps:
+			pl.refuseSwap(req, pausedSwap)
 		}
 	}
 	return true
@@ -347,26 +369,58 @@ func asFault(name, call string, err error) *sandbox.Fault {
 	return &sandbox.Fault{Plugin: name, Call: call, Kind: sandbox.FaultError, Err: err}
 }
 
-// startup builds the start-up blob of a new instance: a new instance id,
-// the next cids, the plugin's table, its parameters and its positions.
+// startup builds the start-up blob of a new instance and makes it the live
+// one: a new instance id, the next cids, the plugin's table, its
+// parameters and its positions, and with Config.KeepOrders the orders its
+// predecessor left open, which it adopts (adopt.go).
 func (pl *plugin) startup(now time.Time) ([]byte, error) {
 	e := pl.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	inst := e.newInstance()
+	blob, err := pl.blob(now, inst, pl.spec.Params, e.cfg.KeepOrders)
+	pl.handover(inst, e.cfg.KeepOrders, ^uint64(0))
+	return blob, err
+}
+
+// newInstance returns a new instance id. Called with e.mu held.
+func (e *Engine) newInstance() uint32 {
 	e.nextInst++
-	if pl.instance != 0 {
-		delete(e.instances, pl.instance)
-	}
-	pl.instance = e.nextInst
-	e.instances[pl.instance] = pl
-	pl.firstCID = pl.maxCID + 1
-	s := abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: pl.firstCID, Time: uint64(now.UnixNano()),
-		Name: abi.NewStr32(pl.name)}, Instruments: pl.table, Params: pl.spec.Params}
+	return e.nextInst
+}
+
+// blob builds the start-up blob of instance inst of the plugin: its cids
+// start above every cid its predecessors used; with adopt, the orders that
+// are not final are in it. Called with e.mu held.
+func (pl *plugin) blob(now time.Time, inst uint32, params []abi.Param, adopt bool) ([]byte, error) {
+	s := abi.Startup{Start: abi.Start{HostVersion: abi.Current, FirstCID: pl.maxCID + 1, Time: uint64(now.UnixNano()),
+		Name: abi.NewStr32(pl.name)}, Instruments: pl.table, Params: params}
 	for i := range pl.pos {
 		if pl.pos[i].size != 0 || pl.pos[i].realized != 0 {
 			s.Positions = append(s.Positions, pl.positionRecord(uint32(i), now))
 		}
 	}
 	s.Positions = append(s.Positions, pl.accountPos...)
+	if adopt {
+		s.Orders = pl.adoptable(now)
+	}
 	return abi.AppendStartup(nil, &s)
+}
+
+// handover makes instance inst the plugin's live one; with adopt it takes
+// over the orders that are not final, and their order events pushed
+// before mark leave the inbox (adopt). Called with e.mu held.
+func (pl *plugin) handover(inst uint32, adopt bool, mark uint64) int {
+	e := pl.e
+	if pl.instance != 0 {
+		delete(e.instances, pl.instance)
+	}
+	pl.instance = inst
+	e.instances[inst] = pl
+	pl.firstCID = pl.maxCID + 1
+	pl.adopted = nil
+	if !adopt {
+		return 0
+	}
+	return pl.adopt(inst, mark)
 }

@@ -40,7 +40,8 @@ type EngineStats struct {
 // PluginStats are one plugin's counters.
 type PluginStats struct {
 	Name        string
-	Starts      uint64 // instances started (1 + restarts)
+	Starts      uint64 // instances started (1 + restarts + swaps)
+	Swaps       uint64 // instances started by Swap
 	Faults      uint64
 	LastFault   *sandbox.Fault
 	Down        bool // the circuit breaker stopped it
@@ -88,7 +89,7 @@ func (e *Engine) Stats() EngineStats {
 	defer e.mu.Unlock()
 	now := e.clk.Now()
 	for _, pl := range e.plugins {
-		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Faults: pl.faults.Load(),
+		ps := PluginStats{Name: pl.name, Starts: pl.starts.Load(), Swaps: pl.swapsN.Load(), Faults: pl.faults.Load(),
 			LastFault: pl.lastFault.Load(), Down: pl.down.Load(), Paused: pl.paused.Load(), Calls: pl.calls.Load(), Intents: pl.intentsN.Load(),
 			CallTime: time.Duration(pl.callNs.Load()), MaxCallTime: time.Duration(pl.maxCallNs.Load()),
 			OpenOrders: len(pl.open), Limited: pl.limited.Load(), Inbox: pl.inbox.Stats()}

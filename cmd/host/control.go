@@ -24,7 +24,8 @@ type controlHost struct {
 	exchange string
 	started  time.Time
 	killed   func(n int) // prints the kill switch line
-	reload   *reloader   // nil: no configuration file (reload.go)
+	swapper  *swapper
+	reload   *reloader // nil: no configuration file (reload.go)
 }
 
 func (h *controlHost) Status(context.Context) (control.Status, error) {
@@ -41,7 +42,7 @@ func (h *controlHost) Status(context.Context) (control.Status, error) {
 			state = "paused"
 		}
 		cp := control.Plugin{Name: p.Name, State: state, Calls: p.Calls, Faults: p.Faults, OpenOrders: p.OpenOrders,
-			Restarts: max(p.Starts, 1) - 1}
+			Restarts: max(p.Starts, 1+p.Swaps) - 1 - p.Swaps, Swaps: p.Swaps}
 		if p.Calls > 0 {
 			cp.AvgCall = (p.CallTime / time.Duration(p.Calls)).String()
 			cp.MaxCall = p.MaxCallTime.String()
@@ -83,8 +84,8 @@ func (h *controlHost) Resume(_ context.Context, name string) error {
 	return controlErr(h.eng.Resume(name))
 }
 
-func (h *controlHost) Swap(context.Context, string, string, map[string]string) error {
-	return fmt.Errorf("%w: hot swap is not in this version of the host (its orders would have to be handed to the new module at start)", control.ErrUnsupported)
+func (h *controlHost) Swap(ctx context.Context, name, file string, params map[string]string) (control.Swapped, error) {
+	return h.swapper.swap(ctx, name, file, params)
 }
 
 func (h *controlHost) Reload(context.Context) (control.Reload, error) { return h.reload.reload() }

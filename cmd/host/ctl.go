@@ -25,7 +25,7 @@ commands:
   kill                                  the kill switch (as SIGUSR1): cancel every order, refuse every intent
   pause NAME [--cancel]                 stop delivering events to a plugin; its orders stay unless --cancel
   resume NAME                           deliver events to a paused plugin again
-  swap NAME FILE.wasm [--param k=v ...] hot swap (the API has it; this version of host run answers "not supported")
+  swap NAME FILE.wasm [--param k=v ...] hot swap: the new module takes over the plugin's orders, none is cancelled
   reload                                re-read host run's --config: apply the risk limits, all or none; list what takes a restart
 
 flags:`
@@ -113,7 +113,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	case "swap":
 		params := swapParams{}
-		sub.Var(params, "param", "k=v: a parameter for the new module (repeatable); the plugin's configured ones otherwise")
+		sub.Var(params, "param", "k=v: a parameter for the new module, typed as in the configuration file (repeatable); it replaces the configured one of that key")
 		if err := ctlArgs(sub, rest, 2); err != nil {
 			return err
 		}
@@ -121,10 +121,12 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if _, err := os.Stat(file); err != nil {
 			return fmt.Errorf("ctl swap: %w", err)
 		}
-		if err := c.Swap(ctx, name, file, params); err != nil {
+		res, err := c.Swap(ctx, name, file, params)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s now runs %s; its orders were handed over, none cancelled\n", name, file)
+		fmt.Fprintf(stdout, "%s now runs %s; %d open orders handed over, none cancelled (new cids from %d)\n",
+			name, file, res.Adopted, res.FirstCID)
 		return nil
 	case "reload":
 		if err := ctlArgs(sub, rest, 0); err != nil {
@@ -244,9 +246,9 @@ func printCtlStatus(w io.Writer, st control.Status) {
 	}
 	fmt.Fprintf(w, "host %s, up %s, %s on %s; %d open orders\n", st.Version, st.Uptime.Round(time.Second), state, st.Exchange, st.OpenOrder)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLUGIN\tSTATE\tCALLS\tAVG\tMAX\tFAULTS\tRESTARTS\tOPEN\tLAST FAULT")
+	fmt.Fprintln(tw, "PLUGIN\tSTATE\tCALLS\tAVG\tMAX\tFAULTS\tRESTARTS\tSWAPS\tOPEN\tLAST FAULT")
 	for _, p := range st.Plugins {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.State, p.Calls, p.AvgCall, p.MaxCall, p.Faults, p.Restarts, p.OpenOrders, p.LastFault)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, p.State, p.Calls, p.AvgCall, p.MaxCall, p.Faults, p.Restarts, p.Swaps, p.OpenOrders, p.LastFault)
 	}
 	tw.Flush()
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -264,8 +264,10 @@ func trade(ctx context.Context, c fileConfig, reread func() (fileConfig, error),
 		eng.UseRemote(remote)
 	}
 	ctlKills := make(chan int, 4) // the kill switch thrown through the control endpoint, printed below
+	sw := newSwapper(eng, c, cache, log)
+	defer sw.close()
 	stopCtl, err := serveControl(life, c.Control, &controlHost{eng: eng, pool: x, exchange: cc.URL, started: time.Now(),
-		reload: newReloader(c, reread, eng), killed: func(n int) {
+		swapper: sw, reload: newReloader(c, reread, eng), killed: func(n int) {
 			select {
 			case ctlKills <- n:
 			default:
@@ -342,17 +344,8 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 		if err != nil {
 			return nil, fmt.Errorf("plugin[%d]: %w", i, err)
 		}
-		iso := pc.Isolation
-		if iso == "" {
-			iso = c.Host.Isolation
-		}
-		opts := []sandbox.Option{sandbox.WithCache(cache), sandbox.WithLogger(log)}
-		if iso != string(sandbox.IsolateNone) {
-			opts = append(opts, sandbox.WithChildProcess())
-		}
-		p, err := sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
-			CallBudget: pc.CallBudget.Duration, CallBackstop: pc.CallBackstop.Duration, InitBudget: pc.InitBudget.Duration, Seed: pc.Seed,
-			TimerMin: pc.TimerMin.Duration}, opts...)
+		iso := pluginIsolation(c, pc)
+		p, err := loadModule(ctx, c, pc, cache, log, wasm)
 		if err != nil {
 			return nil, err
 		}
@@ -390,6 +383,26 @@ func loadPlugins(ctx context.Context, c fileConfig, cache *sandbox.Cache, dir st
 		specs = append(specs, spec)
 	}
 	return specs, nil
+}
+
+// pluginIsolation is a plugin's isolation: its own, else [host]'s.
+func pluginIsolation(c fileConfig, pc pluginConfig) string {
+	if pc.Isolation != "" {
+		return pc.Isolation
+	}
+	return c.Host.Isolation
+}
+
+// loadModule compiles and checks a module of plugin pc with its sandbox
+// settings (at start, and for a hot swap).
+func loadModule(ctx context.Context, c fileConfig, pc pluginConfig, cache *sandbox.Cache, log *slog.Logger, wasm []byte) (*sandbox.Plugin, error) {
+	opts := []sandbox.Option{sandbox.WithCache(cache), sandbox.WithLogger(log)}
+	if pluginIsolation(c, pc) != string(sandbox.IsolateNone) {
+		opts = append(opts, sandbox.WithChildProcess())
+	}
+	return sandbox.Load(ctx, pc.name(), wasm, sandbox.PluginConfig{MemoryLimitPages: pc.MemoryLimitPages,
+		CallBudget: pc.CallBudget.Duration, CallBackstop: pc.CallBackstop.Duration, InitBudget: pc.InitBudget.Duration,
+		Seed: pc.Seed, TimerMin: pc.TimerMin.Duration}, opts...)
 }
 
 // exchangeConn returns the connection config: to the configured exchange

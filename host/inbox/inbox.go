@@ -78,6 +78,7 @@ type Inbox struct {
 	maxBytes int // high-water mark of bytes
 
 	pushed, taken, conflated, merged, dropped, refused uint64 // the counters of Stats
+	added                                              uint64 // slots ever added (their seq)
 
 	// Scratch for merging book records, reused so that a merge does not
 	// allocate once the slices have grown.
@@ -92,6 +93,7 @@ type slot struct {
 	lprev, lnext int32  // neighbours in the trade list or the instrument's book list
 	key          int32  // index into Inbox.latest (classLatest) or Inbox.books (classBook)
 	class        uint8  // how the record is conflated: classOrdered, classLatest, classBook, classTrade
+	seq          uint64 // the order it was added in (Mark, Drop)
 }
 
 // list is a doubly linked list of slots, by index.
@@ -240,6 +242,35 @@ func (q *Inbox) TakeRoom(dst []byte, max, room int) []byte {
 		q.signal()
 	}
 	return dst
+}
+
+// Mark returns a mark of what is pending now, for Drop: a record pushed
+// later is after it.
+func (q *Inbox) Mark() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.added
+}
+
+// Drop removes the pending records that were pushed before mark (Mark;
+// ^uint64(0): every pending record) and that drop selects, and returns how
+// many it removed; they count as conflated (a newer state superseded them:
+// a hot swap's start-up blob, for the order events of the orders it hands
+// over). drop must not call the inbox.
+func (q *Inbox) Drop(mark uint64, drop func(rec []byte) bool) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for s := q.queue.head; s != none; {
+		next := q.slots[s].next
+		if q.slots[s].seq <= mark && drop(q.slots[s].buf) {
+			q.remove(s)
+			q.conflated++
+			n++
+		}
+		s = next
+	}
+	return n
 }
 
 // len returns the number of bytes pending.
@@ -470,7 +501,9 @@ func (q *Inbox) add(rec []byte, class uint8) int32 {
 	}
 	buf := q.getBuf(len(rec))
 	copy(buf, rec)
-	q.slots[s] = slot{buf: buf, prev: q.queue.tail, next: none, lprev: none, lnext: none, key: none, class: class}
+	q.added++
+	q.slots[s] = slot{buf: buf, prev: q.queue.tail, next: none, lprev: none, lnext: none, key: none, class: class,
+		seq: q.added}
 	if q.queue.tail != none {
 		q.slots[q.queue.tail].next = s
 	} else {

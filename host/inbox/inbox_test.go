@@ -878,3 +878,35 @@ func BenchmarkInboxPushTake(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
+
+// Drop removes only the selected records pushed before the mark, keeps the
+// order of the rest, and counts what it removed as conflated.
+func TestInboxDrop(t *testing.T) {
+	q := New(0)
+	q.Push(ibOrder(1))
+	q.Push(ibTicker(1, 0, 1))
+	q.Push(ibFill(1))
+	q.Push(ibOrder(2))
+	mark := q.Mark()
+	q.Push(ibOrder(1)) // after the mark: kept
+	isCID1 := func(rec []byte) bool {
+		k := abi.ReadHeader(rec).Kind
+		return (k == abi.KindOrderUpdate || k == abi.KindFill) && binary.LittleEndian.Uint64(rec[abi.OffCID:]) == 1
+	}
+	if n := q.Drop(mark, isCID1); n != 2 {
+		t.Fatalf("Drop removed %d records, want 2", n)
+	}
+	got := q.Take(nil, 1<<20)
+	want := slices.Concat(ibTicker(1, 0, 1), ibOrder(2), ibOrder(1))
+	if !slices.Equal(got, want) {
+		t.Errorf("left %x, want the ticker, cid 2 and the later cid 1", got)
+	}
+	st := q.Stats()
+	if st.Conflated != 2 || st.Pushed != st.Taken+st.Conflated+st.Merged+st.Dropped+uint64(st.Pending) {
+		t.Errorf("stats %+v: want 2 conflated, and every record counted once", st)
+	}
+	q.Push(ibOrder(1))
+	if n := q.Drop(^uint64(0), isCID1); n != 1 || q.Len() != 0 {
+		t.Errorf("Drop of everything pending removed %d, left %d bytes", n, q.Len())
+	}
+}

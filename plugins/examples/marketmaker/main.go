@@ -1,7 +1,9 @@
 // Command marketmaker is an example stratbox strategy: it quotes a bid and
 // an ask around the mid price of one instrument, skews both quotes against
 // its inventory, amends them when the market moves, and pulls them when the
-// connection pool is degraded or the book closes.
+// connection pool is degraded or the book closes. Started by a hot swap
+// (`host ctl swap`), it adopts the quotes its predecessor left resting
+// and amends them, instead of placing new ones.
 //
 // Parameters (the params table of its section in the host's configuration):
 //
@@ -88,7 +90,29 @@ func (m *MarketMaker) Init(ctx *strategy.Context, params *strategy.Params, instr
 	if m.halfSpread <= 0 || m.maxPosition < m.size {
 		params.Fail("half_spread_bps", "must be > 0, and max_position at least size")
 	}
-	return params.Err()
+	if err := params.Err(); err != nil {
+		return err
+	}
+	m.adopt(ctx)
+	return nil
+}
+
+// adopt takes over the quotes an earlier instance left resting (a hot
+// swap): the first buy and the first sell on the quoted instrument become
+// the bid and the ask, amended on the next move like any quote; any other
+// adopted order is cancelled, since nothing here would manage it.
+func (m *MarketMaker) adopt(ctx *strategy.Context) {
+	for _, o := range ctx.Adopted() {
+		q := &m.bid
+		if o.Side == abi.Sell {
+			q = &m.ask
+		}
+		if o.Instrument != m.inst || q.cid != 0 {
+			ctx.Cancel(o.CID)
+			continue
+		}
+		*q = quote{cid: o.CID, price: o.Price, amount: o.Amount, open: o.State == abi.StateOpen}
+	}
 }
 
 func (m *MarketMaker) OnTicker(ctx *strategy.Context, t *abi.Ticker) {

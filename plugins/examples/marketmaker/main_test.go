@@ -187,3 +187,44 @@ func TestInitParams(t *testing.T) {
 		})
 	}
 }
+
+// Started by a hot swap with its predecessor's quotes resting, the maker
+// adopts them: no new place, the quotes amended on the next move; adopted
+// orders it would not manage (a second bid, another instrument) are
+// cancelled at start.
+func TestAdoptsQuotesAfterSwap(t *testing.T) {
+	su := startup(param("instrument", "BTC-PERPETUAL"), param("size", 10), param("half_spread_bps", 5))
+	su.Start.FirstCID = 5
+	open := func(cid uint64, inst uint32, side abi.Side, price float64) abi.OrderUpdate {
+		return abi.OrderUpdate{CID: cid, Instrument: inst, State: abi.StateOpen, Side: side, Type: abi.Limit,
+			TIF: abi.GoodTilCancelled, Flags: abi.PostOnly, Price: F(price), Amount: F(10)}
+	}
+	su.Orders = []abi.OrderUpdate{open(1, 1, abi.Buy, 64967.5), open(2, 1, abi.Sell, 65032.5),
+		open(3, 1, abi.Buy, 64000), open(4, 0, abi.Sell, 100)}
+	h := strategytest.New(&MarketMaker{})
+	intents, err := h.Init(su)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strategytest.Strings(intents); !slices.Equal(got, []string{"cancel #3", "cancel #4"}) {
+		t.Errorf("Init: %q, want the two orders it does not manage cancelled", got)
+	}
+	for _, s := range []struct {
+		name   string
+		bid    float64
+		ask    float64
+		intent []string
+	}{
+		{"the quotes are where they should be: nothing", 64990, 65010, nil},
+		{"a move of 100: the adopted quotes amended", 65090, 65110,
+			[]string{"amend #1 10 @ 65067 post_only", "amend #2 10 @ 65133 post_only"}},
+	} {
+		intents, err := h.Send(h.Ticker(1, F(s.bid), F(s.ask)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strategytest.Strings(intents); !slices.Equal(got, s.intent) {
+			t.Errorf("%s: %q, want %q", s.name, got, s.intent)
+		}
+	}
+}

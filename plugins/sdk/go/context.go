@@ -49,6 +49,7 @@ type Context struct {
 	dropped     int
 	start       abi.Start
 	instruments []abi.Instrument
+	adopted     []abi.OrderUpdate
 	line        [256]byte // log formatting scratch
 }
 
@@ -206,6 +207,16 @@ func (c *Context) Start() *abi.Start { return &c.start }
 // Features returns the optional ABI features in effect (the strategy's
 // FeatureSet and the host's).
 func (c *Context) Features() abi.Features { return c.start.Features }
+
+// Adopted returns the orders this instance adopted at start: the open
+// orders an earlier instance of the plugin left, which a hot swap (`host
+// ctl swap`) or a restart with keep_orders hands over, as they were then
+// (abi/README.md §10). They are this instance's from the start: their
+// updates and fills come to it, and it amends and cancels them by their
+// cids (which are below Start().FirstCID, so never reused). They also reach
+// OnOrder once each right after Init. Read it in Init to take them over
+// instead of placing new orders; do not modify it.
+func (c *Context) Adopted() []abi.OrderUpdate { return c.adopted }
 
 // Instruments returns the instrument table; an instrument's index in it is
 // the index events and intents use. Do not modify it.

@@ -76,6 +76,7 @@ func (r *Runner) Init(n int32) int32 {
 	}
 	r.ctx.start = su.Start
 	r.ctx.instruments = su.Instruments
+	r.ctx.adopted = su.Orders
 	r.ctx.nextCID = max(su.Start.FirstCID, 1)
 	if err := r.s.Init(&r.ctx, newParams(su.Params), su.Instruments); err != nil {
 		r.ctx.Logf(abi.LogError, "strategy: init: %v", err)

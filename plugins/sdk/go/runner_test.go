@@ -172,9 +172,11 @@ func TestPlace(t *testing.T) {
 // Init receives the parameters and instruments, then the starting positions
 // and kept orders arrive; what Init queues is the result of stratbox_init.
 func TestInit(t *testing.T) {
+	var adopted []abi.OrderUpdate
 	r := &recorder{on: func(ctx *strategy.Context, method string) {
 		if method == "Init" {
 			ctx.CancelAll(0, abi.Buy)
+			adopted = slices.Clone(ctx.Adopted())
 		}
 	}}
 	h := strategytest.New(r)
@@ -194,6 +196,9 @@ func TestInit(t *testing.T) {
 	}
 	if got := methodsOf(r.calls); !slices.Equal(got, []string{"Init", "OnPosition", "OnOrder"}) {
 		t.Errorf("calls %v", got)
+	}
+	if len(adopted) != 1 || adopted[0].CID != 9 || adopted[0].State != abi.StateOpen {
+		t.Errorf("Init saw the adopted orders %+v, want cid 9 open", adopted)
 	}
 	if len(r.instruments) != 2 || r.params.Int("levels", 0) != 3 || r.start.Name.String() != "mm-1" {
 		t.Errorf("instruments %d, params %v, start %+v", len(r.instruments), r.params.All(), r.start)

@@ -17,8 +17,9 @@ type Strategy interface {
 	// indexes the events and intents use. An error refuses to start: the SDK
 	// logs it and returns the plugin error "bad configuration" (-3). After
 	// Init, the start-up blob's starting positions arrive through OnPosition
-	// and the orders an earlier instance left open through OnOrder, in the
-	// same call.
+	// and the orders an earlier instance left open, which this one adopts
+	// (a hot swap; Context.Adopted lists them already in Init), through
+	// OnOrder, in the same call.
 	Init(ctx *Context, params *Params, instruments []abi.Instrument) error
 
 	// OnBook receives a book message: a snapshot (snapshot true: replace

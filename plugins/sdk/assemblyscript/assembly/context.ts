@@ -3,7 +3,7 @@
 // reads the host clock, arms timers and logs.
 
 import {
-  GOOD_TIL_CANCELLED, IMMEDIATE_OR_CANCEL, Instrument, LIMIT, LOG_ERROR, LOG_WARN, MARKET, NO_INSTRUMENT,
+  GOOD_TIL_CANCELLED, IMMEDIATE_OR_CANCEL, Instrument, LIMIT, LOG_ERROR, LOG_WARN, MARKET, NO_INSTRUMENT, OrderUpdate,
   SIZE_AMEND, SIZE_CANCEL, SIZE_CANCEL_ALL, SIZE_PLACE, Start, writeAmend, writeCancel, writeCancelAll, writePlace,
 } from "./abi";
 import { hostCancelTimer, hostLog, hostNow, hostSetTimer } from "./host";
@@ -28,6 +28,14 @@ export class Context {
   start: Start = new Start();
   /** The instrument table: an instrument's index is the index events and intents use. */
   instruments: Instrument[] = [];
+  /**
+   * The orders this instance adopted at start: the open orders an earlier
+   * instance left, which a hot swap (or a restart with keep_orders) hands
+   * over (abi/README.md §10). Its own from the start: it amends and cancels
+   * them by cid. Set before init (read it there to take them over instead of
+   * placing new orders); each also reaches onOrder after init.
+   */
+  adopted: OrderUpdate[] = [];
   nextCid: u64 = 1;
   private seq: u32 = 0;
   private out: usize = 0; // the outbox

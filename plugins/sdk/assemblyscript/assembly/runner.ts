@@ -94,6 +94,7 @@ export class Runner {
     }
     if (!started) return this.badInput("start-up blob (no start record)", 0);
     this.ctx.instruments = instruments;
+    this.ctx.adopted = orders;
     this.ctx.nextCid = this.ctx.start.firstCid > 0 ? this.ctx.start.firstCid : 1;
     const err = this.s.init(this.ctx, new Params(params), instruments);
     if (err != null) {

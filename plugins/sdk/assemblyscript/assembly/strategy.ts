@@ -12,7 +12,8 @@ export class Strategy {
    * message to refuse to start (the SDK logs it and the plugin returns
    * "bad configuration", -3), or null. After init the starting positions
    * arrive through onPosition and the orders kept from an earlier instance
-   * through onOrder, in the same call.
+   * (adopted: ctx.adopted lists them already in init) through onOrder, in
+   * the same call.
    */
   init(ctx: Context, params: Params, instruments: Instrument[]): string | null { return null; }
   /** A book message: a snapshot (replace the book) or a change (update it). */

@@ -2,7 +2,7 @@
 //! it queues intents into the outbox (place, amend, cancel, cancel_all),
 //! reads the host clock, arms timers and logs.
 
-use crate::abi::{self, Fixed, Instrument, Start, Str};
+use crate::abi::{self, Fixed, Instrument, OrderUpdate, Start, Str};
 use crate::host;
 use core::fmt::{self, Write};
 use std::rc::Rc;
@@ -79,11 +79,12 @@ pub struct Context {
     dropped: usize,
     pub(crate) start: Start,
     pub(crate) instruments: Rc<[Instrument]>,
+    pub(crate) adopted: Rc<[OrderUpdate]>,
 }
 
 impl Context {
     pub(crate) fn new() -> Self {
-        Context { out: core::ptr::null_mut(), cap: 0, len: 0, next_cid: 1, seq: 0, dropped: 0, start: Start::default(), instruments: Rc::from(Vec::new()) }
+        Context { out: core::ptr::null_mut(), cap: 0, len: 0, next_cid: 1, seq: 0, dropped: 0, start: Start::default(), instruments: Rc::from(Vec::new()), adopted: Rc::from(Vec::new()) }
     }
 
     /// Starts a call: an empty outbox.
@@ -246,6 +247,16 @@ impl Context {
     /// The optional ABI features in effect.
     pub fn features(&self) -> u32 {
         self.start.features
+    }
+
+    /// The orders this instance adopted at start: the open orders an earlier
+    /// instance left, which a hot swap (or a restart with keep_orders) hands
+    /// over (abi/README.md §10). They are its own from the start: it amends
+    /// and cancels them by cid. Read them in `init` to take them over
+    /// instead of placing new orders; each also reaches `on_order` after
+    /// `init`.
+    pub fn adopted(&self) -> &[OrderUpdate] {
+        &self.adopted
     }
 
     /// The instrument table; an instrument's index in it is the index events

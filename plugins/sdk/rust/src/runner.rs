@@ -34,7 +34,8 @@ impl<S: Strategy> Runner<S> {
 
     /// stratbox_init: input holds the start-up blob. Decodes it, calls
     /// `init`, then `on_position` for each starting position and `on_order`
-    /// for each order kept from an earlier instance. Returns the intent
+    /// for each order kept from an earlier instance (adopted: `Context::adopted`
+    /// lists them already in `init`). Returns the intent
     /// byte count, -2 when the blob cannot be read, -3 when `init` refuses.
     pub fn init(&mut self, input: &[u8], out: &mut [u8]) -> i32 {
         self.ready = false;
@@ -79,6 +80,7 @@ impl<S: Strategy> Runner<S> {
         self.ctx.start = start;
         self.ctx.set_first_cid(start.first_cid);
         self.ctx.instruments = instruments.into();
+        self.ctx.adopted = orders.into();
         let table = self.ctx.instruments.clone();
         if let Err(e) = self.s.init(&mut self.ctx, &Params::new(params), &table) {
             self.ctx.logf(abi::LOG_ERROR, format_args!("strategy: init: {}", e));
@@ -87,7 +89,8 @@ impl<S: Strategy> Runner<S> {
         for p in &positions {
             self.s.on_position(&mut self.ctx, p);
         }
-        for u in &orders {
+        let adopted = self.ctx.adopted.clone();
+        for u in adopted.iter() {
             self.s.on_order(&mut self.ctx, u);
         }
         self.ready = true;
@@ -223,5 +226,42 @@ pub mod rt {
             Some(r) => r.on_stop(&mut buffers().outbox),
             None => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::abi::{self, Instrument, OrderUpdate};
+    use crate::testing::{self, Harness};
+    use crate::{Context, Params, Strategy};
+
+    #[derive(Default)]
+    struct Adopter {
+        in_init: Vec<u64>,
+        on_order: Vec<u64>,
+    }
+
+    impl Strategy for Adopter {
+        fn init(&mut self, ctx: &mut Context, _: &Params, _: &[Instrument]) -> Result<(), String> {
+            self.in_init = ctx.adopted().iter().map(|o| o.cid).collect();
+            Ok(())
+        }
+        fn on_order(&mut self, _: &mut Context, o: &OrderUpdate) {
+            self.on_order.push(o.cid);
+        }
+    }
+
+    // The orders of the start-up blob are adopted: Context::adopted lists
+    // them in init, and each reaches on_order after it.
+    #[test]
+    fn adopted_orders() {
+        let mut blob = testing::startup(50, 1, &[("BTC-PERPETUAL", 50_000_000, 1_000_000_000)], &[]);
+        blob[44..48].copy_from_slice(&2u32.to_le_bytes());
+        blob.extend(testing::order_update(7, abi::STATE_OPEN, 0, ""));
+        blob.extend(testing::order_update(9, abi::STATE_OPEN, 0, ""));
+        let mut h = Harness::new(Adopter::default());
+        h.init(&blob).unwrap();
+        assert_eq!(h.strategy().in_init, vec![7, 9]);
+        assert_eq!(h.strategy().on_order, vec![7, 9]);
     }
 }
