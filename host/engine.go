@@ -90,6 +90,8 @@ type Engine struct {
 
 	remoteGate remoteGate // AdmitRemote's rate limiter
 
+	risks atomic.Pointer[RiskSet] // the limits in force once SetRisk changed them (reload.go); nil: cfg's
+
 	step *Lockstep // replay: spawned work runs in lock step (replay.go); nil live
 
 	tel *telemetry // traces and metrics (telemetry.go); nil: off
@@ -418,6 +420,7 @@ func (e *Engine) setup(ctx context.Context) error {
 	for i := range e.cfg.Plugins {
 		pl := newPlugin(e, &e.cfg.Plugins[i], tab)
 		e.mu.Lock()
+		pl.risk.setLimits(e.riskFor(pl.name)) // a SetRisk since newPlugin read them
 		e.plugins = append(e.plugins, pl)
 		e.mu.Unlock()
 		for _, n := range pl.spec.Instruments {

@@ -26,10 +26,13 @@ func (pl *plugin) intents(out []byte, now time.Time) bool {
 		}
 		n++
 	}
-	if pl.risk.flooding(now, n) {
+	e := pl.e
+	e.mu.Lock() // SetRisk changes the flood limit
+	flooding := pl.risk.flooding(now, n)
+	e.mu.Unlock()
+	if flooding {
 		return true
 	}
-	e := pl.e
 	e.stats.intents.Add(uint64(n))
 	pl.intentsN.Add(uint64(n))
 	for rec, err := range abi.Records(out) {

@@ -17,9 +17,8 @@ var ErrRemoteRefused = errors.New("host: remote order refused")
 // remoteGate is the rate limiter of the requests other hosts send to this
 // host's connections (every plugin's default limits: one bucket for all).
 type remoteGate struct {
-	once sync.Once
-	mu   sync.Mutex
-	r    *risk
+	mu sync.Mutex
+	r  *risk // made at the first request; SetRisk changes its limits
 }
 
 // AdmitRemote checks an order request that another member of a cluster
@@ -44,7 +43,6 @@ func (e *Engine) AdmitRemote(method string, params []byte, instrument string) er
 	refuse := func(f string, a ...any) error {
 		return fmt.Errorf("%w: %s: "+f, append([]any{ErrRemoteRefused, method}, a...)...)
 	}
-	e.remoteGate.once.Do(func() { e.remoteGate.r = newRisk(e.cfg.Risk, &e.killed) })
 	op := deribit.Op(method)
 	order := op == deribit.OpPlace || op == deribit.OpEdit
 	if order && e.killed.Load() {
@@ -52,6 +50,9 @@ func (e *Engine) AdmitRemote(method string, params []byte, instrument string) er
 	}
 	g := &e.remoteGate
 	g.mu.Lock()
+	if g.r == nil {
+		g.r = newRisk(e.riskSet().Default, &e.killed)
+	}
 	r := g.r.admit(e.clk.Now())
 	g.mu.Unlock()
 	if r == abi.ReasonRiskRate {
@@ -113,10 +114,7 @@ func (e *Engine) AdmitRemote(method string, params []byte, instrument string) er
 		if !slices.Contains(s.Instruments, p.Instrument) {
 			continue
 		}
-		l := e.cfg.Risk
-		if s.Risk != nil {
-			l = *s.Risk
-		}
+		l := e.riskFor(s.Name)
 		switch {
 		case l.MaxOrderAmount > 0 && amount > l.MaxOrderAmount:
 			return refuse("amount %s over max_order_amount %s of plugin %s", amount, l.MaxOrderAmount, s.Name)

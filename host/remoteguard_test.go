@@ -63,11 +63,21 @@ func TestAdmitRemote(t *testing.T) {
 	refused("private/edit", `{"order_id":"1","amount":2000,"price":`+near.String()+`}`, "BTC-PERPETUAL", "max_order_amount")
 	refused("private/edit", `{"order_id":"1","amount":10,"price":1}`, "ETH-PERPETUAL", "not one this host trades")
 	// Notional: 6000 USD of an inverse perpetual over max_notional 5000.
+	// The limits in force are SetRisk's (host ctl reload).
 	lim2 := lim
 	lim2.MaxOrderAmount = 0
-	r.e.cfg.Plugins[0].Risk = &lim2
+	if err := r.e.SetRisk(RiskSet{Default: r.e.cfg.Risk, Plugins: map[string]RiskLimits{"script": lim2}}); err != nil {
+		t.Fatal(err)
+	}
 	refused("private/buy", p("6000", near.String()), "", "max_notional")
-	r.e.cfg.Plugins[0].Risk = &lim
+	lim2.MaxOrderAmount = fx("100")
+	if err := r.e.SetRisk(RiskSet{Default: r.e.cfg.Risk, Plugins: map[string]RiskLimits{"script": lim2}}); err != nil {
+		t.Fatal(err)
+	}
+	refused("private/buy", p("200", near.String()), "", "max_order_amount 100")
+	if err := r.e.SetRisk(RiskSet{Default: r.e.cfg.Risk, Plugins: map[string]RiskLimits{"script": lim}}); err != nil {
+		t.Fatal(err)
+	}
 	// The kill switch: no place or amend, cancels and reads still go.
 	r.e.Kill()
 	refused("private/buy", p("10", near.String()), "", "kill switch")
@@ -96,5 +106,14 @@ func TestAdmitRemoteRate(t *testing.T) {
 	clk.Advance(time.Second)
 	if err := e.AdmitRemote("private/cancel", []byte(`{"order_id":"1"}`), ""); err != nil {
 		t.Fatalf("a second later: %v", err)
+	}
+	// SetRisk's default is the bucket's from the next request on.
+	if err := e.SetRisk(RiskSet{Default: RiskLimits{IntentsPerSecond: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := e.AdmitRemote("private/cancel", []byte(`{"order_id":"1"}`), ""); err != nil {
+			t.Fatalf("request %d without a rate limit: %v", i, err)
+		}
 	}
 }

@@ -26,7 +26,7 @@ type plugin struct {
 	global []uint32         // its index → the engine's
 	local  []uint32         // the engine's index → its, or abi.NoInstrument
 	inbox  *inbox.Inbox
-	risk   *risk
+	risk   *risk // under e.mu (SetRisk changes its limits)
 
 	// Guarded by e.mu.
 	instance   uint32 // the live instance's id (its orders' labels carry it)
@@ -61,11 +61,7 @@ type plugin struct {
 func newPlugin(e *Engine, spec *PluginSpec, tab *deribit.Table) *plugin {
 	pl := &plugin{e: e, spec: spec, name: spec.Name, inbox: inbox.New(spec.InboxLimit),
 		open: map[*order]struct{}{}, resumed: make(chan struct{}, 1)}
-	lim := e.cfg.Risk
-	if spec.Risk != nil {
-		lim = *spec.Risk
-	}
-	pl.risk = newRisk(lim, &e.killed)
+	pl.risk = newRisk(e.riskFor(spec.Name), &e.killed)
 	pl.local = make([]uint32, tab.Len())
 	for i := range pl.local {
 		pl.local[i] = abi.NoInstrument

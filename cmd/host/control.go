@@ -23,14 +23,14 @@ type controlHost struct {
 	pool     *pool.Pool
 	exchange string
 	started  time.Time
-	limits   []control.Limit
 	killed   func(n int) // prints the kill switch line
+	reload   *reloader   // nil: no configuration file (reload.go)
 }
 
 func (h *controlHost) Status(context.Context) (control.Status, error) {
 	es, ps := h.eng.Stats(), h.pool.Stats()
 	st := control.Status{Version: version(), Started: h.started, Uptime: time.Since(h.started), Exchange: h.exchange,
-		Killed: es.Killed, Limits: h.limits,
+		Killed: es.Killed, Limits: riskLimits(h.eng.Risk().Default),
 		Pool: control.Pool{Healthy: ps.Healthy, Size: ps.Total, Degraded: ps.Degraded}}
 	for _, p := range es.Plugins {
 		state := "running"
@@ -87,9 +87,7 @@ func (h *controlHost) Swap(context.Context, string, string, map[string]string) e
 	return fmt.Errorf("%w: hot swap is not in this version of the host (its orders would have to be handed to the new module at start)", control.ErrUnsupported)
 }
 
-func (h *controlHost) Reload(context.Context) (control.Reload, error) {
-	return control.Reload{}, fmt.Errorf("%w: live reload is not in this version of the host: restart it with the new configuration", control.ErrUnsupported)
-}
+func (h *controlHost) Reload(context.Context) (control.Reload, error) { return h.reload.reload() }
 
 // version is the host's module version and VCS revision, as the build
 // recorded them.

@@ -26,7 +26,7 @@ commands:
   pause NAME [--cancel]                 stop delivering events to a plugin; its orders stay unless --cancel
   resume NAME                           deliver events to a paused plugin again
   swap NAME FILE.wasm [--param k=v ...] hot swap (the API has it; this version of host run answers "not supported")
-  reload                                re-read the configuration (the API has it; this version answers "not supported")
+  reload                                re-read host run's --config: apply the risk limits, all or none; list what takes a restart
 
 flags:`
 
@@ -140,7 +140,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stdout, "reloaded: %s in force\n", strings.Join(r.Applied, ", "))
 		}
 		if len(r.Restart) > 0 {
-			fmt.Fprintf(stdout, "changed but applied only at the next start: %s\n", strings.Join(r.Restart, ", "))
+			fmt.Fprintf(stdout, "changed, not applied until the host restarts (a plugin's params also with host ctl swap --param): %s\n", strings.Join(r.Restart, ", "))
 		}
 		return nil
 	default:

@@ -230,7 +230,7 @@ size = 100
 		{[]string{"resume", "mm"}, "mm resumed", false},
 		{[]string{"resume", "zz"}, `unknown plugin "zz" (plugins: mm)`, true},
 		{[]string{"swap", "mm", wasm}, "hot swap is not in this version", true},
-		{[]string{"reload"}, "live reload is not in this version", true},
+		{[]string{"reload"}, "nothing that can change live changed", false},
 		{[]string{"kill"}, "kill switch on", false},
 		{[]string{"status", "--json"}, `"killed": true`, false},
 	} {

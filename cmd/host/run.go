@@ -68,7 +68,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(f.logLevel)}))
-	return trade(ctx, cfg, f.duration, log, stdout, f.record)
+	var reread func() (fileConfig, error) // host ctl reload
+	if f.config != "" {
+		paths := fs.Args()
+		reread = func() (fileConfig, error) { return f.load(paths) }
+	}
+	return trade(ctx, cfg, reread, f.duration, log, stdout, f.record)
 }
 
 func parseLevel(s string) slog.Level {
@@ -135,8 +140,9 @@ func (f *runFlags) load(paths []string) (fileConfig, error) {
 
 // trade runs the engine until ctx ends or, when d > 0, for d from the moment
 // the plugins are loaded and the connection is up; then it prints the
-// summary.
-func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger, stdout io.Writer, recordTo string) error {
+// summary. reread reads the configuration again, for host ctl reload (nil:
+// there is no file).
+func trade(ctx context.Context, c fileConfig, reread func() (fileConfig, error), d time.Duration, log *slog.Logger, stdout io.Writer, recordTo string) error {
 	// The exchange and the connection outlive the trading period so that
 	// the engine can wind down (cancel its orders) after it.
 	life, stopLife := context.WithCancel(context.WithoutCancel(ctx))
@@ -259,7 +265,7 @@ func trade(ctx context.Context, c fileConfig, d time.Duration, log *slog.Logger,
 	}
 	ctlKills := make(chan int, 4) // the kill switch thrown through the control endpoint, printed below
 	stopCtl, err := serveControl(life, c.Control, &controlHost{eng: eng, pool: x, exchange: cc.URL, started: time.Now(),
-		limits: riskLimits(ecfg.Risk), killed: func(n int) {
+		reload: newReloader(c, reread, eng), killed: func(n int) {
 			select {
 			case ctlKills <- n:
 			default:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/clock"
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 )
 
 // Child exit codes (ServeChild).
@@ -27,9 +28,11 @@ const (
 	childExitProtocol = 2 // a broken request, a failed load or a failed write
 )
 
-// ServeChild is the child side: it reads requests from r and writes replies
-// to w until r ends or a stop request; it returns the process exit code.
-// main (and TestMain) call it when os.Args[1] == ChildArg.
+// ServeChild is the child side: it reads the load request from r and
+// replies on w, then serves the requests of the shared-memory region the
+// load names (or, without one, of r, replying on w) until r ends or a stop
+// request; it returns the process exit code. main (and TestMain) call it
+// when os.Args[1] == ChildArg.
 //
 // The child ignores SIGINT, SIGTERM and SIGHUP: the parent stops it (an
 // operator's Ctrl-C goes to the whole process group), or kills it.
@@ -58,6 +61,14 @@ type childServer struct {
 	out  *bufio.Writer
 	wbuf []byte
 
+	// After the load: the region's endpoint (nil: the pipe carries every
+	// request), the frames of stdin for its 'P' records, and the requests
+	// served (the number of the CPU-time mark).
+	region *shm.Region
+	ep     *shm.Endpoint
+	frames chan pipeFrame
+	served uint64
+
 	clk   *clock.Fake // set to the parent's now before every call
 	cache *Cache
 	p     *Plugin
@@ -65,7 +76,7 @@ type childServer struct {
 }
 
 func (c *childServer) serve() int {
-	for {
+	for c.ep == nil { // the load, and every request without a region
 		typ, body, err := readFrame(c.in, &c.hdr, &c.buf, maxRequest)
 		if err == io.EOF {
 			return childExitOK
@@ -76,6 +87,49 @@ func (c *childServer) serve() int {
 		if code, done := c.handle(typ, body); done {
 			return code
 		}
+	}
+	c.frames = make(chan pipeFrame)
+	go c.watchInput()
+	var buf []byte
+	for {
+		typ, body, err := c.ep.Recv(buf, farFuture)
+		if errors.Is(err, shm.ErrPeerGone) {
+			return childExitOK // stdin ended
+		}
+		if err != nil {
+			return c.protocol("read request: %v", err)
+		}
+		buf = body
+		if typ == recPipe {
+			f, ok := <-c.frames
+			if !ok {
+				return childExitOK
+			}
+			typ, body = f.typ, f.body
+		}
+		if code, done := c.handle(typ, body); done {
+			return code
+		}
+	}
+}
+
+// watchInput reads stdin after the load: the frames the 'P' records
+// announce, and its end, which aborts the endpoint (the parent went or
+// stopped the child).
+func (c *childServer) watchInput() {
+	defer close(c.frames)
+	var hdr [frameHeader]byte
+	for {
+		var buf []byte
+		typ, body, err := readFrame(c.in, &hdr, &buf, maxRequest)
+		if err != nil {
+			if err != io.EOF {
+				c.protocol("read request: %v", err)
+			}
+			c.ep.Abort(shm.ErrPeerGone)
+			return
+		}
+		c.frames <- pipeFrame{typ, body}
 	}
 }
 
@@ -108,12 +162,24 @@ func (c *childServer) handle(typ byte, body []byte) (code int, done bool) {
 		return c.protocol("unknown request %q", typ), true
 	}
 	if err != nil {
-		return c.sendError(err)
-	}
-	if err := c.sendResult(intents); err != nil {
+		code, done = c.sendError(err)
+	} else if err := c.sendResult(intents); err != nil {
 		return c.protocol("write result: %v", err), true
+	} else {
+		code, done = childExitOK, typ == reqStop
 	}
-	return childExitOK, typ == reqStop
+	c.mark()
+	return code, done
+}
+
+// mark leaves the child's CPU-time mark in the region, just after a reply
+// (off the parent's wait): the start of the parent's next call budget.
+func (c *childServer) mark() {
+	c.served++
+	if c.region != nil {
+		c.region.Word(wordMarkCPU).Store(uint64(selfCPU()))
+		c.region.Word(wordMarkSeq).Store(c.served)
+	}
 }
 
 // load loads the plugin with the parent's config, the fake clock, no call
@@ -122,7 +188,7 @@ func (c *childServer) load(body []byte) (int, bool) {
 	d := frameDec{b: body}
 	instance := d.u64()
 	cfg := PluginConfig{MemoryLimitPages: d.u32(), CallBudget: -1}
-	d.u32()
+	ringFD := int(d.u32())
 	cfg.LogRate, cfg.LogBurst, cfg.Seed = int(d.u64()), int(d.u64()), d.u64()
 	cfg.TimerMin = time.Duration(d.u64())
 	name, dir := d.str(), d.str()
@@ -138,6 +204,12 @@ func (c *childServer) load(body []byte) (int, bool) {
 		return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
 	}
 	c.p.starts = instance - 1 // Start numbers this instance as the parent did
+	var region *shm.Region
+	if ringFD != 0 {
+		if region, err = shm.OpenFD(ringFD); err != nil {
+			return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
+		}
+	}
 	// Loaded: from here on the child runs plugin code, confined.
 	if err := confine(); err != nil {
 		return c.sendError(&Fault{Plugin: name, Call: callLoad, Kind: FaultProcess, Err: err})
@@ -146,6 +218,10 @@ func (c *childServer) load(body []byte) (int, bool) {
 	if err := c.sendResult(nil); err != nil {
 		return c.protocol("write result: %v", err), true
 	}
+	if region != nil { // the replies from now on
+		c.region, c.ep = region, region.Child()
+	}
+	c.mark()
 	return childExitOK, false
 }
 
@@ -200,16 +276,29 @@ func (c *childServer) sendResult(intents []byte) error {
 	return c.send(repResult, b, intents)
 }
 
-// send writes and flushes one frame: fixed, then tail. It reuses wbuf.
+// send sends one reply: fixed, then tail. It reuses wbuf.
 func (c *childServer) send(typ byte, fixed, tail []byte) error {
+	c.wbuf = fixed[:0]
+	return c.write(typ, fixed, tail)
+}
+
+// write sends one message (fixed, then tail): a ring record, or a frame on
+// stdout (announced by a 'P' record when there is a ring but the message
+// is larger than its records).
+func (c *childServer) write(typ byte, fixed, tail []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.wbuf = fixed[:0]
+	if c.ep != nil && len(fixed)+len(tail) <= c.ep.MaxRecord() {
+		return c.ep.Send(typ, farFuture, fixed, tail)
+	}
 	var hdr [frameHeader]byte
 	_, _ = c.out.Write(appendFrameHeader(hdr[:0], typ, len(fixed)+len(tail)))
 	_, _ = c.out.Write(fixed)
 	_, _ = c.out.Write(tail)
-	return c.out.Flush()
+	if err := c.out.Flush(); err != nil || c.ep == nil {
+		return err
+	}
+	return c.ep.Send(recPipe, farFuture)
 }
 
 // protocol reports a broken exchange on stderr, which the parent logs.
@@ -219,6 +308,9 @@ func (c *childServer) protocol(format string, args ...any) int {
 }
 
 func (c *childServer) close() {
+	if c.region != nil {
+		_ = c.region.Close()
+	}
 	if c.p != nil {
 		_ = c.p.Close(context.Background())
 	}
@@ -247,13 +339,7 @@ func (h childLogHandler) Handle(_ context.Context, r slog.Record) error {
 		b = appendFrameStr(appendFrameStr(b, a.Key), a.Value.String())
 		return true
 	})
-	c := h.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var hdr [frameHeader]byte
-	_, _ = c.out.Write(appendFrameHeader(hdr[:0], repLog, len(b)))
-	_, _ = c.out.Write(b)
-	return c.out.Flush() // now: a line survives a kill later in the call
+	return h.c.write(repLog, b, nil) // now: a line survives a kill later in the call
 }
 
 func (h childLogHandler) WithAttrs([]slog.Attr) slog.Handler { return h }

@@ -16,7 +16,8 @@
 // heartbeats. Either way the plugin has no files, sockets, environment or
 // arguments, reads the host's clock, draws from a deterministic random
 // source, and its stdout and stderr become rate-limited log lines. On Linux
-// a child also inherits only its pipes, sets its ProcessLimits, and runs
+// a child also inherits only its pipes and its shared-memory region (package
+// shm: the rings of its requests and replies), sets its ProcessLimits, and runs
 // plugin code under no_new_privs and a seccomp allow-list, as
 // ProcessConfig.Credential's user if given (RATIONALE.md, "What does the
 // plugin sandbox protect against, and what not?").
@@ -24,14 +25,16 @@
 // The files follow the jobs: plugin.go (load and cache), instance.go (one
 // instance and its calls), abort.go and sandbox.go (faults, the host
 // imports), runtime.go (the in-process Sandbox), process.go (the parent's
-// side of a child), wire.go (the frames between them), childserver.go (the
-// child's side), stderr.go (the child's stderr), and the platform files
-// child_*.go and harden_*.go.
+// side of a child), transport.go (its rings and pipes), watch.go (the CPU-time
+// budget of its calls), wire.go (the frames and records between them),
+// childserver.go (the child's side), stderr.go (the child's stderr), and the
+// platform files child_*.go, cpuclock_*.go and harden_*.go.
 //
 // # Faults
 //
 // A trap (out-of-memory included), an overrun of the per-call budget (CPU
-// time; budget.go in process) or of its wall-clock backstop, a
+// time, in process (budget.go) and in a child process, with a wall-clock
+// backstop), a
 // negative result, a result outside the outbox, an outbox that cannot be
 // framed, a proc_exit and a child process that dies are a *Fault (Kind says
 // which); the instance is dead after it, and the Plugin starts a fresh one

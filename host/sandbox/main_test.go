@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 		switch os.Args[1] {
 		case ChildArg:
 			os.Exit(ServeChild(os.Stdin, os.Stdout))
-		case testChildGarbage, testChildSilent, testChildBadIntents:
+		case testChildGarbage, testChildSilent, testChildBadIntents, testChildCorrupt:
 			os.Exit(serveBrokenChild(os.Args[1]))
 		case testChildConfined:
 			os.Exit(serveConfinedProbe())

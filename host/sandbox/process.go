@@ -5,10 +5,13 @@ package sandbox
 // NewProcess starts the host binary again with the hidden argument ChildArg;
 // ServeChild, in the child, loads the plugin and runs it in an in-process
 // Sandbox, so that timers and the numbering of events work there exactly as
-// in-process. The parent writes one request on the child's stdin and reads
-// the reply from its stdout; one request is outstanding at a time. It
-// enforces the call budget by killing the child (SIGKILL) when a reply is
-// late. The child's stderr is logged as warn lines.
+// in-process. The parent writes the load request on the child's stdin and
+// reads its reply from the child's stdout; every later request and its
+// replies cross a shared-memory region (package shm) created at the spawn,
+// the pipe staying for liveness (transport.go). One request is outstanding
+// at a time. The parent enforces the call's CPU-time budget and wall-clock
+// backstop by killing the child (SIGKILL, watch.go). The child's stderr is
+// logged as warn lines.
 //
 // The wire format is in wire.go, the child's side in childserver.go, the
 // handling of its stderr in stderr.go.
@@ -32,6 +35,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 )
 
 // ChildArg is the hidden first argument that makes the host binary serve one
@@ -91,6 +95,7 @@ const (
 	whyDeadline
 	whyCanceled
 	whyClosed
+	whyBackstop
 )
 
 // procSandbox is the Sandbox of IsolateProcess: one child process.
@@ -105,6 +110,21 @@ type procSandbox struct {
 	r      *bufio.Reader // over stdout
 	stderr *stderrLog
 
+	// The shared-memory transport after the load (nil: the pipe), the
+	// liveness goroutine's frames and error, and the requests sent.
+	region     *shm.Region
+	ep         *shm.Endpoint
+	frames     chan pipeFrame
+	quit       chan struct{} // closed by reap: ends the liveness goroutine
+	readerDone chan struct{}
+	pipeErr    atomic.Pointer[error]
+	killEP     atomic.Pointer[shm.Endpoint] // ep, for kill from any goroutine
+	ringFD     int                          // the region's descriptor in the child
+	requests   uint64
+	ringSize   int    // of each ring; 0: ringSize (tests set it)
+	onSent     func() // a test hook: a request is in the ring
+	at         [8]byte
+
 	req   []byte // the request being sent, reused
 	reply []byte // the last reply's payload, reused: Deliver's intents point into it
 	hdr   [frameHeader]byte
@@ -114,9 +134,10 @@ type procSandbox struct {
 	next    time.Time
 	hasNext bool
 
-	// The deadline of a call: a reused timer that kills the child, and why
-	// the parent killed it, read when the reply (or the read error) is in.
-	timer    *time.Timer
+	// The limits of a call: a reused timer that kills the child (watch.go),
+	// and why the parent killed it, read when the reply (or the read error)
+	// is in.
+	watch    callWatch
 	why      atomic.Int32
 	onCancel func()
 
@@ -134,11 +155,13 @@ type procSandbox struct {
 // NewProcess returns a Sandbox that runs a fresh instance of p in a child
 // process when Start is called: the host binary (pc.Path) started with
 // pc.Args, an empty environment, its stderr logged through p's logger. The
-// parent enforces p's call budget by killing the child.
+// parent enforces p's call budget (CPU time of the child process, where it
+// can be read: Linux) and call backstop (wall-clock time) by killing the
+// child.
 func NewProcess(p *Plugin, pc ProcessConfig) Sandbox {
 	s := &procSandbox{p: p, pc: pc.withDefaults(), log: p.log}
-	s.timer = time.AfterFunc(time.Hour, func() { s.abort(whyDeadline) })
-	s.timer.Stop()
+	s.watch.t = time.AfterFunc(time.Hour, s.watchFire)
+	s.watch.t.Stop()
 	s.onCancel = func() { s.abort(whyCanceled) }
 	return s
 }
@@ -156,11 +179,18 @@ func (s *procSandbox) Start(ctx context.Context, startup []byte, now time.Time) 
 		return nil, s.die(&Fault{Plugin: s.p.name, Call: callLoad, Kind: FaultProcess, Err: err}, true)
 	}
 	s.req = s.appendLoad(s.req[:0], instance)
-	if _, err := s.roundTrip(ctx, callLoad, s.pc.StartTimeout, s.p.wasm); err != nil {
+	if _, err := s.roundTrip(ctx, callLoad, wallLimit(s.pc.StartTimeout), reqLoad, now, s.p.wasm); err != nil {
 		return nil, err
 	}
-	s.req = appendTimed(s.req[:0], reqStart, now, startup)
-	body, err := s.roundTrip(ctx, abi.ExportInit, s.p.cfg.InitBudget, nil)
+	if s.region != nil {
+		s.ep = s.region.Parent()
+		s.killEP.Store(s.ep)
+		s.startReader()
+	}
+	// The start-up's backstop leaves the call backstop's margin on top of
+	// its budget: a backstop equal to the budget would make it wall time.
+	cfg := s.p.cfg
+	body, err := s.roundTrip(ctx, abi.ExportInit, cpuLimit(cfg.InitBudget, cfg.InitBudget+cfg.CallBackstop), reqStart, now, startup)
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +207,7 @@ func (s *procSandbox) Deliver(ctx context.Context, batch []byte, now time.Time) 
 	if len(batch) > int(s.desc.InboxCap) {
 		return nil, fmt.Errorf("%w: %d bytes, inbox of %d", ErrInboxFull, len(batch), s.desc.InboxCap)
 	}
-	s.req = appendTimed(s.req[:0], reqDeliver, now, batch)
-	return s.call(ctx, abi.ExportOnEvents)
+	return s.call(ctx, abi.ExportOnEvents, reqDeliver, now, batch)
 }
 
 func (s *procSandbox) NextTimer() (time.Time, bool) { return s.next, s.hasNext }
@@ -190,8 +219,7 @@ func (s *procSandbox) Stop(ctx context.Context, now time.Time) ([]byte, error) {
 		return nil, s.Close()
 	}
 	defer s.exit()
-	s.req = appendTimed(s.req[:0], reqStop, now, nil)
-	return s.call(ctx, abi.ExportOnStop)
+	return s.call(ctx, abi.ExportOnStop, reqStop, now, nil)
 }
 
 // Close kills the child and reaps it. It is idempotent.
@@ -276,14 +304,20 @@ func (s *procSandbox) spawn(instance uint64) error {
 		cmd.SysProcAttr.Credential = s.pc.Credential
 	}
 	cmd.WaitDelay = time.Second
-	if err := cloexecInherited(); err != nil { // only the pipes are inherited
+	if err := cloexecInherited(); err != nil { // only the pipes and the region are inherited
 		_, _, _, _ = inR.Close(), inW.Close(), outR.Close(), outW.Close()
 		return err
+	}
+	if s.region = s.openRegion(); s.region != nil {
+		s.ringFD = s.region.Attach(cmd)
 	}
 	err = cmd.Start()
 	_, _ = inR.Close(), outW.Close() // the child holds them now
 	if err != nil {
 		_, _ = inW.Close(), outR.Close()
+		if s.region != nil {
+			_, s.region = s.region.Close(), nil
+		}
 		return fmt.Errorf("start %s: %w", path, err)
 	}
 	s.cmd, s.stdin, s.stdout = cmd, inW, outR
@@ -298,7 +332,7 @@ func (s *procSandbox) appendLoad(b []byte, instance uint64) []byte {
 	b = appendFrameHeader(b, reqLoad, 0) // the length is set below
 	b = binary.LittleEndian.AppendUint64(b, instance)
 	b = binary.LittleEndian.AppendUint32(b, cfg.MemoryLimitPages)
-	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, uint32(s.ringFD))
 	b = binary.LittleEndian.AppendUint64(b, uint64(cfg.LogRate))
 	b = binary.LittleEndian.AppendUint64(b, uint64(cfg.LogBurst))
 	b = binary.LittleEndian.AppendUint64(b, cfg.Seed)
@@ -310,21 +344,23 @@ func (s *procSandbox) appendLoad(b []byte, instance uint64) []byte {
 	return b
 }
 
-// call makes one plugin call: the request is in s.req.
-func (s *procSandbox) call(ctx context.Context, name string) ([]byte, error) {
-	body, err := s.roundTrip(ctx, name, s.p.cfg.CallBudget, nil)
+// call makes one plugin call under the call budget and backstop.
+func (s *procSandbox) call(ctx context.Context, name string, typ byte, now time.Time, data []byte) ([]byte, error) {
+	// The start-up's backstop leaves the call backstop's margin on top of
+	// its budget: a backstop equal to the budget would make it wall time.
+	cfg := s.p.cfg
+	body, err := s.roundTrip(ctx, name, cpuLimit(cfg.CallBudget, cfg.CallBackstop), typ, now, data)
 	if err != nil {
 		return nil, err
 	}
 	return s.result(name, body)
 }
 
-// roundTrip sends s.req (and then extra) and reads the reply that ends the
-// request, within limit (none if negative): on the deadline or the end of
-// ctx the child is killed, which ends the read. It returns the payload of a
-// result; any other outcome is an error, and all but an error reply leave
-// the sandbox dead.
-func (s *procSandbox) roundTrip(ctx context.Context, call string, limit time.Duration, extra []byte) ([]byte, error) {
+// roundTrip sends a request (exchange) and reads the reply that ends it,
+// within lim: past a limit or at the end of ctx the child is killed and
+// the wait aborted. It returns the payload of a result; any other outcome
+// is an error, and all but an error reply leave the sandbox dead.
+func (s *procSandbox) roundTrip(ctx context.Context, call string, lim callLimit, typ byte, now time.Time, data []byte) ([]byte, error) {
 	if s.dead.Load() {
 		return nil, ErrDead
 	}
@@ -336,23 +372,22 @@ func (s *procSandbox) roundTrip(ctx context.Context, call string, limit time.Dur
 	if ctx.Done() != nil {
 		unwatch = context.AfterFunc(ctx, s.onCancel)
 	}
-	if limit >= 0 {
-		s.timer.Reset(limit)
-	}
-	typ, body, err := s.exchange(extra)
-	if limit >= 0 && !s.timer.Stop() {
-		s.abort(whyDeadline) // fired: the kill is on its way, if not done
-	}
+	s.watchBegin(lim)
+	rtyp, body, err := s.exchange(typ, now, data)
+	s.watchEnd()
 	if unwatch != nil && !unwatch() {
 		s.abort(whyCanceled)
 	}
 	if why := s.why.Load(); why != whyNone {
-		return nil, s.aborted(ctx, call, limit, why)
+		return nil, s.aborted(ctx, call, lim, why)
 	}
 	if err != nil {
 		return nil, s.broken(call, err)
 	}
-	switch typ {
+	if s.frames != nil && len(s.frames) != 0 {
+		return nil, s.broken(call, errors.New("a frame on the pipe that no record announced"))
+	}
+	switch rtyp {
 	case repResult:
 		return body, nil
 	case repFault:
@@ -360,32 +395,7 @@ func (s *procSandbox) roundTrip(ctx context.Context, call string, limit time.Dur
 	case repError:
 		return nil, s.childError(call, body)
 	}
-	return nil, s.broken(call, fmt.Errorf("unexpected reply type %q", typ))
-}
-
-// exchange writes the request and reads frames up to the one that ends
-// it, logging the plugin's log lines on the way.
-func (s *procSandbox) exchange(extra []byte) (byte, []byte, error) {
-	if _, err := s.stdin.Write(s.req); err != nil {
-		return 0, nil, fmt.Errorf("write request: %w", err)
-	}
-	if len(extra) > 0 {
-		if _, err := s.stdin.Write(extra); err != nil {
-			return 0, nil, fmt.Errorf("write request: %w", err)
-		}
-	}
-	for {
-		typ, body, err := readFrame(s.r, &s.hdr, &s.reply, maxReply)
-		if err != nil {
-			return 0, nil, fmt.Errorf("read reply: %w", err)
-		}
-		if typ != repLog {
-			return typ, body, nil
-		}
-		if err := s.logLine(body); err != nil {
-			return 0, nil, err
-		}
-	}
+	return nil, s.broken(call, fmt.Errorf("unexpected reply type %q", rtyp))
 }
 
 // logLine logs a log frame through the plugin's logger.
@@ -482,7 +492,7 @@ func (s *procSandbox) childError(call string, body []byte) error {
 }
 
 // aborted is the error of a call whose child the parent killed.
-func (s *procSandbox) aborted(ctx context.Context, call string, limit time.Duration, why int32) error {
+func (s *procSandbox) aborted(ctx context.Context, call string, lim callLimit, why int32) error {
 	f := &Fault{Plugin: s.p.name, Call: call}
 	switch {
 	case why == whyClosed:
@@ -491,9 +501,9 @@ func (s *procSandbox) aborted(ctx context.Context, call string, limit time.Durat
 	case why == whyCanceled:
 		f.Kind, f.Err = FaultCanceled, context.Cause(ctx)
 	case call == callLoad:
-		f.Kind, f.Err = FaultProcess, fmt.Errorf("the child did not load the plugin within %v", limit)
+		f.Kind, f.Err = FaultProcess, fmt.Errorf("the child did not load the plugin within %v", lim.budget)
 	default:
-		f.Kind, f.Err = FaultBudget, fmt.Errorf("call budget of %v exceeded: child process killed", limit)
+		f.Kind, f.Err = FaultBudget, s.overrun(why)
 	}
 	return s.die(f, true)
 }
@@ -523,17 +533,27 @@ func (s *procSandbox) die(f *Fault, log bool) error {
 	return f
 }
 
-// abort kills the child for a reason, the first one set.
+// abort kills the child for a reason, the first one set, and ends a wait
+// on the rings.
 func (s *procSandbox) abort(why int32) {
 	s.why.CompareAndSwap(whyNone, why)
 	s.kill()
 }
 
+// kill kills the child and aborts a wait on the rings: the call under way
+// ends at once, whatever the kernel takes to end the child.
 func (s *procSandbox) kill() {
 	if s.cmd != nil {
 		_ = s.cmd.Process.Kill() // ErrProcessDone once reaped
 	}
+	if ep := s.killEP.Load(); ep != nil {
+		ep.Abort(errChildKilled)
+	}
 }
+
+// errChildKilled: the parent killed the child (the call's error is then
+// the reason, s.why).
+var errChildKilled = errors.New("the child was killed")
 
 // end marks the sandbox dead, kills the child and reaps it.
 func (s *procSandbox) end() {
@@ -556,10 +576,17 @@ func (s *procSandbox) reap() {
 		return
 	}
 	s.reapOnce.Do(func() {
-		s.timer.Stop()
+		s.watchEnd()
 		_ = s.stdin.Close() // a child still reading sees the end of its input
 		_ = s.cmd.Wait()
 		_ = s.stdout.Close()
+		if s.frames != nil {
+			close(s.quit)
+			<-s.readerDone
+		}
+		if s.region != nil {
+			_ = s.region.Close() // aborts a wait under way, and waits for it
+		}
 		s.stderr.flush()
 	})
 }

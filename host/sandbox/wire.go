@@ -14,7 +14,7 @@ package sandbox
 // A str is a u32 byte length and the bytes; a time is an i64 of ns since the
 // Unix epoch. Requests (parent → child):
 //
-//	'L' load     u64 instance number | u32 memory_limit_pages | u32 zero |
+//	'L' load     u64 instance number | u32 memory_limit_pages | u32 ring fd |
 //	             u64 log_rate | u64 log_burst | u64 seed | u64 timer_min ns |
 //	             str name | str cache_dir | the module's bytes to the end
 //	'S' start    time now | the start-up blob to the end
@@ -36,6 +36,26 @@ package sandbox
 // The counters of a result are the instance's totals. After a fault reply
 // the child exits; after the result of a stop it exits too. A load reply is
 // a result with zero counters and descriptor.
+//
+// # The rings
+//
+// The load and its reply are frames on the child's stdin and stdout. When
+// the load's ring fd is not 0, it is the descriptor of a shared-memory
+// region (package shm, inherited by the child) and every later request and
+// its replies are records of the region's rings instead: a record's type is
+// the frame's type and its payload the frame's payload (no frame header).
+// A message larger than a ring's largest record is written as a frame on
+// the pipe first and announced by a record of type 'P' with no payload; the
+// receiver then takes the next frame from the pipe. Otherwise the pipe
+// carries nothing after the load: the parent reads the child's stdout for
+// its end (the child died) and the child its stdin (the parent went, or
+// stopped it), and each aborts its endpoint then.
+//
+// Two of the region's words (shm.Region.Word) carry the child's CPU-time
+// mark: just after it has sent the reply to its k-th request (the load is
+// the first), the child stores the CPU time of its process in ns in word 0
+// and then k in word 1. The parent's call budget measures a call's CPU time
+// from it (watch.go).
 
 import (
 	"bufio"
@@ -56,6 +76,13 @@ const (
 	repResult  = 'R'
 	repFault   = 'F'
 	repError   = 'E'
+	recPipe    = 'P' // a ring record: the message is the next frame on the pipe
+)
+
+// The region's words of the child's CPU-time mark.
+const (
+	wordMarkCPU = 0
+	wordMarkSeq = 1
 )
 
 // Protocol sizes and limits.

@@ -40,7 +40,21 @@ type hbScenario struct {
 	plugins    func() ([]host.PluginSpec, error)
 	garbage    bool
 	spin       bool
+	base       hbBase // a baseline without the engine
 }
+
+// hbBase is what runs instead of the engine in a baseline scenario.
+type hbBase int
+
+const (
+	hbEngine    hbBase = iota // the engine, its plugins and conn
+	hbIdle                    // conn alone: no engine, no plugin
+	hbReference               // refClient: a minimal client
+)
+
+// hbRatioTarget: a heartbeat p99 at most this many times its baseline's
+// (issue 18).
+const hbRatioTarget = 1.2
 
 // heartbeat measures the heartbeat answer latency on the wire (the relay of
 // the helper process: test_request forwarded to the host → public/test
@@ -49,8 +63,10 @@ type hbScenario struct {
 // the simulator floods notifications to a plugin, and while a plugin spins
 // forever (its call budget stops it, the engine restarts it at once) in a
 // child process and in the host's process, with garbage-collection pressure
-// in the host. Each repetition is a new engine and connection, and a window
-// of hbWindow.
+// in the host; and their baselines: the connection alone without an engine
+// on the spin runs' feed and garbage (idle), and a minimal client on the
+// flood (reference), with the p99 ratios of the figures to them. Each
+// repetition is a new engine and connection, and a window of hbWindow.
 func (r *runner) heartbeat(ctx context.Context) error {
 	h, err := r.startHelper()
 	if err != nil {
@@ -90,7 +106,12 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			return []host.PluginSpec{a, b}, err
 		}
 	}
+	// Each baseline runs just before the figures it baselines, and every
+	// repetition runs each scenario once, in this order: a ratio divides
+	// two runs a few seconds apart, not minutes (the machine is shared).
 	scenarios := []hbScenario{
+		{key: "reference", title: fmt.Sprintf("a minimal client (read a frame, answer a test_request) on %d notifications/s", floodRate),
+			rate: floodRate, base: hbReference},
 		{key: "flood", title: fmt.Sprintf("%d notifications/s to the no-op plugin (child process)", floodRate),
 			rate: floodRate, plugins: one("noop", NoopWasm, nil)},
 	}
@@ -100,28 +121,36 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			rate:  floodRate, plugins: one("plugin", r.opt.Plugin, r.opt.PluginParams)})
 	}
 	scenarios = append(scenarios,
+		hbScenario{key: "idle", title: fmt.Sprintf("no plugin: the host's connection alone, no engine, on %d notifications/s, GC pressure", spinFeed),
+			rate: spinFeed, garbage: true, base: hbIdle},
 		hbScenario{key: "spin_process", title: "a plugin spinning forever in a child process, GC pressure",
 			rate: spinFeed, plugins: spinning(sandbox.IsolateProcess), garbage: true, spin: true},
 		hbScenario{key: "spin_none", title: "a plugin spinning forever in the host's process, GC pressure",
 			rate: spinFeed, plugins: spinning(sandbox.IsolateNone), garbage: true, spin: true})
-	for _, sc := range scenarios {
-		vals := map[string][]float64{}
-		var notes []string
-		for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
+	vals := map[string]map[string][]float64{}
+	notes := map[string][]string{}
+	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
+		for _, sc := range scenarios {
 			v, note, err := r.hbRun(ctx, h, sc, rep < 0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.key, err)
 			}
 			if note != "" {
-				notes = append(notes, note)
+				notes[sc.key] = append(notes[sc.key], note)
 			}
 			if rep < 0 {
 				continue
 			}
+			if vals[sc.key] == nil {
+				vals[sc.key] = map[string][]float64{}
+			}
 			for k, x := range v {
-				vals[k] = append(vals[k], x)
+				vals[sc.key][k] = append(vals[sc.key][k], x)
 			}
 		}
+	}
+	for _, sc := range scenarios {
+		vals := vals[sc.key]
 		pre := "heartbeat." + sc.key + "."
 		for _, q := range []struct{ k, t string }{{"p50_us", "p50"}, {"p99_us", "p99"}, {"p999_us", "p99.9"}, {"max_us", "max"}} {
 			f := r.res.add(pre+q.k, "heartbeat answer on the wire "+q.t+", "+sc.title, "µs", vals[q.k])
@@ -131,6 +160,9 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			r.progress("%-40s %10.1f µs", pre+q.k, f.Median)
 		}
 		r.res.add(pre+"answers", "heartbeat answers timed on the wire in a window, "+sc.title, "answers", vals["answers"])
+		if sc.base == hbReference {
+			continue // no conn, no histogram
+		}
 		for _, q := range []struct{ k, t string }{{"conn_p50_us", "p50"}, {"conn_p99_us", "p99"}} {
 			f := r.res.add(pre+q.k, "heartbeat answer in conn's histogram (read → written) "+q.t+", "+sc.title, "µs", vals[q.k])
 			if !sc.spin && q.k == "conn_p99_us" {
@@ -138,15 +170,42 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			}
 			r.progress("%-40s %10.1f µs", pre+q.k, f.Median)
 		}
-		if len(notes) > 0 {
-			r.res.Figures[pre+"p99_us"].Note = notes[0]
+		if n := notes[sc.key]; len(n) > 0 {
+			r.res.Figures[pre+"p99_us"].Note = n[0]
+		}
+	}
+	for _, k := range [][2]string{{"flood", "reference"}, {"spin_process", "idle"}} {
+		if f := hbRatio(r.res, k[0], k[1]); f != nil {
+			r.progress("%-40s %10.2f ×", "heartbeat."+k[0]+".p99_ratio", f.Median)
 		}
 	}
 	return nil
 }
 
+// hbRatio adds heartbeat.<key>.p99_ratio to res: its p99 divided by the
+// baseline's, repetition by repetition (the two ran back to back in each
+// repetition); a repetition whose baseline is 0 has no ratio. It returns
+// nil when either figure is missing.
+func hbRatio(res *Result, key, base string) *Figure {
+	a, b := res.Figures["heartbeat."+key+".p99_us"], res.Figures["heartbeat."+base+".p99_us"]
+	if a == nil || b == nil {
+		return nil
+	}
+	var v []float64
+	for i := range min(len(a.Reps), len(b.Reps)) {
+		if b.Reps[i] > 0 {
+			v = append(v, a.Reps[i]/b.Reps[i])
+		}
+	}
+	f := res.add("heartbeat."+key+".p99_ratio", "heartbeat answer p99 on the wire, "+key+" / "+base+", repetition by repetition", "×", v)
+	return f.atMost(hbRatioTarget, fmt.Sprintf("p99 ≤ %g× %s's", hbRatioTarget, base))
+}
+
 // hbRun is one repetition of a scenario.
 func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool) (map[string]float64, string, error) {
+	if sc.base != hbEngine {
+		return r.hbBaseRun(ctx, h, sc, warm)
+	}
 	specs, err := sc.plugins()
 	if err != nil {
 		return nil, "", err
@@ -195,7 +254,58 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 			return nil, "", err
 		}
 	}
-	before := c.Stats()
+	v, note, err := r.hbWindow(h, c, warm)
+	if err != nil {
+		return nil, "", err
+	}
+	if !sc.spin {
+		for _, p := range e.Stats().Plugins {
+			if p.Faults > 0 {
+				return nil, "", fmt.Errorf("plugin %s faulted: %v", p.Name, p.LastFault)
+			}
+		}
+	}
+	return v, note, nil
+}
+
+// hbBaseRun is one repetition of a baseline scenario.
+func (r *runner) hbBaseRun(ctx context.Context, h *helper, sc hbScenario, warm bool) (map[string]float64, string, error) {
+	if sc.garbage {
+		defer garbage(garbageMiBs)()
+	}
+	var c *conn.Conn
+	var ref *refClient
+	var err error
+	switch sc.base {
+	case hbIdle:
+		if c, err = dialIdle(ctx, h); err != nil {
+			return nil, "", err
+		}
+		defer c.Close()
+	case hbReference:
+		if ref, err = dialReference(ctx, h.relay); err != nil {
+			return nil, "", err
+		}
+		defer ref.close()
+	}
+	if _, err := h.do("ok", "flood %d", sc.rate); err != nil {
+		return nil, "", err
+	}
+	v, note, err := r.hbWindow(h, c, warm)
+	if err == nil && ref != nil {
+		err = ref.alive() // it answered every test_request of the window
+	}
+	return v, note, err
+}
+
+// hbWindow times the heartbeat answers on the wire over one window while
+// the helper floods (started by the caller; stopped here), and, with c,
+// in c's histogram; the note counts c's reconnects and late heartbeats.
+func (r *runner) hbWindow(h *helper, c *conn.Conn, warm bool) (map[string]float64, string, error) {
+	var before conn.Stats
+	if c != nil {
+		before = c.Stats()
+	}
 	if _, _, _, _, _, err := h.report(); err != nil { // from now on
 		return nil, "", err
 	}
@@ -208,28 +318,28 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 	if err != nil {
 		return nil, "", err
 	}
-	after := c.Stats()
+	var after conn.Stats
+	if c != nil {
+		after = c.Stats()
+	}
 	if _, err := h.do("ok", "flood 0"); err != nil {
 		return nil, "", err
 	}
 	if n == 0 {
 		return nil, "", fmt.Errorf("no heartbeat answer timed in %v", w)
 	}
+	v := map[string]float64{"p50_us": us(p50), "p99_us": us(p99), "p999_us": us(p999), "max_us": us(mx),
+		"answers": float64(n)}
 	note := ""
-	if after.Reconnects != before.Reconnects || after.Heartbeat.Missed != before.Heartbeat.Missed {
-		note = fmt.Sprintf("%d reconnects, %d heartbeats late (answer > %v) or missed in a window",
-			after.Reconnects-before.Reconnects, after.Heartbeat.Missed-before.Heartbeat.Missed, hbInterval)
-	}
-	if !sc.spin {
-		for _, p := range e.Stats().Plugins {
-			if p.Faults > 0 {
-				return nil, "", fmt.Errorf("plugin %s faulted: %v", p.Name, p.LastFault)
-			}
+	if c != nil {
+		if after.Reconnects != before.Reconnects || after.Heartbeat.Missed != before.Heartbeat.Missed {
+			note = fmt.Sprintf("%d reconnects, %d heartbeats late (answer > %v) or missed in a window",
+				after.Reconnects-before.Reconnects, after.Heartbeat.Missed-before.Heartbeat.Missed, hbInterval)
 		}
+		al := after.Heartbeat.AnswerLatency
+		v["conn_p50_us"], v["conn_p99_us"] = us(al.P50), us(al.P99)
 	}
-	al := after.Heartbeat.AnswerLatency
-	return map[string]float64{"p50_us": us(p50), "p99_us": us(p99), "p999_us": us(p999), "max_us": us(mx),
-		"answers": float64(n), "conn_p50_us": us(al.P50), "conn_p99_us": us(al.P99)}, note, nil
+	return v, note, nil
 }
 
 // relayConn is a connection through the helper's relay, whose heartbeats
