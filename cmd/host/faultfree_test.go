@@ -84,7 +84,9 @@ func examplePlugins(t *testing.T) map[string]string {
 // run lasts until every plugin has made loadCalls calls under the load.
 //
 // The child-process half relies on the child's CPU-time budget (process.go,
-// issue 18): see childBudgetIsCPUTime.
+// watch.go): before it, a child's budget was wall-clock time, and children
+// beside a busy process were killed for it ("call budget of 50ms exceeded:
+// child process killed").
 func TestExamplesRunFaultFreeUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a run of several seconds")
@@ -174,9 +176,6 @@ func TestExamplesRunFaultFreeUnderLoad(t *testing.T) {
 	s := out.String()
 	for _, iso := range []string{"none", "process"} {
 		t.Run(iso, func(t *testing.T) {
-			if iso == "process" && !childBudgetIsCPUTime {
-				t.Skip("the child's call budget is still wall-clock time: see childBudgetIsCPUTime")
-			}
 			for _, n := range names {
 				if !strings.HasSuffix(n, "-"+iso) {
 					continue
@@ -195,12 +194,3 @@ func TestExamplesRunFaultFreeUnderLoad(t *testing.T) {
 		})
 	}
 }
-
-// childBudgetIsCPUTime turns on the child-process half of
-// TestExamplesRunFaultFreeUnderLoad. TODO(issue 18, merge): set it to true
-// once the child's CPU-time budget (host/sandbox process.go and watch.go,
-// the transport branch) is merged: until then a child's budget is wall-clock
-// time, and children beside a busy process are killed for it ("call budget
-// of 50ms exceeded: child process killed"), which is the bug this test is
-// about, not a flaw of the test.
-const childBudgetIsCPUTime = false

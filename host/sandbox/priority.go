@@ -35,9 +35,9 @@ type Priority struct {
 }
 
 // DefaultPriority is the priority of a child whose ProcessLimits name
-// none: SCHED_BATCH, nice 10 below the host ("batch:10"; RATIONALE.md "Why
-// do plugin processes run at SCHED_BATCH, nice 10?").
-var DefaultPriority = Priority{Class: PriorityBatch, Nice: 10}
+// none: SCHED_BATCH at the host's niceness ("batch"; RATIONALE.md "Why do
+// plugin processes run at SCHED_BATCH?").
+var DefaultPriority = Priority{Class: PriorityBatch}
 
 // ParsePriority reads a priority as the configuration writes it:
 // "normal" (as the host), "nice:N" (N steps of niceness below the host,

@@ -16,8 +16,8 @@ import (
 // BenchmarkChildPriorityBesideBusy measures the calls of the example market
 // maker in a child process at each priority while two busy processes (yes)
 // keep both cores busy: whether a strategy still gets the CPU at a lower
-// priority (RATIONALE.md "Why do plugin processes run at SCHED_BATCH, nice
-// 10?"). Each
+// priority (RATIONALE.md "Why do plugin processes run at SCHED_BATCH?").
+// Each
 // iteration is one call with eight trades; it reports the calls' latency
 // p50, p99 and max. Run it with a fixed count, e.g.
 //
@@ -28,7 +28,7 @@ func BenchmarkChildPriorityBesideBusy(b *testing.B) {
 		b.Skip("no yes command")
 	}
 	wasm := testplugins.Example(b, "marketmaker")
-	for _, prio := range []string{"normal", "nice:10", "nice:19", "batch:10", "idle"} {
+	for _, prio := range []string{"normal", "batch", "nice:10", "nice:19", "batch:10", "idle"} {
 		b.Run(prio, func(b *testing.B) {
 			pr, err := ParsePriority(prio)
 			if err != nil {

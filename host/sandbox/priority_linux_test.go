@@ -26,7 +26,7 @@ func TestChildPriority(t *testing.T) {
 		policy uint32
 		nice   int32
 	}{
-		{Priority{}, unix.SCHED_BATCH, min(self.Nice+int32(DefaultPriority.Nice), MaxNice)},
+		{Priority{}, unix.SCHED_BATCH, self.Nice},
 		{Priority{Class: PriorityNormal}, unix.SCHED_NORMAL, self.Nice},
 		{Priority{Class: PriorityNormal, Nice: 3}, unix.SCHED_NORMAL, min(self.Nice+3, MaxNice)},
 		{Priority{Class: PriorityBatch, Nice: 5}, unix.SCHED_BATCH, min(self.Nice+5, MaxNice)},

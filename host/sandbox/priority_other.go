@@ -3,5 +3,5 @@
 package sandbox
 
 // Outside Linux a child keeps the host's priority (RATIONALE.md "Why do
-// plugin processes run at SCHED_BATCH, nice 10?").
+// plugin processes run at SCHED_BATCH?").
 func setPriority(Priority) error { return nil }
