@@ -222,6 +222,7 @@ size = 100
 		case <-deadline:
 			t.Fatalf("the host never answered with a running plugin: %v\n%s", err, out.String())
 		case err := <-done:
+			done <- nil // for the deferred wait, which would block on the value taken here
 			t.Fatalf("run ended: %v\n%s", err, out.String())
 		}
 	}

@@ -226,7 +226,7 @@ func (e *Endpoint) wait(r *ring, need uint64, deadline time.Time) error {
 			return err
 		}
 		s := seq.Load()
-		flag.Store(1) // before the last look: the producer looks at the flag after it publishes
+		flag.Swap(1) // before the last look, a full barrier: the producer looks at the flag after it publishes (ring.put)
 		ok, err := e.ready(r, need)
 		if err != nil {
 			flag.Store(0)
@@ -241,7 +241,7 @@ func (e *Endpoint) wait(r *ring, need uint64, deadline time.Time) error {
 			flag.Store(0)
 			return deadlineErr("wait for the peer")
 		}
-		futexWait(seq, s, remain)
+		futexWait(seq, s, min(remain, maxSleep))
 		flag.Store(0)
 	}
 	e.stats.Slept++

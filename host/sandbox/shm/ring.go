@@ -72,6 +72,10 @@ const (
 	// DefaultSpin is the longest a waiting side spins before it sleeps.
 	DefaultSpin = 20 * time.Microsecond
 	minSpin     = 500 * time.Nanosecond
+	// maxSleep bounds one sleep in the kernel: a wait looks again at least
+	// this often, so that a wake-up lost to a bug could cost latency, never
+	// a hang (and an idle endpoint wakes ten times a second, nothing).
+	maxSleep = 100 * time.Millisecond
 )
 
 // regionSize is the bytes of a region with rings of size ring.
@@ -160,7 +164,12 @@ func (r *ring) put(typ byte, n uint64, parts [][]byte) {
 		at = (at + uint64(len(p))) % r.size
 	}
 	r.pos += recordHeader + align8(n)
-	r.head.Store(r.pos)
+	// A swap, not a store: an atomic read-modify-write is a full barrier on
+	// every implementation of sync/atomic (the race detector's stores are
+	// not), so that the look at the consumer's sleep flag that follows
+	// cannot be ordered before the publication (Dekker's handshake with
+	// wait, which sets the flag the same way before its last look).
+	r.head.Swap(r.pos)
 }
 
 // hasData says whether the peer's head is past this consumer's tail.
@@ -203,7 +212,7 @@ func (r *ring) take(buf []byte) (ok bool, typ byte, payload []byte, next uint64,
 // that sleeps for space.
 func (r *ring) release(next uint64) {
 	r.pos = next
-	r.tail.Store(next)
+	r.tail.Swap(next) // a full barrier before the look at the flag: see put
 	if r.spaceWait.Load() != 0 {
 		r.spaceSeq.Add(1)
 		futexWake(r.spaceSeq)
