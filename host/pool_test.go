@@ -41,7 +41,11 @@ func startPoolRigSim(t testing.TB, sc sim.Config, cfg Config, pc pool.Config, op
 	if err != nil {
 		t.Fatal(err)
 	}
+	hb := pc.Conn.HeartbeatInterval // a rig's own, kept
 	pc.Conn = testConnConfig(srv.URL())
+	if hb > 0 {
+		pc.Conn.HeartbeatInterval = hb
+	}
 	pc.Conn.Backoff = conn.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	pc.Classify = PoolRates
 	p, err := pool.New(pc, e.Sink, e.PoolEvent, testLogger(t))
