@@ -195,37 +195,9 @@ size = 100
 	if err := os.WriteFile(notWasm, []byte("not a module"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, out) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, out.String())
-		}
-	}()
-	c, err := control.NewClient(sock, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(3 * time.Minute) // the module compiles first: slow under -race on a busy machine
-	for {
-		st, err := c.Status(context.Background())
-		if err == nil && len(st.Plugins) == 1 && st.Plugins[0].Calls > 0 && st.Pool.Healthy == st.Pool.Size {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("the host never answered with a running plugin: %v\n%s", err, out.String())
-		case err := <-done:
-			done <- nil // for the deferred wait, which would block on the value taken here
-			t.Fatalf("run ended: %v\n%s", err, out.String())
-		}
-	}
+	_, out := startHostRun(t, cfg, sock, func(st control.Status) bool {
+		return len(st.Plugins) == 1 && st.Plugins[0].Calls > 0 && st.Pool.Healthy == st.Pool.Size
+	})
 	for _, c := range []struct {
 		args []string
 		want string
@@ -257,5 +229,44 @@ size = 100
 	}
 	if !strings.Contains(out.String(), "control: "+sock) {
 		t.Errorf("host run did not say where its control socket is:\n%s", out.String())
+	}
+}
+
+// startHostRun runs `host run --config cfg` until the test ends (then
+// cancels it and checks it ended cleanly) and waits, through the control
+// socket sock, until ready accepts the host's status: the module compiles
+// first, which takes minutes under -race on a loaded machine.
+func startHostRun(t *testing.T, cfg, sock string, ready func(control.Status) bool) (*control.Client, *lockedBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, out.String())
+		}
+	})
+	c, err := control.NewClient(sock, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Minute) // a failsafe against a hang, not a verdict
+	for {
+		st, err := c.Status(context.Background())
+		if err == nil && ready(st) {
+			return c, out
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the host never answered with a running plugin: %v\n%s", err, out.String())
+		case err := <-done:
+			done <- nil // for the cleanup's wait
+			t.Fatalf("run ended: %v\n%s", err, out.String())
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/control"
@@ -194,38 +192,9 @@ size = %s
 `, filepath.Join(dir, "cache"), sock, maxOrder, wasm, size)
 	}
 	cfg := writeSimConfig(t, dir, body("1000", "100"))
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, out) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, out.String())
-		}
-	}()
-	c, err := control.NewClient(sock, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	// Generous: compiling the Go plugin under -race on a loaded machine
-	// takes a minute or more.
-	deadline := time.After(5 * time.Minute)
-	for {
-		st, err := c.Status(context.Background())
-		if err == nil && len(st.Plugins) == 1 && st.Plugins[0].Calls > 0 {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("the host never answered with a running plugin: %v\n%s", err, out.String())
-		case err := <-done:
-			t.Fatalf("run ended: %v\n%s", err, out.String())
-		}
-	}
+	startHostRun(t, cfg, sock, func(st control.Status) bool {
+		return len(st.Plugins) == 1 && st.Plugins[0].Calls > 0
+	})
 	rewrite := func(text string) {
 		if err := os.WriteFile(cfg, []byte("[sim]\ntick = \"20ms\"\n[sim.rate_limits]\ndisabled = true\n"+text), 0o644); err != nil {
 			t.Fatal(err)
