@@ -157,6 +157,7 @@ type options struct {
 	log      *slog.Logger
 	progress func(frames uint64)
 	channels map[string]uint64
+	tap      host.Observer // tests: sees what the observer sees (the floor benchmark)
 }
 
 // WithOutput writes every intent and order event (order update, fill,

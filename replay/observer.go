@@ -104,3 +104,16 @@ func (o *observer) flush() error {
 	}
 	return o.w.Flush()
 }
+
+// tee is two observers (options.tap).
+type tee [2]host.Observer
+
+func (t tee) Events(plugin string, now time.Time, batch []byte) {
+	t[0].Events(plugin, now, batch)
+	t[1].Events(plugin, now, batch)
+}
+
+func (t tee) Intents(plugin string, now time.Time, intents []byte) {
+	t[0].Intents(plugin, now, intents)
+	t[1].Intents(plugin, now, intents)
+}

@@ -252,7 +252,11 @@ func newDriver(ctx context.Context, cfg Config, specs []host.PluginSpec, h *head
 		d.res.report = &reportData{}
 	}
 	d.obs = newObserver(o.out, d.res.report)
-	if d.ls, err = host.NewLockstep(eng, clk, d.obs); err != nil {
+	var obs host.Observer = d.obs
+	if o.tap != nil {
+		obs = tee{d.obs, o.tap}
+	}
+	if d.ls, err = host.NewLockstep(eng, clk, obs); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	d.x.deliver = d.ls.Deliver

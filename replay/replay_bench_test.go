@@ -53,10 +53,12 @@ func BenchmarkReplay(b *testing.B) {
 	run() // compiles the plugin into the cache: the loop measures replays, not the compiler
 	b.SetBytes(int64(len(file)))
 	var total uint64
+	cpu0 := processCPU()
 	for b.Loop() {
 		total += run().Frames
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(total), "cpu-ns/frame")
 }
 
 // BenchmarkReplayShared is BenchmarkReplay on recordings whose frames share
@@ -100,10 +102,12 @@ func BenchmarkReplayShared(b *testing.B) {
 				}
 				run()
 				var total uint64
+				cpu0 := processCPU()
 				for b.Loop() {
 					total += run().Frames
 				}
 				b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(total), "cpu-ns/frame")
 			})
 		}
 	}
