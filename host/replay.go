@@ -113,7 +113,7 @@ func (ls *Lockstep) Start(ctx context.Context, ex Exchange) error {
 	}
 	e.ex = ex
 	e.relay = !e.cfg.NoReestablish
-	e.life = context.WithoutCancel(ctx)
+	e.life = &detached{ctx}
 	if err := e.setup(ctx); err != nil {
 		return err
 	}
@@ -220,10 +220,18 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 		return false
 	}
 	pl.takeBatch(sp.sb, now)
-	began := time.Now()
+	timer, timed := sp.sb.(callTimer)
+	var began time.Time
+	if !timed {
+		began = time.Now()
+	}
 	out, err := sp.sb.Deliver(e.life, pl.batch, now)
 	pl.lastCall = now
-	pl.account(time.Since(began))
+	if timed {
+		pl.account(timer.LastCallTime())
+	} else {
+		pl.account(time.Since(began))
+	}
 	if ls.obs != nil {
 		b := pl.batch
 		if r, ok := sp.sb.(sandbox.BatchRecorder); ok {
@@ -240,6 +248,24 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 	ls.carry(sp, out, now)
 	return true
 }
+
+// callTimer is a Sandbox that times its calls itself (an in-process
+// one): the lock step takes the time of a call from it rather than read
+// the clock twice more around each call.
+type callTimer interface {
+	LastCallTime() time.Duration
+}
+
+// detached is context.WithoutCancel(parent) behind a pointer: the lock
+// step's calls into the plugins run under it, and wazero looks up values
+// in the context of every call, which on context.WithoutCancel's value
+// type costs an allocation each time (one per frame of a replay).
+type detached struct{ parent context.Context }
+
+func (d *detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (d *detached) Done() <-chan struct{}       { return nil }
+func (d *detached) Err() error                  { return nil }
+func (d *detached) Value(key any) any           { return d.parent.Value(key) }
 
 // carry observes and carries out a call's intents.
 func (ls *Lockstep) carry(sp *stepPlugin, out []byte, now time.Time) {

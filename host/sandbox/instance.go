@@ -89,6 +89,7 @@ type Instance struct {
 	callNs  atomic.Uint64
 	maxNs   atomic.Uint64
 	batches atomic.Uint64
+	lastNs  uint64 // the last call's time (inProcess.LastCallTime, on the caller's goroutine)
 }
 
 // InstanceStats are an instance's counters.
@@ -293,6 +294,7 @@ func (in *Instance) call(ctx context.Context, fn api.Function, name string, arg 
 	began := time.Now()
 	err := fn.CallWithStack(callCtx, in.stack)
 	took := uint64(time.Since(began))
+	in.lastNs = took
 	in.calls.Add(1)
 	in.callNs.Add(took)
 	for {

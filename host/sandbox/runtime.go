@@ -135,6 +135,14 @@ func (s *inProcess) Deliver(ctx context.Context, batch []byte, now time.Time) ([
 	return s.inst.Deliver(ctx, b)
 }
 
+// LastCallTime is how long the last call into the plugin took.
+func (s *inProcess) LastCallTime() time.Duration {
+	if s.inst == nil {
+		return 0
+	}
+	return time.Duration(s.inst.lastNs)
+}
+
 // LastBatch is the batch of the last Deliver, with its timers and seqs.
 func (s *inProcess) LastBatch() []byte { return s.batch }
 
