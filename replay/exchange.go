@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratbox/stratbox/conn"
@@ -22,9 +24,10 @@ import (
 // recorded book and trades are its liquidity (feed), so orders fill as the
 // recorded market reaches them, behind the queue that was there before.
 //
-// Every method runs on the replay's goroutine (lock step); the mutex only
-// covers Subscribe, which a book gap's resubscription may call from
-// another goroutine.
+// Every method runs on the replay's goroutine (lock step) but Subscribe,
+// which a book gap's resubscription may call from another goroutine: it
+// replaces the set of channels under mu (copy on write), so that the
+// check of every frame (subscribed) takes no lock.
 type exchange struct {
 	l       *sim.Local
 	now     func() time.Time
@@ -33,9 +36,10 @@ type exchange struct {
 	notes   []sim.Note
 
 	mu   sync.Mutex
-	subs map[string]bool
+	subs atomic.Pointer[map[string]bool]
 
 	rejectedFeed uint64
+	tickerInst   string // the last ticker's instrument (tickerPrices), kept so that tickers do not allocate
 
 	book       deribit.Book        // scratch of feed
 	books      map[string]*recBook // fill "none": the recorded books
@@ -43,9 +47,11 @@ type exchange struct {
 }
 
 func newExchange(instruments []sim.Instrument, fill bool, now func() time.Time) *exchange {
-	return &exchange{l: sim.NewLocal(sim.LocalConfig{Instruments: instruments,
+	x := &exchange{l: sim.NewLocal(sim.LocalConfig{Instruments: instruments,
 		StartingBalances: map[string]float64{"BTC": 1e6, "ETH": 1e7, "USDC": 1e12, "USDT": 1e12, "EURR": 1e12}}),
-		now: now, fill: fill, subs: map[string]bool{}, books: map[string]*recBook{}, tickerMark: map[string]bool{}}
+		now: now, fill: fill, books: map[string]*recBook{}, tickerMark: map[string]bool{}}
+	x.subs.Store(&map[string]bool{})
+	return x
 }
 
 func (x *exchange) nowMs() int64 { return x.now().UnixMilli() }
@@ -67,19 +73,17 @@ func (x *exchange) CallRaw(_ context.Context, method string, params []byte) (jso
 func (x *exchange) Subscribe(_ context.Context, channels ...string) ([]string, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	subs := maps.Clone(*x.subs.Load())
 	for _, c := range channels {
-		x.subs[c] = true
+		subs[c] = true
 	}
+	x.subs.Store(&subs)
 	return channels, nil
 }
 
 func (x *exchange) Unsubscribe(context.Context, ...string) error { return nil }
 
-func (x *exchange) subscribed(channel []byte) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.subs[string(channel)]
-}
+func (x *exchange) subscribed(channel []byte) bool { return (*x.subs.Load())[string(channel)] }
 
 // flush delivers the account's notifications the engine produced.
 func (x *exchange) flush() {
@@ -101,7 +105,6 @@ func (x *exchange) flush() {
 // and trades also become the matching engine's liquidity.
 func (x *exchange) feed(channel, data []byte) {
 	ch := string(channel)
-	now := x.nowMs()
 	switch {
 	case strings.HasPrefix(ch, "book."):
 		if !x.fill && x.tickerMark[channelInstrument(ch)] {
@@ -112,7 +115,7 @@ func (x *exchange) feed(channel, data []byte) {
 			return
 		}
 		if x.fill {
-			x.feedBook(now, &x.book)
+			x.feedBook(x.nowMs(), &x.book)
 		} else {
 			x.top(&x.book)
 		}
@@ -136,15 +139,19 @@ func (x *exchange) feed(channel, data []byte) {
 				x.l.SetIndex(in.BaseCurrency, t.Index)
 			}
 			if x.fill {
-				x.l.Trade(now, t.Instrument, t.Direction == "buy", t.Price, t.Amount)
+				x.l.Trade(x.nowMs(), t.Instrument, t.Direction == "buy", t.Price, t.Amount)
 			}
 		}
 	case strings.HasPrefix(ch, "ticker."):
-		inst, index, mark, ok := tickerPrices(data)
+		name, index, mark, ok := tickerPrices(data)
 		if !ok {
 			x.rejectedFeed++
 			return
 		}
+		if string(name) != x.tickerInst {
+			x.tickerInst = string(name)
+		}
+		inst := x.tickerInst
 		if in, ok := x.l.Engine().Instrument(inst); ok {
 			x.l.SetIndex(in.BaseCurrency, index)
 			if mark > 0 && x.l.SetMark(inst, mark) {
@@ -164,12 +171,13 @@ func channelInstrument(ch string) string {
 	return inst
 }
 
-// tickerPrices reads a ticker's instrument, index_price and mark_price.
-func tickerPrices(data []byte) (inst string, index, mark float64, ok bool) {
+// tickerPrices reads a ticker's instrument (raw, a view of data),
+// index_price and mark_price.
+func tickerPrices(data []byte) (inst []byte, index, mark float64, ok bool) {
 	var s jsonscan.Scanner
 	s.Reset(data)
 	if !s.Object() {
-		return "", 0, 0, false
+		return nil, 0, 0, false
 	}
 	for {
 		k, more := s.Key()
@@ -180,9 +188,9 @@ func tickerPrices(data []byte) (inst string, index, mark float64, ok bool) {
 		case "instrument_name":
 			v, good := s.String()
 			if !good {
-				return "", 0, 0, false
+				return nil, 0, 0, false
 			}
-			inst = string(v)
+			inst = v
 		case "index_price":
 			index, ok = s.Float()
 		case "mark_price":
@@ -191,10 +199,10 @@ func tickerPrices(data []byte) (inst string, index, mark float64, ok bool) {
 			_, ok = s.Skip()
 		}
 		if !ok && s.Err() != nil {
-			return "", 0, 0, false
+			return nil, 0, 0, false
 		}
 	}
-	return inst, index, mark, s.Err() == nil && inst != ""
+	return inst, index, mark, s.Err() == nil && len(inst) > 0
 }
 
 // recBook is an instrument's recorded book with fill "none" (the engine's
