@@ -246,6 +246,77 @@ func ParseNotification(b []byte, f Frame) (channel, data []byte, err error) {
 	return channel, data, nil
 }
 
+// SplitNotification splits a frame that Classify found to be a
+// notification without scanning its data, for a reader that parses the
+// data right after and parses it whole (the replay's translator): a
+// notification is then scanned once rather than twice. It reads params
+// up to its "data" member, which must come after "channel", and takes
+// for data everything from there to the frame's last two closing braces,
+// Deribit's layout ({…,"params":{"channel":…,"data":…}}). That data is
+// not checked: it is the data ParseNotification returns if and only if it
+// is one whole JSON value, which the caller must check (a strict parse to
+// its end) before it uses it, and go to ParseNotification when it is not.
+// ok is false for any other layout. Both slices point into b.
+func SplitNotification(b []byte, f Frame) (channel, data []byte, ok bool) {
+	if f.Kind != KindNotification || f.Value < 0 {
+		return nil, nil, false
+	}
+	var s jsonscan.Scanner
+	s.ResetAt(b, f.Value)
+	if !s.Object() {
+		return nil, nil, false
+	}
+	for {
+		k, more := s.Key()
+		if !more {
+			return nil, nil, false
+		}
+		switch string(k) {
+		case "channel":
+			if channel, ok = s.String(); !ok {
+				return nil, nil, false
+			}
+			continue
+		case "data":
+			if channel == nil {
+				return nil, nil, false
+			}
+		default:
+			if _, ok = s.Skip(); !ok {
+				return nil, nil, false
+			}
+			continue
+		}
+		break
+	}
+	start, end := s.Pos(), len(b)
+	for range 2 { // the closing braces of params and of the frame
+		end = trimSpaceEnd(b, start, end)
+		if end == start || b[end-1] != '}' {
+			return nil, nil, false
+		}
+		end--
+	}
+	for start < end && isSpace(b[start]) {
+		start++
+	}
+	end = trimSpaceEnd(b, start, end)
+	if start == end {
+		return nil, nil, false
+	}
+	return channel, b[start:end], true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// trimSpaceEnd is end less the JSON white space before it, down to start.
+func trimSpaceEnd(b []byte, start, end int) int {
+	for end > start && isSpace(b[end-1]) {
+		end--
+	}
+	return end
+}
+
 // ParseResult returns the raw "result" value of a frame that Classify found
 // to be a response. It points into b.
 func ParseResult(b []byte, f Frame) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stratbox/stratbox/conn"
+	"github.com/stratbox/stratbox/conn/jsonscan"
 )
 
 // Frames in the shapes Deribit sends (deribit.md §0, §1, §5, §6) and the
@@ -278,4 +279,81 @@ func hasTrickyKeys(b []byte) bool {
 			top.key = true
 		}
 	}
+}
+
+// TestSplitNotification: in Deribit's layout the split gives the channel
+// and data ParseNotification gives; in any other layout it declines; data
+// it cannot vouch for (the caller's parse is the check) comes back as the
+// bytes up to the frame's closing braces.
+func TestSplitNotification(t *testing.T) {
+	ok := []string{
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"change","bids":[["new",1,2]]}}}`,
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw","data":[{"price":1}]}}`,
+		"{\"method\":\"subscription\", \"params\" : { \"x\": [1,{\"}\":2}], \"channel\" : \"c\" , \"data\" :\n {\"a\":\"}}\"} \n} \r\n}\n",
+	}
+	for _, s := range ok {
+		b := []byte(s)
+		f := conn.Classify(b)
+		ch, data, split := conn.SplitNotification(b, f)
+		wantCh, wantData, err := conn.ParseNotification(b, f)
+		if !split || err != nil || string(ch) != string(wantCh) || string(data) != string(wantData) {
+			t.Errorf("%s: split %v %q %q, parse %v %q %q", s, split, ch, data, err, wantCh, wantData)
+		}
+	}
+	declined := []string{
+		`{"jsonrpc":"2.0","method":"subscription","params":{"data":{"a":1},"channel":"c"}}`, // data first
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c"}}`,                // no data
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data":{"a":1}]}`, // no params brace
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data": }}`,       // empty data
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":3,"data":{}}}`,        // channel not a string
+		`{"jsonrpc":"2.0","id":1,"result":{}}`,                                              // not a notification
+	}
+	for _, s := range declined {
+		b := []byte(s)
+		if ch, data, split := conn.SplitNotification(b, conn.Classify(b)); split {
+			t.Errorf("%s: split into %q %q", s, ch, data)
+		}
+	}
+	// Not one value: the split hands it on; a strict parse refuses it.
+	unchecked := map[string]string{
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data":{"a":1},"x":2}}`:       `{"a":1},"x":2`,
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data":{"a":1}},"z":{"q":1}}`: `{"a":1}},"z":{"q":1`,
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data":{"a":}}}`:              `{"a":}`,
+	}
+	for s, want := range unchecked {
+		b := []byte(s)
+		if _, data, split := conn.SplitNotification(b, conn.Classify(b)); !split || string(data) != want {
+			t.Errorf("%s: split %v %q, want %q", s, split, data, want)
+		}
+	}
+}
+
+// FuzzSplitNotification: whenever the split's data is one whole JSON value
+// (the check its caller makes), ParseNotification accepts the frame with
+// the same channel and data.
+func FuzzSplitNotification(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.100ms","data":{"type":"change","bids":[["new",1,2]]}}}`,
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data":{"a":1},"x":2}}`,
+		`{"method":"subscription","params":{"channel":"c","data":[1,"]}"]} }`,
+		`{"jsonrpc":"2.0","method":"subscription","params":{"channel":"c","data":{"a":1}},"z":{"q":1}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := conn.Classify(b)
+		ch, data, split := conn.SplitNotification(b, fr)
+		if !split {
+			return
+		}
+		var s jsonscan.Scanner
+		s.Reset(data)
+		if _, ok := s.Skip(); !ok || !s.End() {
+			return
+		}
+		wantCh, wantData, err := conn.ParseNotification(b, fr)
+		if err != nil || string(ch) != string(wantCh) || string(data) != string(wantData) {
+			t.Fatalf("%q: split %q %q, parse %v %q %q", b, ch, data, err, wantCh, wantData)
+		}
+	})
 }

@@ -187,8 +187,7 @@ func (e *Engine) deliver(member int, n conn.Notification) bool {
 	r.buf = buf
 	if err != nil {
 		if errors.Is(err, deribit.ErrBookGap) {
-			e.stats.gaps.Add(1)
-			go e.resubscribe(string(n.Channel))
+			e.bookGap(n.Channel)
 		} else {
 			e.stats.malformed.Add(1)
 		}
@@ -196,18 +195,31 @@ func (e *Engine) deliver(member int, n conn.Notification) bool {
 	}
 	switch cls.Kind {
 	case deribit.ClassMarket:
-		subs := r.chans[string(n.Channel)]
-		rt := e.sampleFrame(member, &n, subs) // nil unless tracing follows this frame
-		e.route(r, subs, buf)
-		if rt != nil {
-			rt.routed.Store(time.Now().UnixNano())
-		}
+		e.routeMarket(member, r, &n, buf)
 	case deribit.ClassOrder:
 		e.mu.Lock()
 		e.applyRecords(buf, r.tr.Routes(), n.Received)
 		e.mu.Unlock()
 	}
 	return true
+}
+
+// bookGap counts a book whose changes skipped one and asks for a fresh
+// snapshot.
+func (e *Engine) bookGap(channel []byte) {
+	e.stats.gaps.Add(1)
+	go e.resubscribe(string(channel))
+}
+
+// routeMarket routes a market notification's records (buf) to the
+// channel's subscribers.
+func (e *Engine) routeMarket(member int, r *router, n *conn.Notification, buf []byte) {
+	subs := r.chans[string(n.Channel)]
+	rt := e.sampleFrame(member, n, subs) // nil unless tracing follows this frame
+	e.route(r, subs, buf)
+	if rt != nil {
+		rt.routed.Store(time.Now().UnixNano())
+	}
 }
 
 // route pushes market records to the subscribers, each record's instrument

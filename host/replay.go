@@ -1,7 +1,9 @@
 package host
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/venue/deribit"
 )
 
 // Lock-step mode (replay).
@@ -50,6 +53,7 @@ type Lockstep struct {
 	obs     Observer
 	pls     []*stepPlugin
 	stopped bool
+	prep    prepared // Prepare's notification, until DeliverPrepared
 
 	mu   sync.Mutex
 	work []func() // spawned requests, oldest first
@@ -129,6 +133,62 @@ func (ls *Lockstep) Start(ctx context.Context, ex Exchange) error {
 // Deliver routes one notification through the engine (Engine.Deliver); its
 // effects happen in the next Settle.
 func (ls *Lockstep) Deliver(n conn.Notification) bool { return ls.e.Deliver(n) }
+
+// prepared is a market notification translated ahead of its delivery.
+type prepared struct {
+	n     conn.Notification
+	buf   []byte // its records (a buffer of its own: Settle translates order events in between)
+	gap   bool   // a book change that skipped one: nothing to route, a snapshot to ask for
+	ready bool
+}
+
+var userPrefix = []byte("user.")
+
+// Prepare translates a market notification for the next DeliverPrepared,
+// for a caller that has not checked that n.Data is one whole JSON value:
+// the translator's parse of the data, which reads it to its end, is that
+// check (a replay then scans each frame once; see conn.SplitNotification).
+// It returns false, having changed nothing, when the translator cannot
+// read n.Data as the channel's data or the channel is none it translates
+// into market records; the caller then goes the ordinary way
+// (conn.ParseNotification, Deliver). After true, the caller may settle and
+// advance the clock (the translation depends on neither) and must then
+// call DeliverPrepared: the engine routes the records as Deliver would
+// have. n's slices must stay valid until then.
+func (ls *Lockstep) Prepare(n conn.Notification) bool {
+	rs := ls.e.rt.Load()
+	if ls.prep.ready || rs == nil || len(*rs) != 1 || bytes.HasPrefix(n.Channel, userPrefix) {
+		return false
+	}
+	p := &ls.prep
+	buf, cls, err := (*rs)[0].tr.AppendNotification(p.buf[:0], n.Channel, n.Data, n.Received.UnixNano())
+	p.buf = buf
+	switch {
+	case errors.Is(err, deribit.ErrBookGap): // read whole: the gap is the data's own
+		p.gap = true
+	case err != nil || cls.Kind != deribit.ClassMarket:
+		return false
+	}
+	p.n, p.ready = n, true
+	return true
+}
+
+// DeliverPrepared routes the notification Prepare translated, as Deliver
+// would have (Deliver's effects happen in the next Settle).
+func (ls *Lockstep) DeliverPrepared() {
+	p := &ls.prep
+	if !p.ready {
+		return
+	}
+	e := ls.e
+	e.stats.frames.Add(1)
+	if p.gap {
+		e.bookGap(p.n.Channel)
+	} else {
+		e.routeMarket(0, (*e.rt.Load())[0], &p.n, p.buf)
+	}
+	*p = prepared{buf: p.buf[:0]}
+}
 
 // Now is the engine's time.
 func (ls *Lockstep) Now() time.Time { return ls.clk.Now() }

@@ -303,6 +303,9 @@ func (d *driver) step(ctx context.Context, f record.Frame) {
 		res.Other++
 		return
 	}
+	if d.der == nil && d.deliverOnce(ctx, f, fr) {
+		return
+	}
 	ch, data, err := conn.ParseNotification(f.Data, fr)
 	switch {
 	case err != nil:
@@ -339,33 +342,73 @@ func (d *driver) deliverDerived(t int64, frame []byte) {
 	d.res.Derived++
 }
 
-// maxBatch bounds the frames delivered in one call (see deliver): far
+// deliverOnce delivers a notification of a subscribed market channel
+// with one scan of its data: conn.SplitNotification finds the data without
+// reading it, and the engine's translator, which reads it whole, is the
+// check that it is the data (host.Lockstep.Prepare). False, with nothing
+// done, sends the frame the ordinary way (ParseNotification, then
+// deliver): a frame in another layout, a channel nobody subscribed to, a
+// user channel, data the translator cannot read. Either way the frame
+// counts, reaches the plugins and feeds the exchange alike.
+func (d *driver) deliverOnce(ctx context.Context, f record.Frame, fr conn.Frame) bool {
+	ch, data, ok := conn.SplitNotification(f.Data, fr)
+	if !ok || !d.x.subscribed(ch) {
+		return false
+	}
+	t := d.at(f.Time)
+	if !d.ls.Prepare(conn.Notification{Channel: ch, Data: data, Received: t}) {
+		return false
+	}
+	d.advance(ctx, t)
+	d.x.feed(ch, data)
+	d.ls.DeliverPrepared()
+	d.delivered()
+	return true
+}
+
+// maxBatch bounds the frames delivered in one call (see advance): far
 // below what an inbox holds, so that batching never makes the inbox drop
 // a trade a frame-by-frame replay would deliver.
 const maxBatch = 64
 
-// deliver delivers one market notification at recorded time ns. Frames
-// that share a time (after the clock's clamp: it never goes back) reach
-// the plugins in one call, as a live host's plugin that was busy when they
-// arrived takes them together, up to maxBatch of them: the engine settles
-// only when the next frame is later, the batch is full or the replay ends
-// (Config.PerFrame settles after every frame).
+// deliver delivers one market notification at recorded time ns.
 func (d *driver) deliver(ctx context.Context, ns int64, ch, data []byte) {
-	res := d.res
+	t := d.at(ns)
+	d.advance(ctx, t)
+	d.x.feed(ch, data)
+	d.ls.Deliver(conn.Notification{Channel: ch, Data: data, Received: t})
+	d.delivered()
+}
+
+// at is the time a frame recorded at ns is delivered at: ns, or the
+// clock's time if that is later (the host's clock never goes back).
+func (d *driver) at(ns int64) time.Time {
 	t := time.Unix(0, ns)
-	if t.Before(d.clk.Now()) {
-		t = d.clk.Now() // the host's clock never goes back
+	if now := d.clk.Now(); t.Before(now) {
+		return now
 	}
+	return t
+}
+
+// advance gets the engine ready for a frame delivered at t. Frames that
+// share a time (after at's clamp) reach the plugins in one call, as a live
+// host's plugin that was busy when they arrived takes them together, up
+// to maxBatch of them: the engine settles only when the next frame is
+// later, the batch is full or the replay ends (Config.PerFrame settles
+// after every frame, in delivered).
+func (d *driver) advance(ctx context.Context, t time.Time) {
 	if d.pending > 0 && (!t.Equal(d.clk.Now()) || d.pending >= maxBatch) {
 		d.settle()
 	}
 	if d.cfg.Speed > 0 {
-		pace(ctx, d.wallStart, t.Sub(res.Start), d.cfg.Speed)
+		pace(ctx, d.wallStart, t.Sub(d.res.Start), d.cfg.Speed)
 	}
 	d.ls.AdvanceTo(t)
-	d.x.feed(ch, data)
-	d.ls.Deliver(conn.Notification{Channel: ch, Data: data, Received: t})
-	res.Delivered++
+}
+
+// delivered counts a delivered frame.
+func (d *driver) delivered() {
+	d.res.Delivered++
 	d.pending++
 	if d.cfg.PerFrame {
 		d.settle()
