@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
@@ -55,8 +56,9 @@ type Lockstep struct {
 	stopped bool
 	prep    prepared // Prepare's notification, until DeliverPrepared
 
-	mu   sync.Mutex
-	work []func() // spawned requests, oldest first
+	mu     sync.Mutex
+	work   []func()     // spawned requests, oldest first
+	queued atomic.Int32 // len(work), read without mu by pop
 }
 
 type stepPlugin struct {
@@ -91,10 +93,16 @@ func (ls *Lockstep) queue(f func()) {
 		defer ls.e.done()
 		f()
 	})
+	ls.queued.Add(1)
 	ls.mu.Unlock()
 }
 
+// pop takes the oldest queued request, or nil; without a lock when none is
+// queued (Settle asks at least twice a frame).
 func (ls *Lockstep) pop() func() {
+	if ls.queued.Load() == 0 {
+		return nil
+	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if len(ls.work) == 0 {
@@ -103,6 +111,7 @@ func (ls *Lockstep) pop() func() {
 	f := ls.work[0]
 	ls.work[0] = nil
 	ls.work = ls.work[1:]
+	ls.queued.Add(-1)
 	return f
 }
 
@@ -280,7 +289,7 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 		return false
 	}
 	pl.takeBatch(sp.sb, now)
-	timer, timed := sp.sb.(callTimer)
+	timer, timed := sp.sb.(*stepSandbox).Sandbox.(callTimer)
 	var began time.Time
 	if !timed {
 		began = time.Now()
@@ -294,7 +303,7 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 	}
 	if ls.obs != nil {
 		b := pl.batch
-		if r, ok := sp.sb.(sandbox.BatchRecorder); ok {
+		if r, ok := sp.sb.(*stepSandbox).Sandbox.(sandbox.BatchRecorder); ok {
 			b = r.LastBatch() // with the timers and seqs the plugin got
 		}
 		if len(b) > 0 {
@@ -307,6 +316,37 @@ func (ls *Lockstep) step(sp *stepPlugin) bool {
 	}
 	ls.carry(sp, out, now)
 	return true
+}
+
+// stepSandbox is a plugin's sandbox in lock step. It keeps the plugin's
+// next timer, which only a call into the plugin changes (the plugin arms
+// and cancels its timers during its calls, and Deliver takes the due
+// ones), so that the lock step's questions between calls (AdvanceTo's
+// nextDue, step, the batch's room), several a frame, read two fields
+// rather than lock and walk the instance's timers.
+type stepSandbox struct {
+	sandbox.Sandbox
+	next  time.Time
+	armed bool
+}
+
+func (s *stepSandbox) refresh() { s.next, s.armed = s.Sandbox.NextTimer() }
+
+func (s *stepSandbox) NextTimer() (time.Time, bool) { return s.next, s.armed }
+
+func (s *stepSandbox) Start(ctx context.Context, startup []byte, now time.Time) ([]byte, error) {
+	defer s.refresh()
+	return s.Sandbox.Start(ctx, startup, now)
+}
+
+func (s *stepSandbox) Deliver(ctx context.Context, batch []byte, now time.Time) ([]byte, error) {
+	defer s.refresh()
+	return s.Sandbox.Deliver(ctx, batch, now)
+}
+
+func (s *stepSandbox) Stop(ctx context.Context, now time.Time) ([]byte, error) {
+	defer s.refresh()
+	return s.Sandbox.Stop(ctx, now)
 }
 
 // callTimer is a Sandbox that times its calls itself (an in-process
@@ -340,7 +380,7 @@ func (ls *Lockstep) carry(sp *stepPlugin, out []byte, now time.Time) {
 // start starts a new instance of sp's plugin (as the runner's life does).
 func (ls *Lockstep) start(sp *stepPlugin) {
 	pl, e := sp.pl, ls.e
-	sb := pl.newSandbox()
+	sb := &stepSandbox{Sandbox: pl.newSandbox()}
 	pl.sb, sp.sb = sb, sb
 	now := ls.clk.Now()
 	startup, err := pl.startup(now)
