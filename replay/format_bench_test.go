@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/record"
 )
 
@@ -43,19 +44,35 @@ func formatRecordings(tb testing.TB, native []byte) map[string][]byte {
 }
 
 // BenchmarkReplayFormats is BenchmarkReplay from each format (the same
-// frames at the same times):
+// frames at the same times), and from our format with the frames on raw
+// channels (what Tardis.dev records), which the market maker's 100ms
+// subscriptions are then derived from as `host replay` does (WithChannels;
+// fewer frames reach the plugin, one per channel and 100 ms window):
 //
 //	go test -run '^$' -bench BenchmarkReplayFormats -cpu 1 ./replay
 func BenchmarkReplayFormats(b *testing.B) {
 	const frames = 300_000
 	files := formatRecordings(b, syntheticRecording(b, frames))
+	raw, err := benchkit.RenameChannels(files["native"], ".100ms", ".raw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	files["native_raw"] = raw
+	rd, err := record.Open(bytes.NewReader(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rawChannels, err := Channels(rd)
+	if err != nil {
+		b.Fatal(err)
+	}
 	wasm := exampleWasm(b, "marketmaker")
 	cache, err := compileCache()
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg := Config{Plugins: []Plugin{{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}}}
-	for _, format := range []string{"native", "tardis", "jsonl"} {
+	for _, format := range []string{"native", "tardis", "jsonl", "native_raw"} {
 		file := files[format]
 		b.Run(format, func(b *testing.B) {
 			run := func() *Result {
@@ -63,12 +80,16 @@ func BenchmarkReplayFormats(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				res, err := Run(context.Background(), rd, cfg, WithCache(cache))
+				opts := []Option{WithCache(cache)}
+				if format == "native_raw" {
+					opts = append(opts, WithChannels(rawChannels))
+				}
+				res, err := Run(context.Background(), rd, cfg, opts...)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if res.Delivered != frames {
-					b.Fatalf("%d of %d frames delivered", res.Delivered, frames)
+				if res.Frames != frames || (res.Delivered != frames && res.Derived == 0) {
+					b.Fatalf("%d of %d frames read, %d delivered", res.Frames, frames, res.Delivered)
 				}
 				return res
 			}
