@@ -74,6 +74,30 @@ func TestReconnectAndChurnSettings(t *testing.T) {
 	}
 }
 
+// A syntax error on a line that may hold a secret gives its line and column
+// but not the parser's message, which can quote the value; elsewhere the
+// message stays (it says what is wrong).
+func TestConfigSyntaxErrorWithholdsSecrets(t *testing.T) {
+	for _, tc := range []struct{ name, toml, want string }{
+		{"bad escape", "[[sim.keys]]\nid = \"a\"\nsecret = \"s3cr3t\\qS3CR3T\"\n", "line 3"},
+		{"bare value", "[[sim.keys]]\nid = \"a\"\nsecret = S3CR3T\n", "line 3"},
+		{"datetime", "[sim]\nkeys = [{id = \"a\", secret = 1979-05-27TS3CR3T}]\n", "line 2"},
+		{"token in a comment's line", "[sim]\nseed = 0x_S3CR3T # token\n", "line 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig("test.toml", []byte(tc.toml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "withheld") ||
+				strings.Contains(strings.ToUpper(err.Error()), "S3CR3T") {
+				t.Fatalf("error %v, want %q without the secret", err, tc.want)
+			}
+		})
+	}
+	_, err := parseConfig("test.toml", []byte("[sim]\nseed = 0x_12\n"))
+	if err == nil || !strings.Contains(err.Error(), "hexadecimal") || strings.Contains(err.Error(), "withheld") {
+		t.Fatalf("error %v, want the parser's message", err)
+	}
+}
+
 func TestConfigFileMissing(t *testing.T) {
 	_, err := loadConfig("does-not-exist.toml")
 	if err == nil || !os.IsNotExist(unwrapAll(err)) {
