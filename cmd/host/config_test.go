@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stratbox/stratbox/host"
 )
 
 func TestExampleConfigParses(t *testing.T) {
@@ -32,6 +34,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"reconnect jitter above 1", "[pool.reconnect]\njitter = 1.5\n", "pool.reconnect"},
 		{"reconnect attempts negative", "[pool.reconnect]\nattempts_per_second = -2\n", "attempts_per_second"},
 		{"negative max_reestablish", "[host]\nmax_reestablish = -1\n", "host.max_reestablish"},
+		{"negative restart_window", "[host]\nrestart_window = \"-1m\"\n", "restart_window"},
 		{"reconnect unknown key", "[pool.reconnect]\nreset_after = \"30s\"\n", "pool.reconnect.reset_after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +98,33 @@ func TestConfigSyntaxErrorWithholdsSecrets(t *testing.T) {
 	_, err := parseConfig("test.toml", []byte("[sim]\nseed = 0x_12\n"))
 	if err == nil || !strings.Contains(err.Error(), "hexadecimal") || strings.Contains(err.Error(), "withheld") {
 		t.Fatalf("error %v, want the parser's message", err)
+	}
+}
+
+// [host]'s restart settings reach the engine and the replay; unset, they
+// are the engine's defaults.
+func TestRestartSettings(t *testing.T) {
+	cfg, err := parseConfig("t.toml", []byte("[host]\nmax_restarts = 5\nrestart_window = \"1h\"\nrestart_backoff = \"2s\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := cfg.engineConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec.MaxRestarts != 5 || ec.RestartWindow != time.Hour || ec.RestartBackoff != 2*time.Second {
+		t.Fatalf("engine: %d restarts in %v, backoff %v", ec.MaxRestarts, ec.RestartWindow, ec.RestartBackoff)
+	}
+	rc, err := cfg.replayConfig("none", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.MaxRestarts != 5 || rc.RestartWindow != time.Hour || rc.RestartBackoff != 2*time.Second {
+		t.Fatalf("replay: %d restarts in %v, backoff %v", rc.MaxRestarts, rc.RestartWindow, rc.RestartBackoff)
+	}
+	cfg, _ = parseConfig("t.toml", nil)
+	if ec, _ := cfg.engineConfig(nil); ec.MaxRestarts != host.DefaultMaxRestarts || ec.RestartWindow != host.DefaultRestartWindow {
+		t.Fatalf("defaults: %d restarts in %v", ec.MaxRestarts, ec.RestartWindow)
 	}
 }
 
