@@ -303,7 +303,7 @@ func (d *driver) step(ctx context.Context, f record.Frame) {
 		res.Other++
 		return
 	}
-	if d.der == nil && d.deliverOnce(ctx, f, fr) {
+	if d.der == nil && d.deliverOnce(ctx, f, fr) || d.der != nil && d.sourceOnce(f, fr) {
 		return
 	}
 	ch, data, err := conn.ParseNotification(f.Data, fr)
@@ -363,6 +363,28 @@ func (d *driver) deliverOnce(ctx context.Context, f record.Frame, fr conn.Frame)
 	d.x.feed(ch, data)
 	d.ls.DeliverPrepared()
 	d.delivered()
+	return true
+}
+
+// sourceOnce folds a notification of a book channel that is only a source
+// of derived channels into the deriver with one scan of its data: the
+// deriver's decoding of the split's data is the check that it is the data
+// (deribit.Deriver.FrameBook). False, with nothing done, sends the frame
+// the ordinary way (trades and tickers, which the deriver copies without
+// reading them, always go so).
+func (d *driver) sourceOnce(f record.Frame, fr conn.Frame) bool {
+	ch, data, ok := conn.SplitNotification(f.Data, fr)
+	if !ok || d.x.subscribed(ch) || !d.der.Sources(ch) {
+		return false
+	}
+	done, err := d.der.FrameBook(f.Time, ch, data, d.deliverDerived)
+	if !done {
+		return false
+	}
+	if err != nil {
+		d.res.BadSource++
+	}
+	d.res.Sources++
 	return true
 }
 

@@ -176,14 +176,7 @@ func (d *Deriver) Gaps() int { return d.gaps }
 // call only. The error is a notification of a source channel that cannot
 // be read; it changes nothing.
 func (d *Deriver) Frame(t int64, channel, data []byte, emit func(t int64, frame []byte)) error {
-	if w := t / AggregateInterval; w != d.window {
-		if d.window >= 0 && w > d.window {
-			d.flush((d.window+1)*AggregateInterval, emit)
-		}
-		if w > d.window {
-			d.window = w
-		}
-	}
+	d.advance(t, emit)
 	targets := d.targets[string(channel)]
 	if len(targets) == 0 {
 		return nil
@@ -221,12 +214,60 @@ func (d *Deriver) Frame(t int64, channel, data []byte, emit func(t int64, frame 
 	return nil
 }
 
+// advance emits the derived messages of the windows that ended before t.
+func (d *Deriver) advance(t int64, emit func(t int64, frame []byte)) {
+	if w := t / AggregateInterval; w != d.window {
+		if d.window >= 0 && w > d.window {
+			d.flush((d.window+1)*AggregateInterval, emit)
+		}
+		if w > d.window {
+			d.window = w
+		}
+	}
+}
+
+// FrameBook is Frame for a book channel that only books are derived from,
+// with data that may not be the notification's data (a replay's
+// conn.SplitNotification, which does not read it): it reads data as a book
+// message first, and when it cannot, it returns false having changed
+// nothing, and the caller goes the ordinary way (conn.ParseNotification,
+// Frame). A decoding that reads data to its end is the check that data is
+// the notification's data. After true, err is Frame's.
+func (d *Deriver) FrameBook(t int64, channel, data []byte, emit func(t int64, frame []byte)) (ok bool, err error) {
+	targets := d.targets[string(channel)]
+	var book *rawBook
+	for _, x := range targets {
+		switch x.kind {
+		case 't', 'k':
+			return false, nil
+		default:
+			if book == nil {
+				book = x.book
+			}
+		}
+	}
+	if book == nil || DecodeBook(data, &book.scratch) != nil {
+		return false, nil // scratch is read only after a decoding that succeeded
+	}
+	d.advance(t, emit) // reads the books' levels, not their scratch
+	if err := d.foldBook(book); err != nil {
+		return true, err
+	}
+	d.touchBook(book, targets)
+	return true, nil
+}
+
 // applyBook folds a raw (or 100ms) book message into b.
 func (d *Deriver) applyBook(b *rawBook, data []byte) error {
-	m := &b.scratch
-	if err := DecodeBook(data, m); err != nil {
+	if err := DecodeBook(data, &b.scratch); err != nil {
 		return err
 	}
+	return d.foldBook(b)
+}
+
+// foldBook folds the book message decoded into b's scratch into b.
+func (d *Deriver) foldBook(b *rawBook) error {
+	m := &b.scratch
 	if m.Type == BookGrouped {
 		return fmt.Errorf("%w book: a grouped snapshot is not a source", ErrDecode)
 	}

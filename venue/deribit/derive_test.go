@@ -1,6 +1,7 @@
 package deribit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -354,5 +355,59 @@ func TestDeriveBookGapAndBadInput(t *testing.T) {
 	}
 	if len(client.side[0]) != 1 || client.side[0][99] != 7 || len(client.side[1]) != 0 {
 		t.Errorf("the client's book after the second snapshot: %v", client.side)
+	}
+}
+
+// TestFrameBookAsFrame: a deriver fed through FrameBook (falling back to
+// Frame where FrameBook declines, as a replay does) emits what one fed
+// through Frame emits; FrameBook declines data that is not one book
+// message, and channels trades or tickers are derived from, changing
+// nothing.
+func TestFrameBookAsFrame(t *testing.T) {
+	newDeriver := func() *Deriver {
+		d := NewDeriver()
+		for want, from := range map[string]string{"book.BTC-PERPETUAL.100ms": "book.BTC-PERPETUAL.raw", "trades.BTC-PERPETUAL.100ms": "trades.BTC-PERPETUAL.raw"} {
+			if err := d.Add(want, from); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	_, snap := rawBookFrame("snapshot", 0, 10, 0, [][3]any{{"new", 100.5, 1}}, [][3]any{{"new", 101, 1}})
+	_, c11 := rawBookFrame("change", 150, 11, 10, [][3]any{{"change", 100.5, 2}}, nil)
+	_, c12 := rawBookFrame("change", 250, 12, 11, nil, [][3]any{{"new", 102, 3}})
+	ch := []byte("book.BTC-PERPETUAL.raw")
+	type frame struct {
+		ms        int64
+		data      []byte // the notification's data
+		candidate []byte // what a split hands FrameBook
+	}
+	frames := []frame{
+		{50, snap, snap},
+		{150, c11, append(bytes.Clone(c11), `},"extra":{"a":1`...)},                                           // not one value: declined
+		{160, []byte(`{"type":"change","bids":[["new",1]]}`), []byte(`{"type":"change","bids":[["new",1]]}`)}, // declined; Frame's error
+		{170, []byte(`{"bids":[[1,2]]}`), []byte(`{"bids":[[1,2]]}`)},                                         // grouped: not a source
+		{250, c12, c12},
+	}
+	var outA, outB []emitted
+	a, b := newDeriver(), newDeriver()
+	for _, f := range frames {
+		errA := a.Frame(f.ms*1e6, ch, f.data, collect(&outA))
+		ok, errB := b.FrameBook(f.ms*1e6, ch, f.candidate, collect(&outB))
+		if !ok {
+			errB = b.Frame(f.ms*1e6, ch, f.data, collect(&outB))
+		}
+		if (errA == nil) != (errB == nil) {
+			t.Errorf("%d ms: Frame %v, FrameBook (and Frame) %v", f.ms, errA, errB)
+		}
+	}
+	a.Flush(collect(&outA))
+	b.Flush(collect(&outB))
+	if fmt.Sprint(outA) != fmt.Sprint(outB) || len(outA) == 0 {
+		t.Errorf("Frame emitted %d messages, FrameBook %d:\n%s\n%s", len(outA), len(outB), fmt.Sprint(outA), fmt.Sprint(outB))
+	}
+	called := false
+	if ok, _ := b.FrameBook(900e6, []byte("trades.BTC-PERPETUAL.raw"), []byte(`[]`), func(int64, []byte) { called = true }); ok || called {
+		t.Errorf("FrameBook took a trades source (%v) or emitted (%v)", ok, called)
 	}
 }
