@@ -240,10 +240,12 @@ func (c *childServer) load(body []byte) (int, bool) {
 func (c *childServer) floor(body []byte) (int, bool) {
 	d := frameDec{b: body}
 	fd := int(d.u32())
-	if d.bad || len(d.b) != 0 || fd == 0 {
+	d.u32()
+	spin := time.Duration(d.u64())
+	if d.bad || len(d.b) != 0 || fd == 0 || spin < 0 {
 		return c.protocol("floor request of %d bytes", len(body)), true
 	}
-	region, err := shm.OpenFD(fd)
+	region, err := shm.OpenFD(fd, shm.WithSpin(spin))
 	if err != nil {
 		return c.protocol("floor: %v", err), true
 	}

@@ -36,9 +36,13 @@ const floorType = 'D'
 
 // StartFloor starts a bare child as pc says (see Floor) and waits until
 // it serves, for pc.StartTimeout at most; the child's stderr is logged on
-// log. Without shared memory (outside Linux) it fails with an error that
-// wraps shm.ErrNotSupported.
-func StartFloor(pc ProcessConfig, log *slog.Logger) (*Floor, error) {
+// log. childSpin is the longest the child spins for a request before it
+// sleeps (its limit adapts below it; a plugin's child has
+// shm.DefaultSpin); 0 makes it sleep at once, as a plugin's child whose
+// calls come further apart than its spin ends up doing. Without shared
+// memory (outside Linux) it fails with an error that wraps
+// shm.ErrNotSupported.
+func StartFloor(pc ProcessConfig, childSpin time.Duration, log *slog.Logger) (*Floor, error) {
 	pc = pc.withDefaults()
 	region, err := shm.Create(shm.WithRingSize(ringSize))
 	if err != nil {
@@ -50,8 +54,10 @@ func StartFloor(pc ProcessConfig, log *slog.Logger) (*Floor, error) {
 		return nil, fmt.Errorf("sandbox: floor: %w", err)
 	}
 	f.c = c
-	req := appendFrameHeader(nil, reqFloor, 4)
+	req := appendFrameHeader(nil, reqFloor, 16)
 	req = binary.LittleEndian.AppendUint32(req, uint32(c.ringFD))
+	req = binary.LittleEndian.AppendUint32(req, 0)
+	req = binary.LittleEndian.AppendUint64(req, uint64(max(0, childSpin)))
 	ready := make(chan error, 1)
 	go func() {
 		r := bufio.NewReader(c.stdout)

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 )
 
 // startFloor starts a bare child of the test binary, closed at the end.
 func startFloor(t *testing.T, pc ProcessConfig) *Floor {
 	t.Helper()
-	f, err := StartFloor(pc, slog.New(slog.DiscardHandler))
+	f, err := StartFloor(pc, shm.DefaultSpin, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +73,11 @@ func TestFloorChildDies(t *testing.T) {
 // A binary that is not a host, or none, fails the start with an error
 // that says so.
 func TestFloorBadBinary(t *testing.T) {
-	_, err := StartFloor(ProcessConfig{Path: "/nonexistent/host"}, slog.New(slog.DiscardHandler))
+	_, err := StartFloor(ProcessConfig{Path: "/nonexistent/host"}, 0, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/host") {
 		t.Fatalf("start of a missing binary: %v", err)
 	}
-	_, err = StartFloor(ProcessConfig{Path: "/bin/true"}, slog.New(slog.DiscardHandler))
+	_, err = StartFloor(ProcessConfig{Path: "/bin/true"}, 0, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "reply to the floor request") {
 		t.Fatalf("start of a binary that does not serve: %v", err)
 	}

@@ -20,7 +20,7 @@ package sandbox
 //	'S' start    time now | the start-up blob to the end
 //	'D' deliver  time now | the batch to the end
 //	'X' stop     time now
-//	'B' floor    u32 ring fd (not 0)
+//	'B' floor    u32 ring fd (not 0) | u32 zero | u64 the child's spin limit ns
 //
 // Replies (child → parent): zero or more log frames, then exactly one of
 // result, fault or error.
