@@ -18,6 +18,7 @@ var ErrConfig = errors.New("host: invalid config")
 const (
 	DefaultMaxRestarts    = 3
 	DefaultRestartBackoff = time.Second
+	DefaultRestartWindow  = 10 * time.Minute
 	DefaultRequestTimeout = 5 * time.Second
 	DefaultStopTimeout    = 5 * time.Second
 	DefaultMaxReestablish = 100
@@ -28,11 +29,16 @@ type Config struct {
 	Plugins []PluginSpec
 	// Risk is every plugin's default limits (a spec may override them).
 	Risk RiskLimits
-	// MaxRestarts is how many times a faulted plugin is restarted before
-	// the circuit breaker leaves it stopped: 0 never restarts it
-	// (DefaultConfig: DefaultMaxRestarts, 3). RestartBackoff is the wait
-	// before the first restart, doubled for each next one (0: 1s).
+	// MaxRestarts is how many times within RestartWindow a faulted plugin
+	// is restarted before the circuit breaker leaves it stopped: 0 never
+	// restarts it (DefaultConfig: DefaultMaxRestarts, 3). Restarts older
+	// than the window no longer count (0: DefaultRestartWindow, 10 min), so
+	// a plugin that faults now and then over a long run is not stopped for
+	// good by its third fault of the week. RestartBackoff is the wait before
+	// a restart (0: 1s), doubled for each restart still within the window
+	// (at most 5 min).
 	MaxRestarts    int
+	RestartWindow  time.Duration
 	RestartBackoff time.Duration
 	// KeepOrders leaves a stopped or faulted plugin's orders on the book;
 	// by default they are cancelled. The instance that restarts after a
@@ -100,6 +106,7 @@ func DefaultConfig() Config {
 	return Config{
 		Risk:           RiskLimits{}.withDefaults(),
 		MaxRestarts:    DefaultMaxRestarts,
+		RestartWindow:  DefaultRestartWindow,
 		RestartBackoff: DefaultRestartBackoff,
 		MaxReestablish: DefaultMaxReestablish,
 		RequestTimeout: DefaultRequestTimeout,
@@ -131,6 +138,7 @@ func (c Config) Validate() error {
 		bad  bool
 	}{
 		{"MaxRestarts", c.MaxRestarts < 0},
+		{"RestartWindow", c.RestartWindow < 0},
 		{"RestartBackoff", c.RestartBackoff < 0},
 		{"MaxReestablish", c.MaxReestablish < 0},
 		{"RequestTimeout", c.RequestTimeout < 0},

@@ -58,8 +58,7 @@ type Lockstep struct {
 type stepPlugin struct {
 	pl        *plugin
 	sb        sandbox.Sandbox // nil: not running (faulted and waiting, or down)
-	restarts  int
-	backoff   time.Duration
+	breaker   *breaker
 	restartAt time.Time
 }
 
@@ -118,7 +117,7 @@ func (ls *Lockstep) Start(ctx context.Context, ex Exchange) error {
 		return err
 	}
 	for _, pl := range e.plugins {
-		sp := &stepPlugin{pl: pl, backoff: e.cfg.RestartBackoff}
+		sp := &stepPlugin{pl: pl, breaker: newBreaker(e.cfg)}
 		ls.pls = append(ls.pls, sp)
 		ls.start(sp)
 	}
@@ -291,15 +290,15 @@ func (ls *Lockstep) fault(sp *stepPlugin, f *sandbox.Fault) {
 		e.cancelOpen(pl, abi.ReasonPluginFault, now)
 		e.mu.Unlock()
 	}
-	if sp.restarts >= e.cfg.MaxRestarts {
+	backoff, restart := sp.breaker.fault(now)
+	if !restart {
 		pl.down.Store(true)
 		e.notify()
-		e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load())
+		e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load(),
+			"max_restarts", e.cfg.MaxRestarts, "within", e.cfg.RestartWindow)
 		return
 	}
-	sp.restarts++
-	sp.restartAt = now.Add(sp.backoff)
-	sp.backoff *= 2
+	sp.restartAt = now.Add(backoff)
 }
 
 // Stop ends the run as Run does when its context ends: each plugin's

@@ -108,8 +108,8 @@ func (pl *plugin) sandboxOf(p *sandbox.Plugin) sandbox.Sandbox {
 func (pl *plugin) run(ctx context.Context) {
 	e := pl.e
 	defer close(pl.gone)
-	backoff := e.cfg.RestartBackoff
-	for restarts := 0; ; restarts++ {
+	br := newBreaker(e.cfg)
+	for {
 		f := pl.life(ctx)
 		if f == nil || ctx.Err() != nil {
 			return
@@ -120,10 +120,12 @@ func (pl *plugin) run(ctx context.Context) {
 			e.cancelOpen(pl, abi.ReasonPluginFault, e.clk.Now())
 			e.mu.Unlock()
 		}
-		if restarts >= e.cfg.MaxRestarts {
+		backoff, restart := br.fault(e.clk.Now())
+		if !restart {
 			pl.down.Store(true)
 			e.notify()
-			e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load())
+			e.log.Error("plugin stopped for good: too many faults", "plugin", pl.name, "faults", pl.faults.Load(),
+				"max_restarts", e.cfg.MaxRestarts, "within", e.cfg.RestartWindow)
 			return
 		}
 		t := e.clk.NewTimer(backoff)
@@ -138,7 +140,6 @@ func (pl *plugin) run(ctx context.Context) {
 				waiting = false
 			}
 		}
-		backoff *= 2
 	}
 }
 

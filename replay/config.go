@@ -46,12 +46,14 @@ type Config struct {
 	// Risk is every plugin's default limits (Plugin.Risk overrides them);
 	// zero: none.
 	Risk host.RiskLimits
-	// MaxRestarts, RestartBackoff, KeepOrders and MaxReestablish are the
-	// engine's (host.Config): restarts of a faulted plugin (default 3;
-	// negative: never), the wait before the first (default 1s), whether a
-	// stopped plugin's orders stay on the book, how often one order is
-	// re-placed (default 100).
+	// MaxRestarts, RestartWindow, RestartBackoff, KeepOrders and
+	// MaxReestablish are the engine's (host.Config): restarts of a faulted
+	// plugin (default 3; negative: never) within the window (on the
+	// recording's clock; default 10 min), the wait before the first
+	// (default 1s), whether a stopped plugin's orders stay on the book, how
+	// often one order is re-placed (default 100).
 	MaxRestarts    int
+	RestartWindow  time.Duration
 	RestartBackoff time.Duration
 	KeepOrders     bool
 	MaxReestablish int
@@ -99,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.RestartBackoff < 0 {
 		return fmt.Errorf("replay: restart backoff %v is negative", c.RestartBackoff)
+	}
+	if c.RestartWindow < 0 {
+		return fmt.Errorf("replay: restart window %v is negative", c.RestartWindow)
 	}
 	if c.MaxReestablish < 0 {
 		return fmt.Errorf("replay: max reestablish %d is negative", c.MaxReestablish)

@@ -37,6 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		{"fill", Config{Fill: "maybe", Plugins: []Plugin{ok}}, `fill "maybe"`},
 		{"speed", Config{Speed: -1, Plugins: []Plugin{ok}}, "speed -1"},
 		{"backoff", Config{RestartBackoff: -1, Plugins: []Plugin{ok}}, "restart backoff"},
+		{"window", Config{RestartWindow: -1, Plugins: []Plugin{ok}}, "restart window"},
 		{"reestablish", Config{MaxReestablish: -1, Plugins: []Plugin{ok}}, "max reestablish"},
 		{"risk", Config{Risk: host.RiskLimits{PriceBandBps: bad}, Plugins: []Plugin{ok}}, "risk"},
 		{"no name", Config{Plugins: []Plugin{{Wasm: ok.Wasm}}}, "plugin[0]: name is required"},

@@ -241,7 +241,7 @@ type driver struct {
 // the engine in lock step.
 func newDriver(ctx context.Context, cfg Config, specs []host.PluginSpec, h *head, clk *clock.Fake, o options) (*driver, error) {
 	ecfg := host.Config{Plugins: specs, Risk: cfg.Risk, MaxRestarts: cfg.MaxRestarts, RestartBackoff: cfg.RestartBackoff,
-		KeepOrders: cfg.KeepOrders, MaxReestablish: cfg.MaxReestablish}
+		RestartWindow: cfg.RestartWindow, KeepOrders: cfg.KeepOrders, MaxReestablish: cfg.MaxReestablish}
 	eng, err := host.New(ecfg, host.WithClock(clk), host.WithLogger(o.log))
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)

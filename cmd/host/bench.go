@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,6 +84,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	outFile := fs.String("out", "", "also write the JSON object to this file")
 	progress := fs.Bool("progress", false, "print each figure on stderr as it is measured")
 	priority := fs.String("priority", "", "CPU priority of the plugins' child processes, as the priority key of [[plugin]] (default "+sandbox.DefaultPriority.String()+")")
+	logLevel := fs.String("log", "", "log of the measured host (engine, pool, connections, plugins) on stderr at this level: debug, info, warn or error (default: none)")
 	helper := fs.Bool(benchHelperFlag, false, "internal: serve the suite's helper process on stdin/stdout")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -122,6 +125,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *progress {
 		opt.Progress = stderr
+	}
+	if *logLevel != "" {
+		if !slices.Contains([]string{"debug", "info", "warn", "error"}, *logLevel) {
+			return fmt.Errorf("%w: --log %q: want debug, info, warn or error", errUsage, *logLevel)
+		}
+		opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(*logLevel)}))
 	}
 	if fs.NArg() == 1 {
 		path := fs.Arg(0)

@@ -120,7 +120,11 @@ func checkFigures(t *testing.T, res *hostbench.Result, keys []string) {
 			t.Errorf("figure %s (documented in docs/host-bench.md) missing from --json", k)
 			continue
 		}
-		if len(f.Reps) != res.Reps || f.Unit == "" || f.Title == "" {
+		reps := res.Reps
+		if strings.Contains(k, "_pooled_") { // one value over every repetition
+			reps = 1
+		}
+		if len(f.Reps) != reps || f.Unit == "" || f.Title == "" {
 			t.Errorf("%s: %+v", k, f)
 		}
 		// Counts of what must not happen (a figure with a target, such as "≤ 0") may be 0, and so may a
@@ -246,11 +250,33 @@ func TestBenchBadInput(t *testing.T) {
 		{[]string{"bench", "--json", "--benchfmt"}, "exclude each other"},
 		{[]string{"bench", "--priority", "nice:40"}, `--priority: priority "nice:40": niceness "40": want 0 to 19`},
 		{[]string{"bench", "--priority", "low"}, `--priority: priority "low"`},
+		{[]string{"bench", "--log", "loud"}, `--log "loud": want debug, info, warn or error`},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), c.args, &out, &errb)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want a usage error with %q", c.args, err, c.want)
+		}
+	}
+}
+
+// --log shows the measured host's log on stderr (here, the tick group's
+// connections closing at the end of each repetition); without it, none.
+func TestBenchLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a benchmark group")
+	}
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{{[]string{"--log", "info"}, true}, {nil, false}} {
+		var out, errb bytes.Buffer
+		args := append([]string{"bench", "--quick", "--reps", "1", "--only", "tick"}, c.args...)
+		if err := run(context.Background(), args, &out, &errb); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errb.String())
+		}
+		if got := strings.Contains(errb.String(), `level=INFO msg="conn: closed"`); got != c.want {
+			t.Errorf("%v: the connections' log on stderr: %v, want %v:\n%s", args, got, c.want, errb.String())
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -113,7 +114,7 @@ func parseConfig(name string, data []byte) (fileConfig, error) {
 	var cfg fileConfig
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
 	if err != nil {
-		return cfg, fmt.Errorf("config %s: %w", name, err)
+		return cfg, fmt.Errorf("config %s: %w", name, withholdSecret(err, data))
 	}
 	var keys []string
 	for _, k := range md.Undecoded() {
@@ -126,6 +127,37 @@ func parseConfig(name string, data []byte) (fileConfig, error) {
 		return cfg, fmt.Errorf("config %s: unknown key(s): %s", name, strings.Join(keys, ", "))
 	}
 	return cfg, cfg.validate()
+}
+
+// withholdSecret returns a TOML syntax error without the parser's message
+// when the offending line may hold a secret ([sim] keys' secret, a
+// password, a token): the message can quote the value ("invalid datetime:
+// \"…\"", "expected value but found …"), and a config error reaches the
+// terminal, the log and, for `host ctl reload`, the control client. The line
+// and column are kept, so the file can still be mended.
+func withholdSecret(err error, data []byte) error {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	line := ""
+	if l := bytes.Split(data, []byte("\n")); pe.Position.Line >= 1 && pe.Position.Line <= len(l) {
+		line = string(l[pe.Position.Line-1])
+	}
+	secretish := func(s string) bool {
+		s = strings.ToLower(s)
+		for _, w := range []string{"secret", "password", "token", "nkey", "credential"} {
+			if strings.Contains(s, w) {
+				return true
+			}
+		}
+		return false
+	}
+	if !secretish(pe.LastKey) && !secretish(line) {
+		return err
+	}
+	return fmt.Errorf("toml: line %d, column %d: not valid TOML (the parser's message is withheld: the line may hold a secret)",
+		pe.Position.Line, pe.Position.Col)
 }
 
 func (c fileConfig) validate() error {

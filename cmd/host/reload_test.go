@@ -133,10 +133,12 @@ func TestReloadRefusesABadFile(t *testing.T) {
 		{strings.Replace(reloadBase, "max_order_amount = 100", "max_order_amount = 40\nmax_oder_amount = 1", 1), "risk.max_oder_amount"},
 		{strings.Replace(reloadBase, "size = 2", "size = -1", 1), "pool"},
 		{reloadBase + "[[plugin\n", "toml"},
+		{reloadBase + "[[sim.keys]]\nid = \"a\"\nsecret = \"s3cr3t\\q\"\n", "withheld"},
 	} {
 		write(tc.text)
 		_, err := r.reload()
-		if !errors.Is(err, control.ErrBadRequest) || !strings.Contains(err.Error(), "nothing changed") || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, control.ErrBadRequest) || !strings.Contains(err.Error(), "nothing changed") || !strings.Contains(err.Error(), tc.want) ||
+			strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("%q: %v, want a refusal naming %q", tc.want, err, tc.want)
 		}
 	}

@@ -243,7 +243,8 @@ func writeReportFile(path, source string, res *replay.Result) error {
 // [host] of c, with the flags' fill and speed.
 func (c fileConfig) replayConfig(fill string, speed float64) (replay.Config, error) {
 	rc := replay.Config{Fill: replay.Fill(fill), Speed: speed, KeepOrders: c.Host.KeepOrders,
-		MaxReestablish: c.Host.MaxReestablish, RestartBackoff: c.Host.RestartBackoff.Duration}
+		MaxReestablish: c.Host.MaxReestablish, RestartBackoff: c.Host.RestartBackoff.Duration,
+		RestartWindow: c.Host.RestartWindow.Duration}
 	var err error
 	if rc.Risk, err = c.Risk.limits("risk"); err != nil {
 		return rc, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
+	"github.com/stratbox/stratbox/control"
 	"github.com/stratbox/stratbox/host/sandbox"
 )
 
@@ -44,16 +45,22 @@ func writeSimConfig(t *testing.T, dir, body string) string {
 
 // host run with a config: the market maker, in a child process, trades
 // against the built-in simulator, the status line and the summary report
-// it, and every heartbeat is answered.
+// it, and every heartbeat is answered. The run lasts until the market maker
+// has orders open and every connection has answered test_requests (read
+// through the control socket), not for a set time: the module compiles
+// first, which takes minutes under -race on a loaded machine.
 func TestRunTradesAgainstTheSimulator(t *testing.T) {
 	wasm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
 	cfg := writeSimConfig(t, dir, fmt.Sprintf(`
 [exchange]
-heartbeat_interval = "100ms"
+heartbeat_interval = "500ms"
 [host]
 cache_dir = %q
 status = "200ms"
+[control]
+socket = %q
 [[plugin]]
 name = "mm"
 path = %q
@@ -61,10 +68,39 @@ call_budget = "5s"
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
-`, filepath.Join(dir, "cache"), wasm))
+`, filepath.Join(dir, "cache"), sock, wasm))
 	t.Setenv("DERIBIT_CLIENT_SECRET", "must-not-leak")
-	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "4s"}, &out, &errb); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, errb) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Minute) // a failsafe against a hang, not a verdict
+	var c *control.Client
+	for trading := false; !trading; {
+		if c == nil {
+			c, _ = control.NewClient(sock, "")
+		}
+		if c != nil {
+			if st, err := c.Status(context.Background()); err == nil && len(st.Plugins) == 1 && len(st.Pool.Connections) == 3 {
+				trading = st.Plugins[0].OpenOrders > 0
+				for _, cn := range st.Pool.Connections {
+					trading = trading && cn.Answered >= 2
+				}
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the market maker never traded:\n%s\n%s", out.String(), errb.String())
+		case err := <-done:
+			t.Fatalf("run ended: %v\n%s\n%s", err, out.String(), errb.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
 	}
 	s := out.String()

@@ -145,9 +145,11 @@ type hostConfig struct {
 	// CacheDir holds compiled plugins. Default: the user cache directory
 	// (stratbox/wazero); "off" compiles in memory every time.
 	CacheDir string `toml:"cache_dir"`
-	// MaxRestarts after faults before a plugin stays stopped. Default 3;
-	// 0: never restart (host.Config.MaxRestarts alike).
+	// MaxRestarts after faults within RestartWindow before a plugin stays
+	// stopped. Default 3; 0: never restart (host.Config.MaxRestarts alike).
 	MaxRestarts *int `toml:"max_restarts"`
+	// RestartWindow: restarts older than it no longer count. Default "10m".
+	RestartWindow duration `toml:"restart_window"`
 	// RestartBackoff is the wait before the first restart. Default "1s".
 	RestartBackoff duration `toml:"restart_backoff"`
 	// KeepOrders leaves a stopped or faulted plugin's orders on the book.
@@ -402,6 +404,9 @@ func (c fileConfig) engineConfig(specs []host.PluginSpec) (host.Config, error) {
 	if d := c.Host.RestartBackoff.Duration; d != 0 {
 		ecfg.RestartBackoff = d
 	}
+	if d := c.Host.RestartWindow.Duration; d != 0 {
+		ecfg.RestartWindow = d
+	}
 	if c.Host.MaxRestarts != nil {
 		ecfg.MaxRestarts = *c.Host.MaxRestarts // 0: never restart
 	}
@@ -453,6 +458,9 @@ func (c fileConfig) validateRun() error {
 	}
 	if m := c.Host.MaxRestarts; m != nil && *m < 0 {
 		return fmt.Errorf("config: host.max_restarts is negative")
+	}
+	if c.Host.RestartWindow.Duration < 0 {
+		return fmt.Errorf("config: host.restart_window is negative")
 	}
 	if _, err := c.Risk.limits("risk"); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,9 +130,11 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			rate: spinFeed, plugins: spinning(sandbox.IsolateNone), garbage: true, spin: true})
 	vals := map[string]map[string][]float64{}
 	notes := map[string][]string{}
+	// each repetition's answer times on the wire, by scenario
+	samples := map[string][][]time.Duration{}
 	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
 		for _, sc := range scenarios {
-			v, note, err := r.hbRun(ctx, h, sc, rep < 0)
+			v, l, note, err := r.hbRun(ctx, h, sc, rep < 0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.key, err)
 			}
@@ -141,6 +144,7 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			if rep < 0 {
 				continue
 			}
+			samples[sc.key] = append(samples[sc.key], l)
 			if vals[sc.key] == nil {
 				vals[sc.key] = map[string][]float64{}
 			}
@@ -174,12 +178,37 @@ func (r *runner) heartbeat(ctx context.Context) error {
 			r.res.Figures[pre+"p99_us"].Note = n[0]
 		}
 	}
+	for _, sc := range scenarios {
+		f := r.res.add("heartbeat."+sc.key+".p99_pooled_us", "heartbeat answer on the wire p99 over every repetition's answers together, "+sc.title,
+			"µs", []float64{us(pooled(samples[sc.key], 0.99))})
+		r.progress("%-40s %10.1f µs", "heartbeat."+sc.key+".p99_pooled_us", f.Median)
+	}
 	for _, k := range [][2]string{{"flood", "reference"}, {"spin_process", "idle"}} {
 		if f := hbRatio(r.res, k[0], k[1]); f != nil {
 			r.progress("%-40s %10.2f ×", "heartbeat."+k[0]+".p99_ratio", f.Median)
 		}
+		if f := pooledRatio(r.res, "heartbeat."+k[0], "heartbeat."+k[1], hbRatioTarget, k[1]+"'s"); f != nil {
+			r.progress("%-40s %10.2f ×", "heartbeat."+k[0]+".p99_pooled_ratio", f.Median)
+		}
 	}
 	return nil
+}
+
+// pooledRatio adds key.p99_pooled_ratio to res: key's pooled p99 over
+// base's (both over every repetition's answers, each scenario run beside
+// the other in every repetition), with the target ≤ limit, which it bears
+// rather than the repetition-by-repetition p99_ratio (whose p99s are each
+// a few dozen answers of one window); it returns nil when a figure is
+// missing or base's is 0.
+func pooledRatio(res *Result, key, base string, limit float64, what string) *Figure {
+	a, b := res.Figures[key+".p99_pooled_us"], res.Figures[base+".p99_pooled_us"]
+	if a == nil || b == nil || b.Median <= 0 {
+		return nil
+	}
+	last := func(k string) string { return k[strings.LastIndexByte(k, '.')+1:] }
+	f := res.add(key+".p99_pooled_ratio", "heartbeat answer p99 on the wire over every repetition's answers, "+
+		last(key)+" / "+last(base), "×", []float64{a.Median / b.Median})
+	return f.atMost(limit, fmt.Sprintf("p99 ≤ %g× %s", limit, what))
 }
 
 // hbRatio adds heartbeat.<key>.p99_ratio to res: its p99 divided by the
@@ -197,18 +226,17 @@ func hbRatio(res *Result, key, base string) *Figure {
 			v = append(v, a.Reps[i]/b.Reps[i])
 		}
 	}
-	f := res.add("heartbeat."+key+".p99_ratio", "heartbeat answer p99 on the wire, "+key+" / "+base+", repetition by repetition", "×", v)
-	return f.atMost(hbRatioTarget, fmt.Sprintf("p99 ≤ %g× %s's", hbRatioTarget, base))
+	return res.add("heartbeat."+key+".p99_ratio", "heartbeat answer p99 on the wire, "+key+" / "+base+", repetition by repetition (the target is on p99_pooled_ratio)", "×", v)
 }
 
 // hbRun is one repetition of a scenario.
-func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool) (map[string]float64, string, error) {
+func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool) (map[string]float64, []time.Duration, string, error) {
 	if sc.base != hbEngine {
 		return r.hbBaseRun(ctx, h, sc, warm)
 	}
 	specs, err := sc.plugins()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	defer func() {
 		for _, s := range specs {
@@ -223,18 +251,18 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 	e, err := host.New(host.Config{Plugins: specs, MaxRestarts: 1_000_000, RestartBackoff: time.Millisecond},
 		host.WithLogger(r.log))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	c, err := conn.Dial(ctx, relayConn(h), conn.WithSink(e))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	defer c.Close()
 	run := runEngine(e, c)
 	defer run.stop()
 	if sc.spin {
 		if _, err := h.do("ok", "flood %d", sc.rate); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		if !e.WaitStats(func(s host.EngineStats) bool {
 			for _, p := range s.Plugins {
@@ -244,32 +272,32 @@ func (r *runner) hbRun(ctx context.Context, h *helper, sc hbScenario, warm bool)
 			}
 			return false
 		}, 60*time.Second) {
-			return nil, "", fmt.Errorf("the spin plugin never overran its budget; stats %+v", e.Stats())
+			return nil, nil, "", fmt.Errorf("the spin plugin never overran its budget; stats %+v", e.Stats())
 		}
 	} else {
 		if err := started(e, len(specs)); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		if _, err := h.do("ok", "flood %d", sc.rate); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 	}
-	v, note, err := r.hbWindow(h, c, warm)
+	v, l, note, err := r.hbWindow(h, c, warm)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if !sc.spin {
 		for _, p := range e.Stats().Plugins {
 			if p.Faults > 0 {
-				return nil, "", fmt.Errorf("plugin %s faulted: %v", p.Name, p.LastFault)
+				return nil, nil, "", fmt.Errorf("plugin %s faulted: %v", p.Name, p.LastFault)
 			}
 		}
 	}
-	return v, note, nil
+	return v, l, note, nil
 }
 
 // hbBaseRun is one repetition of a baseline scenario.
-func (r *runner) hbBaseRun(ctx context.Context, h *helper, sc hbScenario, warm bool) (map[string]float64, string, error) {
+func (r *runner) hbBaseRun(ctx context.Context, h *helper, sc hbScenario, warm bool) (map[string]float64, []time.Duration, string, error) {
 	if sc.garbage {
 		defer garbage(garbageMiBs)()
 	}
@@ -279,54 +307,56 @@ func (r *runner) hbBaseRun(ctx context.Context, h *helper, sc hbScenario, warm b
 	switch sc.base {
 	case hbIdle:
 		if c, err = dialIdle(ctx, h); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		defer c.Close()
 	case hbReference:
 		if ref, err = dialReference(ctx, h.relay); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		defer ref.close()
 	}
 	if _, err := h.do("ok", "flood %d", sc.rate); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	v, note, err := r.hbWindow(h, c, warm)
+	v, l, note, err := r.hbWindow(h, c, warm)
 	if err == nil && ref != nil {
 		err = ref.alive() // it answered every test_request of the window
 	}
-	return v, note, err
+	return v, l, note, err
 }
 
 // hbWindow times the heartbeat answers on the wire over one window while
 // the helper floods (started by the caller; stopped here), and, with c,
-// in c's histogram; the note counts c's reconnects and late heartbeats.
-func (r *runner) hbWindow(h *helper, c *conn.Conn, warm bool) (map[string]float64, string, error) {
+// in c's histogram; it returns the figures, the answer times on the wire
+// (sorted) and a note that counts c's reconnects and late heartbeats.
+func (r *runner) hbWindow(h *helper, c *conn.Conn, warm bool) (map[string]float64, []time.Duration, string, error) {
 	var before conn.Stats
 	if c != nil {
 		before = c.Stats()
 	}
 	if _, _, _, _, _, err := h.report(); err != nil { // from now on
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	w := r.window(hbWindow)
 	if warm {
 		w = r.window(hbWindow / 3)
 	}
 	time.Sleep(w) // the measurement window
-	n, p50, p99, p999, mx, err := h.report()
+	l, err := h.samples()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
+	n, p50, p99, p999, mx := len(l), quantile(l, 0.50), quantile(l, 0.99), quantile(l, 0.999), quantile(l, 1)
 	var after conn.Stats
 	if c != nil {
 		after = c.Stats()
 	}
 	if _, err := h.do("ok", "flood 0"); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if n == 0 {
-		return nil, "", fmt.Errorf("no heartbeat answer timed in %v", w)
+		return nil, nil, "", fmt.Errorf("no heartbeat answer timed in %v", w)
 	}
 	v := map[string]float64{"p50_us": us(p50), "p99_us": us(p99), "p999_us": us(p999), "max_us": us(mx),
 		"answers": float64(n)}
@@ -339,7 +369,7 @@ func (r *runner) hbWindow(h *helper, c *conn.Conn, warm bool) (map[string]float6
 		al := after.Heartbeat.AnswerLatency
 		v["conn_p50_us"], v["conn_p99_us"] = us(al.P50), us(al.P99)
 	}
-	return v, note, nil
+	return v, l, note, nil
 }
 
 // relayConn is a connection through the helper's relay, whose heartbeats

@@ -29,6 +29,7 @@ import (
 //
 //	flood <frames/s>  publish ticker and trade notifications of BTC-PERPETUAL at that rate (0: stop)
 //	report            "report n p50 p99 p999 max": test_request forwarded → public/test back, ns, exact, since the last report
+//	samples           "samples n t1 … tn": those answer times themselves, ns, sorted, since the last report or samples
 //	tick <i> <ms>     publish the i-th ticker and answer "tick <ns>": its publication → the next order request read (or "tick timeout" after ms)
 //	rss               "rss <bytes>": this process's resident memory
 //
@@ -98,6 +99,14 @@ func ServeHelper(in io.Reader, out io.Writer) int {
 		case "report":
 			l := rl.Take()
 			say("report %d %d %d %d %d", len(l), quantile(l, 0.50), quantile(l, 0.99), quantile(l, 0.999), quantile(l, 1))
+		case "samples":
+			l := rl.Take()
+			b := strconv.AppendInt([]byte("samples "), int64(len(l)), 10)
+			for _, d := range l {
+				b = strconv.AppendInt(append(b, ' '), int64(d), 10)
+			}
+			fmt.Fprintf(w, "%s\n", b)
+			_ = w.Flush()
 		case "tick":
 			if len(f) != 3 {
 				say("error tick <i> <ms>")
@@ -192,6 +201,7 @@ func (r *runner) startHelper() (*helper, error) {
 	go func() {
 		defer close(h.exited)
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 64<<20) // "samples" lines: ~8 bytes an answer
 		for sc.Scan() {
 			h.lines <- sc.Text()
 		}
@@ -254,6 +264,31 @@ func (h *helper) report() (n int, p50, p99, p999, mx time.Duration, err error) {
 		}
 	}
 	return int(v[0]), time.Duration(v[1]), time.Duration(v[2]), time.Duration(v[3]), time.Duration(v[4]), nil
+}
+
+// samples returns the heartbeat answer times on the wire since the last
+// report or samples, sorted.
+func (h *helper) samples() ([]time.Duration, error) {
+	f, err := h.do("samples", "samples")
+	if err != nil {
+		return nil, err
+	}
+	if len(f) == 0 {
+		return nil, fmt.Errorf("helper process: samples %q", f)
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n != len(f)-1 {
+		return nil, fmt.Errorf("helper process: samples: %d fields for %q answers", len(f)-1, f[0])
+	}
+	l := make([]time.Duration, n)
+	for i, s := range f[1:] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("helper process: samples: %w", err)
+		}
+		l[i] = time.Duration(v)
+	}
+	return l, nil
 }
 
 func (h *helper) close() {

@@ -45,9 +45,11 @@ func (r *runner) hostile(ctx context.Context) error {
 	}
 	defer h.close()
 	vals := map[string][]float64{}
+	// each repetition's answer times on the wire, by scenario
+	samples := map[string][][]time.Duration{}
 	var notes []string
 	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
-		alone, note, err := r.hostileRun(ctx, h, "", rep < 0)
+		alone, l, note, err := r.hostileRun(ctx, h, "", rep < 0)
 		if err != nil {
 			return fmt.Errorf("alone: %w", err)
 		}
@@ -55,8 +57,9 @@ func (r *runner) hostile(ctx context.Context) error {
 			notes = append(notes, "alone: "+note)
 		}
 		runs := map[string]map[string]float64{"alone": alone}
+		answers := map[string][]time.Duration{"alone": l}
 		for _, name := range hostileNames {
-			v, note, err := r.hostileRun(ctx, h, name, rep < 0)
+			v, l, note, err := r.hostileRun(ctx, h, name, rep < 0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -70,11 +73,13 @@ func (r *runner) hostile(ctx context.Context) error {
 				v["cpu_extra_pct"] = v["cpu_pct"] - c
 			}
 			runs[name] = v
+			answers[name] = l
 		}
 		if rep < 0 {
 			continue
 		}
 		for name, v := range runs {
+			samples[name] = append(samples[name], answers[name])
 			for k, x := range v {
 				vals[name+"."+k] = append(vals[name+"."+k], x)
 			}
@@ -88,10 +93,15 @@ func (r *runner) hostile(ctx context.Context) error {
 		pre := "hostile." + name + "."
 		f := r.res.add(pre+"p99_us", "heartbeat answer on the wire p99, "+who, "µs", vals[name+".p99_us"])
 		r.progress("%-40s %10.1f µs", pre+"p99_us", f.Median)
+		f = r.res.add(pre+"p99_pooled_us", "heartbeat answer on the wire p99 over every repetition's answers together, "+who,
+			"µs", []float64{us(pooled(samples[name], 0.99))})
+		r.progress("%-40s %10.1f µs", pre+"p99_pooled_us", f.Median)
 		if name != "alone" {
-			f = r.res.add(pre+"p99_ratio", "heartbeat p99 on the wire / the market maker alone's (same repetition), "+who, "×", vals[name+".p99_ratio"])
-			f.atMost(hostileRatioTarget, fmt.Sprintf("≤ %g× the market maker alone", hostileRatioTarget))
+			f = r.res.add(pre+"p99_ratio", "heartbeat p99 on the wire / the market maker alone's (same repetition; the target is on p99_pooled_ratio), "+who, "×", vals[name+".p99_ratio"])
 			r.progress("%-40s %10.2f ×", pre+"p99_ratio", f.Median)
+			if f := pooledRatio(r.res, "hostile."+name, "hostile.alone", hostileRatioTarget, "the market maker alone's"); f != nil {
+				r.progress("%-40s %10.2f ×", pre+"p99_pooled_ratio", f.Median)
+			}
 		}
 		if c, ok := vals[name+".cpu_pct"]; ok {
 			f = r.res.add(pre+"cpu_pct", "the host process's CPU (plugin processes excluded; heartbeats every 2 ms on 2 connections), "+who, "% of a core", c)
@@ -119,8 +129,9 @@ func (r *runner) hostile(ctx context.Context) error {
 }
 
 // hostileRun is one run: the market maker and, unless name is "", the
-// hostile plugin name.
-func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bool) (map[string]float64, string, error) {
+// hostile plugin name. It returns the figures, the heartbeat answer times
+// on the wire (sorted) and a note.
+func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bool) (map[string]float64, []time.Duration, string, error) {
 	var specs []host.PluginSpec
 	defer func() {
 		for _, s := range specs {
@@ -138,35 +149,35 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		return nil
 	}
 	if err := add("mm", QuoterWasm(), sandbox.PluginConfig{}); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	switch name {
 	case "":
 	case "spin":
 		if err := add(name, spinWasm, sandbox.PluginConfig{CallBudget: spinBudget, MemoryLimitPages: 16}); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 	default:
 		wasm := hostile.Wasm(name)
 		if wasm == nil {
-			return nil, "", fmt.Errorf("no hostile fixture %q", name)
+			return nil, nil, "", fmt.Errorf("no hostile fixture %q", name)
 		}
 		if err := add(name, wasm, sandbox.PluginConfig{}); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 	}
 	// The product's restart policy (3 restarts, 1 s backoff doubling): the group measures the host as it
 	// runs by default; heartbeat.spin_process keeps a spinner restarting without end.
 	e, err := host.New(host.Config{Plugins: specs}, host.WithLogger(r.log))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	p, err := pool.New(pool.Config{Conn: relayConn(h), Size: 2, Classify: host.PoolRates}, e.Sink, e.PoolEvent, r.log) // tier-1 limits: shares on
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if err := p.Start(ctx); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	defer p.Close()
 	run := runEngine(e, p)
@@ -179,10 +190,10 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		}
 		return len(s.Plugins) == len(specs)
 	}, 60*time.Second) {
-		return nil, "", fmt.Errorf("the plugins did not start; stats %+v", e.Stats())
+		return nil, nil, "", fmt.Errorf("the plugins did not start; stats %+v", e.Stats())
 	}
 	if _, err := h.do("ok", "flood %d", hostileFeed); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	defer h.do("ok", "flood 0") //nolint:errcheck // the next run's flood replaces it anyway
 	w := r.window(hbWindow)
@@ -190,7 +201,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		w = r.window(hbWindow / 3)
 	}
 	if _, _, _, _, _, err := h.report(); err != nil { // from now on
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	mm0, bad0 := hostilePluginStats(e.Stats(), name)
 	before := p.Stats()
@@ -199,12 +210,13 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	time.Sleep(w) // the measurement window
 	cpu1, _ := selfCPU()
 	took := time.Since(began)
-	n, _, p99, _, _, err := h.report()
+	l, err := h.samples()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
+	n, p99 := len(l), quantile(l, 0.99)
 	if n == 0 {
-		return nil, "", fmt.Errorf("no heartbeat answer timed in %v", w)
+		return nil, nil, "", fmt.Errorf("no heartbeat answer timed in %v", w)
 	}
 	mm1, bad1 := hostilePluginStats(e.Stats(), name)
 	after := p.Stats()
@@ -218,7 +230,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	if after.Losses != before.Losses {
 		note = fmt.Sprintf("%d connections lost in a window", after.Losses-before.Losses)
 	}
-	return v, note, nil
+	return v, l, note, nil
 }
 
 // hostilePluginStats picks the market maker's and the hostile plugin's stats.

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Figure is one measured quantity: one value per repetition, summarised by
+// Figure is one measured quantity: one value per repetition (or one over
+// every repetition: the "_pooled_" figures), summarised by
 // the median and the spread (min, max).
 type Figure struct {
 	Title  string    `json:"title"`
@@ -106,6 +107,21 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	rank := int(math.Ceil(q * float64(n)))
 	rank = max(1, min(n, rank))
 	return sorted[rank-1]
+}
+
+// pooled is the q-quantile of every repetition's samples (each sorted)
+// taken together: one tail over all the answers of a scenario. The p99 of
+// one repetition's window is a few dozen answers, and the ratio of two such
+// tails swings several-fold from one repetition to the next on a shared
+// machine; over every repetition the same quantile rests on seven times
+// more.
+func pooled(reps [][]time.Duration, q float64) time.Duration {
+	var all []time.Duration
+	for _, r := range reps {
+		all = append(all, r...)
+	}
+	slices.Sort(all)
+	return quantile(all, q)
 }
 
 // us is d in microseconds.

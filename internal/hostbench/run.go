@@ -50,6 +50,9 @@ type Options struct {
 	Child sandbox.ProcessConfig
 	// Progress receives a line per figure as it is measured; nil: none.
 	Progress io.Writer
+	// Log receives the measured components' log (engine, pool, connections,
+	// sandbox: why a connection was lost, why a plugin faulted); nil: none.
+	Log *slog.Logger
 }
 
 // ErrUsage marks an error in the options (an unknown group, a plugin that is
@@ -138,7 +141,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	defer cache.Close(context.Background())
 	opt.Child.CacheDir = dir
-	r := &runner{opt: opt, res: res, cache: cache, cacheDir: dir, log: slog.New(slog.DiscardHandler), reps: opt.Reps}
+	r := &runner{opt: opt, res: res, cache: cache, cacheDir: dir, log: opt.Log, reps: opt.Reps}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
 	if opt.Plugin != nil { // fail early on a plugin that does not load
 		p, err := r.load(opt.PluginName, opt.Plugin, sandbox.PluginConfig{})
 		if err != nil {
