@@ -2,10 +2,48 @@ package hostbench
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"runtime"
 	"testing"
+	"time"
+
+	"github.com/stratbox/stratbox/internal/benchkit"
 )
+
+// The floor's rig hands the market's batches to a bare child and back, and
+// times them: positive, finite figures, per event and per round trip.
+func TestFloorRig(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the floor needs shared memory (Linux)")
+	}
+	r := &runner{opt: Options{Quick: true}, log: slog.New(slog.DiscardHandler)}
+	for _, spin := range []time.Duration{0, 20 * time.Microsecond} {
+		g, err := r.startFloor(spin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mkt, err := benchkit.NewMarket(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, benchkit.Cycle} {
+			batches, _ := mkt.Batches(n)
+			v, err := g.measure(batches, n, time.Millisecond)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				t.Fatalf("spin %v, batch %d: %v ns/event, %v", spin, n, v, err)
+			}
+			d, err := g.timedRoundTrip(batches[0])
+			if err != nil || d <= 0 {
+				t.Fatalf("spin %v, batch %d: round trip %v, %v", spin, n, d, err)
+			}
+		}
+		g.close()
+		if _, err := g.timedRoundTrip([]byte("x")); err == nil {
+			t.Fatal("a round trip to a closed floor went through")
+		}
+	}
+}
 
 // The floors come in the same run as the figures they bound, one value per
 // repetition, and each ratio and difference is of the same repetition's
@@ -16,6 +54,9 @@ func TestFloorFigures(t *testing.T) {
 	}
 	if runtime.GOOS != "linux" {
 		t.Skip("the floor needs shared memory (Linux)")
+	}
+	if raceEnabled {
+		t.Skip("instrumented, the suite's run takes a minute: TestFloorRig and the build without -race cover it")
 	}
 	res, err := Run(context.Background(), Options{Quick: true, Reps: 2, Only: []string{"dispatch", "e2e"}})
 	if err != nil {
