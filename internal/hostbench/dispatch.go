@@ -139,13 +139,18 @@ func (r *runner) dispatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer floor.close()
+	if floor != nil {
+		defer floor.close()
+	}
 	mkt, err := benchkit.NewMarket(now)
 	if err != nil {
 		return err
 	}
 	floorBatches := map[int][][]byte{}
 	for _, n := range []int{1, benchkit.Cycle} {
+		if floor == nil {
+			break
+		}
 		floorBatches[n], _ = mkt.Batches(n)
 		if _, err := floor.measure(floorBatches[n], n, r.window(50*time.Millisecond)); err != nil { // warm-up
 			return err
@@ -162,6 +167,9 @@ func (r *runner) dispatch(ctx context.Context) error {
 				k := fmt.Sprintf("dispatch.%s.batch%d", s.key, n)
 				vals[k] = append(vals[k], v)
 			}
+		}
+		if floor == nil {
+			continue
 		}
 		for _, n := range []int{1, benchkit.Cycle} {
 			v, err := floor.measure(floorBatches[n], n, r.window(200*time.Millisecond))
@@ -186,6 +194,9 @@ func (r *runner) dispatch(ctx context.Context) error {
 			}
 			r.progress("%-40s %10.1f ns/event", k, f.Median)
 		}
+	}
+	if floor == nil {
+		return nil
 	}
 	for _, n := range []int{1, benchkit.Cycle} {
 		k := fmt.Sprintf("dispatch.floor.batch%d", n)

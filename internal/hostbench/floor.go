@@ -11,10 +11,12 @@ package hostbench
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 )
 
 // e2eFloorSpin is the bare child's spin limit in e2e.floor_us: none, so
@@ -38,9 +40,13 @@ type floorRig struct {
 }
 
 // startFloor starts a bare child as the run's plugin children are started
-// (Options.Child).
+// (Options.Child); nil, and no error, where there is no shared memory
+// (outside Linux: the floor's figures are left out).
 func (r *runner) startFloor(childSpin time.Duration) (*floorRig, error) {
 	f, err := sandbox.StartFloor(r.opt.Child, childSpin, r.log)
+	if errors.Is(err, shm.ErrNotSupported) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
