@@ -133,7 +133,7 @@ func checkFigures(t *testing.T, res *hostbench.Result, keys []string) {
 		// differences may be negative.
 		zeroOK := f.Target != "" || strings.HasSuffix(k, "_faults") || strings.HasSuffix(k, "_refused") || k == "churn.replaced_again" ||
 			strings.HasPrefix(k, "hostile.") && (strings.HasSuffix(k, ".calls") || strings.HasSuffix(k, ".faults"))
-		signed := strings.HasSuffix(k, "_extra_pct")
+		signed := strings.HasSuffix(k, "_extra_pct") || strings.HasSuffix(k, "_minus_floor_us")
 		for _, v := range append([]float64{f.Median, f.Min, f.Max}, f.Reps...) {
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 && !signed || v == 0 && !zeroOK && !signed {
 				t.Errorf("%s: implausible value %v (%+v)", k, v, f)

@@ -190,7 +190,7 @@ init_budget = "60s"
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
-`, filepath.Join(dir, "cache"), sock, wasm))
+`, testCacheDir, sock, wasm))
 	notWasm := filepath.Join(dir, "notes.wasm")
 	if err := os.WriteFile(notWasm, []byte("not a module"), 0o644); err != nil {
 		t.Fatal(err)

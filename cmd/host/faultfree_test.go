@@ -107,7 +107,7 @@ func TestExamplesRunFaultFreeUnderLoad(t *testing.T) {
 	sock := filepath.Join(dir, "ctl.sock")
 	var body strings.Builder
 	fmt.Fprintf(&body, "[exchange]\nheartbeat_interval = \"100ms\"\n[host]\ncache_dir = %q\nstatus = \"0s\"\n[control]\nsocket = %q\n",
-		filepath.Join(dir, "cache"), sock)
+		testCacheDir, sock)
 	var names []string
 	for _, iso := range []string{"none", "process"} {
 		for name, path := range plugins {

@@ -191,7 +191,7 @@ path = %q
 [plugin.params]
 half_spread_bps = 0.5
 size = %s
-`, filepath.Join(dir, "cache"), sock, maxOrder, wasm, size)
+`, testCacheDir, sock, maxOrder, wasm, size)
 	}
 	cfg := writeSimConfig(t, dir, body("1000", "100"))
 	startHostRun(t, cfg, sock, func(st control.Status) bool {

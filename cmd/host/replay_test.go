@@ -53,7 +53,7 @@ func TestReplayCommand(t *testing.T) {
 	src := filepath.Join(replayDir, "sim-run.rec")
 	out, report := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "report.html")
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"replay", "--fill", "sim", "--out", out, "--report", report, "--cache-dir", "off", src, mm}, &stdout, &stderr)
+	err := run(context.Background(), []string{"replay", "--fill", "sim", "--out", out, "--report", report, "--cache-dir", testCacheDir, src, mm}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -78,7 +78,7 @@ func TestReplayCommand(t *testing.T) {
 	trunc := filepath.Join(dir, "trunc.rec")
 	os.WriteFile(trunc, full[:len(full)*2/3], 0o644)
 	stdout.Reset()
-	if err := run(context.Background(), []string{"replay", "--cache-dir", "off", trunc, mm}, &stdout, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"replay", "--cache-dir", testCacheDir, trunc, mm}, &stdout, io.Discard); err != nil {
 		t.Fatalf("truncated file: %v", err)
 	}
 	if !strings.Contains(stdout.String(), "WARNING") || !strings.Contains(stdout.String(), "truncated") {
@@ -89,7 +89,7 @@ func TestReplayCommand(t *testing.T) {
 	bad[len(bad)/2] ^= 0xff
 	corrupt := filepath.Join(dir, "corrupt.rec")
 	os.WriteFile(corrupt, bad, 0o644)
-	err = run(context.Background(), []string{"replay", "--cache-dir", "off", corrupt, mm}, io.Discard, io.Discard)
+	err = run(context.Background(), []string{"replay", "--cache-dir", testCacheDir, corrupt, mm}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("corrupt file: %v", err)
 	}
@@ -127,13 +127,13 @@ func TestRunRecordRedactsAndReplays(t *testing.T) {
 heartbeat_interval = "100ms"
 auth = "client_credentials"
 [host]
-cache_dir = "off"
+cache_dir = %q
 isolation = "none"
 status = "0s"
 [[plugin]]
 path = %q
 call_budget = "5s"
-`, mm))
+`, testCacheDir, mm))
 	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "1500ms", "--record", rec}, &stdout, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
@@ -171,7 +171,7 @@ call_budget = "5s"
 	}
 	jsonl := filepath.Join(dir, "out.jsonl")
 	stdout.Reset()
-	if err := run(context.Background(), []string{"replay", "--fill", "sim", "--out", jsonl, "--cache-dir", "off", rec, mm}, &stdout, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"replay", "--fill", "sim", "--out", jsonl, "--cache-dir", testCacheDir, rec, mm}, &stdout, io.Discard); err != nil {
 		t.Fatalf("replay of a host run recording: %v", err)
 	}
 	got, err := os.ReadFile(jsonl)
@@ -198,7 +198,7 @@ seed = 7
 [exchange]
 heartbeat_interval = "1s"
 [host]
-cache_dir = "off"
+cache_dir = %q
 isolation = "none"
 status = "0s"
 [[plugin]]
@@ -207,7 +207,7 @@ call_budget = "5s"
 [plugin.params]
 half_spread_bps = 0.5
 size = 10
-`, mm)), 0o644)
+`, testCacheDir, mm)), 0o644)
 	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "8s", "--record", filepath.Join(replayDir, "sim-run.rec")}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestReplayCommandDerivesRawChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"replay", "--cache-dir", "off", "--progress", "on", raw, mm}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"replay", "--cache-dir", testCacheDir, "--progress", "on", raw, mm}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	if e := stderr.String(); !strings.Contains(e, "scan [==============================] 100%  20000 frames") || !strings.Contains(e, "replay [") {
@@ -264,7 +264,7 @@ func TestReplayCommandDerivesRawChannels(t *testing.T) {
 	if err := os.WriteFile(eth, renameChannels(t, src, "BTC-PERPETUAL.100ms", "ETH-PERPETUAL.100ms"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = run(context.Background(), []string{"replay", "--cache-dir", "off", eth, mm}, io.Discard, io.Discard)
+	err = run(context.Background(), []string{"replay", "--cache-dir", testCacheDir, eth, mm}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "holds nothing the plugins subscribe to") ||
 		!strings.Contains(err.Error(), "book.ETH-PERPETUAL.100ms (14000)") || !strings.Contains(err.Error(), "book.BTC-PERPETUAL.100ms (marketmaker)") {
 		t.Errorf("a recording of another instrument: %v", err)
@@ -287,7 +287,7 @@ func TestReplaySweepCommand(t *testing.T) {
 	mm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
 	src := filepath.Join(replayDir, "sim-run.rec")
-	args := []string{"replay", "--fill", "sim", "--cache-dir", "off", "--sweep", "half_spread_bps=0.25,0.5", "--sweep", "marketmaker.size=10,20", "--jobs", "2"}
+	args := []string{"replay", "--fill", "sim", "--cache-dir", testCacheDir, "--sweep", "half_spread_bps=0.25,0.5", "--sweep", "marketmaker.size=10,20", "--jobs", "2"}
 	table := func(extra ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer

@@ -68,7 +68,7 @@ call_budget = "5s"
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
-`, filepath.Join(dir, "cache"), sock, wasm))
+`, testCacheDir, sock, wasm))
 	t.Setenv("DERIBIT_CLIENT_SECRET", "must-not-leak")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -265,7 +265,7 @@ status = "0s"
 [[plugin]]
 path = %q
 call_budget = "5s"
-`, fromAccount, filepath.Join(dir, "cache"), wasm)
+`, fromAccount, testCacheDir, wasm)
 		if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,7 +35,7 @@ call_budget = "5s"             # the trace is the subject: a descheduled first c
 [plugin.params]
 half_spread_bps = 0.5
 size = 100
-`, filepath.Join(dir, "cache"), wasm))
+`, testCacheDir, wasm))
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "2s", "--trace", "stdout"}, &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())

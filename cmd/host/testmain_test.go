@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -18,5 +19,22 @@ func TestMain(m *testing.M) {
 		os.Exit(serveBusy())
 	}
 	childUserDefault = -1 // the test binary's directory is root's alone (see childUserDefault)
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
+}
+
+// testCacheDir is the compilation cache every test of the package shares
+// (and their plugins' child processes): each example module compiles once,
+// not once a test — under -race, compiling the Go examples is most of the
+// package's time.
+var testCacheDir string
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "stratbox-cmdhost-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	testCacheDir = dir
+	return m.Run()
 }

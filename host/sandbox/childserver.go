@@ -68,6 +68,7 @@ type childServer struct {
 	ep     *shm.Endpoint
 	frames chan pipeFrame
 	served uint64
+	echo   bool // a bare child (reqFloor): every record goes back as it came
 
 	clk   *clock.Fake // set to the parent's now before every call
 	cache *Cache
@@ -100,6 +101,12 @@ func (c *childServer) serve() int {
 			return c.protocol("read request: %v", err)
 		}
 		buf = body
+		if c.echo {
+			if err := c.ep.Send(typ, farFuture, body); err != nil {
+				return c.protocol("write reply: %v", err)
+			}
+			continue
+		}
 		if typ == recPipe {
 			f, ok := <-c.frames
 			if !ok {
@@ -135,6 +142,9 @@ func (c *childServer) watchInput() {
 
 // handle serves one request; done says the child is to exit with code.
 func (c *childServer) handle(typ byte, body []byte) (code int, done bool) {
+	if typ == reqFloor && c.sb == nil && c.ep == nil {
+		return c.floor(body)
+	}
 	if (typ == reqLoad) != (c.sb == nil) {
 		return c.protocol("request %q out of order", typ), true
 	}
@@ -222,6 +232,31 @@ func (c *childServer) load(body []byte) (int, bool) {
 		c.region, c.ep = region, region.Child()
 	}
 	c.mark()
+	return childExitOK, false
+}
+
+// floor makes the child bare (reqFloor): the region of the request, the
+// confinement of a loaded child, an empty result frame, then the echo.
+func (c *childServer) floor(body []byte) (int, bool) {
+	d := frameDec{b: body}
+	fd := int(d.u32())
+	d.u32()
+	spin := time.Duration(d.u64())
+	if d.bad || len(d.b) != 0 || fd == 0 || spin < 0 {
+		return c.protocol("floor request of %d bytes", len(body)), true
+	}
+	region, err := shm.OpenFD(fd, shm.WithSpin(spin))
+	if err != nil {
+		return c.protocol("floor: %v", err), true
+	}
+	c.region = region
+	if err := confine(); err != nil {
+		return c.protocol("floor: %v", err), true
+	}
+	if err := c.write(repResult, nil, nil); err != nil {
+		return c.protocol("write result: %v", err), true
+	}
+	c.ep, c.echo = region.Child(), true
 	return childExitOK, false
 }
 

@@ -27,7 +27,9 @@
 // imports), runtime.go (the in-process Sandbox), process.go (the parent's
 // side of a child), transport.go (its rings and pipes), watch.go (the CPU-time
 // budget of its calls), wire.go (the frames and records between them),
-// childserver.go (the child's side), stderr.go (the child's stderr), and the
+// childserver.go (the child's side), stderr.go (the child's stderr), floor.go
+// (StartFloor: a bare child with no plugin, whose round trip is the floor of
+// the transport that host bench measures beside the child's figures), and the
 // platform files child_*.go, cpuclock_*.go and harden_*.go.
 //
 // # Faults

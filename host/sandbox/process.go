@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -264,14 +265,37 @@ func (p *Plugin) nextInstance() uint64 {
 // spawn starts the child with pipes for the protocol and an empty
 // environment: credentials in the host's environment never reach it.
 func (s *procSandbox) spawn(instance uint64) error {
-	path := s.pc.Path
+	s.stderr = &stderrLog{log: s.p.log.With("instance", instance)}
+	c, err := startChild(s.pc, s.p.cfg.MemoryLimitPages, s.stderr, s.openRegion)
+	if err != nil {
+		return err
+	}
+	s.cmd, s.stdin, s.stdout, s.region, s.ringFD = c.cmd, c.stdin, c.stdout, c.region, c.ringFD
+	s.r = bufio.NewReaderSize(c.stdout, 64<<10)
+	s.log = s.p.log.With("instance", instance, "pid", c.cmd.Process.Pid)
+	return nil
+}
+
+// child is a started child process: its pipes and its region (nil: none).
+type child struct {
+	cmd           *exec.Cmd
+	stdin, stdout *os.File
+	region        *shm.Region
+	ringFD        int
+}
+
+// startChild starts the host binary as pc says, with the limits of a
+// plugin of memPages pages, its stderr to stderr and the region
+// openRegion makes (which may give nil), in an empty environment.
+func startChild(pc ProcessConfig, memPages uint32, stderr io.Writer, openRegion func() *shm.Region) (child, error) {
+	path := pc.Path
 	if path == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("host binary: %w", err)
+			return child{}, fmt.Errorf("host binary: %w", err)
 		}
 		path = exe
-		if s.pc.Credential != nil && runtime.GOOS == "linux" {
+		if pc.Credential != nil && runtime.GOOS == "linux" {
 			// As another user the child may not be able to reach the host's
 			// binary by its path (`go run` builds it in a 0700 directory):
 			// /proc/self/exe, resolved in the forked child before exec, is the
@@ -281,49 +305,46 @@ func (s *procSandbox) spawn(instance uint64) error {
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
-		return err
+		return child{}, err
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		_, _ = inR.Close(), inW.Close()
-		return err
+		return child{}, err
 	}
-	s.stderr = &stderrLog{log: s.p.log.With("instance", instance)}
 	// The child sets its own limits first thing (lowering one's own limits
 	// needs no privilege; setting another user's child's would).
-	lim := s.pc.Limits.resolve(int64(s.p.cfg.MemoryLimitPages) * 65536)
-	cmd := exec.Command(path, append(slices.Clip(s.pc.Args), lim.arg())...)
+	lim := pc.Limits.resolve(int64(memPages) * 65536)
+	cmd := exec.Command(path, append(slices.Clip(pc.Args), lim.arg())...)
 	cmd.Env = []string{}
 	cmd.Dir = os.TempDir()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, s.stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
 	cmd.SysProcAttr = childSysProcAttr()
-	if s.pc.Credential != nil {
+	if pc.Credential != nil {
 		if cmd.SysProcAttr == nil {
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 		}
-		cmd.SysProcAttr.Credential = s.pc.Credential
+		cmd.SysProcAttr.Credential = pc.Credential
 	}
 	cmd.WaitDelay = time.Second
 	if err := cloexecInherited(); err != nil { // only the pipes and the region are inherited
 		_, _, _, _ = inR.Close(), inW.Close(), outR.Close(), outW.Close()
-		return err
+		return child{}, err
 	}
-	if s.region = s.openRegion(); s.region != nil {
-		s.ringFD = s.region.Attach(cmd)
+	c := child{cmd: cmd, stdin: inW, stdout: outR}
+	if c.region = openRegion(); c.region != nil {
+		c.ringFD = c.region.Attach(cmd)
 	}
 	err = cmd.Start()
 	_, _ = inR.Close(), outW.Close() // the child holds them now
 	if err != nil {
 		_, _ = inW.Close(), outR.Close()
-		if s.region != nil {
-			_, s.region = s.region.Close(), nil
+		if c.region != nil {
+			_ = c.region.Close()
 		}
-		return fmt.Errorf("start %s: %w", path, err)
+		return child{}, fmt.Errorf("start %s: %w", path, err)
 	}
-	s.cmd, s.stdin, s.stdout = cmd, inW, outR
-	s.r = bufio.NewReaderSize(outR, 64<<10)
-	s.log = s.p.log.With("instance", instance, "pid", cmd.Process.Pid)
-	return nil
+	return c, nil
 }
 
 func (s *procSandbox) appendLoad(b []byte, instance uint64) []byte {

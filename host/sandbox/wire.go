@@ -20,6 +20,7 @@ package sandbox
 //	'S' start    time now | the start-up blob to the end
 //	'D' deliver  time now | the batch to the end
 //	'X' stop     time now
+//	'B' floor    u32 ring fd (not 0) | u32 zero | u64 the child's spin limit ns
 //
 // Replies (child → parent): zero or more log frames, then exactly one of
 // result, fault or error.
@@ -51,6 +52,12 @@ package sandbox
 // its end (the child died) and the child its stdin (the parent went, or
 // stopped it), and each aborts its endpoint then.
 //
+// A floor request instead of the load makes the child bare (StartFloor):
+// it opens the region, confines itself as after a load, replies with an
+// empty result frame and from then on sends every record of the region
+// back as it came (type and payload), with nothing else and no plugin,
+// until its stdin ends.
+//
 // Two of the region's words (shm.Region.Word) carry the child's CPU-time
 // mark: just after it has sent the reply to its k-th request (the load is
 // the first), the child stores the CPU time of its process in ns in word 0
@@ -72,6 +79,7 @@ const (
 	reqStart   = 'S'
 	reqDeliver = 'D'
 	reqStop    = 'X'
+	reqFloor   = 'B' // the first request of a bare child (StartFloor): echo, no plugin
 	repLog     = 'G'
 	repResult  = 'R'
 	repFault   = 'F'

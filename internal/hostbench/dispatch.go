@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 	"github.com/stratbox/stratbox/plugins/bench/quoter"
 )
 
@@ -132,6 +133,29 @@ func (r *runner) dispatch(ctx context.Context) error {
 			}
 		}
 	}
+	// The floor: a bare child sent the same batches back to back, after
+	// the subjects in each repetition (floor.go).
+	floor, err := r.startFloor(shm.DefaultSpin)
+	if err != nil {
+		return err
+	}
+	if floor != nil {
+		defer floor.close()
+	}
+	mkt, err := benchkit.NewMarket(now)
+	if err != nil {
+		return err
+	}
+	floorBatches := map[int][][]byte{}
+	for _, n := range []int{1, benchkit.Cycle} {
+		if floor == nil {
+			break
+		}
+		floorBatches[n], _ = mkt.Batches(n)
+		if _, err := floor.measure(floorBatches[n], n, r.window(50*time.Millisecond)); err != nil { // warm-up
+			return err
+		}
+	}
 	vals := map[string][]float64{}
 	for range r.reps {
 		for _, s := range subjects {
@@ -144,6 +168,19 @@ func (r *runner) dispatch(ctx context.Context) error {
 				vals[k] = append(vals[k], v)
 			}
 		}
+		if floor == nil {
+			continue
+		}
+		for _, n := range []int{1, benchkit.Cycle} {
+			v, err := floor.measure(floorBatches[n], n, r.window(200*time.Millisecond))
+			if err != nil {
+				return err
+			}
+			k := fmt.Sprintf("dispatch.floor.batch%d", n)
+			vals[k] = append(vals[k], v)
+		}
+		last := func(k string) float64 { return vals[k][len(vals[k])-1] }
+		vals["over_floor"] = append(vals["over_floor"], last("dispatch.quoter_process.batch64")/last("dispatch.floor.batch64"))
 	}
 	for _, s := range subjects {
 		for _, n := range []int{1, benchkit.Cycle} {
@@ -158,6 +195,17 @@ func (r *runner) dispatch(ctx context.Context) error {
 			r.progress("%-40s %10.1f ns/event", k, f.Median)
 		}
 	}
+	if floor == nil {
+		return nil
+	}
+	for _, n := range []int{1, benchkit.Cycle} {
+		k := fmt.Sprintf("dispatch.floor.batch%d", n)
+		f := r.res.add(k, fmt.Sprintf("dispatch's floor: a batch of %d to a bare child and back (same ring and wake-up, no plugin)", n), "ns/event", vals[k])
+		r.progress("%-40s %10.1f ns/event", k, f.Median)
+	}
+	k := "dispatch.quoter_process.batch64_over_floor"
+	f := r.res.add(k, "dispatch, quoter in a child process ÷ the floor, batch of 64 (same repetition)", "×", vals["over_floor"])
+	r.progress("%-40s %10.2f ×", k, f.Median)
 	return nil
 }
 

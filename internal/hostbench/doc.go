@@ -12,10 +12,13 @@
 //     plugin in this process with the default call budget, per event, for
 //     the no-op WAT plugin (the boundary alone), the quoter strategy built
 //     to wasm, the quoter built natively (strategy.NewRunner), and a user's
-//     plugin;
+//     plugin; the quoter in a child process, and beside it the floor of
+//     that transport (a bare child, sandbox.StartFloor: floor.go);
 //   - e2e: a ticker notification's bytes handed to the engine → the order
 //     request's params handed to the exchange, with the quoter native and
-//     in wasm (in this process and in a child process);
+//     in wasm (in this process and in a child process), and the floor of
+//     the child process's figure (one event to a bare child asleep and
+//     back);
 //   - heartbeat: test_request written to the host → public/test received
 //     from it, timed on the wire by a relay in a helper process (which also
 //     runs the simulator), while the simulator floods notifications, and

@@ -168,6 +168,29 @@ func (r *runner) endToEnd(ctx context.Context) error {
 			}
 		}
 	}
+	// The floor: a bare child that never spins, after the process rig in
+	// each repetition, sent a one-event batch (the market's first: a
+	// ticker) n times (floor.go).
+	floor, err := r.startFloor(e2eFloorSpin)
+	if err != nil {
+		return err
+	}
+	if floor != nil {
+		defer floor.close()
+	}
+	mkt, err := benchkit.NewMarket(time.Now())
+	if err != nil {
+		return err
+	}
+	ones, _ := mkt.Batches(1)
+	for range r.count(200) { // warm-up
+		if floor == nil {
+			break
+		}
+		if _, err := floor.timedRoundTrip(ones[0]); err != nil {
+			return err
+		}
+	}
 	n := r.count(2000)
 	vals := map[string][]float64{}
 	for range r.reps {
@@ -189,6 +212,21 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		}
 		vals["ratio_inprocess"] = append(vals["ratio_inprocess"], mean["inprocess"]/mean["native"])
 		vals["ratio_process"] = append(vals["ratio_process"], mean["process"]/mean["native"])
+		if floor == nil {
+			continue
+		}
+		var total time.Duration
+		for range n {
+			d, err := floor.timedRoundTrip(ones[0])
+			if err != nil {
+				return err
+			}
+			total += d
+		}
+		mean["floor"] = us(total) / float64(n)
+		vals["floor"] = append(vals["floor"], mean["floor"])
+		vals["process_over_floor"] = append(vals["process_over_floor"], mean["process"]/mean["floor"])
+		vals["process_minus_floor"] = append(vals["process_minus_floor"], mean["process"]-mean["floor"])
 	}
 	for _, g := range rigs {
 		st := g.e.Stats()
@@ -207,6 +245,15 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		f.atMost(e2eTarget, "≤ 1.5× native")
 		r.progress("%-40s %10.2f ×", "e2e."+k, f.Median)
 	}
+	if floor == nil {
+		return nil
+	}
+	f := r.res.add("e2e.floor_us", "end to end's floor: a one-event request to a bare child asleep and back (same ring and wake-up, no plugin)", "µs", vals["floor"])
+	r.progress("%-40s %10.2f µs", "e2e.floor_us", f.Median)
+	f = r.res.add("e2e.process_over_floor", "end to end, wasm child process ÷ the floor (same repetition)", "×", vals["process_over_floor"])
+	r.progress("%-40s %10.2f ×", "e2e.process_over_floor", f.Median)
+	f = r.res.add("e2e.process_minus_floor_us", "end to end, wasm child process − the floor (same repetition): the host's own part", "µs", vals["process_minus_floor"])
+	r.progress("%-40s %10.2f µs", "e2e.process_minus_floor_us", f.Median)
 	return nil
 }
 

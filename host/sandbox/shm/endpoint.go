@@ -116,10 +116,14 @@ func (e *Endpoint) Recv(buf []byte, deadline time.Time) (byte, []byte, error) {
 	defer e.life.leave()
 	for {
 		// A record the peer published before it went is still taken: its
-		// last reply is not lost to the Abort of whoever saw it exit.
+		// last reply is not lost to the Abort of whoever saw it exit. So
+		// the abort is read before the look at the ring (a record
+		// published before the abort is then seen by the look), and an
+		// abort that ends a wait is returned only after one more look.
 		if e.broken != nil {
 			return 0, buf, e.broken
 		}
+		aborted := e.abort.Load()
 		ok, typ, payload, next, err := e.rx.take(buf)
 		if err != nil {
 			return 0, buf, e.fail(err)
@@ -128,10 +132,13 @@ func (e *Endpoint) Recv(buf []byte, deadline time.Time) (byte, []byte, error) {
 			e.rx.release(next)
 			return typ, payload, nil
 		}
-		if err := e.check(); err != nil {
-			return 0, buf, err
+		if aborted != nil {
+			return 0, buf, *aborted
 		}
 		if err := e.wait(&e.rx, 0, deadline); err != nil {
+			if e.abort.Load() != nil && e.broken == nil {
+				continue // look once more
+			}
 			return 0, buf, err
 		}
 	}

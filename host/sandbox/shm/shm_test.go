@@ -318,6 +318,37 @@ func TestAbortKeepsPublishedRecords(t *testing.T) {
 	}
 }
 
+// TestAbortAfterAWaitKeepsPublishedRecords: a record published while the
+// consumer sleeps, and then the abort (a child that replies and exits: the
+// liveness goroutine's abort may wake the wait before the reply's wake-up
+// does), is still received before the abort's error.
+func TestAbortAfterAWaitKeepsPublishedRecords(t *testing.T) {
+	p, c := pair(t, WithSpin(0))
+	type result struct {
+		typ byte
+		got []byte
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		typ, got, err := p.Recv(nil, far())
+		res <- result{typ, got, err}
+	}()
+	for p.rx.dataWait.Load() == 0 { // the consumer is in its wait
+		runtime.Gosched()
+	}
+	// Published without the wake-up, which the abort brings instead.
+	c.tx.put('r', uint64(len("last words")), [][]byte{[]byte("last words")})
+	gone := errors.New("child exited")
+	p.Abort(gone)
+	if r := <-res; r.err != nil || r.typ != 'r' || string(r.got) != "last words" {
+		t.Fatalf("Recv of a record published during its wait, then Abort: %c %q %v", r.typ, r.got, r.err)
+	}
+	if _, _, err := p.Recv(nil, far()); !errors.Is(err, gone) {
+		t.Fatalf("Recv of an empty ring after Abort: %v, want %v", err, gone)
+	}
+}
+
 // TestWords: a word one side stores the other reads; words are zero at
 // first and out-of-range indexes panic.
 func TestWords(t *testing.T) {
