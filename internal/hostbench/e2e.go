@@ -16,8 +16,12 @@ import (
 )
 
 // e2eTarget is the end-to-end target (BENCHMARKS.md "Targets"): ≤ 1.5×
-// the native strategy.
-const e2eTarget = 1.5
+// the native strategy in the host's process; e2eProcessTarget, issue 18's
+// for a child process (the default isolation): ≤ 1.3×.
+const (
+	e2eTarget        = 1.5
+	e2eProcessTarget = 1.3
+)
 
 // ackWatch is a Sandbox that signals every order_update of state open it
 // has delivered (after the call), so that a measurement knows when the
@@ -242,7 +246,11 @@ func (r *runner) endToEnd(ctx context.Context) error {
 	}
 	for _, k := range []string{"ratio_inprocess", "ratio_process"} {
 		f := r.res.add("e2e."+k, "end to end, wasm "+map[string]string{"ratio_inprocess": "in process", "ratio_process": "child process"}[k]+" ÷ native (same repetition)", "×", vals[k])
-		f.atMost(e2eTarget, "≤ 1.5× native")
+		if k == "ratio_process" {
+			f.atMost(e2eProcessTarget, fmt.Sprintf("≤ %g× native", e2eProcessTarget))
+		} else {
+			f.atMost(e2eTarget, fmt.Sprintf("≤ %g× native", e2eTarget))
+		}
 		r.progress("%-40s %10.2f ×", "e2e."+k, f.Median)
 	}
 	if floor == nil {
