@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -32,9 +33,21 @@ func TestInitBudget(t *testing.T) {
 			t.Fatalf("process %v: start with a 100µs call budget and the default init budget: %v", process, err)
 		}
 		sb.Close()
-		// The same start-up under a 100µs InitBudget faults.
-		sb = sandbox(PluginConfig{CallBudget: 100 * time.Microsecond, InitBudget: 100 * time.Microsecond})
-		_, err := sb.Start(context.Background(), mmStartup(t, now), now)
+		// A start-up longer than a 100µs InitBudget faults: one that never
+		// ends, so that the verdict does not depend on how soon the budget's
+		// watch runs on a busy machine (the market maker's start-up, a few
+		// ms of CPU, could end before it did).
+		spinInit, err := os.ReadFile("testdata/spin_init.wasm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if process {
+			sb = NewProcess(loadWasm(t, "spin_init", spinInit, PluginConfig{InitBudget: 100 * time.Microsecond}, WithChildProcess()),
+				ProcessConfig{CacheDir: testCacheDir})
+		} else {
+			sb = NewInProcess(loadWasm(t, "spin_init", spinInit, PluginConfig{InitBudget: 100 * time.Microsecond}))
+		}
+		_, err = sb.Start(context.Background(), mmStartup(t, now), now)
 		var f *Fault
 		if !errors.As(err, &f) || f.Kind != FaultBudget {
 			t.Fatalf("process %v: start with a 100µs init budget: %v, want a budget fault", process, err)
