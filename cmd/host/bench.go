@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	outFile := fs.String("out", "", "also write the JSON object to this file")
 	progress := fs.Bool("progress", false, "print each figure on stderr as it is measured")
 	priority := fs.String("priority", "", "CPU priority of the plugins' child processes, as the priority key of [[plugin]] (default "+sandbox.DefaultPriority.String()+")")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured host's process (not its plugin children nor the helper) to this file, for go tool pprof")
 	logLevel := fs.String("log", "", "log of the measured host (engine, pool, connections, plugins) on stderr at this level: debug, info, warn or error (default: none)")
 	helper := fs.Bool(benchHelperFlag, false, "internal: serve the suite's helper process on stdin/stdout")
 	if err := parseFlags(fs, args); err != nil {
@@ -125,6 +127,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *progress {
 		opt.Progress = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *logLevel != "" {
 		if !slices.Contains([]string{"debug", "info", "warn", "error"}, *logLevel) {

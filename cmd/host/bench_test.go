@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -278,5 +279,26 @@ func TestBenchLog(t *testing.T) {
 		if got := strings.Contains(errb.String(), `level=INFO msg="conn: closed"`); got != c.want {
 			t.Errorf("%v: the connections' log on stderr: %v, want %v:\n%s", args, got, c.want, errb.String())
 		}
+	}
+}
+
+// --cpuprofile writes a profile go tool pprof reads; a file that cannot be
+// created is an error that names the flag.
+func TestBenchCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"bench", "--cpuprofile", filepath.Join(dir, "no", "such", "cpu.prof"), "--only", "dispatch"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
+		t.Fatalf("error %v, want one naming --cpuprofile", err)
+	}
+	if testing.Short() {
+		return
+	}
+	prof := filepath.Join(dir, "cpu.prof")
+	if err := run(context.Background(), []string{"bench", "--quick", "--reps", "1", "--only", "dispatch", "--cpuprofile", prof}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // pprof's protobuf, gzipped
+		t.Fatalf("profile: %d bytes, %v", len(b), err)
 	}
 }
