@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -45,9 +46,10 @@ func formatRecordings(tb testing.TB, native []byte) map[string][]byte {
 
 // BenchmarkReplayFormats is BenchmarkReplay from each format (the same
 // frames at the same times), and from our format with the frames on raw
-// channels (what Tardis.dev records), which the market maker's 100ms
-// subscriptions are then derived from as `host replay` does (WithChannels;
-// fewer frames reach the plugin, one per channel and 100 ms window):
+// channels (what Tardis.dev records), in each format too, which the market
+// maker's 100ms subscriptions are then derived from as `host replay` does
+// (WithChannels; fewer frames reach the plugin, one per channel and 100 ms
+// window):
 //
 //	go test -run '^$' -bench BenchmarkReplayFormats -cpu 1 ./replay
 func BenchmarkReplayFormats(b *testing.B) {
@@ -58,6 +60,8 @@ func BenchmarkReplayFormats(b *testing.B) {
 		b.Fatal(err)
 	}
 	files["native_raw"] = raw
+	rawFiles := formatRecordings(b, raw)
+	files["tardis_raw"], files["jsonl_raw"] = rawFiles["tardis"], rawFiles["jsonl"]
 	rd, err := record.Open(bytes.NewReader(raw))
 	if err != nil {
 		b.Fatal(err)
@@ -72,7 +76,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := Config{Plugins: []Plugin{{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}}}
-	for _, format := range []string{"native", "tardis", "jsonl", "native_raw"} {
+	for _, format := range []string{"native", "tardis", "jsonl", "native_raw", "tardis_raw", "jsonl_raw"} {
 		file := files[format]
 		b.Run(format, func(b *testing.B) {
 			run := func() *Result {
@@ -81,7 +85,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 					b.Fatal(err)
 				}
 				opts := []Option{WithCache(cache)}
-				if format == "native_raw" {
+				if strings.HasSuffix(format, "_raw") {
 					opts = append(opts, WithChannels(rawChannels))
 				}
 				res, err := Run(context.Background(), rd, cfg, opts...)
