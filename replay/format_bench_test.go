@@ -97,14 +97,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 				}
 				return res
 			}
-			run()
-			var total uint64
-			cpu0 := processCPU()
-			for b.Loop() {
-				total += run().Frames
-			}
-			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(total), "cpu-ns/frame")
+			measureReplays(b, run)
 		})
 	}
 }

@@ -50,8 +50,15 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		return res
 	}
-	run() // compiles the plugin into the cache: the loop measures replays, not the compiler
 	b.SetBytes(int64(len(file)))
+	measureReplays(b, run)
+}
+
+// measureReplays runs one replay (it compiles the plugin into the cache:
+// the loop measures replays, not the compiler), then replays in b's loop
+// and reports frames/s and the process's CPU time a frame.
+func measureReplays(b *testing.B, run func() *Result) {
+	run()
 	var total uint64
 	cpu0 := processCPU()
 	for b.Loop() {
@@ -100,14 +107,7 @@ func BenchmarkReplayShared(b *testing.B) {
 					}
 					return res
 				}
-				run()
-				var total uint64
-				cpu0 := processCPU()
-				for b.Loop() {
-					total += run().Frames
-				}
-				b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "frames/s")
-				b.ReportMetric(float64(processCPU()-cpu0)/float64(total), "cpu-ns/frame")
+				measureReplays(b, run)
 			})
 		}
 	}
