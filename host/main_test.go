@@ -1,11 +1,11 @@
 package host
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 )
 
 // testCacheDir is a compilation cache directory that the tests' child
@@ -18,16 +18,5 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == sandbox.ChildArg {
 		os.Exit(sandbox.ServeChild(os.Stdin, os.Stdout))
 	}
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "stratbox-host-test-cache-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	testCacheDir = dir
-	return m.Run()
+	os.Exit(testplugins.RunWithCache(m, &testCacheDir))
 }

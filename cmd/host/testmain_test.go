@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/internal/testplugins"
 )
 
 // TestMain serves plugin child processes (sandbox.IsolateProcess starts the
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		os.Exit(serveBusy())
 	}
 	childUserDefault = -1 // the test binary's directory is root's alone (see childUserDefault)
-	os.Exit(runTests(m))
+	os.Exit(testplugins.RunWithCache(m, &testCacheDir))
 }
 
 // testCacheDir is the compilation cache every test of the package shares
@@ -27,14 +27,3 @@ func TestMain(m *testing.M) {
 // not once a test — under -race, compiling the Go examples is most of the
 // package's time.
 var testCacheDir string
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "stratbox-cmdhost-cache-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	testCacheDir = dir
-	return m.Run()
-}

@@ -1,9 +1,10 @@
 package sandbox
 
 import (
-	"fmt"
 	"os"
 	"testing"
+
+	"github.com/stratbox/stratbox/internal/testplugins"
 )
 
 // testCacheDir is a compilation cache directory that the tests' child
@@ -24,16 +25,5 @@ func TestMain(m *testing.M) {
 			os.Exit(serveConfinedProbe())
 		}
 	}
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "stratbox-host-test-cache-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	testCacheDir = dir
-	return m.Run()
+	os.Exit(testplugins.RunWithCache(m, &testCacheDir))
 }

@@ -127,3 +127,19 @@ func Root() (string, error) {
 		dir = up
 	}
 }
+
+// RunWithCache runs m's tests with *dir set to a new temporary directory,
+// removed at the end: the compilation cache a test binary's tests and their
+// plugin child processes share, so that each module compiles once, not once
+// a test (under -race, compiling the Go examples is most of a package's
+// time). It returns m.Run's exit code, for os.Exit in TestMain.
+func RunWithCache(m *testing.M, dir *string) int {
+	d, err := os.MkdirTemp("", "stratbox-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(d)
+	*dir = d
+	return m.Run()
+}
