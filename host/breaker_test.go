@@ -10,7 +10,6 @@ import (
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host/sandbox"
-	"github.com/stratbox/stratbox/sim"
 )
 
 // The breaker counts restarts within its window only, and the wait before a
@@ -76,14 +75,7 @@ func TestRestartBudgetForgetsOldFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := NewLockstep(e, clk, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := &localExchange{l: sim.NewLocal(sim.LocalConfig{}), clk: clk, ls: ls}
-	if err := ls.Start(context.Background(), x); err != nil {
-		t.Fatal(err)
-	}
+	ls := startLockstep(t, e, clk, nil)
 	defer ls.Stop() //nolint:errcheck // nothing in flight
 	tick := func() {
 		ls.Deliver(conn.Notification{Channel: []byte("ticker.BTC-PERPETUAL.100ms"), Received: clk.Now(),

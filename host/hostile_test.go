@@ -14,7 +14,6 @@ import (
 	"github.com/stratbox/stratbox/clock"
 	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/hostile"
-	"github.com/stratbox/stratbox/sim"
 )
 
 // The hostile-plugin suite: each fixture of internal/hostile is hand-written
@@ -221,14 +220,7 @@ func lockstepTimerCalls(t *testing.T, fixture string, newSB func(*testing.T, *sa
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := NewLockstep(e, clk, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := &localExchange{l: sim.NewLocal(sim.LocalConfig{}), clk: clk, ls: ls}
-	if err := ls.Start(context.Background(), x); err != nil {
-		t.Fatal(err)
-	}
+	ls := startLockstep(t, e, clk, nil)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -365,13 +357,7 @@ func testStopSpin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ls, err := NewLockstep(e, clk, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ls.Start(context.Background(), &localExchange{l: sim.NewLocal(sim.LocalConfig{}), clk: clk, ls: ls}); err != nil {
-			t.Fatal(err)
-		}
+		ls := startLockstep(t, e, clk, nil)
 		if err := ls.Stop(); err != nil {
 			t.Fatal(err)
 		}

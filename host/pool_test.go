@@ -3,9 +3,10 @@ package host
 import (
 	"context"
 	"fmt"
-	"github.com/stratbox/stratbox/venue/deribit"
 	"testing"
 	"time"
+
+	"github.com/stratbox/stratbox/venue/deribit"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/conn"

@@ -35,6 +35,20 @@ func (x *localExchange) CallRaw(_ context.Context, method string, params []byte)
 
 func (x *localExchange) Subscribe(_ context.Context, ch ...string) ([]string, error) { return ch, nil }
 
+// startLockstep starts engine e in lock step on clk against a sim.Local,
+// with observer obs (nil: none).
+func startLockstep(t *testing.T, e *Engine, clk *clock.Fake, obs Observer) *Lockstep {
+	t.Helper()
+	ls, err := NewLockstep(e, clk, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.Start(context.Background(), &localExchange{l: sim.NewLocal(sim.LocalConfig{}), clk: clk, ls: ls}); err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
 type seen struct{ events, intents []string }
 
 func (s *seen) Events(_ string, _ time.Time, b []byte) {
@@ -69,14 +83,7 @@ func TestLockstepSettlesEverything(t *testing.T) {
 		t.Fatal("a lock step on another clock than the engine's was accepted")
 	}
 	obs := &seen{}
-	ls, err := NewLockstep(e, clk, obs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := &localExchange{l: sim.NewLocal(sim.LocalConfig{}), clk: clk, ls: ls}
-	if err := ls.Start(context.Background(), x); err != nil {
-		t.Fatal(err)
-	}
+	ls := startLockstep(t, e, clk, obs)
 	s := e.Stats()
 	if s.Placed != 1 || s.Acked != 1 || s.InFlight != 0 {
 		t.Fatalf("after Start: %+v", s)

@@ -2,13 +2,14 @@ package host
 
 import (
 	"encoding/json"
-	"github.com/stratbox/stratbox/venue/deribit"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stratbox/stratbox/venue/deribit"
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host/sandbox"

@@ -3,9 +3,10 @@ package host
 import (
 	"context"
 	"fmt"
-	"github.com/stratbox/stratbox/internal/benchkit"
 	"testing"
 	"time"
+
+	"github.com/stratbox/stratbox/internal/benchkit"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
