@@ -213,16 +213,28 @@ func (r *runner) dispatch(ctx context.Context) error {
 func (s *dispatchSubject) measure(ctx context.Context, n int, d time.Duration) (float64, error) {
 	batches, books := s.batches[n], s.books[n]
 	now := time.Now()
+	return perEvent(len(batches), n, d, func(i int) error {
+		s.mkt.Chain(batches[i], books[i])
+		if _, err := s.sb.Deliver(ctx, batches[i], now); err != nil {
+			return fmt.Errorf("%s: %w", s.title, err)
+		}
+		return nil
+	})
+}
+
+// perEvent makes call(0), call(1), … call(nb-1), call(0), … back to back
+// for about d (the clock read every 16 calls) and returns the time an
+// event, each call carrying n.
+func perEvent(nb, n int, d time.Duration, call func(i int) error) (float64, error) {
 	var calls, i int
 	t0 := time.Now()
 	var el time.Duration
 	for {
-		s.mkt.Chain(batches[i], books[i])
-		if _, err := s.sb.Deliver(ctx, batches[i], now); err != nil {
-			return 0, fmt.Errorf("%s: %w", s.title, err)
+		if err := call(i); err != nil {
+			return 0, err
 		}
 		calls++
-		if i++; i == len(batches) {
+		if i++; i == nb {
 			i = 0
 		}
 		if calls%16 == 0 {

@@ -78,22 +78,5 @@ func (g *floorRig) timedRoundTrip(batch []byte) (time.Duration, error) {
 // turn) for about d and returns the time per event, as
 // dispatchSubject.measure does for a plugin.
 func (g *floorRig) measure(batches [][]byte, n int, d time.Duration) (float64, error) {
-	var calls, i int
-	t0 := time.Now()
-	var el time.Duration
-	for {
-		if err := g.roundTrip(batches[i]); err != nil {
-			return 0, err
-		}
-		calls++
-		if i++; i == len(batches) {
-			i = 0
-		}
-		if calls%16 == 0 {
-			if el = time.Since(t0); el >= d {
-				break
-			}
-		}
-	}
-	return float64(el.Nanoseconds()) / float64(calls*n), nil
+	return perEvent(len(batches), n, d, func(i int) error { return g.roundTrip(batches[i]) })
 }
