@@ -62,12 +62,10 @@ type childServer struct {
 	wbuf []byte
 
 	// After the load: the region's endpoint (nil: the pipe carries every
-	// request), the frames of stdin for its 'P' records, and the requests
-	// served (the number of the CPU-time mark).
+	// request) and the frames of stdin for its 'P' records.
 	region *shm.Region
 	ep     *shm.Endpoint
 	frames chan pipeFrame
-	served uint64
 	echo   bool // a bare child (reqFloor): every record goes back as it came
 
 	clk   *clock.Fake // set to the parent's now before every call
@@ -172,24 +170,12 @@ func (c *childServer) handle(typ byte, body []byte) (code int, done bool) {
 		return c.protocol("unknown request %q", typ), true
 	}
 	if err != nil {
-		code, done = c.sendError(err)
-	} else if err := c.sendResult(intents); err != nil {
+		return c.sendError(err)
+	}
+	if err := c.sendResult(intents); err != nil {
 		return c.protocol("write result: %v", err), true
-	} else {
-		code, done = childExitOK, typ == reqStop
 	}
-	c.mark()
-	return code, done
-}
-
-// mark leaves the child's CPU-time mark in the region, just after a reply
-// (off the parent's wait): the start of the parent's next call budget.
-func (c *childServer) mark() {
-	c.served++
-	if c.region != nil {
-		c.region.Word(wordMarkCPU).Store(uint64(selfCPU()))
-		c.region.Word(wordMarkSeq).Store(c.served)
-	}
+	return childExitOK, typ == reqStop
 }
 
 // load loads the plugin with the parent's config, the fake clock, no call
@@ -231,7 +217,6 @@ func (c *childServer) load(body []byte) (int, bool) {
 	if region != nil { // the replies from now on
 		c.region, c.ep = region, region.Child()
 	}
-	c.mark()
 	return childExitOK, false
 }
 

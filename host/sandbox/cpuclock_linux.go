@@ -24,8 +24,8 @@ func processCPU(pid int) (time.Duration, error) {
 	return time.Duration(ts.Nano()), nil
 }
 
-// selfCPU is the CPU time this process has used (the child's mark: the same
-// clock the parent reads with processCPU).
+// selfCPU is the CPU time this process has used (the clock processCPU reads
+// of a child), for the benchmarks' CPU time per call.
 func selfCPU() time.Duration {
 	var ts unix.Timespec
 	if unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts) != nil {

@@ -111,8 +111,8 @@ type procSandbox struct {
 	r      *bufio.Reader // over stdout
 	stderr *stderrLog
 
-	// The shared-memory transport after the load (nil: the pipe), the
-	// liveness goroutine's frames and error, and the requests sent.
+	// The shared-memory transport after the load (nil: the pipe) and the
+	// liveness goroutine's frames and error.
 	region     *shm.Region
 	ep         *shm.Endpoint
 	frames     chan pipeFrame
@@ -121,9 +121,8 @@ type procSandbox struct {
 	pipeErr    atomic.Pointer[error]
 	killEP     atomic.Pointer[shm.Endpoint] // ep, for kill from any goroutine
 	ringFD     int                          // the region's descriptor in the child
-	requests   uint64
-	ringSize   int    // of each ring; 0: ringSize (tests set it)
-	onSent     func() // a test hook: a request is in the ring
+	ringSize   int                          // of each ring; 0: ringSize (tests set it)
+	onSent     func()                       // a test hook: a request is in the ring
 	at         [8]byte
 
 	req   []byte // the request being sent, reused

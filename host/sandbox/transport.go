@@ -40,7 +40,6 @@ type pipeFrame struct {
 // its module in data) and reads the replies up to the one that ends it,
 // logging the plugin's log lines on the way.
 func (s *procSandbox) exchange(typ byte, now time.Time, data []byte) (byte, []byte, error) {
-	s.requests++
 	if typ == reqLoad {
 		return s.exchangePipe(s.req, data)
 	}

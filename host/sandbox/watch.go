@@ -3,22 +3,19 @@ package sandbox
 // The limits of a child's call: its CPU-time budget and the wall-clock
 // backstop (procSandbox).
 //
-// A call's timer first fires at its budget of wall time: a call cannot have
-// used more CPU than the wall time it took. It then reads the child's CPU
-// clock (processCPU) and compares it with the child's CPU time at the start
-// of the call; under the budget, it fires again when the rest of the budget
-// could have been used, and so on. It kills the child at the budget of CPU
-// time or the backstop of wall time, whichever comes first.
-//
-// The start mark is not read when the call starts (a system call on the
-// path of every call): the child reads its own CPU clock just after it has
-// sent each reply and leaves it in a word of the shared region with the
-// reply's number (wordMarkCPU, wordMarkSeq); the timer takes the mark of the
-// reply before the call's request. The child's idle time between the mark
-// and the request then counts against the call: conservative. When the
-// child has not left the mark yet (it was descheduled before it could), it
-// has not begun the call either, and the parent's own reading of the clock
-// is the start.
+// Nothing is read when a call starts: a call's clock reading would be a
+// system call on the path of every call, in the parent or in the child
+// (about 1.4 µs each on a VM, where a whole call to a sleeping child is
+// tens of µs). The start mark is read late instead, as the in-process
+// budget does (budget.go): the call's timer first fires an eighth of the
+// budget into the call (only calls that last that long pay anything) and
+// reads the child's CPU clock (processCPU) then: that reading is the mark,
+// and what the child used before it counts as none. The timer then fires
+// again when the rest of the budget could have been used (a call cannot use
+// more CPU than the wall time that passes), and so on. It kills the child
+// at the budget of CPU time after the mark or at the backstop of wall time,
+// whichever comes first: a plugin that spins is stopped after about 1.125
+// budgets.
 
 import (
 	"fmt"
@@ -60,14 +57,14 @@ type callWatch struct {
 	t      *time.Timer
 	active bool
 	lim    callLimit
-	began  time.Time // the wall clock when the call began
-	expect uint64    // the number of the mark that starts this call
-	marked bool      // start is known
-	start  time.Duration
+	began  time.Time     // the wall clock when the call began
+	marked bool          // start is known
+	start  time.Duration // the child's CPU time at the mark
 	used   time.Duration // CPU time of the call at the last look
 	took   time.Duration // wall time of the call at the last look
 	// onRearm, a test hook, is called (under mu) each time the timer is
-	// re-armed because the child used less CPU time than its budget.
+	// re-armed after the mark because the child used less CPU time than
+	// its budget.
 	onRearm func(used, took time.Duration)
 }
 
@@ -81,15 +78,16 @@ func (s *procSandbox) watchBegin(lim callLimit) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.active, w.lim, w.began, w.marked, w.used, w.took = true, lim, time.Now(), false, 0, 0
-	w.expect = s.requests
-	if lim.cpu && s.region == nil {
-		// No shared word to leave a mark in: the parent reads the clock.
-		if c, err := processCPU(s.cmd.Process.Pid); err == nil {
-			w.start, w.marked = c, true
-		}
+	first := lim.budget
+	if lim.cpu {
+		first = markAfter(lim.budget)
 	}
-	w.t.Reset(min(lim.budget, lim.backstop))
+	w.t.Reset(min(first, lim.backstop))
 }
+
+// markAfter is when a call's timer reads its start mark: an eighth of the
+// budget into the call.
+func markAfter(budget time.Duration) time.Duration { return max(budget/8, time.Microsecond) }
 
 // watchEnd disarms the timer of the call (the call may still have been
 // aborted: s.why says).
@@ -119,17 +117,9 @@ func (s *procSandbox) watchFire() {
 		s.watchKill(whyDeadline)
 		return
 	}
-	if !w.marked {
+	marking := !w.marked
+	if marking {
 		w.start, w.marked = now, true
-		if s.region != nil && s.region.Word(wordMarkSeq).Load() == w.expect {
-			// The child's word: a mark ahead of its clock is a lie, and
-			// the whole of its CPU time counts.
-			if m := time.Duration(s.region.Word(wordMarkCPU).Load()); m <= now {
-				w.start = m
-			} else {
-				w.start = 0
-			}
-		}
 	}
 	w.used = now - w.start
 	switch {
@@ -139,7 +129,7 @@ func (s *procSandbox) watchFire() {
 		s.watchKill(whyBackstop)
 	default:
 		w.t.Reset(min(max(w.lim.budget-w.used, rearmMin(w.lim.budget)), w.lim.backstop-w.took))
-		if w.onRearm != nil {
+		if w.onRearm != nil && !marking {
 			w.onRearm(w.used, w.took)
 		}
 	}

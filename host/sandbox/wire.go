@@ -87,12 +87,6 @@ const (
 	recPipe    = 'P' // a ring record: the message is the next frame on the pipe
 )
 
-// The region's words of the child's CPU-time mark.
-const (
-	wordMarkCPU = 0
-	wordMarkSeq = 1
-)
-
 // Protocol sizes and limits.
 const (
 	frameHeader  = 8
