@@ -56,13 +56,8 @@ package sandbox
 // it opens the region, confines itself as after a load, replies with an
 // empty result frame and from then on sends every record of the region
 // back as it came (type and payload), with nothing else and no plugin,
-// until its stdin ends.
-//
-// Two of the region's words (shm.Region.Word) carry the child's CPU-time
-// mark: just after it has sent the reply to its k-th request (the load is
-// the first), the child stores the CPU time of its process in ns in word 0
-// and then k in word 1. The parent's call budget measures a call's CPU time
-// from it (watch.go).
+// until its stdin ends. The region's words (shm.Region.Word) are not used:
+// the parent's call budget reads the child's CPU clock itself (watch.go).
 
 import (
 	"bufio"

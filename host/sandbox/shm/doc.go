@@ -33,7 +33,8 @@
 //
 // Besides the rings a region holds NumWords 64-bit words for its users
 // (Region.Word): a mark one side leaves for the other without a record, such
-// as the child's CPU clock after its last reply.
+// as a clock reading (package sandbox uses none since its call budget reads
+// the child's CPU clock from the parent).
 //
 // # Concurrency
 //
