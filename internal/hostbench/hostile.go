@@ -3,6 +3,7 @@ package hostbench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -27,6 +28,9 @@ const (
 	// with it paused.
 	hostileCPUTarget   = 10
 	hostileRatioTarget = 1.2
+	// hostileSegments is the segments of a run beside a hostile plugin,
+	// at work and paused in turn (A B B A A B B A).
+	hostileSegments = 8
 )
 
 // hostileNames are the hostile plugins run beside the market maker: the
@@ -51,6 +55,7 @@ func (r *runner) hostile(ctx context.Context) error {
 	// each repetition's answer times on the wire, by scenario: with the
 	// hostile plugin at work, and paused in the same run
 	samples, paused := map[string][][]time.Duration{}, map[string][][]time.Duration{}
+	pairs := map[string][]hostilePair{}
 	var notes []string
 	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
 		runs := map[string]hostileResult{}
@@ -84,6 +89,7 @@ func (r *runner) hostile(ctx context.Context) error {
 			if res.paused != nil {
 				paused[name] = append(paused[name], res.paused)
 			}
+			pairs[name] = append(pairs[name], res.pairs...)
 			for k, x := range res.v {
 				vals[name+"."+k] = append(vals[name+"."+k], x)
 			}
@@ -110,11 +116,14 @@ func (r *runner) hostile(ctx context.Context) error {
 			f = r.res.add(pre+"paused.p99_pooled_us", "heartbeat answer on the wire p99 over every repetition's answers together, the market maker beside "+
 				name+" loaded but paused (the same runs, in alternate windows)", "µs", []float64{us(pp)})
 			r.progress("%-40s %10.1f µs", pre+"paused.p99_pooled_us", f.Median)
-			if pp > 0 {
+			if ratio, lo, hi, ok := pairedRatio(pairs[name], 0.99); ok {
 				f = r.res.add(pre+"p99_paired_ratio", "heartbeat answer p99 on the wire over every repetition's answers, "+name+
-					" at work / paused, in alternate windows of the same runs", "×", []float64{us(pooled(samples[name], 0.99)) / us(pp)})
+					" at work / paused, in alternate segments of the same runs", "×", []float64{ratio})
 				f.atMost(hostileRatioTarget, fmt.Sprintf("p99 ≤ %g× the market maker's with the plugin paused", hostileRatioTarget))
-				r.progress("%-40s %10.2f ×", pre+"p99_paired_ratio", f.Median)
+				f.Note = fmt.Sprintf("90%% interval %.2f–%.2f (%d pairs of segments resampled)", lo, hi, len(pairs[name]))
+				r.progress("%-40s %10.2f × (%.2f–%.2f)", pre+"p99_paired_ratio", f.Median, lo, hi)
+				r.res.add(pre+"p99_paired_ratio_lo", "the 5th percentile of p99_paired_ratio over the pairs of segments resampled with replacement", "×", []float64{lo})
+				r.res.add(pre+"p99_paired_ratio_hi", "the 95th percentile of p99_paired_ratio over the pairs of segments resampled with replacement", "×", []float64{hi})
 			}
 		}
 		if c, ok := vals[name+".cpu_pct"]; ok {
@@ -148,9 +157,15 @@ func (r *runner) hostile(ctx context.Context) error {
 type hostileResult struct {
 	v              map[string]float64
 	active, paused []time.Duration
+	pairs          []hostilePair // with a hostile plugin: adjacent segments at work and paused
 	mmCalls, calls uint64
 	note           string
 }
+
+// hostilePair is the heartbeat answer times on the wire of two adjacent
+// segments of a run, one with the hostile plugin at work, one with it
+// paused.
+type hostilePair struct{ active, paused []time.Duration }
 
 // hostileRun is one run: the market maker and, unless name is "", the
 // hostile plugin name, at work and paused in turn (see below).
@@ -233,7 +248,7 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	before := p.Stats()
 	// active is one measured window with the hostile plugin at work: its
 	// answers, the host's CPU and both plugins' calls are added up.
-	active := func(d time.Duration) error {
+	active := func(d time.Duration) ([]time.Duration, error) {
 		mm0, bad0 := hostilePluginStats(e.Stats(), name)
 		c0, ok := selfCPU()
 		began := time.Now()
@@ -244,44 +259,63 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		cpuOK = cpuOK && ok
 		l, err := h.samples()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		res.active = append(res.active, l...)
 		mm1, bad1 := hostilePluginStats(e.Stats(), name)
 		res.mmCalls += mm1.Calls - mm0.Calls
 		res.calls += bad1.Calls - bad0.Calls
-		return nil
+		return l, nil
 	}
 	if name == "" {
-		if err := active(w); err != nil {
+		if _, err := active(w); err != nil {
 			return hostileResult{}, err
 		}
 	} else {
-		// Paired: the hostile plugin at work for a quarter of the window,
-		// paused (loaded, its child idle, nothing delivered) for half,
-		// then at work again, so that both sides see the same engine,
+		// Paired: the hostile plugin at work (A) and paused (B: loaded,
+		// its child idle, nothing delivered) in alternate segments of the
+		// window, A B B A A B B A, so that both sides see the same engine,
 		// processes and stretch of machine weather, and a drift in time
-		// falls on both alike.
-		if err := active(w / 4); err != nil {
-			return hostileResult{}, err
-		}
-		if _, err := e.Pause(name, false); err != nil {
-			return hostileResult{}, err
-		}
-		if _, err := h.samples(); err != nil { // the pause's own wait is neither side
-			return hostileResult{}, err
-		}
-		time.Sleep(w / 2)
-		l, err := h.samples()
-		if err != nil {
-			return hostileResult{}, err
-		}
-		res.paused = l
-		if err := e.Resume(name); err != nil {
-			return hostileResult{}, err
-		}
-		if err := active(w / 4); err != nil {
-			return hostileResult{}, err
+		// falls on both alike. Segments 2k and 2k+1 make a pair.
+		seg := w / hostileSegments
+		var first []time.Duration
+		for i := range hostileSegments {
+			working := i%4 == 0 || i%4 == 3
+			if i%4 == 1 || i%4 == 3 { // the side changes
+				var err error
+				if working {
+					err = e.Resume(name)
+				} else {
+					_, err = e.Pause(name, false)
+				}
+				if err != nil {
+					return hostileResult{}, err
+				}
+				if _, err := h.samples(); err != nil { // the change's own answers are neither side's
+					return hostileResult{}, err
+				}
+			}
+			var l []time.Duration
+			var err error
+			if working {
+				l, err = active(seg)
+			} else {
+				time.Sleep(seg)
+				l, err = h.samples()
+				res.paused = append(res.paused, l...)
+			}
+			if err != nil {
+				return hostileResult{}, err
+			}
+			if i%2 == 0 {
+				first = l
+				continue
+			}
+			pr := hostilePair{active: first, paused: l}
+			if working {
+				pr = hostilePair{active: l, paused: first}
+			}
+			res.pairs = append(res.pairs, pr)
 		}
 	}
 	slices.Sort(res.active)
@@ -304,6 +338,52 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 		res.note = fmt.Sprintf("%d connections lost in a window", after.Losses-before.Losses)
 	}
 	return res, nil
+}
+
+// pairedRounds is the resamplings behind a paired ratio's interval.
+const pairedRounds = 400
+
+// pairedRatio is the q-quantile of every pair's answers at work over that
+// of their answers paused, and the 5th and 95th percentiles of that ratio
+// over pairedRounds resamplings of the pairs with replacement (the pair is
+// the unit, so that answers slowed together by one burst of machine
+// weather stay together: resampling single answers would make the interval
+// too narrow). The resampling's seed is fixed, so the same answers give
+// the same interval. ok is false without answers on either side.
+func pairedRatio(pairs []hostilePair, q float64) (ratio, lo, hi float64, ok bool) {
+	ratioOf := func(pick func(i int) hostilePair) (float64, bool) {
+		var a, b []time.Duration
+		for i := range pairs {
+			p := pick(i)
+			a, b = append(a, p.active...), append(b, p.paused...)
+		}
+		if len(a) == 0 || len(b) == 0 {
+			return 0, false
+		}
+		slices.Sort(a)
+		slices.Sort(b)
+		qa, qb := quantile(a, q), quantile(b, q)
+		if qb <= 0 {
+			return 0, false
+		}
+		return float64(qa) / float64(qb), true
+	}
+	ratio, ok = ratioOf(func(i int) hostilePair { return pairs[i] })
+	if !ok {
+		return 0, 0, 0, false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rs []float64
+	for range pairedRounds {
+		if v, ok := ratioOf(func(int) hostilePair { return pairs[rng.IntN(len(pairs))] }); ok {
+			rs = append(rs, v)
+		}
+	}
+	if len(rs) == 0 {
+		return ratio, ratio, ratio, true
+	}
+	slices.Sort(rs)
+	return ratio, rs[len(rs)*5/100], rs[len(rs)*95/100], true
 }
 
 // hostilePluginStats picks the market maker's and the hostile plugin's stats.
