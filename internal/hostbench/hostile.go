@@ -120,7 +120,7 @@ func (r *runner) hostile(ctx context.Context) error {
 				f = r.res.add(pre+"p99_paired_ratio", "heartbeat answer p99 on the wire over every repetition's answers, "+name+
 					" at work / paused, in alternate segments of the same runs", "×", []float64{ratio})
 				f.atMost(hostileRatioTarget, fmt.Sprintf("p99 ≤ %g× the market maker's with the plugin paused", hostileRatioTarget))
-				f.Note = fmt.Sprintf("90%% interval %.2f–%.2f (%d pairs of segments resampled)", lo, hi, len(pairs[name]))
+				f.Note = fmt.Sprintf("90%% interval %.2f–%.2f over %d pairs of segments", lo, hi, len(pairs[name]))
 				r.progress("%-40s %10.2f × (%.2f–%.2f)", pre+"p99_paired_ratio", f.Median, lo, hi)
 				r.res.add(pre+"p99_paired_ratio_lo", "the 5th percentile of p99_paired_ratio over the pairs of segments resampled with replacement", "×", []float64{lo})
 				r.res.add(pre+"p99_paired_ratio_hi", "the 95th percentile of p99_paired_ratio over the pairs of segments resampled with replacement", "×", []float64{hi})
