@@ -109,28 +109,37 @@ func DecodeBook(rec []byte, b *Book) error {
 	if err != nil {
 		return err
 	}
-	nb, na := int(u16(r, 12)), int(u16(r, 14))
+	fixed := (*[SizeBookFixed]byte)(r)[:] // constant lengths: no bounds check per field
+	nb, na := int(u16(fixed, 12)), int(u16(fixed, 14))
 	if int(h.Size) != SizeBookFixed+SizeLevel*(nb+na) {
 		return decodeErr(ErrBadLength, h.Kind, int(h.Size),
 			fmt.Sprintf("%d bids and %d asks need %d bytes", nb, na, SizeBookFixed+SizeLevel*(nb+na)))
 	}
 	b.Seq = h.Seq
-	b.Instrument = u32(r, 8)
-	b.Flags = BookFlags(u16(r, 16))
-	b.ChangeID = u64(r, 24)
-	b.PrevChangeID = u64(r, 32)
-	b.Time = u64(r, 40)
-	b.Bids, b.Asks = b.Bids[:0], b.Asks[:0]
-	off := SizeBookFixed
-	for range nb {
-		b.Bids = append(b.Bids, Level{fx(r, off), fx(r, off+8)})
-		off += SizeLevel
-	}
-	for range na {
-		b.Asks = append(b.Asks, Level{fx(r, off), fx(r, off+8)})
-		off += SizeLevel
-	}
+	b.Instrument = u32(fixed, 8)
+	b.Flags = BookFlags(u16(fixed, 16))
+	b.ChangeID = u64(fixed, 24)
+	b.PrevChangeID = u64(fixed, 32)
+	b.Time = u64(fixed, 40)
+	levels := r[SizeBookFixed:]
+	b.Bids = decodeLevels(b.Bids, levels[:SizeLevel*nb])
+	b.Asks = decodeLevels(b.Asks, levels[SizeLevel*nb:])
 	return nil
+}
+
+// decodeLevels decodes the levels of src (16 bytes each) into dst, reusing
+// its capacity.
+func decodeLevels(dst []Level, src []byte) []Level {
+	n := len(src) / SizeLevel
+	if cap(dst) < n {
+		dst = make([]Level, n)
+	}
+	dst = dst[:n]
+	for i := range dst {
+		l := (*[SizeLevel]byte)(src[SizeLevel*i:])[:]
+		dst[i] = Level{fx(l, 0), fx(l, 8)}
+	}
+	return dst
 }
 
 // BookLevels returns the number of bids and asks of a BookSnapshot or

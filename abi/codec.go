@@ -4,12 +4,26 @@ import "fmt"
 
 // Helpers shared by the encoders and decoders of every record kind.
 
-// grow appends n zero bytes to dst; it returns dst and the appended part.
-// It allocates only when dst lacks capacity.
+// grow appends n zero bytes to dst (n a multiple of 8: a record's size); it
+// returns dst and the appended part. It allocates only when dst lacks
+// capacity.
+//
+// With the capacity, it zeroes the record a word at a time rather than with
+// append's memclr: compiled to wasm (a plugin's SDK appends its intents
+// here), a memclr is a memory.fill, which wazero runs as a loop of calls to
+// memmove, one per doubling of the length (issue 18: BENCHMARKS.md).
 func grow(dst []byte, n int) ([]byte, []byte) {
 	l := len(dst)
-	dst = append(dst, make([]byte, n)...)
-	return dst, dst[l : l+n : l+n]
+	if n%8 != 0 || cap(dst)-l < n {
+		dst = append(dst, make([]byte, n)...)
+		return dst, dst[l : l+n : l+n]
+	}
+	dst = dst[:l+n]
+	r := dst[l : l+n : l+n]
+	for i := 0; i+8 <= len(r); i += 8 {
+		le.PutUint64(r[i:], 0)
+	}
+	return dst, r
 }
 
 func putHeader(b []byte, k Kind, size int, seq uint32) {
@@ -21,6 +35,21 @@ func putHeader(b []byte, k Kind, size int, seq uint32) {
 // check frames rec as one record of kind k (or k2, when k2 != 0) at least
 // min bytes long and returns its header and the record cut to its size.
 func check(rec []byte, k, k2 Kind, min int) (Header, []byte, error) {
+	// The fast path, for a well-formed record (a plugin's SDK decodes every
+	// event through here): one header read, no call.
+	if len(rec) >= HeaderSize {
+		h := Header{Kind: Kind(le.Uint16(rec)), Size: le.Uint16(rec[OffSize:]), Seq: le.Uint32(rec[OffSeq:])}
+		if size := int(h.Size); size >= min && size >= HeaderSize && size%Align == 0 && size <= len(rec) &&
+			(h.Kind == k || k2 != 0 && h.Kind == k2) {
+			return h, rec[:size:size], nil
+		}
+	}
+	return checkSlow(rec, k, k2, min)
+}
+
+// checkSlow is check for a record that fails one of its checks: it says
+// which.
+func checkSlow(rec []byte, k, k2 Kind, min int) (Header, []byte, error) {
 	h, r, _, err := NextRecord(rec)
 	if err != nil {
 		return h, nil, err

@@ -46,10 +46,11 @@ func AppendPlace(dst []byte, p *Place) []byte {
 // DecodePlace decodes a Place record into p. It checks the layout only; the
 // host's validation (README.md "Validation of intents") is separate.
 func DecodePlace(rec []byte, p *Place) error {
-	h, r, err := check(rec, KindPlace, 0, SizePlace)
+	h, rr, err := check(rec, KindPlace, 0, SizePlace)
 	if err != nil {
 		return err
 	}
+	r := (*[SizePlace]byte)(rr)[:] // a constant length: no bounds check below
 	*p = Place{
 		Seq:        h.Seq,
 		CID:        u64(r, 8),
@@ -95,10 +96,11 @@ func AppendAmend(dst []byte, a *Amend) []byte {
 
 // DecodeAmend decodes an Amend record into a.
 func DecodeAmend(rec []byte, a *Amend) error {
-	h, r, err := check(rec, KindAmend, 0, SizeAmend)
+	h, rr, err := check(rec, KindAmend, 0, SizeAmend)
 	if err != nil {
 		return err
 	}
+	r := (*[SizeAmend]byte)(rr)[:] // a constant length: no bounds check below
 	*a = Amend{Seq: h.Seq, CID: u64(r, 8), Price: fx(r, 16), Amount: fx(r, 24), Flags: OrderFlags(u16(r, 32))}
 	return nil
 }
@@ -122,10 +124,11 @@ func AppendCancel(dst []byte, c *Cancel) []byte {
 
 // DecodeCancel decodes a Cancel record into c.
 func DecodeCancel(rec []byte, c *Cancel) error {
-	h, r, err := check(rec, KindCancel, 0, SizeCancel)
+	h, rr, err := check(rec, KindCancel, 0, SizeCancel)
 	if err != nil {
 		return err
 	}
+	r := (*[SizeCancel]byte)(rr)[:] // a constant length: no bounds check below
 	*c = Cancel{Seq: h.Seq, CID: u64(r, 8)}
 	return nil
 }
@@ -155,10 +158,11 @@ func AppendCancelAll(dst []byte, c *CancelAll) []byte {
 
 // DecodeCancelAll decodes a CancelAll record into c.
 func DecodeCancelAll(rec []byte, c *CancelAll) error {
-	h, r, err := check(rec, KindCancelAll, 0, SizeCancelAll)
+	h, rr, err := check(rec, KindCancelAll, 0, SizeCancelAll)
 	if err != nil {
 		return err
 	}
+	r := (*[SizeCancelAll]byte)(rr)[:] // a constant length: no bounds check below
 	*c = CancelAll{Seq: h.Seq, Instrument: u32(r, 8), Side: Side(r[12])}
 	return nil
 }
