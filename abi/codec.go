@@ -26,10 +26,24 @@ func grow(dst []byte, n int) ([]byte, []byte) {
 	return dst, r
 }
 
-func putHeader(b []byte, k Kind, size int, seq uint32) {
-	le.PutUint16(b[OffKind:], uint16(k))
-	le.PutUint16(b[OffSize:], uint16(size))
-	le.PutUint32(b[OffSeq:], seq)
+// putHeader writes a record's header.
+// extend appends n bytes to dst and returns dst and the appended part,
+// which holds whatever dst's backing array held there: the caller writes
+// every byte of it. It allocates only when dst lacks capacity. The
+// encoders of the intents use it, being a plugin's per-event path: a
+// record written a word at a time costs no more than zeroing it first.
+func extend(dst []byte, n int) ([]byte, []byte) {
+	if l := len(dst); n <= cap(dst)-l {
+		return dst[:l+n], dst[l : l+n : l+n]
+	}
+	return grow(dst, n)
+}
+
+func putHeader(b []byte, k Kind, size int, seq uint32) { put64(b, 0, header(k, size, seq)) }
+
+// header is a record's header as one little-endian word: kind, size, seq.
+func header(k Kind, size int, seq uint32) uint64 {
+	return uint64(k)<<(8*OffKind) | uint64(uint16(size))<<(8*OffSize) | uint64(seq)<<(8*OffSeq)
 }
 
 // check frames rec as one record of kind k (or k2, when k2 != 0) at least

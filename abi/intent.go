@@ -27,19 +27,22 @@ type Place struct {
 	Label      Str32       `json:"label"`
 }
 
-// AppendPlace appends p as a Place record.
+// AppendPlace appends p as a Place record. Like every intent's encoder, it
+// writes each byte of the record, reserved ones included (extend).
 func AppendPlace(dst []byte, p *Place) []byte {
-	dst, r := grow(dst, SizePlace)
-	putHeader(r, KindPlace, SizePlace, p.Seq)
+	dst, rr := extend(dst, SizePlace)
+	r := (*[SizePlace]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindPlace, SizePlace, p.Seq))
 	put64(r, 8, p.CID)
-	put32(r, 16, p.Instrument)
-	r[20] = uint8(p.Side)
-	r[21] = uint8(p.Type)
-	r[22] = uint8(p.TIF)
-	put16(r, 24, uint16(p.Flags))
+	put64(r, 16, uint64(p.Instrument)|uint64(p.Side)<<32|uint64(p.Type)<<40|uint64(p.TIF)<<48) // 23 reserved
+	put64(r, 24, uint64(uint16(p.Flags)))                                                      // 26 reserved
 	putFx(r, 32, p.Price)
 	putFx(r, 40, p.Amount)
-	copy(r[48:80], p.Label[:])
+	l := p.Label[:]
+	put64(r, 48, u64(l, 0)) // the label a word at a time: copy would be a memmove call in wasm
+	put64(r, 56, u64(l, 8))
+	put64(r, 64, u64(l, 16))
+	put64(r, 72, u64(l, 24))
 	return dst
 }
 
@@ -85,12 +88,13 @@ type Amend struct {
 
 // AppendAmend appends a as an Amend record.
 func AppendAmend(dst []byte, a *Amend) []byte {
-	dst, r := grow(dst, SizeAmend)
-	putHeader(r, KindAmend, SizeAmend, a.Seq)
+	dst, rr := extend(dst, SizeAmend)
+	r := (*[SizeAmend]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindAmend, SizeAmend, a.Seq))
 	put64(r, 8, a.CID)
 	putFx(r, 16, a.Price)
 	putFx(r, 24, a.Amount)
-	put16(r, 32, uint16(a.Flags))
+	put64(r, 32, uint64(uint16(a.Flags))) // 34 reserved
 	return dst
 }
 
@@ -116,8 +120,9 @@ type Cancel struct {
 
 // AppendCancel appends c as a Cancel record.
 func AppendCancel(dst []byte, c *Cancel) []byte {
-	dst, r := grow(dst, SizeCancel)
-	putHeader(r, KindCancel, SizeCancel, c.Seq)
+	dst, rr := extend(dst, SizeCancel)
+	r := (*[SizeCancel]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindCancel, SizeCancel, c.Seq))
 	put64(r, 8, c.CID)
 	return dst
 }
@@ -149,10 +154,10 @@ type CancelAll struct {
 
 // AppendCancelAll appends c as a CancelAll record.
 func AppendCancelAll(dst []byte, c *CancelAll) []byte {
-	dst, r := grow(dst, SizeCancelAll)
-	putHeader(r, KindCancelAll, SizeCancelAll, c.Seq)
-	put32(r, 8, c.Instrument)
-	r[12] = uint8(c.Side)
+	dst, rr := extend(dst, SizeCancelAll)
+	r := (*[SizeCancelAll]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindCancelAll, SizeCancelAll, c.Seq))
+	put64(r, 8, uint64(c.Instrument)|uint64(c.Side)<<32) // 13 reserved
 	return dst
 }
 

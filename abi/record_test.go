@@ -176,6 +176,26 @@ func TestDecodeOverwritesEveryField(t *testing.T) {
 	}
 }
 
+// TestEncodeOverOldBytes: every record appended where the buffer's backing
+// array holds other bytes (a plugin's outbox, reused call after call) is the
+// record appended to nil: reserved bytes included, nothing stale is left.
+func TestEncodeOverOldBytes(t *testing.T) {
+	for _, v := range vectorTable() {
+		want := encodeGo(t, v)
+		buf := bytes.Repeat([]byte{0xA5}, 8+len(want))
+		got, err := codecs[v.kind].encode(buf[:8], v.v)
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		if &got[0] != &buf[0] {
+			t.Fatalf("%s: appended elsewhere with the capacity there", v.name)
+		}
+		if !bytes.Equal(got[8:], want) {
+			t.Errorf("%s: over old bytes\n got %x\nwant %x", v.name, got[8:], want)
+		}
+	}
+}
+
 func TestLongerRecordsDecode(t *testing.T) {
 	// A fixed-size record from a newer minor version has fields appended;
 	// a reader of this version decodes the fields it knows.
