@@ -26,7 +26,6 @@ func grow(dst []byte, n int) ([]byte, []byte) {
 	return dst, r
 }
 
-// putHeader writes a record's header.
 // extend appends n bytes to dst and returns dst and the appended part,
 // which holds whatever dst's backing array held there: the caller writes
 // every byte of it. It allocates only when dst lacks capacity. The
@@ -39,11 +38,36 @@ func extend(dst []byte, n int) ([]byte, []byte) {
 	return grow(dst, n)
 }
 
+// putHeader writes a record's header.
 func putHeader(b []byte, k Kind, size int, seq uint32) { put64(b, 0, header(k, size, seq)) }
 
 // header is a record's header as one little-endian word: kind, size, seq.
 func header(k Kind, size int, seq uint32) uint64 {
 	return uint64(k)<<(8*OffKind) | uint64(uint16(size))<<(8*OffSize) | uint64(seq)<<(8*OffSeq)
+}
+
+// frame is check's fast path, small enough to be inlined into each
+// decoder (a plugin's SDK decodes every event through one): for a
+// well-formed record of kind k (or k2, when k2 != 0) at least min bytes
+// long (min >= HeaderSize), the record cut to its size and its seq; ok is
+// false for any other, and check says why.
+func frame(rec []byte, k, k2 Kind, min int) (r []byte, seq uint32, ok bool) {
+	if len(rec) >= HeaderSize {
+		w := le.Uint64(rec)
+		kind, size := Kind(w), int(uint16(w>>(8*OffSize)))
+		if size >= min && size%Align == 0 && size <= len(rec) && (kind == k || kind == k2 && k2 != 0) {
+			return rec[:size:size], uint32(w >> (8 * OffSeq)), true
+		}
+	}
+	return nil, 0, false
+}
+
+// checkErr is the error of a record frame refuses.
+func checkErr(rec []byte, k, k2 Kind, min int) error {
+	if _, _, err := check(rec, k, k2, min); err != nil {
+		return err
+	}
+	return decodeErr(ErrBadSize, k, len(rec), "not a record") // frame and check disagree: never
 }
 
 // check frames rec as one record of kind k (or k2, when k2 != 0) at least

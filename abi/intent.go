@@ -49,13 +49,13 @@ func AppendPlace(dst []byte, p *Place) []byte {
 // DecodePlace decodes a Place record into p. It checks the layout only; the
 // host's validation (README.md "Validation of intents") is separate.
 func DecodePlace(rec []byte, p *Place) error {
-	h, rr, err := check(rec, KindPlace, 0, SizePlace)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindPlace, 0, SizePlace)
+	if !ok {
+		return checkErr(rec, KindPlace, 0, SizePlace)
 	}
 	r := (*[SizePlace]byte)(rr)[:] // a constant length: no bounds check below
 	*p = Place{
-		Seq:        h.Seq,
+		Seq:        seq,
 		CID:        u64(r, 8),
 		Instrument: u32(r, 16),
 		Side:       Side(r[20]),
@@ -100,12 +100,12 @@ func AppendAmend(dst []byte, a *Amend) []byte {
 
 // DecodeAmend decodes an Amend record into a.
 func DecodeAmend(rec []byte, a *Amend) error {
-	h, rr, err := check(rec, KindAmend, 0, SizeAmend)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindAmend, 0, SizeAmend)
+	if !ok {
+		return checkErr(rec, KindAmend, 0, SizeAmend)
 	}
 	r := (*[SizeAmend]byte)(rr)[:] // a constant length: no bounds check below
-	*a = Amend{Seq: h.Seq, CID: u64(r, 8), Price: fx(r, 16), Amount: fx(r, 24), Flags: OrderFlags(u16(r, 32))}
+	*a = Amend{Seq: seq, CID: u64(r, 8), Price: fx(r, 16), Amount: fx(r, 24), Flags: OrderFlags(u16(r, 32))}
 	return nil
 }
 
@@ -129,12 +129,12 @@ func AppendCancel(dst []byte, c *Cancel) []byte {
 
 // DecodeCancel decodes a Cancel record into c.
 func DecodeCancel(rec []byte, c *Cancel) error {
-	h, rr, err := check(rec, KindCancel, 0, SizeCancel)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindCancel, 0, SizeCancel)
+	if !ok {
+		return checkErr(rec, KindCancel, 0, SizeCancel)
 	}
 	r := (*[SizeCancel]byte)(rr)[:] // a constant length: no bounds check below
-	*c = Cancel{Seq: h.Seq, CID: u64(r, 8)}
+	*c = Cancel{Seq: seq, CID: u64(r, 8)}
 	return nil
 }
 
@@ -163,11 +163,11 @@ func AppendCancelAll(dst []byte, c *CancelAll) []byte {
 
 // DecodeCancelAll decodes a CancelAll record into c.
 func DecodeCancelAll(rec []byte, c *CancelAll) error {
-	h, rr, err := check(rec, KindCancelAll, 0, SizeCancelAll)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindCancelAll, 0, SizeCancelAll)
+	if !ok {
+		return checkErr(rec, KindCancelAll, 0, SizeCancelAll)
 	}
 	r := (*[SizeCancelAll]byte)(rr)[:] // a constant length: no bounds check below
-	*c = CancelAll{Seq: h.Seq, Instrument: u32(r, 8), Side: Side(r[12])}
+	*c = CancelAll{Seq: seq, Instrument: u32(r, 8), Side: Side(r[12])}
 	return nil
 }

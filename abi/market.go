@@ -54,12 +54,12 @@ func AppendTicker(dst []byte, t *Ticker) []byte {
 
 // DecodeTicker decodes a Ticker record into t.
 func DecodeTicker(rec []byte, t *Ticker) error {
-	h, rr, err := check(rec, KindTicker, 0, SizeTicker)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindTicker, 0, SizeTicker)
+	if !ok {
+		return checkErr(rec, KindTicker, 0, SizeTicker)
 	}
 	r := (*[SizeTicker]byte)(rr)[:] // a constant length: no bounds check below
-	t.Seq = h.Seq
+	t.Seq = seq
 	t.Instrument = u32(r, 8)
 	t.Flags = TickerFlags(u32(r, 12))
 	t.Time = u64(r, 16)
@@ -114,12 +114,12 @@ func AppendTrade(dst []byte, t *Trade) []byte {
 
 // DecodeTrade decodes a Trade record into t.
 func DecodeTrade(rec []byte, t *Trade) error {
-	h, rr, err := check(rec, KindTrade, 0, SizeTrade)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindTrade, 0, SizeTrade)
+	if !ok {
+		return checkErr(rec, KindTrade, 0, SizeTrade)
 	}
 	r := (*[SizeTrade]byte)(rr)[:] // a constant length: no bounds check below
-	t.Seq = h.Seq
+	t.Seq = seq
 	t.Instrument = u32(r, 8)
 	t.Side = Side(u8(r, 12))
 	t.Flags = TradeFlags(u8(r, 13))

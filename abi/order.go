@@ -68,12 +68,12 @@ func AppendOrderUpdate(dst []byte, o *OrderUpdate) []byte {
 
 // DecodeOrderUpdate decodes an OrderUpdate record into o.
 func DecodeOrderUpdate(rec []byte, o *OrderUpdate) error {
-	h, rr, err := check(rec, KindOrderUpdate, 0, SizeOrderUpdate)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindOrderUpdate, 0, SizeOrderUpdate)
+	if !ok {
+		return checkErr(rec, KindOrderUpdate, 0, SizeOrderUpdate)
 	}
 	r := (*[SizeOrderUpdate]byte)(rr)[:] // a constant length: no bounds check below
-	o.Seq = h.Seq
+	o.Seq = seq
 	o.CID = u64(r, 8)
 	o.Instrument = u32(r, 16)
 	o.State = OrderState(r[20])
@@ -141,12 +141,12 @@ func AppendFill(dst []byte, f *Fill) []byte {
 
 // DecodeFill decodes a Fill record into f.
 func DecodeFill(rec []byte, f *Fill) error {
-	h, rr, err := check(rec, KindFill, 0, SizeFill)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindFill, 0, SizeFill)
+	if !ok {
+		return checkErr(rec, KindFill, 0, SizeFill)
 	}
 	r := (*[SizeFill]byte)(rr)[:] // a constant length: no bounds check below
-	f.Seq = h.Seq
+	f.Seq = seq
 	f.CID = u64(r, 8)
 	f.Instrument = u32(r, 16)
 	f.Side = Side(r[20])
@@ -204,12 +204,12 @@ func AppendIntentRejected(dst []byte, x *IntentRejected) []byte {
 
 // DecodeIntentRejected decodes an IntentRejected record into x.
 func DecodeIntentRejected(rec []byte, x *IntentRejected) error {
-	h, rr, err := check(rec, KindIntentRejected, 0, SizeIntentRejected)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindIntentRejected, 0, SizeIntentRejected)
+	if !ok {
+		return checkErr(rec, KindIntentRejected, 0, SizeIntentRejected)
 	}
 	r := (*[SizeIntentRejected]byte)(rr)[:] // a constant length: no bounds check below
-	x.Seq = h.Seq
+	x.Seq = seq
 	x.IntentKind = Kind(u16(r, 8))
 	x.Reason = Reason(u16(r, 10))
 	x.ExchangeCode = i32(r, 12)

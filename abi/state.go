@@ -38,12 +38,12 @@ func AppendPosition(dst []byte, p *Position) []byte {
 
 // DecodePosition decodes a Position record into p.
 func DecodePosition(rec []byte, p *Position) error {
-	h, rr, err := check(rec, KindPosition, 0, SizePosition)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindPosition, 0, SizePosition)
+	if !ok {
+		return checkErr(rec, KindPosition, 0, SizePosition)
 	}
 	r := (*[SizePosition]byte)(rr)[:] // a constant length: no bounds check below
-	p.Seq = h.Seq
+	p.Seq = seq
 	p.Instrument = u32(r, 8)
 	p.Flags = PositionFlags(u32(r, 12))
 	p.Time = u64(r, 16)
@@ -83,12 +83,12 @@ func AppendPoolState(dst []byte, p *PoolState) []byte {
 
 // DecodePoolState decodes a PoolState record into p.
 func DecodePoolState(rec []byte, p *PoolState) error {
-	h, rr, err := check(rec, KindPoolState, 0, SizePoolState)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindPoolState, 0, SizePoolState)
+	if !ok {
+		return checkErr(rec, KindPoolState, 0, SizePoolState)
 	}
 	r := (*[SizePoolState]byte)(rr)[:] // a constant length: no bounds check below
-	p.Seq, p.Healthy, p.Total, p.Flags, p.Time = h.Seq, u16(r, 8), u16(r, 10), PoolFlags(u32(r, 12)), u64(r, 16)
+	p.Seq, p.Healthy, p.Total, p.Flags, p.Time = seq, u16(r, 8), u16(r, 10), PoolFlags(u32(r, 12)), u64(r, 16)
 	return nil
 }
 
@@ -119,11 +119,11 @@ func AppendTimer(dst []byte, t *Timer) []byte {
 
 // DecodeTimer decodes a Timer record into t.
 func DecodeTimer(rec []byte, t *Timer) error {
-	h, rr, err := check(rec, KindTimer, 0, SizeTimer)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindTimer, 0, SizeTimer)
+	if !ok {
+		return checkErr(rec, KindTimer, 0, SizeTimer)
 	}
 	r := (*[SizeTimer]byte)(rr)[:] // a constant length: no bounds check below
-	t.Seq, t.ID, t.Time, t.Due = h.Seq, u32(r, 8), u64(r, 16), u64(r, 24)
+	t.Seq, t.ID, t.Time, t.Due = seq, u32(r, 8), u64(r, 16), u64(r, 24)
 	return nil
 }
