@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratbox/stratbox/abi"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/venue/deribit"
 )
 
@@ -436,5 +437,82 @@ func TestHandoverCut(t *testing.T) {
 	pl.emitOrder(done, &ud)
 	if pl.inbox.Len() != abi.SizeOrderUpdate {
 		t.Error("an update of an order that was not adopted reached the new instance")
+	}
+}
+
+// A split order outlives a fault under KeepOrders as the one order the
+// plugin placed: the next instance's start-up blob holds it once (the legs'
+// sum, under the plugin's cid), not once a leg, and an amend and a cancel
+// by that cid reach every leg on the exchange.
+func TestKeepOrdersRestartAdoptsASplitOrder(t *testing.T) {
+	first := newHeirBox(func(b *heirBox, market bool) ([]byte, error) {
+		if u, ok := b.last(1); ok && u.State == abi.StateOpen {
+			return nil, errors.New("boom") // the fault, once its order rests
+		}
+		if market && len(b.updates) == 0 {
+			return abi.AppendPlace(nil, &abi.Place{Seq: 1, CID: 1, Side: abi.Buy, Type: abi.Limit,
+				TIF: abi.GoodTilCancelled, Price: fx("1000"), Amount: fx("90")}), nil
+		}
+		return nil, nil
+	})
+	var amended, cancelled bool
+	second := newHeirBox(func(b *heirBox, market bool) ([]byte, error) {
+		u, _ := b.last(1)
+		switch {
+		case !amended:
+			amended = true
+			return abi.AppendAmend(nil, &abi.Amend{Seq: 1, CID: 1, Price: fx("1000.5"), Amount: fx("60")}), nil
+		case u.Amount == fx("60") && !cancelled:
+			cancelled = true
+			return abi.AppendCancel(nil, &abi.Cancel{Seq: 2, CID: 1}), nil
+		}
+		return nil, nil
+	})
+	boxes := []*heirBox{first, second}
+	var n int
+	cfg := DefaultConfig()
+	cfg.KeepOrders = true
+	cfg.MaxRestarts = 1
+	cfg.RestartBackoff = time.Millisecond
+	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
+		Channels: []string{"ticker.{instrument}.100ms"},
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
+			b := boxes[n]
+			n++
+			return b
+		}}}
+	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.Split, SplitAbove: 20})
+	waitBox(t, second, "the second instance's start", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return second.start.Start.Name.String() == "q"
+	})
+	second.mu.Lock()
+	st := second.start
+	second.mu.Unlock()
+	if len(st.Orders) != 1 {
+		t.Fatalf("the start-up blob holds %d orders, want the split order once: %+v", len(st.Orders), st.Orders)
+	}
+	if o := st.Orders[0]; o.CID != 1 || o.State != abi.StateOpen || o.Amount != fx("90") || o.Price != fx("1000") {
+		t.Errorf("adopted order %+v, want cid 1 open, 90 at 1000", o)
+	}
+	if s := r.e.Stats().Split; s != 1 {
+		t.Fatalf("%d orders split, want 1 (90 above split_above 20)", s)
+	}
+	// The amend spreads 60 over the legs (20 each at 1000.5); the plugin
+	// hears of it once, then cancels, and every leg goes.
+	waitBox(t, second, "the cancel", func() bool { u, _ := second.lastUpdate(1); return u.State == abi.StateCancelled })
+	if u, _ := second.lastUpdate(1); u.Amount != fx("60") || u.Price != fx("1000.5") {
+		t.Errorf("the cancelled order as the plugin sees it: %+v, want 60 at 1000.5", u)
+	}
+	r.wait("no leg left", func(EngineStats) bool { return len(splitLegs(r.srv, 1)) == 0 })
+	second.mu.Lock()
+	rejected := second.rejected
+	second.mu.Unlock()
+	if len(rejected) > 0 {
+		t.Errorf("intents refused: %+v", rejected)
+	}
+	if left := ourOrders(r.srv); len(left) != 0 {
+		t.Errorf("orders left on the exchange: %+v", left)
 	}
 }

@@ -34,7 +34,12 @@ func fixture(t testing.TB, name string) []byte {
 // testSimConfig is the engine tests' simulator: a quick market, a heartbeat
 // interval of 100 ms allowed, a test_request every interval, no rate limits.
 func testSimConfig() sim.Config {
-	return sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, AlwaysTestRequest: true,
+	// A test_request may stay unanswered for 2 s before the simulator cuts
+	// the connection (a test about that sets its own grace): heartbeats every
+	// 100 ms keep the tests quick, and a machine busy enough to delay one
+	// answer past 100 ms must not cut a connection under a test about
+	// something else.
+	return sim.Config{Seed: 1, MinHeartbeat: 100 * time.Millisecond, AlwaysTestRequest: true, HeartbeatGrace: 2 * time.Second,
 		Tick: 20 * time.Millisecond, RateLimits: sim.RateLimits{Disabled: true}}
 }
 

@@ -122,7 +122,7 @@ func checkFigures(t *testing.T, res *hostbench.Result, keys []string) {
 			continue
 		}
 		reps := res.Reps
-		if strings.Contains(k, "_pooled_") { // one value over every repetition
+		if strings.Contains(k, "_pooled_") || strings.Contains(k, "_paired_") { // one value over every repetition
 			reps = 1
 		}
 		if len(f.Reps) != reps || f.Unit == "" || f.Title == "" {
@@ -133,7 +133,7 @@ func checkFigures(t *testing.T, res *hostbench.Result, keys []string) {
 		// the labels the churn lost twice (a re-placed order need not be lost again in a short run);
 		// differences may be negative.
 		zeroOK := f.Target != "" || strings.HasSuffix(k, "_faults") || strings.HasSuffix(k, "_refused") || k == "churn.replaced_again" ||
-			strings.HasPrefix(k, "hostile.") && (strings.HasSuffix(k, ".calls") || strings.HasSuffix(k, ".faults"))
+			strings.HasPrefix(k, "hostile.") && (strings.HasSuffix(k, ".calls_per_s") || strings.HasSuffix(k, ".faults"))
 		signed := strings.HasSuffix(k, "_extra_pct") || strings.HasSuffix(k, "_minus_floor_us")
 		for _, v := range append([]float64{f.Median, f.Min, f.Max}, f.Reps...) {
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 && !signed || v == 0 && !zeroOK && !signed {

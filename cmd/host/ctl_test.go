@@ -238,16 +238,29 @@ size = 100
 // first, which takes minutes under -race on a loaded machine.
 func startHostRun(t *testing.T, cfg, sock string, ready func(control.Status) bool) (*control.Client, *lockedBuffer) {
 	t.Helper()
+	c, out, _ := startHostRunArgs(t, []string{"--config", cfg}, sock, ready)
+	return c, out
+}
+
+// startHostRunArgs is startHostRun with the arguments of run, and a stop
+// that ends the run before the test does (cancels it and checks that it
+// ended cleanly; the cleanup then does nothing).
+func startHostRunArgs(t *testing.T, args []string, sock string, ready func(control.Status) bool) (*control.Client, *lockedBuffer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", cfg}, out, out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, out.String())
-		}
-	})
+	go func() { done <- run(ctx, append([]string{"run"}, args...), out, out) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v\n%s", err, out.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
 	c, err := control.NewClient(sock, "")
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +271,7 @@ func startHostRun(t *testing.T, cfg, sock string, ready func(control.Status) boo
 	for {
 		st, err := c.Status(context.Background())
 		if err == nil && ready(st) {
-			return c, out
+			return c, out, stop
 		}
 		select {
 		case <-tick.C:

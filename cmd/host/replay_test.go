@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratbox/stratbox/control"
 	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/internal/testplugins"
 	"github.com/stratbox/stratbox/record"
@@ -122,6 +123,7 @@ func TestRunRecordRedactsAndReplays(t *testing.T) {
 	mm := buildExample(t, "marketmaker")
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "run.rec")
+	sock := filepath.Join(dir, "ctl.sock")
 	cfg := writeSimConfig(t, dir, fmt.Sprintf(`
 [exchange]
 heartbeat_interval = "100ms"
@@ -130,16 +132,29 @@ auth = "client_credentials"
 cache_dir = %q
 isolation = "none"
 status = "0s"
+[control]
+socket = %q
 [[plugin]]
 path = %q
 call_budget = "5s"
-`, testCacheDir, mm))
-	var stdout bytes.Buffer
-	if err := run(context.Background(), []string{"run", "--config", cfg, "--duration", "1500ms", "--record", rec}, &stdout, io.Discard); err != nil {
-		t.Fatalf("%v\n%s", err, stdout.String())
-	}
-	if !strings.Contains(stdout.String(), "frames written to") {
-		t.Fatalf("no recording line:\n%s", stdout.String())
+`, testCacheDir, sock, mm))
+	// Until the market maker has orders open and every connection has
+	// answered heartbeats (so the recording holds its outbound requests and
+	// a stretch of market), however long the start takes on this machine.
+	_, log, stop := startHostRunArgs(t, []string{"--config", cfg, "--record", rec}, sock, func(st control.Status) bool {
+		if len(st.Plugins) != 1 || st.Plugins[0].OpenOrders == 0 || len(st.Pool.Connections) == 0 {
+			return false
+		}
+		for _, cn := range st.Pool.Connections {
+			if cn.Answered < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if !strings.Contains(log.String(), "frames written to") {
+		t.Fatalf("no recording line:\n%s", log.String())
 	}
 	rd := readRecording(t, rec)
 	var n, out, tokens int
@@ -166,11 +181,11 @@ call_budget = "5s"
 			}
 		}
 	}
-	if n < 50 || out == 0 || tokens == 0 {
+	if out == 0 || n == out || tokens == 0 { // requests out, market and answers in, tokens redacted
 		t.Fatalf("%d frames, %d outbound, %d redacted values", n, out, tokens)
 	}
 	jsonl := filepath.Join(dir, "out.jsonl")
-	stdout.Reset()
+	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"replay", "--fill", "sim", "--out", jsonl, "--cache-dir", testCacheDir, rec, mm}, &stdout, io.Discard); err != nil {
 		t.Fatalf("replay of a host run recording: %v", err)
 	}

@@ -196,10 +196,10 @@ func (r *runner) heartbeat(ctx context.Context) error {
 
 // pooledRatio adds key.p99_pooled_ratio to res: key's pooled p99 over
 // base's (both over every repetition's answers, each scenario run beside
-// the other in every repetition), with the target ≤ limit, which it bears
-// rather than the repetition-by-repetition p99_ratio (whose p99s are each
-// a few dozen answers of one window); it returns nil when a figure is
-// missing or base's is 0.
+// the other in every repetition), with the target ≤ limit (none when limit
+// is 0), which it bears rather than the repetition-by-repetition p99_ratio
+// (whose p99s are each a few dozen answers of one window); it returns nil
+// when a figure is missing or base's is 0.
 func pooledRatio(res *Result, key, base string, limit float64, what string) *Figure {
 	a, b := res.Figures[key+".p99_pooled_us"], res.Figures[base+".p99_pooled_us"]
 	if a == nil || b == nil || b.Median <= 0 {
@@ -208,6 +208,9 @@ func pooledRatio(res *Result, key, base string, limit float64, what string) *Fig
 	last := func(k string) string { return k[strings.LastIndexByte(k, '.')+1:] }
 	f := res.add(key+".p99_pooled_ratio", "heartbeat answer p99 on the wire over every repetition's answers, "+
 		last(key)+" / "+last(base), "×", []float64{a.Median / b.Median})
+	if limit == 0 {
+		return f
+	}
 	return f.atMost(limit, fmt.Sprintf("p99 ≤ %g× %s", limit, what))
 }
 
