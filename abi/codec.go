@@ -46,11 +46,12 @@ func header(k Kind, size int, seq uint32) uint64 {
 	return uint64(k)<<(8*OffKind) | uint64(uint16(size))<<(8*OffSize) | uint64(seq)<<(8*OffSeq)
 }
 
-// frame is check's fast path, small enough to be inlined into each
-// decoder (a plugin's SDK decodes every event through one): for a
-// well-formed record of kind k (or k2, when k2 != 0) at least min bytes
-// long (min >= HeaderSize), the record cut to its size and its seq; ok is
-// false for any other, and check says why.
+// frame is check for the decoders of fixed-size records and books (a
+// plugin's SDK decodes every event through one): one word read, and no
+// Header or error to return. For a well-formed record of kind k (or k2,
+// when k2 != 0) at least min bytes long (min >= HeaderSize), it returns the
+// record cut to its size and its seq; ok is false for any other, and
+// checkErr says why.
 func frame(rec []byte, k, k2 Kind, min int) (r []byte, seq uint32, ok bool) {
 	if len(rec) >= HeaderSize {
 		w := le.Uint64(rec)
