@@ -27,31 +27,35 @@ type Place struct {
 	Label      Str32       `json:"label"`
 }
 
-// AppendPlace appends p as a Place record.
+// AppendPlace appends p as a Place record. Like every intent's encoder, it
+// writes each byte of the record, reserved ones included (extend).
 func AppendPlace(dst []byte, p *Place) []byte {
-	dst, r := grow(dst, SizePlace)
-	putHeader(r, KindPlace, SizePlace, p.Seq)
+	dst, rr := extend(dst, SizePlace)
+	r := (*[SizePlace]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindPlace, SizePlace, p.Seq))
 	put64(r, 8, p.CID)
-	put32(r, 16, p.Instrument)
-	r[20] = uint8(p.Side)
-	r[21] = uint8(p.Type)
-	r[22] = uint8(p.TIF)
-	put16(r, 24, uint16(p.Flags))
+	put64(r, 16, uint64(p.Instrument)|uint64(p.Side)<<32|uint64(p.Type)<<40|uint64(p.TIF)<<48) // 23 reserved
+	put64(r, 24, uint64(uint16(p.Flags)))                                                      // 26 reserved
 	putFx(r, 32, p.Price)
 	putFx(r, 40, p.Amount)
-	copy(r[48:80], p.Label[:])
+	l := p.Label[:]
+	put64(r, 48, u64(l, 0)) // the label a word at a time: copy would be a memmove call in wasm
+	put64(r, 56, u64(l, 8))
+	put64(r, 64, u64(l, 16))
+	put64(r, 72, u64(l, 24))
 	return dst
 }
 
 // DecodePlace decodes a Place record into p. It checks the layout only; the
 // host's validation (README.md "Validation of intents") is separate.
 func DecodePlace(rec []byte, p *Place) error {
-	h, r, err := check(rec, KindPlace, 0, SizePlace)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindPlace, 0, SizePlace)
+	if !ok {
+		return checkErr(rec, KindPlace, 0, SizePlace)
 	}
+	r := (*[SizePlace]byte)(rr)[:] // a constant length: no bounds check below
 	*p = Place{
-		Seq:        h.Seq,
+		Seq:        seq,
 		CID:        u64(r, 8),
 		Instrument: u32(r, 16),
 		Side:       Side(r[20]),
@@ -84,22 +88,24 @@ type Amend struct {
 
 // AppendAmend appends a as an Amend record.
 func AppendAmend(dst []byte, a *Amend) []byte {
-	dst, r := grow(dst, SizeAmend)
-	putHeader(r, KindAmend, SizeAmend, a.Seq)
+	dst, rr := extend(dst, SizeAmend)
+	r := (*[SizeAmend]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindAmend, SizeAmend, a.Seq))
 	put64(r, 8, a.CID)
 	putFx(r, 16, a.Price)
 	putFx(r, 24, a.Amount)
-	put16(r, 32, uint16(a.Flags))
+	put64(r, 32, uint64(uint16(a.Flags))) // 34 reserved
 	return dst
 }
 
 // DecodeAmend decodes an Amend record into a.
 func DecodeAmend(rec []byte, a *Amend) error {
-	h, r, err := check(rec, KindAmend, 0, SizeAmend)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindAmend, 0, SizeAmend)
+	if !ok {
+		return checkErr(rec, KindAmend, 0, SizeAmend)
 	}
-	*a = Amend{Seq: h.Seq, CID: u64(r, 8), Price: fx(r, 16), Amount: fx(r, 24), Flags: OrderFlags(u16(r, 32))}
+	r := (*[SizeAmend]byte)(rr)[:] // a constant length: no bounds check below
+	*a = Amend{Seq: seq, CID: u64(r, 8), Price: fx(r, 16), Amount: fx(r, 24), Flags: OrderFlags(u16(r, 32))}
 	return nil
 }
 
@@ -114,19 +120,21 @@ type Cancel struct {
 
 // AppendCancel appends c as a Cancel record.
 func AppendCancel(dst []byte, c *Cancel) []byte {
-	dst, r := grow(dst, SizeCancel)
-	putHeader(r, KindCancel, SizeCancel, c.Seq)
+	dst, rr := extend(dst, SizeCancel)
+	r := (*[SizeCancel]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindCancel, SizeCancel, c.Seq))
 	put64(r, 8, c.CID)
 	return dst
 }
 
 // DecodeCancel decodes a Cancel record into c.
 func DecodeCancel(rec []byte, c *Cancel) error {
-	h, r, err := check(rec, KindCancel, 0, SizeCancel)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindCancel, 0, SizeCancel)
+	if !ok {
+		return checkErr(rec, KindCancel, 0, SizeCancel)
 	}
-	*c = Cancel{Seq: h.Seq, CID: u64(r, 8)}
+	r := (*[SizeCancel]byte)(rr)[:] // a constant length: no bounds check below
+	*c = Cancel{Seq: seq, CID: u64(r, 8)}
 	return nil
 }
 
@@ -146,19 +154,20 @@ type CancelAll struct {
 
 // AppendCancelAll appends c as a CancelAll record.
 func AppendCancelAll(dst []byte, c *CancelAll) []byte {
-	dst, r := grow(dst, SizeCancelAll)
-	putHeader(r, KindCancelAll, SizeCancelAll, c.Seq)
-	put32(r, 8, c.Instrument)
-	r[12] = uint8(c.Side)
+	dst, rr := extend(dst, SizeCancelAll)
+	r := (*[SizeCancelAll]byte)(rr)[:] // a constant length: no bounds check below
+	put64(r, 0, header(KindCancelAll, SizeCancelAll, c.Seq))
+	put64(r, 8, uint64(c.Instrument)|uint64(c.Side)<<32) // 13 reserved
 	return dst
 }
 
 // DecodeCancelAll decodes a CancelAll record into c.
 func DecodeCancelAll(rec []byte, c *CancelAll) error {
-	h, r, err := check(rec, KindCancelAll, 0, SizeCancelAll)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindCancelAll, 0, SizeCancelAll)
+	if !ok {
+		return checkErr(rec, KindCancelAll, 0, SizeCancelAll)
 	}
-	*c = CancelAll{Seq: h.Seq, Instrument: u32(r, 8), Side: Side(r[12])}
+	r := (*[SizeCancelAll]byte)(rr)[:] // a constant length: no bounds check below
+	*c = CancelAll{Seq: seq, Instrument: u32(r, 8), Side: Side(r[12])}
 	return nil
 }

@@ -54,26 +54,25 @@ func AppendTicker(dst []byte, t *Ticker) []byte {
 
 // DecodeTicker decodes a Ticker record into t.
 func DecodeTicker(rec []byte, t *Ticker) error {
-	h, r, err := check(rec, KindTicker, 0, SizeTicker)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindTicker, 0, SizeTicker)
+	if !ok {
+		return checkErr(rec, KindTicker, 0, SizeTicker)
 	}
-	*t = Ticker{
-		Seq:           h.Seq,
-		Instrument:    u32(r, 8),
-		Flags:         TickerFlags(u32(r, 12)),
-		Time:          u64(r, 16),
-		BestBidPrice:  fx(r, 24),
-		BestBidAmount: fx(r, 32),
-		BestAskPrice:  fx(r, 40),
-		BestAskAmount: fx(r, 48),
-		LastPrice:     fx(r, 56),
-		MarkPrice:     fx(r, 64),
-		IndexPrice:    fx(r, 72),
-		OpenInterest:  fx(r, 80),
-		Funding8h:     fx(r, 88),
-		MarkIV:        fx(r, 96),
-	}
+	r := (*[SizeTicker]byte)(rr)[:] // a constant length: no bounds check below
+	t.Seq = seq
+	t.Instrument = u32(r, 8)
+	t.Flags = TickerFlags(u32(r, 12))
+	t.Time = u64(r, 16)
+	t.BestBidPrice = fx(r, 24)
+	t.BestBidAmount = fx(r, 32)
+	t.BestAskPrice = fx(r, 40)
+	t.BestAskAmount = fx(r, 48)
+	t.LastPrice = fx(r, 56)
+	t.MarkPrice = fx(r, 64)
+	t.IndexPrice = fx(r, 72)
+	t.OpenInterest = fx(r, 80)
+	t.Funding8h = fx(r, 88)
+	t.MarkIV = fx(r, 96)
 	return nil
 }
 
@@ -115,19 +114,18 @@ func AppendTrade(dst []byte, t *Trade) []byte {
 
 // DecodeTrade decodes a Trade record into t.
 func DecodeTrade(rec []byte, t *Trade) error {
-	h, r, err := check(rec, KindTrade, 0, SizeTrade)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindTrade, 0, SizeTrade)
+	if !ok {
+		return checkErr(rec, KindTrade, 0, SizeTrade)
 	}
-	*t = Trade{
-		Seq:        h.Seq,
-		Instrument: u32(r, 8),
-		Side:       Side(u8(r, 12)),
-		Flags:      TradeFlags(u8(r, 13)),
-		Time:       u64(r, 16),
-		TradeSeq:   u64(r, 24),
-		Price:      fx(r, 32),
-		Amount:     fx(r, 40),
-	}
+	r := (*[SizeTrade]byte)(rr)[:] // a constant length: no bounds check below
+	t.Seq = seq
+	t.Instrument = u32(r, 8)
+	t.Side = Side(u8(r, 12))
+	t.Flags = TradeFlags(u8(r, 13))
+	t.Time = u64(r, 16)
+	t.TradeSeq = u64(r, 24)
+	t.Price = fx(r, 32)
+	t.Amount = fx(r, 40)
 	return nil
 }

@@ -68,11 +68,12 @@ func AppendOrderUpdate(dst []byte, o *OrderUpdate) []byte {
 
 // DecodeOrderUpdate decodes an OrderUpdate record into o.
 func DecodeOrderUpdate(rec []byte, o *OrderUpdate) error {
-	h, r, err := check(rec, KindOrderUpdate, 0, SizeOrderUpdate)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindOrderUpdate, 0, SizeOrderUpdate)
+	if !ok {
+		return checkErr(rec, KindOrderUpdate, 0, SizeOrderUpdate)
 	}
-	o.Seq = h.Seq
+	r := (*[SizeOrderUpdate]byte)(rr)[:] // a constant length: no bounds check below
+	o.Seq = seq
 	o.CID = u64(r, 8)
 	o.Instrument = u32(r, 16)
 	o.State = OrderState(r[20])
@@ -140,22 +141,21 @@ func AppendFill(dst []byte, f *Fill) []byte {
 
 // DecodeFill decodes a Fill record into f.
 func DecodeFill(rec []byte, f *Fill) error {
-	h, r, err := check(rec, KindFill, 0, SizeFill)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindFill, 0, SizeFill)
+	if !ok {
+		return checkErr(rec, KindFill, 0, SizeFill)
 	}
-	*f = Fill{
-		Seq:        h.Seq,
-		CID:        u64(r, 8),
-		Instrument: u32(r, 16),
-		Side:       Side(r[20]),
-		Liquidity:  Liquidity(r[21]),
-		Time:       u64(r, 24),
-		TradeSeq:   u64(r, 32),
-		Price:      fx(r, 40),
-		Amount:     fx(r, 48),
-		Fee:        fx(r, 56),
-	}
+	r := (*[SizeFill]byte)(rr)[:] // a constant length: no bounds check below
+	f.Seq = seq
+	f.CID = u64(r, 8)
+	f.Instrument = u32(r, 16)
+	f.Side = Side(r[20])
+	f.Liquidity = Liquidity(r[21])
+	f.Time = u64(r, 24)
+	f.TradeSeq = u64(r, 32)
+	f.Price = fx(r, 40)
+	f.Amount = fx(r, 48)
+	f.Fee = fx(r, 56)
 	copy(f.FeeCurrency[:], r[64:72])
 	return nil
 }
@@ -204,20 +204,19 @@ func AppendIntentRejected(dst []byte, x *IntentRejected) []byte {
 
 // DecodeIntentRejected decodes an IntentRejected record into x.
 func DecodeIntentRejected(rec []byte, x *IntentRejected) error {
-	h, r, err := check(rec, KindIntentRejected, 0, SizeIntentRejected)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindIntentRejected, 0, SizeIntentRejected)
+	if !ok {
+		return checkErr(rec, KindIntentRejected, 0, SizeIntentRejected)
 	}
-	*x = IntentRejected{
-		Seq:          h.Seq,
-		IntentKind:   Kind(u16(r, 8)),
-		Reason:       Reason(u16(r, 10)),
-		ExchangeCode: i32(r, 12),
-		CID:          u64(r, 16),
-		IntentSeq:    u32(r, 24),
-		Instrument:   u32(r, 28),
-		Time:         u64(r, 32),
-	}
+	r := (*[SizeIntentRejected]byte)(rr)[:] // a constant length: no bounds check below
+	x.Seq = seq
+	x.IntentKind = Kind(u16(r, 8))
+	x.Reason = Reason(u16(r, 10))
+	x.ExchangeCode = i32(r, 12)
+	x.CID = u64(r, 16)
+	x.IntentSeq = u32(r, 24)
+	x.Instrument = u32(r, 28)
+	x.Time = u64(r, 32)
 	copy(x.Text[:], r[40:72])
 	return nil
 }

@@ -3,7 +3,9 @@ package abi
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
+	"unsafe"
 )
 
 func TestNextRecordErrors(t *testing.T) {
@@ -121,6 +123,76 @@ func TestDecodeErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeOverwritesEveryField: a fixed-size record decoded into a value
+// that holds something else (a plugin's SDK decodes every event into the
+// same value) gives the same value as one decoded into a zero value.
+func TestDecodeOverwritesEveryField(t *testing.T) {
+	fixed := map[Kind]func(rec []byte, v any) error{
+		KindTicker:         func(b []byte, v any) error { return DecodeTicker(b, v.(*Ticker)) },
+		KindTrade:          func(b []byte, v any) error { return DecodeTrade(b, v.(*Trade)) },
+		KindOrderUpdate:    func(b []byte, v any) error { return DecodeOrderUpdate(b, v.(*OrderUpdate)) },
+		KindFill:           func(b []byte, v any) error { return DecodeFill(b, v.(*Fill)) },
+		KindPosition:       func(b []byte, v any) error { return DecodePosition(b, v.(*Position)) },
+		KindPoolState:      func(b []byte, v any) error { return DecodePoolState(b, v.(*PoolState)) },
+		KindTimer:          func(b []byte, v any) error { return DecodeTimer(b, v.(*Timer)) },
+		KindIntentRejected: func(b []byte, v any) error { return DecodeIntentRejected(b, v.(*IntentRejected)) },
+		KindStart:          func(b []byte, v any) error { return DecodeStart(b, v.(*Start)) },
+		KindPlace:          func(b []byte, v any) error { return DecodePlace(b, v.(*Place)) },
+		KindAmend:          func(b []byte, v any) error { return DecodeAmend(b, v.(*Amend)) },
+		KindCancel:         func(b []byte, v any) error { return DecodeCancel(b, v.(*Cancel)) },
+		KindCancelAll:      func(b []byte, v any) error { return DecodeCancelAll(b, v.(*CancelAll)) },
+	}
+	seen := map[Kind]bool{}
+	for _, v := range vectorTable() {
+		dec, ok := fixed[v.kind]
+		if !ok {
+			continue
+		}
+		seen[v.kind] = true
+		b := encodeGo(t, v)
+		want := codecs[v.kind].new()
+		if err := dec(b, want); err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		dirty := codecs[v.kind].new()
+		rv := reflect.ValueOf(dirty)
+		for i := range unsafe.Slice((*byte)(rv.UnsafePointer()), rv.Elem().Type().Size()) {
+			*(*byte)(unsafe.Add(rv.UnsafePointer(), i)) = 0xA5
+		}
+		if err := dec(b, dirty); err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		if !reflect.DeepEqual(dirty, want) {
+			t.Errorf("%s: decoded over other values\n got %+v\nwant %+v", v.name, dirty, want)
+		}
+	}
+	for k := range fixed {
+		if !seen[k] {
+			t.Errorf("no vector of %v", k)
+		}
+	}
+}
+
+// TestEncodeOverOldBytes: every record appended where the buffer's backing
+// array holds other bytes (a plugin's outbox, reused call after call) is the
+// record appended to nil: reserved bytes included, nothing stale is left.
+func TestEncodeOverOldBytes(t *testing.T) {
+	for _, v := range vectorTable() {
+		want := encodeGo(t, v)
+		buf := bytes.Repeat([]byte{0xA5}, 8+len(want))
+		got, err := codecs[v.kind].encode(buf[:8], v.v)
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		if &got[0] != &buf[0] {
+			t.Fatalf("%s: appended elsewhere with the capacity there", v.name)
+		}
+		if !bytes.Equal(got[8:], want) {
+			t.Errorf("%s: over old bytes\n got %x\nwant %x", v.name, got[8:], want)
+		}
 	}
 }
 

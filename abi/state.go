@@ -38,20 +38,19 @@ func AppendPosition(dst []byte, p *Position) []byte {
 
 // DecodePosition decodes a Position record into p.
 func DecodePosition(rec []byte, p *Position) error {
-	h, r, err := check(rec, KindPosition, 0, SizePosition)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindPosition, 0, SizePosition)
+	if !ok {
+		return checkErr(rec, KindPosition, 0, SizePosition)
 	}
-	*p = Position{
-		Seq:           h.Seq,
-		Instrument:    u32(r, 8),
-		Flags:         PositionFlags(u32(r, 12)),
-		Time:          u64(r, 16),
-		Size:          fx(r, 24),
-		AvgPrice:      fx(r, 32),
-		RealizedPnL:   fx(r, 40),
-		UnrealizedPnL: fx(r, 48),
-	}
+	r := (*[SizePosition]byte)(rr)[:] // a constant length: no bounds check below
+	p.Seq = seq
+	p.Instrument = u32(r, 8)
+	p.Flags = PositionFlags(u32(r, 12))
+	p.Time = u64(r, 16)
+	p.Size = fx(r, 24)
+	p.AvgPrice = fx(r, 32)
+	p.RealizedPnL = fx(r, 40)
+	p.UnrealizedPnL = fx(r, 48)
 	return nil
 }
 
@@ -84,11 +83,12 @@ func AppendPoolState(dst []byte, p *PoolState) []byte {
 
 // DecodePoolState decodes a PoolState record into p.
 func DecodePoolState(rec []byte, p *PoolState) error {
-	h, r, err := check(rec, KindPoolState, 0, SizePoolState)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindPoolState, 0, SizePoolState)
+	if !ok {
+		return checkErr(rec, KindPoolState, 0, SizePoolState)
 	}
-	*p = PoolState{Seq: h.Seq, Healthy: u16(r, 8), Total: u16(r, 10), Flags: PoolFlags(u32(r, 12)), Time: u64(r, 16)}
+	r := (*[SizePoolState]byte)(rr)[:] // a constant length: no bounds check below
+	p.Seq, p.Healthy, p.Total, p.Flags, p.Time = seq, u16(r, 8), u16(r, 10), PoolFlags(u32(r, 12)), u64(r, 16)
 	return nil
 }
 
@@ -119,10 +119,11 @@ func AppendTimer(dst []byte, t *Timer) []byte {
 
 // DecodeTimer decodes a Timer record into t.
 func DecodeTimer(rec []byte, t *Timer) error {
-	h, r, err := check(rec, KindTimer, 0, SizeTimer)
-	if err != nil {
-		return err
+	rr, seq, ok := frame(rec, KindTimer, 0, SizeTimer)
+	if !ok {
+		return checkErr(rec, KindTimer, 0, SizeTimer)
 	}
-	*t = Timer{Seq: h.Seq, ID: u32(r, 8), Time: u64(r, 16), Due: u64(r, 24)}
+	r := (*[SizeTimer]byte)(rr)[:] // a constant length: no bounds check below
+	t.Seq, t.ID, t.Time, t.Due = seq, u32(r, 8), u64(r, 16), u64(r, 24)
 	return nil
 }

@@ -19,5 +19,13 @@
 //
 // The plugin is package plugins/bench/quoter/wasm; the host's benchmarks
 // (host/bench_test.go) run it in wasm, in a child process, and natively
-// through strategy.NewRunner.
+// through strategy.NewRunner. go build compiles it with profile-guided
+// optimisation from wasm/default.pgo, a CPU profile of the native run;
+// after a change to this package, the SDK or package abi, make it again
+// (a stale profile still builds, it only optimises less) with
+//
+//	go test -run '^$' -bench 'BenchmarkDispatch/example=quoter/isolation=native/batch=64' \
+//		-benchtime 5s -cpuprofile plugins/bench/quoter/wasm/default.pgo ./host
+//
+// then go generate ./internal/hostbench (host bench embeds the plugin).
 package quoter

@@ -51,6 +51,14 @@ type Context struct {
 	instruments []abi.Instrument
 	adopted     []abi.OrderUpdate
 	line        [256]byte // log formatting scratch
+
+	// The intent being appended: a field of the Context rather than a
+	// literal on the stack, which Go compiles to wasm as a memory.fill
+	// (wazero: a loop of memmove calls) before the fields are set.
+	place     abi.Place
+	amend     abi.Amend
+	cancel    abi.Cancel
+	cancelAll abi.CancelAll
 }
 
 // reserve is the room at the end of the outbox that only CancelAll may use.
@@ -115,10 +123,11 @@ func (c *Context) Place(o Order) uint64 {
 	}
 	cid := c.nextCID
 	c.nextCID++
-	p := abi.Place{Seq: c.nextSeq(), CID: cid, Instrument: o.Instrument, Side: o.Side, Type: o.Type,
-		TIF: o.TIF, Flags: o.Flags, Price: o.Price, Amount: o.Amount}
-	copy(p.Label[:], o.Label)
-	c.out = abi.AppendPlace(c.out, &p)
+	p := &c.place
+	p.Seq, p.CID, p.Instrument, p.Side, p.Type = c.nextSeq(), cid, o.Instrument, o.Side, o.Type
+	p.TIF, p.Flags, p.Price, p.Amount = o.TIF, o.Flags, o.Price, o.Amount
+	clear(p.Label[copy(p.Label[:], o.Label):]) // zeros after the label: AppendPlace copies all 32 bytes
+	c.out = abi.AppendPlace(c.out, p)
 	return cid
 }
 
@@ -131,7 +140,9 @@ func (c *Context) Amend(cid uint64, price, amount abi.Fixed, flags abi.OrderFlag
 	if !c.room(abi.SizeAmend, false) {
 		return false
 	}
-	c.out = abi.AppendAmend(c.out, &abi.Amend{Seq: c.nextSeq(), CID: cid, Price: price, Amount: amount, Flags: flags})
+	a := &c.amend
+	a.Seq, a.CID, a.Price, a.Amount, a.Flags = c.nextSeq(), cid, price, amount, flags
+	c.out = abi.AppendAmend(c.out, a)
 	return true
 }
 
@@ -141,7 +152,9 @@ func (c *Context) Cancel(cid uint64) bool {
 	if !c.room(abi.SizeCancel, false) {
 		return false
 	}
-	c.out = abi.AppendCancel(c.out, &abi.Cancel{Seq: c.nextSeq(), CID: cid})
+	x := &c.cancel
+	x.Seq, x.CID = c.nextSeq(), cid
+	c.out = abi.AppendCancel(c.out, x)
 	return true
 }
 
@@ -157,7 +170,9 @@ func (c *Context) CancelAll(instrument uint32, side abi.Side) bool {
 	if !c.room(abi.SizeCancelAll, true) {
 		return false
 	}
-	c.out = abi.AppendCancelAll(c.out, &abi.CancelAll{Seq: c.nextSeq(), Instrument: instrument, Side: side})
+	x := &c.cancelAll
+	x.Seq, x.Instrument, x.Side = c.nextSeq(), instrument, side
+	c.out = abi.AppendCancelAll(c.out, x)
 	return true
 }
 

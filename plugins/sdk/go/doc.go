@@ -44,6 +44,19 @@
 // and Context.Logf allocate. OrderBook allocates only when a book grows
 // beyond its largest size so far.
 //
+// # Speed
+//
+// Compiled to wasm, a Go function call and a struct copy cost more than
+// they do natively (the Go wasm port keeps its stack in linear memory, and
+// wazero runs a memory.copy or memory.fill as calls to memmove), so the
+// SDK's per-event path makes few calls and copies no struct. The remaining
+// calls (decoding a record, the strategy's methods) are what profile-guided
+// optimisation inlines: a CPU profile of the strategy run natively (through
+// strategytest, or the host's benchmarks), saved as default.pgo in the
+// plugin's main package, is used by go build as it is and made the
+// benchmark quoter about 25 % faster per event in wasm (BENCHMARKS.md,
+// issue 18).
+//
 // # Errors
 //
 // A strategy's Init error refuses to start (plugin error -3, "bad

@@ -1,6 +1,10 @@
 package strategy
 
-import "github.com/stratbox/stratbox/abi"
+import (
+	"encoding/binary"
+
+	"github.com/stratbox/stratbox/abi"
+)
 
 // Runner drives a Strategy through the plugin ABI: it reads the inbox,
 // calls the strategy's methods and leaves the intents they queue in the
@@ -108,19 +112,36 @@ func (r *Runner) OnEvents(n int32) int32 {
 	if !ok {
 		return int32(abi.PluginBadInput)
 	}
-	rd := abi.NewReader(batch)
-	for rd.Next() {
-		rec := rd.Record()
-		if err := r.dispatch(rec.Kind, rec.Bytes); err != nil {
-			r.ctx.Logf(abi.LogError, "strategy: cannot read the %v record at offset %d: %v", rec.Kind, rec.Offset, err)
+	// The records are framed here as abi.Reader frames them, without its
+	// Record values: compiled to wasm, each copy of one is a memory.copy
+	// and a memory.fill, which wazero runs as calls to memmove (issue 18).
+	for off := 0; off < len(batch); {
+		b := batch[off:]
+		if len(b) < abi.HeaderSize {
+			return r.badFrame(batch)
+		}
+		size := int(binary.LittleEndian.Uint16(b[abi.OffSize:]))
+		if size < abi.HeaderSize || size%abi.Align != 0 || size > len(b) {
+			return r.badFrame(batch)
+		}
+		k := abi.Kind(binary.LittleEndian.Uint16(b[abi.OffKind:]))
+		if err := r.dispatch(k, b[:size:size]); err != nil {
+			r.ctx.Logf(abi.LogError, "strategy: cannot read the %v record at offset %d: %v", k, off, err)
 			return int32(abi.PluginBadInput)
 		}
-	}
-	if err := rd.Err(); err != nil {
-		r.ctx.Logf(abi.LogError, "strategy: cannot frame the batch: %v", err)
-		return int32(abi.PluginBadInput)
+		off += size
 	}
 	return r.ctx.finish()
+}
+
+// badFrame logs why batch cannot be framed (abi.Reader's error, for the
+// first record OnEvents could not frame) and returns abi.PluginBadInput.
+func (r *Runner) badFrame(batch []byte) int32 {
+	rd := abi.NewReader(batch)
+	for rd.Next() {
+	}
+	r.ctx.Logf(abi.LogError, "strategy: cannot frame the batch: %v", rd.Err())
+	return int32(abi.PluginBadInput)
 }
 
 func (r *Runner) dispatch(k abi.Kind, rec []byte) error {

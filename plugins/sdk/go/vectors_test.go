@@ -311,3 +311,35 @@ func (nopHost) Log(abi.LogLevel, []byte) abi.Status { return abi.StatusOK }
 func (nopHost) Now() int64                          { return 0 }
 func (nopHost) SetTimer(uint32, int64) abi.Status   { return abi.StatusOK }
 func (nopHost) CancelTimer(uint32) abi.Status       { return abi.StatusOK }
+
+// A batch that cannot be framed is logged with abi.Reader's error, offset
+// included, after the records before it have reached their methods.
+func TestFramingErrorIsTheReaders(t *testing.T) {
+	good := abi.AppendTicker(nil, &abi.Ticker{Seq: 1, BestBidPrice: 1})
+	for _, tail := range []struct {
+		name string
+		b    []byte
+	}{
+		{"short header", []byte{1, 2, 3}},
+		{"size not a multiple of 8", []byte{3, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"size past the end", []byte{3, 0, 104, 0, 0, 0, 0, 0}},
+	} {
+		t.Run(tail.name, func(t *testing.T) {
+			batch := append(append([]byte{}, good...), tail.b...)
+			rd := abi.NewReader(batch)
+			for rd.Next() {
+			}
+			want := "strategy: cannot frame the batch: " + rd.Err().Error()
+			r := &recorder{}
+			h := started(t, r)
+			_, err := h.SendRaw(batch)
+			var ce *strategytest.CallError
+			if !errors.As(err, &ce) || ce.Result != abi.PluginBadInput || !strings.Contains(ce.Log, want) {
+				t.Fatalf("err %v, want plugin error %d and a log with %q", err, abi.PluginBadInput, want)
+			}
+			if len(r.calls) != 1 || r.calls[0].Method != "OnTicker" {
+				t.Errorf("calls %v, want the ticker before the bad record", r.calls)
+			}
+		})
+	}
+}
