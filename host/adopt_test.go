@@ -141,6 +141,25 @@ func waitBox(t *testing.T, b *heirBox, what string, cond func() bool) {
 	}
 }
 
+// restartConfig is a config with KeepOrders on and one quick restart,
+// whose one plugin "q" (BTC-PERPETUAL, its 100ms ticker) has the boxes
+// as its instances in turn.
+func restartConfig(boxes ...*heirBox) Config {
+	var n int
+	cfg := DefaultConfig()
+	cfg.KeepOrders = true
+	cfg.MaxRestarts = 1
+	cfg.RestartBackoff = time.Millisecond
+	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
+		Channels: []string{"ticker.{instrument}.100ms"},
+		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
+			b := boxes[n]
+			n++
+			return b
+		}}}
+	return cfg
+}
+
 // A plugin whose instance faults while KeepOrders is on: its order stays
 // on the exchange, and the next instance finds it in its start-up blob,
 // receives its updates, and amends and cancels it by its cid; its own cids
@@ -175,19 +194,7 @@ func TestKeepOrdersRestartAdoptsTheOrders(t *testing.T) {
 		}
 		return out, nil
 	})
-	boxes := []*heirBox{first, second}
-	var n int
-	cfg := DefaultConfig()
-	cfg.KeepOrders = true
-	cfg.MaxRestarts = 1
-	cfg.RestartBackoff = time.Millisecond
-	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
-		Channels: []string{"ticker.{instrument}.100ms"},
-		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
-			b := boxes[n]
-			n++
-			return b
-		}}}
+	cfg := restartConfig(first, second)
 	r := startRigConn(t, cfg, nil, steadyConn)
 	waitBox(t, second, "the second instance's start", func() bool {
 		second.mu.Lock()
@@ -468,19 +475,7 @@ func TestKeepOrdersRestartAdoptsASplitOrder(t *testing.T) {
 		}
 		return nil, nil
 	})
-	boxes := []*heirBox{first, second}
-	var n int
-	cfg := DefaultConfig()
-	cfg.KeepOrders = true
-	cfg.MaxRestarts = 1
-	cfg.RestartBackoff = time.Millisecond
-	cfg.Plugins = []PluginSpec{{Name: "q", Instruments: []string{"BTC-PERPETUAL"},
-		Channels: []string{"ticker.{instrument}.100ms"},
-		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
-			b := boxes[n]
-			n++
-			return b
-		}}}
+	cfg := restartConfig(first, second)
 	r := startPoolRig(t, cfg, pool.Config{Size: 3, Policy: pool.Split, SplitAbove: 20})
 	waitBox(t, second, "the second instance's start", func() bool {
 		second.mu.Lock()
