@@ -6,7 +6,9 @@
 // sandbox, in this process and in a child process) whose intents and log
 // lines must match the example's golden file in testdata/ (go test
 // ./plugins/conformance -update rewrites them). The AssemblyScript port of
-// the taker must emit exactly what the Go taker emits. The AssemblyScript
+// the taker must emit exactly what the Go taker emits, and the three takers
+// started with an adopted order in flight (a keep_orders restart) must
+// place nothing until it is final, then the same intents. The AssemblyScript
 // SDK's decoders are checked against every record vector through a probe
 // plugin, and a plugin that aborts must fault with its message.
 //

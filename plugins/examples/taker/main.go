@@ -3,6 +3,12 @@
 // sellers dominate it, crosses the spread with an immediate-or-cancel order
 // in their direction, within a position limit.
 //
+// It has one order in flight at a time and places nothing until that order
+// is final. Restarted with keep_orders or hot-swapped (`host ctl swap`), it
+// adopts its predecessor's order: the first adopted order on its instrument
+// that is not final becomes its order in flight, so it does not take again
+// (and double its position) before that order's update says it is final.
+//
 // Parameters (the params table of its section in the host's configuration):
 //
 //	instrument   = "BTC-PERPETUAL" # default: the first of the instrument table
@@ -87,10 +93,24 @@ func (t *Taker) Init(ctx *strategy.Context, params *strategy.Params, instruments
 	if err := params.Err(); err != nil {
 		return err
 	}
+	t.adopt(ctx)
 	if t.every > 0 {
 		return ctx.SetTimer(statusTimer, t.every)
 	}
 	return nil
+}
+
+// adopt takes over the order an earlier instance left in flight (a restart
+// with keep_orders, a hot swap): the first adopted order on the instrument
+// that is not final becomes the order in flight, and the taker waits for
+// its final update before it places again.
+func (t *Taker) adopt(ctx *strategy.Context) {
+	for _, o := range ctx.Adopted() {
+		if o.Instrument == t.inst && (o.State == abi.StatePending || o.State == abi.StateOpen) {
+			t.inflight = o.CID
+			return
+		}
+	}
 }
 
 func (t *Taker) OnTicker(ctx *strategy.Context, tk *abi.Ticker) {

@@ -169,3 +169,39 @@ func TestInitParams(t *testing.T) {
 		}
 	}
 }
+
+// Restarted under keep_orders, the taker takes its predecessor's order
+// that is not final as its order in flight: it places nothing until that
+// order is final, then places as before.
+func TestAdoptedOrder(t *testing.T) {
+	su := startup()
+	su.Start.FirstCID = 10
+	adopted := abi.Place{CID: 7, Side: abi.Buy, Type: abi.Limit, TIF: abi.ImmediateOrCancel, Price: F(65043), Amount: F(100)}
+	su.Orders = []abi.OrderUpdate{{CID: 7, State: abi.StatePending, Side: abi.Buy, Type: abi.Limit,
+		TIF: abi.ImmediateOrCancel, Price: F(65043), Amount: F(100)}}
+	h := strategytest.New(&Taker{})
+	if in, err := h.Init(su); err != nil || len(in) != 0 {
+		t.Fatalf("init: %v %v", in, err)
+	}
+	for _, s := range []struct {
+		name   string
+		events [][]byte
+		want   []string
+	}{
+		{"buy burst, the adopted order pending", [][]byte{h.Ticker(0, F(64990), F(65010)),
+			h.Trade(0, abi.Buy, F(65000), F(300))}, nil},
+		{"the adopted order opens: not final", [][]byte{h.OrderOf(adopted, abi.StateOpen, 0),
+			h.Trade(0, abi.Buy, F(65000), F(100))}, nil},
+		{"the adopted order fills: final", [][]byte{h.Fill(adopted, adopted.Price, adopted.Amount, abi.Taker),
+			h.OrderOf(adopted, abi.StateFilled, 0), h.Trade(0, abi.Buy, F(65000), F(100))},
+			[]string{`place #10 buy 50 @ 65043 limit immediate_or_cancel "taker"`}},
+	} {
+		in, err := h.Send(s.events...)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := strategytest.Strings(in); !slices.Equal(got, s.want) {
+			t.Errorf("%s:\n got  %q\n want %q", s.name, got, s.want)
+		}
+	}
+}

@@ -5,6 +5,13 @@
 // order in their direction, within a position limit. Same parameters, same
 // decisions, same intents as the Go taker (the conformance suite checks it).
 //
+// It has one order in flight at a time and places nothing until that order
+// is final. Restarted with keep_orders or hot-swapped (`host ctl swap`), it
+// adopts its predecessor's order: the first adopted order (ctx.adopted) on
+// its instrument that is not final becomes its order in flight, so it does
+// not take again (and double its position) before that order's update says
+// it is final.
+//
 // Parameters (the params table of its section in the host's configuration):
 //
 //   instrument   = "BTC-PERPETUAL" # default: the first of the instrument table
@@ -22,7 +29,7 @@
 import {
   amountDown, bps, BUY, Context, Fill, fixedToString, IMMEDIATE_OR_CANCEL, Instrument, LOG_INFO, LOG_WARN, Order,
   OrderUpdate, Params, PoolState, Position, POSITION_ACCOUNT, priceDown, priceUp, reasonName, register, SELL,
-  SIDE_NONE, STATE_CANCELLED, STATE_FILLED, STATE_REJECTED, Strategy, Ticker, TICKER_CLOSED, Timer, toFloat, Trade,
+  SIDE_NONE, STATE_CANCELLED, STATE_FILLED, STATE_OPEN, STATE_PENDING, STATE_REJECTED, Strategy, Ticker, TICKER_CLOSED, Timer, toFloat, Trade,
 } from "../../../sdk/assemblyscript/assembly";
 
 export * from "../../../sdk/assemblyscript/assembly/exports";
@@ -124,8 +131,25 @@ class Taker extends Strategy {
     }
     const err = params.err();
     if (err != null) return err;
+    this.adopt(ctx);
     if (this.every > 0 && ctx.setTimer(STATUS_TIMER, this.every) != 0) return "taker: cannot arm the status timer";
     return null;
+  }
+
+  /**
+   * Takes over the order an earlier instance left in flight (a restart with
+   * keep_orders, a hot swap): the first adopted order on the instrument that
+   * is not final becomes the order in flight, and the taker waits for its
+   * final update before it places again.
+   */
+  adopt(ctx: Context): void {
+    for (let i = 0; i < ctx.adopted.length; i++) {
+      const o = ctx.adopted[i];
+      if (o.instrument == this.inst && (o.state == STATE_PENDING || o.state == STATE_OPEN)) {
+        this.inflight = o.cid;
+        return;
+      }
+    }
   }
 
   onTicker(ctx: Context, t: Ticker): void {

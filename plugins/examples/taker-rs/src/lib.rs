@@ -5,6 +5,13 @@
 //! within a position limit. Same parameters, same decisions, same intents
 //! and log lines as the Go taker (the conformance suite checks it).
 //!
+//! It has one order in flight at a time and places nothing until that order
+//! is final. Restarted with keep_orders or hot-swapped (`host ctl swap`), it
+//! adopts its predecessor's order: the first adopted order
+//! (`Context::adopted`) on its instrument that is not final becomes its
+//! order in flight, so it does not take again (and double its position)
+//! before that order's update says it is final.
+//!
 //! Parameters (the params table of its section in the host's configuration):
 //!
 //! ```toml
@@ -152,6 +159,7 @@ impl Strategy for Taker {
             params.fail("size", "must be a positive multiple of the instrument's minimum amount");
         }
         params.err()?;
+        self.adopt(ctx);
         if self.every > 0 {
             ctx.set_timer(STATUS_TIMER, self.every).map_err(|e| e.to_string())?;
         }
@@ -233,6 +241,16 @@ impl Strategy for Taker {
 }
 
 impl Taker {
+    /// Takes over the order an earlier instance left in flight (a restart
+    /// with keep_orders, a hot swap): the first adopted order on the
+    /// instrument that is not final becomes the order in flight, and the
+    /// taker waits for its final update before it places again.
+    fn adopt(&mut self, ctx: &Context) {
+        if let Some(o) = ctx.adopted().iter().find(|o| o.instrument == self.inst && matches!(o.state, abi::STATE_PENDING | abi::STATE_OPEN)) {
+            self.inflight = o.cid;
+        }
+    }
+
     /// Sends an order when the flow is one-sided enough and nothing stands
     /// in the way.
     fn decide(&mut self, ctx: &mut Context) {
