@@ -6,9 +6,9 @@ import (
 )
 
 // The paired ratio divides the tails of the two sides, and its interval
-// comes from resampling whole pairs: when every pair's active side is the
-// paused side doubled, each resampling gives 2 as well; when one pair
-// alone is slow, the interval is wide around the ratio.
+// comes from resampling whole runs: when every run's active side is the
+// paused side doubled, each resampling gives 2 as well; when one run alone
+// is slow, the interval is wide around the ratio.
 func TestPairedRatio(t *testing.T) {
 	mk := func(base time.Duration, scale float64) []time.Duration {
 		l := make([]time.Duration, 200)
@@ -17,22 +17,22 @@ func TestPairedRatio(t *testing.T) {
 		}
 		return l
 	}
-	var doubled []hostilePair
+	var doubled [][]hostilePair
 	for i := range 8 {
 		base := time.Duration(100+10*i) * time.Microsecond
-		doubled = append(doubled, hostilePair{active: mk(base, 2), paused: mk(base, 1)})
+		doubled = append(doubled, []hostilePair{{active: mk(base, 2), paused: mk(base, 1)}, {active: mk(2*base, 2), paused: mk(2*base, 1)}})
 	}
 	r, lo, hi, ok := pairedRatio(doubled, 0.99)
 	if !ok || r < 1.99 || r > 2.01 || lo < 1.9 || hi > 2.1 {
 		t.Errorf("doubled: %v (%v–%v) ok %v, want 2 (≈2–2)", r, lo, hi, ok)
 	}
-	var bursty []hostilePair
+	var bursty [][]hostilePair
 	for i := range 8 {
 		p := hostilePair{active: mk(100*time.Microsecond, 1), paused: mk(100*time.Microsecond, 1)}
 		if i == 3 {
-			p.active = mk(100*time.Microsecond, 10) // one segment hit by a burst
+			p.active = mk(100*time.Microsecond, 10) // one run hit by a burst
 		}
-		bursty = append(bursty, p)
+		bursty = append(bursty, []hostilePair{p})
 	}
 	r, lo, hi, ok = pairedRatio(bursty, 0.99)
 	if !ok || r <= 1.5 || lo > 1.05 || hi < r {
@@ -41,7 +41,7 @@ func TestPairedRatio(t *testing.T) {
 	if r2, lo2, hi2, _ := pairedRatio(bursty, 0.99); r2 != r || lo2 != lo || hi2 != hi {
 		t.Errorf("the same pairs gave %v (%v–%v), then %v (%v–%v)", r, lo, hi, r2, lo2, hi2)
 	}
-	if _, _, _, ok := pairedRatio([]hostilePair{{active: mk(time.Millisecond, 1)}}, 0.99); ok {
+	if _, _, _, ok := pairedRatio([][]hostilePair{{{active: mk(time.Millisecond, 1)}}}, 0.99); ok {
 		t.Error("no paused answer gave a ratio")
 	}
 	if _, _, _, ok := pairedRatio(nil, 0.99); ok {
