@@ -44,12 +44,17 @@ func testSimConfig() sim.Config {
 }
 
 // testConnConfig is a connection to the simulator at url with its test key
-// and a 100 ms heartbeat.
+// and a 100 ms heartbeat, stale only after 2 s without a frame (20
+// intervals): the simulator's 2 s grace on its side (testSimConfig), so
+// that a machine busy enough to stall a frame past 300 ms (the default's 3
+// intervals) loses no connection under a test about something else. A
+// test about silence sets its own multiple.
 func testConnConfig(url string) conn.Config {
 	cc := conn.DefaultConfig()
 	cc.URL = url
 	cc.Credentials = conn.Credentials{ClientID: sim.TestKeyID, ClientSecret: sim.TestKeySecret, Method: conn.AuthSignature}
 	cc.HeartbeatInterval = 100 * time.Millisecond
+	cc.SilenceMultiple = 20
 	return cc
 }
 
