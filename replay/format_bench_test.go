@@ -132,12 +132,7 @@ func (t *callTap) Intents(string, time.Time, []byte) {}
 //	go test -run '^$' -bench BenchmarkReplayFloor -cpu 1 ./replay
 func BenchmarkReplayFloor(b *testing.B) {
 	const frames = 300_000
-	file := syntheticRecording(b, frames)
-	wasm := exampleWasm(b, "marketmaker")
-	cache, err := compileCache()
-	if err != nil {
-		b.Fatal(err)
-	}
+	file, wasm, cache := marketMakerBench(b, frames)
 	pc := Plugin{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}
 	rd, err := record.Open(bytes.NewReader(file))
 	if err != nil {

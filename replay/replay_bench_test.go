@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stratbox/stratbox/host/sandbox"
 	"github.com/stratbox/stratbox/internal/benchkit"
 	"github.com/stratbox/stratbox/record"
 )
@@ -21,6 +22,20 @@ func syntheticRecording(tb testing.TB, n int) []byte {
 	return b
 }
 
+// marketMakerBench is the set-up of the benchmarks that replay a synthetic
+// recording of frames into the example market maker: the recording, the
+// module and the shared compilation cache.
+func marketMakerBench(b *testing.B, frames int) (file, wasm []byte, cache *sandbox.Cache) {
+	b.Helper()
+	file = syntheticRecording(b, frames)
+	wasm = exampleWasm(b, "marketmaker")
+	cache, err := compileCache()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return file, wasm, cache
+}
+
 // BenchmarkReplay is the replay's throughput into the example market maker
 // (no fills): frames read, decompressed, parsed, translated, routed to the
 // plugin's inbox and delivered to it in lock step, its intents carried out
@@ -29,12 +44,7 @@ func syntheticRecording(tb testing.TB, n int) []byte {
 //	go test -run '^$' -bench BenchmarkReplay -cpu 1 ./replay
 func BenchmarkReplay(b *testing.B) {
 	const frames = 300_000
-	file := syntheticRecording(b, frames)
-	wasm := exampleWasm(b, "marketmaker")
-	cache, err := compileCache()
-	if err != nil {
-		b.Fatal(err)
-	}
+	file, wasm, cache := marketMakerBench(b, frames)
 	cfg := Config{Plugins: []Plugin{{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}}}
 	run := func() *Result {
 		rd, err := record.Open(bytes.NewReader(file))

@@ -18,12 +18,8 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkSweep -benchtime 3x ./replay
 func BenchmarkSweep(b *testing.B) {
-	file := syntheticRecording(b, 100_000)
-	cache, err := compileCache()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := Config{Plugins: []Plugin{{Name: "mm", Wasm: exampleWasm(b, "marketmaker"), Params: goldenParams["marketmaker"]}}}
+	file, wasm, cache := marketMakerBench(b, 100_000)
+	cfg := Config{Plugins: []Plugin{{Name: "mm", Wasm: wasm, Params: goldenParams["marketmaker"]}}}
 	params := []SweepParam{{Key: "half_spread_bps", Values: []string{"0.5", "1", "2", "4"}}, {Key: "size", Values: []string{"10", "20"}}}
 	open := func() (record.Reader, io.Closer, error) {
 		rd, err := record.Open(bytes.NewReader(file))
