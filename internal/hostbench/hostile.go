@@ -116,7 +116,7 @@ func (r *runner) hostile(ctx context.Context) error {
 			}
 			pp := pooled(paused[name], 0.99)
 			f = r.res.add(pre+"paused.p99_pooled_us", "heartbeat answer on the wire p99 over every repetition's answers together, the market maker beside "+
-				name+" loaded but paused (the same runs, in alternate windows)", "µs", []float64{us(pp)})
+				name+" loaded but paused (the same runs, in alternate segments)", "µs", []float64{us(pp)})
 			r.progress("%-40s %10.1f µs", pre+"paused.p99_pooled_us", f.Median)
 			if ratio, lo, hi, ok := pairedRatio(runsOf[name], 0.99); ok {
 				f = r.res.add(pre+"p99_paired_ratio", "heartbeat answer p99 on the wire over every repetition's answers, "+name+
