@@ -97,42 +97,28 @@ func ReadStatus(ctx context.Context, nc *nats.Conn, cluster string, listen time.
 	if err != nil {
 		return st, fmt.Errorf("cluster: status: %w", err)
 	}
-	kctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// The registry is watched for the whole of listen, not read once: an
+	// entry that expired a moment before (a node's write late under load)
+	// is back within a publish interval, and one retired meanwhile goes.
+	kctx, cancel := context.WithTimeout(ctx, 5*time.Second+listen)
 	defer cancel()
 	reg, err := js.KeyValue(kctx, bucketName(cluster, "registry"))
 	if err != nil {
 		return st, fmt.Errorf("cluster: status: no registry for cluster %q (is it running, and is this its NATS?): %w", cluster, err)
 	}
-	nodes := map[string]NodeRecord{}
-	var recs []ConnRecord
 	w, err := reg.WatchAll(kctx)
 	if err != nil {
 		return st, fmt.Errorf("cluster: status: %w", err)
 	}
-	for e := range w.Updates() {
-		if e == nil {
-			break
+	defer w.Stop()
+	listening := time.NewTimer(listen)
+	defer listening.Stop()
+	nodes, conns, err := watchRegistry(kctx, w.Updates(), listening.C)
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
 		}
-		if e.Operation() != jetstream.KeyValuePut {
-			continue
-		}
-		k := e.Key()
-		switch {
-		case strings.HasPrefix(k, "node."):
-			var r NodeRecord
-			if json.Unmarshal(e.Value(), &r) == nil && ValidName(r.Name) {
-				nodes[r.Name] = r
-			}
-		case strings.HasPrefix(k, "conn."):
-			var r ConnRecord
-			if json.Unmarshal(e.Value(), &r) == nil && connKey(r.Pool, r.Node, r.ID) == k {
-				recs = append(recs, r)
-			}
-		}
-	}
-	_ = w.Stop()
-	if kctx.Err() != nil {
-		return st, fmt.Errorf("cluster: status: reading the registry: %w", kctx.Err())
+		return st, err
 	}
 	if lv, err := js.KeyValue(kctx, bucketName(cluster, "leases")); err == nil {
 		if e, err := lv.Get(kctx, leaseKey); err == nil {
@@ -144,10 +130,9 @@ func ReadStatus(ctx context.Context, nc *nats.Conn, cluster string, listen time.
 			return st, fmt.Errorf("cluster: status: reading the lease: %w", err)
 		}
 	}
-	select {
-	case <-ctx.Done():
-		return st, ctx.Err()
-	case <-time.After(listen):
+	recs := make([]ConnRecord, 0, len(conns))
+	for _, r := range conns {
+		recs = append(recs, r)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -162,6 +147,52 @@ func ReadStatus(ctx context.Context, nc *nats.Conn, cluster string, listen time.
 	}
 	st.finish(recs, alive, aggregate(recs, alive, 0))
 	return st, nil
+}
+
+// watchRegistry follows the registry's watch until listen fires and its
+// current values have all arrived (the nil marker): the latest record of
+// each key, none for a key deleted or expired meanwhile.
+func watchRegistry(ctx context.Context, updates <-chan jetstream.KeyValueEntry, listen <-chan time.Time) (map[string]NodeRecord, map[string]ConnRecord, error) {
+	nodes := map[string]NodeRecord{}
+	conns := map[string]ConnRecord{}
+	initial, listening := true, true
+	for initial || listening {
+		select {
+		case e, ok := <-updates:
+			switch {
+			case !ok:
+				if err := ctx.Err(); err != nil {
+					return nil, nil, fmt.Errorf("cluster: status: reading the registry: %w", err)
+				}
+				return nil, nil, errors.New("cluster: status: the registry's watch ended before its values were read")
+			case e == nil:
+				initial = false
+			default:
+				k := e.Key()
+				switch {
+				case e.Operation() != jetstream.KeyValuePut:
+					// Retired, or expired: its node stopped writing.
+					delete(conns, k)
+					delete(nodes, strings.TrimPrefix(k, "node."))
+				case strings.HasPrefix(k, "node."):
+					var r NodeRecord
+					if json.Unmarshal(e.Value(), &r) == nil && ValidName(r.Name) && "node."+r.Name == k {
+						nodes[r.Name] = r
+					}
+				case strings.HasPrefix(k, "conn."):
+					var r ConnRecord
+					if json.Unmarshal(e.Value(), &r) == nil && connKey(r.Pool, r.Node, r.ID) == k {
+						conns[k] = r
+					}
+				}
+			}
+		case <-listen:
+			listening, listen = false, nil
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("cluster: status: reading the registry: %w", ctx.Err())
+		}
+	}
+	return nodes, conns, nil
 }
 
 // Write prints the status for people.
