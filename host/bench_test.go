@@ -291,6 +291,7 @@ func benchDispatch(b *testing.B, name, isolation string, n int) {
 	}
 	var total int
 	i := 0
+	before := sb.Stats()
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Chain(batches[i], books[i])
@@ -305,6 +306,11 @@ func benchDispatch(b *testing.B, name, isolation string, n int) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 	b.ReportMetric(float64(total)/float64(b.N*n), "intent-bytes/event")
+	if after := sb.Stats(); after.Calls > before.Calls {
+		// The time inside the plugin's wasm call (in the child, for a
+		// child process); the rest of ns/event is the boundary.
+		b.ReportMetric(float64(after.CallTime-before.CallTime)/float64(b.N*n), "in-plugin-ns/event")
+	}
 	if f := sb.Fault(); f != nil {
 		b.Fatalf("fault: %v", f)
 	}

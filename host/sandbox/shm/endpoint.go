@@ -252,13 +252,34 @@ func (e *Endpoint) wait(r *ring, need uint64, deadline time.Time) error {
 		flag.Store(0)
 	}
 	e.stats.Slept++
-	e.adapt(time.Since(start))
+	took := time.Since(start)
+	if need == 0 {
+		took = lateness(start, took, r.dataWoke.Load())
+	}
+	e.adapt(took)
 	return nil
 }
 
-// adapt sets the spin limit after a wait that slept and lasted w: a wait
-// that a longer spin would have caught doubles it (up to maxSpin), a longer
-// one halves it, so that a peer slow to answer costs no spinning.
+// lateness is how late the data of a wait that began at start and took
+// took came: until woke, the wall clock at which the producer woke this
+// side (Unix ns), where that falls within the wait; else took (a stale
+// mark, a wake-up by Abort or by the sleep's own bound, or a peer's lie).
+func lateness(start time.Time, took time.Duration, woke uint64) time.Duration {
+	if d := int64(woke) - start.UnixNano(); d >= 0 && d <= int64(took) {
+		return time.Duration(d)
+	}
+	return took
+}
+
+// adapt sets the spin limit after a wait that slept, from how late the
+// peer's data or space came (w): a wait that a longer spin would have caught
+// doubles it (up to maxSpin), a longer one halves it, so that a peer slow
+// to answer costs no spinning. w is from the wait's start to the peer's
+// wake-up where the peer says when that was (a data wait), not to the end
+// of this side's own wake-up: counting that would make a spin, once
+// shortened, stay too short for waits it would catch (on a VM the wake-up
+// of a sleeping thread can take longer than the whole spin). A peer that
+// lies about the time only moves this side's spin within its limits.
 func (e *Endpoint) adapt(w time.Duration) {
 	if e.maxSpin <= 0 {
 		return

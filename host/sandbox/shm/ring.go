@@ -40,6 +40,7 @@ var (
 //	 64 u64 tail: bytes read in all (the consumer's)
 //	128 u32 data futex word (bumped when the producer sees a sleeping consumer)
 //	132 u32 1 while the consumer sleeps (or is about to)
+//	136 u64 when the producer last woke the consumer (Unix ns, its clock)
 //	192 u32 space futex word (bumped when the consumer sees a sleeping producer)
 //	196 u32 1 while the producer sleeps (or is about to)
 //
@@ -48,7 +49,7 @@ var (
 // ring size is a multiple of 8); its payload may.
 const (
 	magic        = 0x6d68737461727473 // "stratshm"
-	version      = 1
+	version      = 2
 	headerSize   = 4096
 	ctrlOffset   = 64
 	ctrlSize     = 256
@@ -57,6 +58,7 @@ const (
 	offTail      = 64
 	offDataSeq   = 128
 	offDataWait  = 132
+	offDataWoke  = 136
 	offSpaceSeq  = 192
 	offSpaceWait = 196
 	wordsOffset  = 1024
@@ -119,6 +121,7 @@ func readHeader(mem []byte) (int, error) {
 type ring struct {
 	head, tail          *atomic.Uint64
 	dataSeq, dataWait   *atomic.Uint32
+	dataWoke            *atomic.Uint64
 	spaceSeq, spaceWait *atomic.Uint32
 	data                []byte
 	size                uint64
@@ -131,7 +134,7 @@ func newRing(mem []byte, i, size int) ring {
 	u32 := func(off int) *atomic.Uint32 { return (*atomic.Uint32)(unsafe.Pointer(&ctrl[off])) }
 	data := mem[headerSize+i*size : headerSize+(i+1)*size : headerSize+(i+1)*size]
 	return ring{head: u64(offHead), tail: u64(offTail), dataSeq: u32(offDataSeq), dataWait: u32(offDataWait),
-		spaceSeq: u32(offSpaceSeq), spaceWait: u32(offSpaceWait), data: data, size: uint64(size)}
+		dataWoke: u64(offDataWoke), spaceSeq: u32(offSpaceSeq), spaceWait: u32(offSpaceWait), data: data, size: uint64(size)}
 }
 
 // align8 rounds n up to a multiple of 8.
@@ -219,9 +222,13 @@ func (r *ring) release(next uint64) {
 	}
 }
 
-// wakeConsumer wakes a consumer that sleeps for data.
+// wakeConsumer wakes a consumer that sleeps for data, and tells it when
+// (the wall clock, which both processes read alike and without a system
+// call): the consumer's wait then knows how late the data came, without
+// the time its own wake-up took (Endpoint.adapt).
 func (r *ring) wakeConsumer() {
 	if r.dataWait.Load() != 0 {
+		r.dataWoke.Store(uint64(time.Now().UnixNano()))
 		r.dataSeq.Add(1)
 		futexWake(r.dataSeq)
 	}

@@ -398,3 +398,76 @@ func TestWords(t *testing.T) {
 	}()
 	a.Word(NumWords)
 }
+
+// A consumer that sleeps is told when the producer woke it, and only then;
+// its wait counts its data as late until that moment, not until its own
+// wake-up ended (which on a VM can take longer than the whole spin).
+func TestWakeTellsWhen(t *testing.T) {
+	_, parent, child := memPair(MinRingSize)
+	r := &child.tx // parent.rx's ring: the child produces into it
+	if err := child.Send('x', far(), []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if r.dataWoke.Load() != 0 {
+		t.Fatal("a producer stamped a wake-up with nobody asleep")
+	}
+	parent.rx.dataWait.Store(1) // the parent sleeps
+	before := time.Now().UnixNano()
+	seq := r.dataSeq.Load()
+	if err := child.Send('x', far(), []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	woke := int64(r.dataWoke.Load())
+	if woke < before || woke > time.Now().UnixNano() || r.dataSeq.Load() != seq+1 {
+		t.Fatalf("wake-up stamped %d (sent after %d), futex word %d → %d", woke, before, seq, r.dataSeq.Load())
+	}
+
+	start := time.Unix(0, 1_000_000)
+	for _, c := range []struct {
+		took time.Duration
+		woke uint64
+		want time.Duration
+	}{
+		{5 * time.Millisecond, 1_000_000 + 3000, 3 * time.Microsecond}, // woken 3 µs in, awake 5 ms later
+		{5 * time.Millisecond, 1_000_000, 0},
+		{5 * time.Millisecond, 999_999, 5 * time.Millisecond},         // a mark from before the wait
+		{5 * time.Millisecond, 1_000_000 + 6e6, 5 * time.Millisecond}, // after it: a lie
+		{5 * time.Millisecond, 0, 5 * time.Millisecond},
+		{5 * time.Millisecond, ^uint64(0), 5 * time.Millisecond},
+	} {
+		if got := lateness(start, c.took, c.woke); got != c.want {
+			t.Errorf("lateness(took %v, woke %d) = %v, want %v", c.took, c.woke, got, c.want)
+		}
+	}
+}
+
+// The spin limit doubles after a sleep that a longer spin would have
+// caught and halves after a longer one, down to none; a spin of none comes
+// back as soon as a wait's data comes within the longest spin.
+func TestAdapt(t *testing.T) {
+	e := &Endpoint{maxSpin: 20 * time.Microsecond, spin: 20 * time.Microsecond}
+	want := []time.Duration{10e3, 5e3, 2500, 1250, 625, 0, 0}
+	for i, w := range want {
+		e.adapt(30 * time.Microsecond)
+		if e.spin != w {
+			t.Fatalf("after %d late waits: spin %v, want %v", i+1, e.spin, w)
+		}
+	}
+	for _, w := range []time.Duration{minSpin, 2 * minSpin, 4 * minSpin} {
+		e.adapt(12 * time.Microsecond)
+		if e.spin != w {
+			t.Fatalf("spin %v, want %v", e.spin, w)
+		}
+	}
+	for range 10 {
+		e.adapt(12 * time.Microsecond)
+	}
+	if e.spin != e.maxSpin {
+		t.Fatalf("spin %v, want the longest, %v", e.spin, e.maxSpin)
+	}
+	off := &Endpoint{}
+	off.adapt(time.Microsecond)
+	if off.spin != 0 {
+		t.Fatalf("an endpoint without spin spins %v", off.spin)
+	}
+}
