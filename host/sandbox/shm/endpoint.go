@@ -22,10 +22,13 @@ type Endpoint struct {
 	stats Stats
 }
 
-// Stats count how an endpoint's waits ended.
+// Stats count an endpoint's records and how its waits ended.
 type Stats struct {
+	// Received counts the records Recv returned.
+	Received uint64
 	// Spun counts waits that ended while spinning, Slept those that slept
-	// in the kernel at least once.
+	// in the kernel at least once (a record already there when Recv
+	// looks needs no wait).
 	Spun, Slept uint64
 	// Spin is the current spin limit.
 	Spin time.Duration
@@ -130,6 +133,7 @@ func (e *Endpoint) Recv(buf []byte, deadline time.Time) (byte, []byte, error) {
 		}
 		if ok {
 			e.rx.release(next)
+			e.stats.Received++
 			return typ, payload, nil
 		}
 		if aborted != nil {

@@ -101,6 +101,9 @@ func TestEchoGoroutines(t *testing.T) {
 			if err := <-errc; err != nil {
 				t.Fatal(err)
 			}
+			if st := p.Stats(); st.Received != n || st.Spun+st.Slept > n {
+				t.Fatalf("%d calls: %+v", n, st)
+			}
 		})
 	}
 }
