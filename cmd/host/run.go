@@ -472,8 +472,9 @@ func printStatus(w io.Writer, s host.EngineStats, ps pool.Stats, since time.Dura
 	if len(pos) == 0 {
 		pos = []string{"flat"}
 	}
-	fmt.Fprintf(w, "%6.1fs  events %d  intents %d  orders placed %d acked %d filled %d cancelled %d rejected %d  fills %d  %s  connections %d/%d  heartbeats answered %d  faults %d\n",
-		since.Seconds(), s.Events, s.Intents, s.Placed, s.Acked, s.Filled, s.Cancelled, s.Rejected+s.Refused, s.Fills,
+	// As the summary: rejected by the exchange, refused by the host.
+	fmt.Fprintf(w, "%6.1fs  events %d  intents %d (refused %d)  orders placed %d acked %d filled %d cancelled %d rejected %d  fills %d  %s  connections %d/%d  heartbeats answered %d  faults %d\n",
+		since.Seconds(), s.Events, s.Intents, s.Refused, s.Placed, s.Acked, s.Filled, s.Cancelled, s.Rejected, s.Fills,
 		strings.Join(pos, ", "), ps.Healthy, ps.Total, answered, faults)
 }
 

@@ -39,3 +39,19 @@ func TestSummaryLines(t *testing.T) {
 		}
 	}
 }
+
+// The status line, as the summary, counts the host's refusals apart from
+// the exchange's rejections.
+func TestStatusLineSeparatesRefusals(t *testing.T) {
+	s := host.EngineStats{Events: 40, Intents: 12, Refused: 5, Placed: 7, Acked: 6, Rejected: 2}
+	ps := pool.Stats{Total: 2, Healthy: 2, Members: []pool.MemberStats{{ID: 0}, {ID: 1}}}
+	ps.Members[0].Heartbeat.Answered, ps.Members[1].Heartbeat.Answered = 3, 4
+	var b bytes.Buffer
+	printStatus(&b, s, ps, 1500*time.Millisecond)
+	for _, want := range []string{"intents 12 (refused 5)", "orders placed 7 acked 6", "rejected 2 ", "connections 2/2",
+		"heartbeats answered 7"} {
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("status line lacks %q: %s", want, b.String())
+		}
+	}
+}
