@@ -171,6 +171,13 @@ func (v TimeInForce) MarshalJSON() ([]byte, error) { return marshalEnum(v, tifNa
 func (v *TimeInForce) UnmarshalJSON(b []byte) error {
 	return unmarshalEnum(b, v, tifNames, "time in force")
 }
+// Final says whether v ends the order: Filled, Cancelled and Rejected are
+// final (no OrderUpdate for the same cid follows one); Pending and Open are
+// not, nor is an unknown value.
+func (v OrderState) Final() bool {
+	return v == StateFilled || v == StateCancelled || v == StateRejected
+}
+
 func (v OrderState) String() string               { return enumString(v, stateNames) }
 func (v OrderState) MarshalJSON() ([]byte, error) { return marshalEnum(v, stateNames) }
 func (v *OrderState) UnmarshalJSON(b []byte) error {
