@@ -171,6 +171,7 @@ func (v TimeInForce) MarshalJSON() ([]byte, error) { return marshalEnum(v, tifNa
 func (v *TimeInForce) UnmarshalJSON(b []byte) error {
 	return unmarshalEnum(b, v, tifNames, "time in force")
 }
+
 // Final says whether v ends the order: Filled, Cancelled and Rejected are
 // final (no OrderUpdate for the same cid follows one); Pending and Open are
 // not, nor is an unknown value.
