@@ -154,6 +154,12 @@ type member struct {
 	// dialling: reconnecting, from its first wait (pace) to its next Ready
 	// (or Closed); the lead is chosen among these.
 	dialling atomic.Bool
+	// stateMu orders changed's calls for the member: the observer's and
+	// Start's early Ready. early: Start counted the member ready before its
+	// observer reported the Ready, so the transitions the observer still
+	// has to report up to that Ready are old news.
+	stateMu sync.Mutex
+	early   bool
 }
 
 // Pool is a set of connections to one account.
@@ -251,9 +257,7 @@ func (p *Pool) Start(ctx context.Context) error {
 			up++
 			// Healthy from now on, without waiting for the observer's
 			// report of the same transition (which then changes nothing).
-			if m := p.members[i]; m.c.State() == conn.StateReady {
-				p.changed(m, conn.StateChange{From: conn.StateAuthenticating, To: conn.StateReady, At: time.Now()})
-			}
+			p.readyEarly(p.members[i])
 		} else {
 			p.log.Warn("pool: connection failed to start", "conn", i, "err", err)
 		}
@@ -264,8 +268,36 @@ func (p *Pool) Start(ctx context.Context) error {
 	return nil
 }
 
-// changed follows a member's state.
+// readyEarly counts a member whose connection is ready as ready now, without
+// waiting for its observer's report of the transition: the report, and those
+// before it that the observer has not delivered yet (idle → connecting, …),
+// then change nothing. Taken for news, they would count a loss that never
+// happened (an observer behind by one transition at the start made a pool's
+// losses one more than its connections lost).
+func (p *Pool) readyEarly(m *member) {
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	if m.ready.Load() || m.c.State() != conn.StateReady {
+		return // reported already, or no longer ready: the observer's reports tell
+	}
+	m.early = true
+	p.changedLocked(m, conn.StateChange{From: conn.StateAuthenticating, To: conn.StateReady, At: time.Now()})
+}
+
+// changed follows a member's state as its observer reports it.
 func (p *Pool) changed(m *member, ch conn.StateChange) {
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	if m.early {
+		// Up to the Ready that readyEarly anticipated.
+		m.early = ch.To != conn.StateReady
+		return
+	}
+	p.changedLocked(m, ch)
+}
+
+// changedLocked is changed under m.stateMu.
+func (p *Pool) changedLocked(m *member, ch conn.StateChange) {
 	ready := ch.To == conn.StateReady
 	if ready || ch.To == conn.StateClosed {
 		m.dialling.Store(false)
