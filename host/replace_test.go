@@ -138,7 +138,19 @@ func (r *replaceRig) lose(t *testing.T, old []string, filled, rest string) strin
 		t.Fatalf("pending after the loss: filled %s amount %s, want %s of 100", u.FilledAmount, u.Amount, filled)
 	}
 	checkNoTwins(t, r.srv)
-	u = r.waitUpdate(t, from, "open again", func(u *abi.OrderUpdate) bool { return u.State == abi.StateOpen })
+	// Open again after the pending: an update of the old order before the
+	// loss (a fill, or a request timed out under load and answered with
+	// the order's state, reason timeout) is not the re-placement.
+	after := from
+	for i, rec := range r.sb.snapshot()[from:] {
+		var p abi.OrderUpdate
+		if abi.ReadHeader(rec).Kind == abi.KindOrderUpdate && abi.DecodeOrderUpdate(rec, &p) == nil && p.CID == 1 &&
+			p.State == abi.StatePending && p.Reason == abi.ReasonCancelOnDisconnect {
+			after = from + i + 1
+			break
+		}
+	}
+	u = r.waitUpdate(t, after, "open again", func(u *abi.OrderUpdate) bool { return u.State == abi.StateOpen })
 	id := u.ExchangeOrderID.String()
 	for _, o := range old {
 		if id == o {
