@@ -11,9 +11,14 @@ import (
 	"github.com/stratbox/stratbox/conn"
 	"github.com/stratbox/stratbox/host"
 	"github.com/stratbox/stratbox/host/sandbox"
+	"github.com/stratbox/stratbox/host/sandbox/shm"
 	"github.com/stratbox/stratbox/pool"
 	"github.com/stratbox/stratbox/sim"
 )
+
+// tickProcessTarget is issue 18's target: tick-to-order p50 of the quoter
+// in a child process ≤ 1.1× in the host's process.
+const tickProcessTarget = 1.1
 
 // poolConfig is `host run`'s pool (3 connections) to the helper's
 // simulator, without the client-side rate limiter (the figures are not
@@ -116,17 +121,32 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 		params     []abi.Param
 		iso        sandbox.Isolation
 		generic    bool // a user's plugin: it may place no order on a ticker
+		floor      bool // in the host's process, each call after a round trip to a bare child
 	}
 	subjects := []subject{
-		{"quoter_process", "quoter wasm in a child process", QuoterWasm(), quoterParams(), sandbox.IsolateProcess, false},
-		{"quoter_none", "quoter wasm in the host's process", QuoterWasm(), quoterParams(), sandbox.IsolateNone, false},
+		{"quoter_process", "quoter wasm in a child process", QuoterWasm(), quoterParams(), sandbox.IsolateProcess, false, false},
+		{"quoter_none", "quoter wasm in the host's process", QuoterWasm(), quoterParams(), sandbox.IsolateNone, false, false},
+		{"floor", "quoter wasm in the host's process, each call after its batch's round trip to a bare child",
+			QuoterWasm(), quoterParams(), sandbox.IsolateNone, false, true},
 	}
 	if r.opt.Plugin != nil {
 		subjects = append(subjects, subject{"plugin", r.opt.PluginName + " in a child process", r.opt.Plugin,
-			r.opt.PluginParams, sandbox.IsolateProcess, true})
+			r.opt.PluginParams, sandbox.IsolateProcess, true, false})
 	}
 	n := r.count(300)
+	p50s := map[string][]float64{}
 	for _, s := range subjects {
+		var floor *floorRig
+		if s.floor {
+			// A plugin's child's spin: it adapts, and settles at none when
+			// the calls come further apart than it, as the tickers do.
+			if floor, err = r.startFloor(shm.DefaultSpin); err != nil {
+				return err
+			}
+			if floor == nil {
+				continue // no shared memory here
+			}
+		}
 		var opts []sandbox.Option
 		if s.iso == sandbox.IsolateProcess {
 			opts = append(opts, sandbox.WithChildProcess())
@@ -142,10 +162,25 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 			pc := r.opt.Child
 			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return sandbox.NewProcess(p, pc) }
 		}
+		if floor != nil {
+			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox {
+				return &floorBox{Sandbox: sandbox.NewInProcess(p), g: floor}
+			}
+		}
 		g, err := r.startTickRig(ctx, h, spec)
 		if err != nil {
 			p.Close(context.Background())
+			if floor != nil {
+				floor.close()
+			}
 			return fmt.Errorf("%s: %w", s.key, err)
+		}
+		stop := func() {
+			g.stop()
+			p.Close(context.Background())
+			if floor != nil {
+				floor.close()
+			}
 		}
 		timeout, ackWait := 5*time.Second, 10*time.Second
 		if s.generic {
@@ -159,14 +194,12 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 				i++
 				d, ok, err := g.tick(h, i, timeout, ackWait, s.generic)
 				if err != nil {
-					g.stop()
-					p.Close(context.Background())
+					stop()
 					return fmt.Errorf("%s: %w", s.key, err)
 				}
 				if !ok {
 					if !s.generic {
-						g.stop()
-						p.Close(context.Background())
+						stop()
 						return fmt.Errorf("%s: no order request within %v of ticker %d", s.key, timeout, i)
 					}
 					stopped = i // measure what it did until then
@@ -181,8 +214,8 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 			vals["p50_us"] = append(vals["p50_us"], us(quantile(lat, 0.50)))
 			vals["p99_us"] = append(vals["p99_us"], us(quantile(lat, 0.99)))
 		}
-		g.stop()
-		p.Close(context.Background())
+		stop()
+		p50s[s.key] = vals["p50_us"]
 		for _, q := range []struct{ k, t string }{{"p50_us", "p50"}, {"p99_us", "p99"}} {
 			k := "tick." + s.key + "." + q.k
 			f := r.res.add(k, "tick-to-order over loopback "+q.t+", "+s.title, "µs", vals[q.k])
@@ -195,5 +228,38 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 			r.progress("%-40s %10.1f µs", k, f.Median)
 		}
 	}
+	// The child process against the host's process (issue 18's target),
+	// and how close it comes to its floor, repetition by repetition.
+	if pr, no := p50s["quoter_process"], p50s["quoter_none"]; len(pr) > 0 && len(pr) == len(no) {
+		ratios := make([]float64, len(pr))
+		for i := range pr {
+			ratios[i] = pr[i] / no[i]
+		}
+		f := r.res.add("tick.quoter_process.p50_over_none", "tick-to-order p50, quoter in a child process / in the host's process", "×", ratios)
+		f.atMost(tickProcessTarget, fmt.Sprintf("≤ %g× in the host's process", tickProcessTarget))
+	}
+	if pr, fl := p50s["quoter_process"], p50s["floor"]; len(pr) > 0 && len(pr) == len(fl) {
+		ratios := make([]float64, len(pr))
+		for i := range pr {
+			ratios[i] = pr[i] / fl[i]
+		}
+		r.res.add("tick.quoter_process.p50_over_floor", "tick-to-order p50, quoter in a child process / its floor "+
+			"(the quoter in the host's process, each call after a round trip to a bare child)", "×", ratios)
+	}
 	return nil
+}
+
+// floorBox is an in-process plugin whose every call first sends its batch
+// to a bare child and waits for it back (tick.floor): the tick path of the
+// host's process plus what any call to another process costs here.
+type floorBox struct {
+	sandbox.Sandbox
+	g *floorRig
+}
+
+func (b *floorBox) Deliver(ctx context.Context, batch []byte, now time.Time) ([]byte, error) {
+	if err := b.g.roundTrip(batch); err != nil {
+		return nil, err
+	}
+	return b.Sandbox.Deliver(ctx, batch, now)
 }
