@@ -138,9 +138,10 @@ func (r *replaceRig) lose(t *testing.T, old []string, filled, rest string) strin
 		t.Fatalf("pending after the loss: filled %s amount %s, want %s of 100", u.FilledAmount, u.Amount, filled)
 	}
 	checkNoTwins(t, r.srv)
-	// Open again after the pending: an update of the old order before the
-	// loss (a fill, or a request timed out under load and answered with
-	// the order's state, reason timeout) is not the re-placement.
+	// Open again after the pending: an update of the old order before it
+	// (a fill, or a request on the cut connection that ended without an
+	// answer: the order's state with reason timeout) is not the
+	// re-placement.
 	after := from
 	for i, rec := range r.sb.snapshot()[from:] {
 		var p abi.OrderUpdate
