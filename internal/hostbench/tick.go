@@ -153,6 +153,9 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 		}
 		p, err := r.load(s.key, s.wasm, sandbox.PluginConfig{}, opts...)
 		if err != nil {
+			if floor != nil {
+				floor.close()
+			}
 			return err
 		}
 		spec := host.PluginSpec{Name: s.key, Plugin: p, Instruments: []string{"BTC-PERPETUAL"},
@@ -230,23 +233,28 @@ func (r *runner) tickToOrder(ctx context.Context) error {
 	}
 	// The child process against the host's process (issue 18's target),
 	// and how close it comes to its floor, repetition by repetition.
-	if pr, no := p50s["quoter_process"], p50s["quoter_none"]; len(pr) > 0 && len(pr) == len(no) {
-		ratios := make([]float64, len(pr))
-		for i := range pr {
-			ratios[i] = pr[i] / no[i]
-		}
+	if ratios := perRepRatio(p50s["quoter_process"], p50s["quoter_none"]); ratios != nil {
 		f := r.res.add("tick.quoter_process.p50_over_none", "tick-to-order p50, quoter in a child process / in the host's process", "×", ratios)
 		f.atMost(tickProcessTarget, fmt.Sprintf("≤ %g× in the host's process", tickProcessTarget))
 	}
-	if pr, fl := p50s["quoter_process"], p50s["floor"]; len(pr) > 0 && len(pr) == len(fl) {
-		ratios := make([]float64, len(pr))
-		for i := range pr {
-			ratios[i] = pr[i] / fl[i]
-		}
+	if ratios := perRepRatio(p50s["quoter_process"], p50s["floor"]); ratios != nil {
 		r.res.add("tick.quoter_process.p50_over_floor", "tick-to-order p50, quoter in a child process / its floor "+
 			"(the quoter in the host's process, each call after a round trip to a bare child)", "×", ratios)
 	}
 	return nil
+}
+
+// perRepRatio is a[i] / b[i] for each repetition; nil unless both have
+// the same repetitions.
+func perRepRatio(a, b []float64) []float64 {
+	if len(a) == 0 || len(a) != len(b) {
+		return nil
+	}
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
 }
 
 // floorBox is an in-process plugin whose every call first sends its batch
