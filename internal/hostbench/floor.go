@@ -19,15 +19,15 @@ import (
 	"github.com/stratbox/stratbox/host/sandbox/shm"
 )
 
-// e2eFloorSpin is the bare child's spin limit in e2e.floor_us: none, so
-// that it waits asleep in the kernel when each request comes, as the
-// quoter's child does in e2e, whose adaptive spin settles at none there
-// (the engine's work between its calls outlasts it). The round trips
+// e2eRoundTripSpin is the bare child's spin limit in e2e.roundtrip_us:
+// none, so that it waits asleep in the kernel when each request comes, as
+// the quoter's child does at most of e2e's requests (the engine's work
+// between its calls outlasts its spin). The round trips
 // follow each other without a pause, as e2e's tickers do: a pause that
 // lets both processes go idle measures the wake-up of an idle CPU instead
 // (BENCHMARKS.md: 98–130 µs after a 50–200 µs pause on a 2-core VM, where
 // e2e's own figure was 54–111 µs).
-const e2eFloorSpin = 0
+const e2eRoundTripSpin = 0
 
 // floorDeadline bounds one round trip: a bare child that does not answer
 // within it is broken.
@@ -66,7 +66,7 @@ func (g *floorRig) roundTrip(batch []byte) error {
 	return nil
 }
 
-// timedRoundTrip is one sample of e2e.floor_us: one timed round trip of
+// timedRoundTrip is one sample of e2e.roundtrip_us: one timed round trip of
 // batch.
 func (g *floorRig) timedRoundTrip(batch []byte) (time.Duration, error) {
 	t0 := time.Now()

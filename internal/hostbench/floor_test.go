@@ -73,15 +73,16 @@ func TestFloorFigures(t *testing.T) {
 		}
 		return f
 	}
-	for _, k := range []string{"e2e.floor_us", "dispatch.floor.batch1", "dispatch.floor.batch64"} {
+	for _, k := range []string{"e2e.floor_us", "e2e.roundtrip_us", "dispatch.floor.batch1", "dispatch.floor.batch64"} {
 		for _, v := range fig(k).Reps {
 			if !(v > 0) || math.IsInf(v, 0) {
 				t.Errorf("%s: implausible value %v", k, v)
 			}
 		}
 	}
-	proc, floor := fig("e2e.process_us"), fig("e2e.floor_us")
+	proc, floor, native := fig("e2e.process_us"), fig("e2e.floor_us"), fig("e2e.native_us")
 	over, minus := fig("e2e.process_over_floor"), fig("e2e.process_minus_floor_us")
+	rt, rtOver := fig("e2e.roundtrip_us"), fig("e2e.roundtrip_over_native")
 	dproc, dfloor, dover := fig("dispatch.quoter_process.batch64"), fig("dispatch.floor.batch64"), fig("dispatch.quoter_process.batch64_over_floor")
 	for i := range 2 {
 		if want := proc.Reps[i] / floor.Reps[i]; !near(over.Reps[i], want) {
@@ -89,6 +90,9 @@ func TestFloorFigures(t *testing.T) {
 		}
 		if want := proc.Reps[i] - floor.Reps[i]; !near(minus.Reps[i], want) {
 			t.Errorf("repetition %d: e2e.process_minus_floor_us %v, want %v", i, minus.Reps[i], want)
+		}
+		if want := rt.Reps[i] / native.Reps[i]; !near(rtOver.Reps[i], want) {
+			t.Errorf("repetition %d: e2e.roundtrip_over_native %v, want %v", i, rtOver.Reps[i], want)
 		}
 		if want := dproc.Reps[i] / dfloor.Reps[i]; !near(dover.Reps[i], want) {
 			t.Errorf("repetition %d: dispatch.quoter_process.batch64_over_floor %v, want %v", i, dover.Reps[i], want)
