@@ -29,7 +29,7 @@ const (
 	hostileCPUTarget   = 10
 	hostileRatioTarget = 1.2
 	// hostileSegments is the segments of a run beside a hostile plugin,
-	// at work and paused in turn (A B B A A B B A).
+	// at work and paused in turn (A B B A A B B A, or B A A B B A A B).
 	hostileSegments = 8
 )
 
@@ -60,7 +60,7 @@ func (r *runner) hostile(ctx context.Context) error {
 	for rep := -1; rep < r.reps; rep++ { // rep -1: the warm-up, not recorded
 		runs := map[string]hostileResult{}
 		for _, name := range append([]string{""}, hostileNames...) {
-			res, err := r.hostileRun(ctx, h, name, rep < 0)
+			res, err := r.hostileRun(ctx, h, name, rep < 0, rep%2 != 0)
 			who := name
 			if name == "" {
 				who = "alone"
@@ -170,8 +170,9 @@ type hostileResult struct {
 type hostilePair struct{ active, paused []time.Duration }
 
 // hostileRun is one run: the market maker and, unless name is "", the
-// hostile plugin name, at work and paused in turn (see below).
-func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bool) (hostileResult, error) {
+// hostile plugin name, at work and paused in turn (see below), paused
+// first if flip.
+func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm, flip bool) (hostileResult, error) {
 	var specs []host.PluginSpec
 	defer func() {
 		for _, s := range specs {
@@ -276,14 +277,16 @@ func (r *runner) hostileRun(ctx context.Context, h *helper, name string, warm bo
 	} else {
 		// Paired: the hostile plugin at work (A) and paused (B: loaded,
 		// its child idle, nothing delivered) in alternate segments of the
-		// window, A B B A A B B A, so that both sides see the same engine,
-		// processes and stretch of machine weather, and a drift in time
-		// falls on both alike. Segments 2k and 2k+1 make a pair.
+		// window, A B B A A B B A (B A A B B A A B in every other
+		// repetition, flip), so that both sides see the same engine,
+		// processes and stretch of machine weather, a drift in time falls
+		// on both alike, and neither side always has the run's first
+		// segment (the feed's start). Segments 2k and 2k+1 make a pair.
 		seg := w / hostileSegments
 		var first []time.Duration
 		for i := range hostileSegments {
-			working := i%4 == 0 || i%4 == 3
-			if i%4 == 1 || i%4 == 3 { // the side changes
+			working := (i%4 == 0 || i%4 == 3) != flip
+			if i%4 == 1 || i%4 == 3 || i == 0 && flip { // the side changes
 				var err error
 				if working {
 					err = e.Resume(name)
