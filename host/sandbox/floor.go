@@ -75,7 +75,11 @@ func StartFloor(pc ProcessConfig, childSpin time.Duration, log *slog.Logger) (*F
 	}()
 	timer := time.NewTimer(pc.StartTimeout)
 	defer timer.Stop()
-	if _, err = c.stdin.Write(req); err == nil {
+	if _, err = c.stdin.Write(req); err != nil {
+		// A binary that exits at once (not a host) may close its input
+		// before the request is written.
+		err = fmt.Errorf("send the floor request: %w", err)
+	} else {
 		select {
 		case err = <-ready:
 		case <-timer.C:
