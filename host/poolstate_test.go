@@ -30,8 +30,8 @@ func (f *faultOnce) Deliver(ctx context.Context, batch []byte, now time.Time) ([
 
 // A new instance hears of the connections' health when it starts: the
 // first, started while the connection is down (the change came before it
-// existed), and one restarted after a fault, which the change it missed
-// (its predecessor heard it) would otherwise never reach.
+// existed), one restarted after a fault and one swapped in, which the
+// change their predecessor heard would otherwise never reach.
 func TestNewInstanceHearsPoolState(t *testing.T) {
 	var mu sync.Mutex
 	var boxes []*faultOnce
@@ -72,6 +72,15 @@ func TestNewInstanceHearsPoolState(t *testing.T) {
 	if st := e.Stats(); pluginStats(st, "script").Faults != 1 {
 		t.Fatalf("faults %d, want 1", pluginStats(st, "script").Faults)
 	}
+
+	e.ConnState(false, false) // heard by the second instance
+	second.waitFor(t, "the restarted instance told the connection is down", isState(0, true))
+	// A module swapped in (the test's sandbox stands for it) hears it too.
+	if _, err := e.Swap(context.Background(), "script", load(t, "count", fixture(t, "count"), sandbox.PluginConfig{}), nil); err != nil {
+		t.Fatal(err)
+	}
+	third := <-started
+	third.waitFor(t, "the swapped-in instance told the connection is down", isState(0, true))
 	run()
 }
 
