@@ -562,9 +562,9 @@ func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
 }
 
 // tellPoolState gives a new instance of pl (started, restarted or swapped
-// in) the connections' latest health as its first event, so that one that
-// starts during an outage knows of it; nothing before the health is first
-// reported.
+// in) the connections' latest health among its first events, so that one
+// that starts during an outage knows of it; nothing before the health is
+// first reported.
 func (e *Engine) tellPoolState(pl *plugin) {
 	e.poolMu.Lock()
 	defer e.poolMu.Unlock()

@@ -33,15 +33,10 @@ func (f *faultOnce) Deliver(ctx context.Context, batch []byte, now time.Time) ([
 // existed), one restarted after a fault and one swapped in, which the
 // change their predecessor heard would otherwise never reach.
 func TestNewInstanceHearsPoolState(t *testing.T) {
-	var mu sync.Mutex
-	var boxes []*faultOnce
 	started := make(chan *faultOnce, 4)
 	cfg := Config{MaxRestarts: 3, RestartBackoff: time.Millisecond, Plugins: []PluginSpec{{Name: "script",
 		NewSandbox: func(*sandbox.Plugin) sandbox.Sandbox {
 			b := &faultOnce{scriptBox: newScriptBox(nil)}
-			mu.Lock()
-			boxes = append(boxes, b)
-			mu.Unlock()
 			started <- b
 			return b
 		}, Instruments: []string{"BTC-PERPETUAL"}}}}
