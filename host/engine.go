@@ -84,12 +84,7 @@ type Engine struct {
 	killed   atomic.Bool
 	stopping atomic.Bool // winding down: nothing is re-placed any more
 	wasDown  atomic.Bool // the connection was lost since it was last healthy
-	// poolMu orders the pool_state events: the latest (lastPool, nil
-	// until the connections' health is first reported) and its delivery
-	// to every plugin, or to a new instance at its start.
-	poolMu   sync.Mutex
-	lastPool []byte
-	reqs     tracker // requests to the exchange and verifications in flight
+	reqs     tracker     // requests to the exchange and verifications in flight
 	stats    engineCounters
 	marks    []atomic.Int64 // mark price per global instrument (abi.Fixed)
 
@@ -551,25 +546,10 @@ func (e *Engine) poolState(healthy, total int, degraded, maintenance bool) {
 		ps.Flags |= abi.PoolMaintenance
 	}
 	rec := abi.AppendPoolState(nil, &ps)
-	e.poolMu.Lock()
-	defer e.poolMu.Unlock()
-	e.lastPool = rec
 	for _, pl := range e.pluginList() {
 		if !pl.down.Load() {
 			pl.inbox.Push(rec)
 		}
-	}
-}
-
-// tellPoolState gives a new instance of pl (started, restarted or swapped
-// in) the connections' latest health among its first events, so that one
-// that starts during an outage knows of it; nothing before the health is
-// first reported.
-func (e *Engine) tellPoolState(pl *plugin) {
-	e.poolMu.Lock()
-	defer e.poolMu.Unlock()
-	if e.lastPool != nil {
-		pl.inbox.Push(e.lastPool)
 	}
 }
 

@@ -170,7 +170,6 @@ func (pl *plugin) life(ctx context.Context) *sandbox.Fault {
 	if flooded {
 		return pl.flood()
 	}
-	e.tellPoolState(pl)
 	timer := e.clk.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

@@ -159,6 +159,5 @@ func (pl *plugin) swap(ctx context.Context, old sandbox.Sandbox, req *swapReq) (
 	if flooded {
 		return sb, pl.flood()
 	}
-	e.tellPoolState(pl)
 	return sb, nil
 }
