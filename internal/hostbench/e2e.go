@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/stratbox/stratbox/abi"
@@ -159,11 +158,12 @@ func (r *runner) endToEnd(ctx context.Context) error {
 			}
 			defer p.Close(context.Background())
 			spec.Plugin = p
-			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox { return watch(sandbox.NewInProcess(p)) }
-			if mode == "floor" {
-				spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox {
-					return watch(&floorBox{Sandbox: sandbox.NewInProcess(p), g: path})
+			spec.NewSandbox = func(p *sandbox.Plugin) sandbox.Sandbox {
+				var sb sandbox.Sandbox = sandbox.NewInProcess(p)
+				if mode == "floor" {
+					sb = &floorBox{Sandbox: sb, g: path}
 				}
+				return watch(sb)
 			}
 		case "process":
 			p, err := r.load("quoter", QuoterWasm(), sandbox.PluginConfig{}, sandbox.WithChildProcess())
@@ -282,12 +282,12 @@ func (r *runner) endToEnd(ctx context.Context) error {
 		r.progress("%-40s %10.2f ×", "e2e."+k, f.Median)
 	}
 	if path != nil {
-		for _, k := range []struct{ key, unit, title string }{
-			{"floor_us", "µs", "end to end's floor: the quoter wasm in the host's process, each call after a round trip of its batch to a bare child"},
-			{"process_over_floor", "×", "end to end, wasm child process ÷ its floor (same repetition)"},
-			{"process_minus_floor_us", "µs", "end to end, wasm child process − its floor (same repetition): what the child process costs beyond any call to another process"},
+		for _, k := range []struct{ key, val, unit, title string }{
+			{"floor_us", "floor", "µs", "end to end's floor: the quoter wasm in the host's process, each call after a round trip of its batch to a bare child"},
+			{"process_over_floor", "process_over_floor", "×", "end to end, wasm child process ÷ its floor (same repetition)"},
+			{"process_minus_floor_us", "process_minus_floor", "µs", "end to end, wasm child process − its floor (same repetition): what the child process costs beyond any call to another process"},
 		} {
-			f := r.res.add("e2e."+k.key, k.title, k.unit, vals[strings.TrimSuffix(k.key, "_us")])
+			f := r.res.add("e2e."+k.key, k.title, k.unit, vals[k.val])
 			r.progress("%-40s %10.2f %s", "e2e."+k.key, f.Median, k.unit)
 		}
 	}
